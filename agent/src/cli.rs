@@ -1,0 +1,212 @@
+//! The command line (SPEC §2; a stable contract: tests outside the project use it).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Registers bare-metal NixOS nodes in a GitOps repository exactly once, and reconciles the
+/// registrations against the hardware inventory in CI.
+#[derive(Debug, Parser)]
+#[command(
+    name = "enlist",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Only warnings and errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Debug output on stderr (every request and decision).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print this machine's hardware facts (the node.yaml `register` would propose).
+    Facts(FactsArgs),
+    /// Register this node in the GitOps repository (the first-boot systemd oneshot).
+    Register(RegisterArgs),
+    /// Show the registration state recorded on this machine.
+    Status(StatusArgs),
+    /// Check node.yaml files against the hardware inventory (runs in the GitOps repo's CI).
+    Reconcile(ReconcileArgs),
+    /// Materialise the registry into PostgreSQL/CockroachDB (not implemented yet).
+    Sync(SyncArgs),
+    /// Export nodes (and inventory) as CSV or JSON lines (not implemented yet).
+    Export(ExportArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// Shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Output formats of `facts`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FactsFormat {
+    /// node.yaml.
+    Yaml,
+    /// JSON with the same keys.
+    Json,
+    /// A Nix attribute set (for hardware.nix).
+    Nix,
+}
+
+/// `enlist facts`.
+#[derive(Debug, Args)]
+pub struct FactsArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "yaml")]
+    pub format: FactsFormat,
+    /// Read file-based facts (DMI, /sys/block, /sys/class/net, /etc) under DIR instead of /.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Use this node id instead of the derived one.
+    #[arg(long, value_name = "ID")]
+    pub node_id: Option<String>,
+    /// Operator recorded in the document.
+    #[arg(long, value_name = "NAME")]
+    pub operator: Option<String>,
+    /// Config file (for operator/node_id/root; default /etc/enlist/config.yaml if present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `enlist register`.
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// Write nothing: print the node id, the node.yaml and the plan.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Config file (default /etc/enlist/config.yaml, or $ENLIST_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// GitOps repository.
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+    /// GitHub API URL (GitHub Enterprise: https://HOST/api/v3).
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// File holding the GitHub token (never pass the token itself).
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// State directory (marker and lock).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Operator name.
+    #[arg(long, value_name = "NAME")]
+    pub operator: Option<String>,
+    /// Fixed node id.
+    #[arg(long, value_name = "ID")]
+    pub node_id: Option<String>,
+    /// Where node.yaml goes ({operator}, {node_id}, {hostname}).
+    #[arg(long, value_name = "T")]
+    pub path_template: Option<String>,
+    /// Base branch of the pull request.
+    #[arg(long, value_name = "BRANCH")]
+    pub base: Option<String>,
+    /// Read file-based facts under DIR instead of /.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Allow registering from a live installer.
+    #[arg(long)]
+    pub allow_live: bool,
+}
+
+/// `enlist status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// State directory.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Machine-readable output on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Report formats of `reconcile`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReconcileFormat {
+    /// Terminal text.
+    Text,
+    /// One JSON object.
+    Json,
+    /// PR comment / step summary.
+    Markdown,
+    /// GitHub Actions annotations.
+    Github,
+    /// Self-contained HTML report.
+    Html,
+}
+
+/// `enlist reconcile`.
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// Root of the GitOps checkout (scanned for **/cluster-nodes/*/node.yaml).
+    #[arg(long, value_name = "DIR")]
+    pub nodes: PathBuf,
+    /// Hardware inventory CSV.
+    #[arg(long, value_name = "CSV")]
+    pub inventory: PathBuf,
+    /// Demand file for buying recommendations.
+    #[arg(long, value_name = "YAML")]
+    pub demand: Option<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReconcileFormat,
+    /// Fail on gaps (missing registration, phantom nodes, mismatches) too.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// `enlist sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Root of the GitOps checkout.
+    #[arg(long, value_name = "DIR")]
+    pub nodes: PathBuf,
+    /// Hardware inventory CSV.
+    #[arg(long, value_name = "CSV")]
+    pub inventory: PathBuf,
+    /// PostgreSQL/CockroachDB URL.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Restrict to these operators.
+    #[arg(long, value_name = "NAME")]
+    pub operator: Vec<String>,
+    /// Drop and repopulate.
+    #[arg(long)]
+    pub rebuild: bool,
+    /// Print nodes missing from the latest completed run.
+    #[arg(long)]
+    pub show_missing: bool,
+}
+
+/// Export formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// CSV.
+    Csv,
+    /// JSON lines.
+    Jsonl,
+}
+
+/// `enlist export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Root of the GitOps checkout.
+    #[arg(long, value_name = "DIR")]
+    pub nodes: PathBuf,
+    /// Hardware inventory CSV.
+    #[arg(long, value_name = "CSV")]
+    pub inventory: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+}

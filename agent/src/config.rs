@@ -1,0 +1,1047 @@
+//! Configuration for `register` (and `status`), layered exactly as SPEC §2:
+//! flag > `ENLIST_<KEY>` environment variable > YAML file > default.
+//!
+//! The file defaults to `/etc/enlist/config.yaml` (missing is fine there; a file named with
+//! `--config`/`ENLIST_CONFIG` must exist). Unknown keys are an error naming the key and the file:
+//! a typo such as `reop:` must not silently fall back to a default.
+//!
+//! The token is never a config value or a flag: it comes from `--token-file`/`token_file`, else
+//! `$CREDENTIALS_DIRECTORY/github-token` (systemd `LoadCredential=`), else `GITHUB_TOKEN`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::identity::{NodeId, is_safe_name};
+use crate::secret::Token;
+use crate::sysroot::SysRoot;
+
+/// Where the config file is looked for when none is named.
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/enlist/config.yaml";
+/// Default GitHub API endpoint.
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+/// Default location of node.yaml in the GitOps repo.
+pub const DEFAULT_PATH_TEMPLATE: &str = "cluster-nodes/{node_id}/node.yaml";
+/// Default prefix of the fixed per-node branch.
+pub const DEFAULT_BRANCH_PREFIX: &str = "enlist/";
+/// Default state directory outside systemd.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/enlist";
+/// How long to wait for GitHub to become reachable (network-online is not internet-online).
+pub const DEFAULT_READINESS_TIMEOUT_SECS: u64 = 600;
+/// How long one run may spend waiting on rate limits before giving up with exit 75 (systemd
+/// then retries later, by which time the window has moved on).
+pub const DEFAULT_RATE_LIMIT_WAIT_SECS: u64 = 900;
+/// Per-request timeout.
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
+/// The credential name the unit's `LoadCredential=` uses.
+pub const CREDENTIAL_NAME: &str = "github-token";
+
+/// The config file's shape: every key optional, unknown keys rejected.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `owner/name` of the GitOps repository.
+    pub repo: Option<String>,
+    /// GitHub API base URL (GitHub Enterprise: `https://ghe.example.com/api/v3`).
+    pub api_url: Option<String>,
+    /// Operator name recorded in node.yaml and usable in the path template.
+    pub operator: Option<String>,
+    /// Where node.yaml goes; placeholders `{operator}`, `{node_id}`, `{hostname}`.
+    pub path_template: Option<String>,
+    /// Base branch of the PR (default: the repository's default branch).
+    pub base_branch: Option<String>,
+    /// State directory (marker and lock).
+    pub state_dir: Option<PathBuf>,
+    /// Fixed node id instead of the derived one.
+    pub node_id: Option<String>,
+    /// Prefix of the per-node branch.
+    pub branch_prefix: Option<String>,
+    /// Labels for the PR.
+    pub labels: Option<Vec<String>>,
+    /// Seconds to wait for GitHub to be reachable.
+    pub readiness_timeout_secs: Option<u64>,
+    /// Seconds one run may wait on rate limits.
+    pub rate_limit_wait_secs: Option<u64>,
+    /// Per-request timeout in seconds.
+    pub request_timeout_secs: Option<u64>,
+    /// File holding the token.
+    pub token_file: Option<PathBuf>,
+    /// Read file-based facts under this directory.
+    pub root: Option<PathBuf>,
+    /// Allow registering from a live installer.
+    pub allow_live: Option<bool>,
+    /// Never write anything.
+    pub dry_run: Option<bool>,
+}
+
+/// Values given on the command line (all optional: absent means "not given").
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--config`.
+    pub config: Option<PathBuf>,
+    /// `--repo`.
+    pub repo: Option<String>,
+    /// `--api-url`.
+    pub api_url: Option<String>,
+    /// `--operator`.
+    pub operator: Option<String>,
+    /// `--path-template`.
+    pub path_template: Option<String>,
+    /// `--base`.
+    pub base_branch: Option<String>,
+    /// `--state-dir`.
+    pub state_dir: Option<PathBuf>,
+    /// `--node-id`.
+    pub node_id: Option<String>,
+    /// `--token-file`.
+    pub token_file: Option<PathBuf>,
+    /// `--root`.
+    pub root: Option<PathBuf>,
+    /// `--allow-live` (only `true` is expressible as a flag).
+    pub allow_live: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+}
+
+/// A repository name, `owner/name`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepoName {
+    /// Owner (user or organisation).
+    pub owner: String,
+    /// Repository name.
+    pub name: String,
+}
+
+impl std::fmt::Display for RepoName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+/// The resolved configuration of one `register` run.
+#[derive(Clone, Debug)]
+pub struct RegisterConfig {
+    /// GitOps repository.
+    pub repo: RepoName,
+    /// API base URL without trailing slash.
+    pub api_url: String,
+    /// Operator, if configured.
+    pub operator: Option<String>,
+    /// Path template.
+    pub path_template: PathTemplate,
+    /// Configured base branch (else the repository default).
+    pub base_branch: Option<String>,
+    /// State directory.
+    pub state_dir: PathBuf,
+    /// Configured node id.
+    pub node_id: Option<NodeId>,
+    /// Branch prefix.
+    pub branch_prefix: String,
+    /// PR labels.
+    pub labels: Vec<String>,
+    /// Readiness timeout.
+    pub readiness_timeout: Duration,
+    /// Rate-limit wait budget.
+    pub rate_limit_wait: Duration,
+    /// Per-request timeout.
+    pub request_timeout: Duration,
+    /// Facts root.
+    pub root: SysRoot,
+    /// Allow live installer.
+    pub allow_live: bool,
+    /// Dry run.
+    pub dry_run: bool,
+    /// The token, if any source had one.
+    pub token: Option<Token>,
+}
+
+/// Configuration problems (exit 78).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error(
+        "{path}: cannot read config file: {source}; create it or point --config/ENLIST_CONFIG at the right file"
+    )]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// YAML syntax error, unknown key or wrong type.
+    #[error("{path}: {message}; valid keys: {valid}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// serde's message (names the key, line and column).
+        message: String,
+        /// The valid keys.
+        valid: &'static str,
+    },
+    /// A value that is not acceptable.
+    #[error("{origin}: invalid {key} {value:?}: {reason}")]
+    Invalid {
+        /// Where it came from (flag, variable or file).
+        origin: String,
+        /// The key.
+        key: &'static str,
+        /// The value given.
+        value: String,
+        /// What is expected.
+        reason: String,
+    },
+    /// A required key with no value anywhere.
+    #[error("no {key} configured: set `{key}:` in {file}, ENLIST_{env}, or --{flag}")]
+    Missing {
+        /// The key.
+        key: &'static str,
+        /// Its env suffix.
+        env: String,
+        /// Its flag.
+        flag: &'static str,
+        /// The config file consulted.
+        file: String,
+    },
+    /// The token file could not be read.
+    #[error("{path}: cannot read token file: {reason}")]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// No token anywhere.
+    #[error(
+        "no GitHub token: put a fine-grained token (contents + pull requests: write, on {repo}) in \
+         a file and pass --token-file / token_file, or LoadCredential={CREDENTIAL_NAME}:<file> \
+         in the unit, or set GITHUB_TOKEN"
+    )]
+    NoToken {
+        /// The repository the token needs access to.
+        repo: String,
+    },
+}
+
+const VALID_KEYS: &str = "repo, api_url, operator, path_template, base_branch, state_dir, node_id, \
+    branch_prefix, labels, readiness_timeout_secs, rate_limit_wait_secs, request_timeout_secs, \
+    token_file, root, allow_live, dry_run";
+
+/// The process environment, injectable for tests.
+pub type Env = BTreeMap<String, String>;
+
+/// Reads the process environment.
+pub fn process_env() -> Env {
+    std::env::vars().collect()
+}
+
+/// Loads the config file named by `--config`, `ENLIST_CONFIG`, or the default (missing is fine
+/// only for the default).
+pub fn load_file(overrides: &Overrides, env: &Env) -> Result<(FileConfig, String), ConfigError> {
+    let (path, must_exist) = match (&overrides.config, env.get("ENLIST_CONFIG")) {
+        (Some(p), _) => (p.clone(), true),
+        (None, Some(p)) if !p.is_empty() => (PathBuf::from(p), true),
+        _ => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+            return Ok((FileConfig::default(), path.display().to_string()));
+        }
+        Err(source) => return Err(ConfigError::Read { path, source }),
+    };
+    if text.trim().is_empty() {
+        return Ok((FileConfig::default(), path.display().to_string()));
+    }
+    let file: FileConfig = serde_yaml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.clone(),
+        message: e.to_string(),
+        valid: VALID_KEYS,
+    })?;
+    Ok((file, path.display().to_string()))
+}
+
+/// One resolved value and where it came from, for error messages.
+struct Layered<T> {
+    value: T,
+    origin: String,
+}
+
+fn pick<T>(
+    flag: Option<T>,
+    flag_name: &str,
+    env: &Env,
+    key: &'static str,
+    parse_env: impl Fn(&str) -> Result<T, String>,
+    file: Option<T>,
+    file_name: &str,
+) -> Result<Option<Layered<T>>, ConfigError> {
+    if let Some(value) = flag {
+        return Ok(Some(Layered {
+            value,
+            origin: format!("--{flag_name}"),
+        }));
+    }
+    let var = format!("ENLIST_{}", key.to_uppercase());
+    if let Some(raw) = env.get(&var).filter(|v| !v.is_empty()) {
+        let value = parse_env(raw).map_err(|reason| ConfigError::Invalid {
+            origin: var.clone(),
+            key,
+            value: raw.clone(),
+            reason,
+        })?;
+        return Ok(Some(Layered { value, origin: var }));
+    }
+    Ok(file.map(|value| Layered {
+        value,
+        origin: format!("{file_name} (key {key})"),
+    }))
+}
+
+fn text(raw: &str) -> Result<String, String> {
+    Ok(raw.to_owned())
+}
+
+fn secs(raw: &str) -> Result<u64, String> {
+    raw.trim()
+        .parse()
+        .map_err(|_| "expected a whole number of seconds".to_owned())
+}
+
+fn boolean(raw: &str) -> Result<bool, String> {
+    match raw.trim().to_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".to_owned()),
+    }
+}
+
+fn list(raw: &str) -> Result<Vec<String>, String> {
+    Ok(raw
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+impl RegisterConfig {
+    /// Resolves the configuration from flags, environment and file. Does not read the token's
+    /// file yet if `with_token` is false (`status` needs no token).
+    pub fn resolve(overrides: &Overrides, env: &Env) -> Result<RegisterConfig, ConfigError> {
+        let (file, file_name) = load_file(overrides, env)?;
+        let f = &file_name;
+
+        let repo = pick(
+            overrides.repo.clone(),
+            "repo",
+            env,
+            "repo",
+            text,
+            file.repo.clone(),
+            f,
+        )?
+        .ok_or_else(|| ConfigError::Missing {
+            key: "repo",
+            env: "REPO".into(),
+            flag: "repo",
+            file: file_name.clone(),
+        })?;
+        let repo_name = parse_repo(&repo.value).map_err(|reason| ConfigError::Invalid {
+            origin: repo.origin.clone(),
+            key: "repo",
+            value: repo.value.clone(),
+            reason,
+        })?;
+
+        let api_url = pick(
+            overrides.api_url.clone(),
+            "api-url",
+            env,
+            "api_url",
+            text,
+            file.api_url.clone(),
+            f,
+        )?;
+        let api_url = match api_url {
+            Some(l) => validate_api_url(&l.value).map_err(|reason| ConfigError::Invalid {
+                origin: l.origin,
+                key: "api_url",
+                value: l.value.clone(),
+                reason,
+            })?,
+            None => DEFAULT_API_URL.to_owned(),
+        };
+
+        let operator = pick(
+            overrides.operator.clone(),
+            "operator",
+            env,
+            "operator",
+            text,
+            file.operator.clone(),
+            f,
+        )?;
+        let operator = match operator {
+            Some(l) => {
+                Some(
+                    validate_operator(&l.value).map_err(|reason| ConfigError::Invalid {
+                        origin: l.origin,
+                        key: "operator",
+                        value: l.value.clone(),
+                        reason,
+                    })?,
+                )
+            }
+            None => None,
+        };
+
+        let template = pick(
+            overrides.path_template.clone(),
+            "path-template",
+            env,
+            "path_template",
+            text,
+            file.path_template.clone(),
+            f,
+        )?;
+        let path_template = match template {
+            Some(l) => PathTemplate::parse(&l.value, operator.is_some()).map_err(|reason| {
+                ConfigError::Invalid {
+                    origin: l.origin,
+                    key: "path_template",
+                    value: l.value.clone(),
+                    reason,
+                }
+            })?,
+            None => PathTemplate::parse(DEFAULT_PATH_TEMPLATE, operator.is_some()).map_err(
+                |reason| ConfigError::Invalid {
+                    origin: "default".into(),
+                    key: "path_template",
+                    value: DEFAULT_PATH_TEMPLATE.into(),
+                    reason,
+                },
+            )?,
+        };
+
+        let base = pick(
+            overrides.base_branch.clone(),
+            "base",
+            env,
+            "base_branch",
+            text,
+            file.base_branch.clone(),
+            f,
+        )?;
+        let base_branch = match base {
+            Some(l) => Some(
+                validate_branch(&l.value).map_err(|reason| ConfigError::Invalid {
+                    origin: l.origin,
+                    key: "base_branch",
+                    value: l.value.clone(),
+                    reason,
+                })?,
+            ),
+            None => None,
+        };
+
+        let state_dir = pick(
+            overrides.state_dir.clone(),
+            "state-dir",
+            env,
+            "state_dir",
+            |raw| Ok(PathBuf::from(raw)),
+            file.state_dir.clone(),
+            f,
+        )?
+        .map(|l| l.value)
+        .unwrap_or_else(|| default_state_dir(env));
+
+        let node_id = pick(
+            overrides.node_id.clone(),
+            "node-id",
+            env,
+            "node_id",
+            text,
+            file.node_id.clone(),
+            f,
+        )?;
+        let node_id = match node_id {
+            Some(l) => Some(NodeId::parse(&l.value).map_err(|e| ConfigError::Invalid {
+                origin: l.origin,
+                key: "node_id",
+                value: l.value.clone(),
+                reason: e.to_string(),
+            })?),
+            None => None,
+        };
+
+        let prefix = pick(
+            None,
+            "",
+            env,
+            "branch_prefix",
+            text,
+            file.branch_prefix.clone(),
+            f,
+        )?;
+        let branch_prefix = match prefix {
+            Some(l) => validate_branch(&l.value).map_err(|reason| ConfigError::Invalid {
+                origin: l.origin,
+                key: "branch_prefix",
+                value: l.value.clone(),
+                reason,
+            })?,
+            None => DEFAULT_BRANCH_PREFIX.to_owned(),
+        };
+
+        let labels = pick(None, "", env, "labels", list, file.labels.clone(), f)?
+            .map(|l| l.value)
+            .unwrap_or_default();
+
+        let readiness = pick(
+            None,
+            "",
+            env,
+            "readiness_timeout_secs",
+            secs,
+            file.readiness_timeout_secs,
+            f,
+        )?
+        .map_or(DEFAULT_READINESS_TIMEOUT_SECS, |l| l.value);
+        let rate_wait = pick(
+            None,
+            "",
+            env,
+            "rate_limit_wait_secs",
+            secs,
+            file.rate_limit_wait_secs,
+            f,
+        )?
+        .map_or(DEFAULT_RATE_LIMIT_WAIT_SECS, |l| l.value);
+        let request_timeout = pick(
+            None,
+            "",
+            env,
+            "request_timeout_secs",
+            secs,
+            file.request_timeout_secs,
+            f,
+        )?
+        .map_or(DEFAULT_REQUEST_TIMEOUT_SECS, |l| l.value);
+        if request_timeout == 0 {
+            return Err(ConfigError::Invalid {
+                origin: "config".into(),
+                key: "request_timeout_secs",
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+
+        let root = pick(
+            overrides.root.clone(),
+            "root",
+            env,
+            "root",
+            |raw| Ok(PathBuf::from(raw)),
+            file.root.clone(),
+            f,
+        )?
+        .map_or_else(SysRoot::host, |l| SysRoot::new(l.value));
+        let allow_live = pick(
+            overrides.allow_live.then_some(true),
+            "allow-live",
+            env,
+            "allow_live",
+            boolean,
+            file.allow_live,
+            f,
+        )?
+        .is_some_and(|l| l.value);
+        let dry_run = pick(
+            overrides.dry_run.then_some(true),
+            "dry-run",
+            env,
+            "dry_run",
+            boolean,
+            file.dry_run,
+            f,
+        )?
+        .is_some_and(|l| l.value);
+
+        let token_file = pick(
+            overrides.token_file.clone(),
+            "token-file",
+            env,
+            "token_file",
+            |raw| Ok(PathBuf::from(raw)),
+            file.token_file.clone(),
+            f,
+        )?
+        .map(|l| l.value);
+        let token = resolve_token(token_file.as_deref(), env)?;
+
+        Ok(RegisterConfig {
+            repo: repo_name,
+            api_url,
+            operator,
+            path_template,
+            base_branch,
+            state_dir,
+            node_id,
+            branch_prefix,
+            labels,
+            readiness_timeout: Duration::from_secs(readiness),
+            rate_limit_wait: Duration::from_secs(rate_wait),
+            request_timeout: Duration::from_secs(request_timeout),
+            root,
+            allow_live,
+            dry_run,
+            token,
+        })
+    }
+
+    /// The fixed branch for `node_id`.
+    pub fn branch(&self, node_id: &NodeId) -> String {
+        format!("{}{}", self.branch_prefix, node_id)
+    }
+}
+
+/// Options `enlist facts` shares with `register` (operator, node id, root), layered the same
+/// way, so `facts` prints exactly the node.yaml `register` would propose.
+#[derive(Clone, Debug)]
+pub struct FactsOptions {
+    /// Operator.
+    pub operator: Option<String>,
+    /// Fixed node id.
+    pub node_id: Option<NodeId>,
+    /// Facts root.
+    pub root: SysRoot,
+}
+
+/// Resolves [`FactsOptions`]: flag > env > config file (if present) > default.
+pub fn resolve_facts_options(
+    overrides: &Overrides,
+    env: &Env,
+) -> Result<FactsOptions, ConfigError> {
+    let (file, file_name) = load_file(overrides, env)?;
+    let f = &file_name;
+    let operator = match pick(
+        overrides.operator.clone(),
+        "operator",
+        env,
+        "operator",
+        text,
+        file.operator.clone(),
+        f,
+    )? {
+        Some(l) => Some(
+            validate_operator(&l.value).map_err(|reason| ConfigError::Invalid {
+                origin: l.origin,
+                key: "operator",
+                value: l.value.clone(),
+                reason,
+            })?,
+        ),
+        None => None,
+    };
+    let node_id = match pick(
+        overrides.node_id.clone(),
+        "node-id",
+        env,
+        "node_id",
+        text,
+        file.node_id.clone(),
+        f,
+    )? {
+        Some(l) => Some(NodeId::parse(&l.value).map_err(|e| ConfigError::Invalid {
+            origin: l.origin,
+            key: "node_id",
+            value: l.value.clone(),
+            reason: e.to_string(),
+        })?),
+        None => None,
+    };
+    let root = pick(
+        overrides.root.clone(),
+        "root",
+        env,
+        "root",
+        |raw| Ok(PathBuf::from(raw)),
+        file.root.clone(),
+        f,
+    )?
+    .map_or_else(SysRoot::host, |l| SysRoot::new(l.value));
+    Ok(FactsOptions {
+        operator,
+        node_id,
+        root,
+    })
+}
+
+/// The state directory: `$STATE_DIRECTORY` (systemd `StateDirectory=`) else `/var/lib/enlist`.
+pub fn default_state_dir(env: &Env) -> PathBuf {
+    env.get("STATE_DIRECTORY")
+        // systemd passes a colon-separated list when several StateDirectory= are set.
+        .and_then(|dirs| dirs.split(':').next().map(PathBuf::from))
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
+}
+
+/// Resolves only the state directory (for `status`): flag > env > file > default.
+pub fn resolve_state_dir(flag: Option<PathBuf>, env: &Env) -> Result<PathBuf, ConfigError> {
+    if let Some(dir) = flag {
+        return Ok(dir);
+    }
+    if let Some(dir) = env.get("ENLIST_STATE_DIR").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    let (file, _) = load_file(&Overrides::default(), env)?;
+    Ok(file.state_dir.unwrap_or_else(|| default_state_dir(env)))
+}
+
+fn resolve_token(token_file: Option<&Path>, env: &Env) -> Result<Option<Token>, ConfigError> {
+    if let Some(path) = token_file {
+        return read_token_file(path).map(Some);
+    }
+    if let Some(dir) = env.get("CREDENTIALS_DIRECTORY").filter(|v| !v.is_empty()) {
+        let path = Path::new(dir).join(CREDENTIAL_NAME);
+        if path.exists() {
+            return read_token_file(&path).map(Some);
+        }
+    }
+    Ok(env.get("GITHUB_TOKEN").and_then(|t| Token::new(t)))
+}
+
+fn read_token_file(path: &Path) -> Result<Token, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::TokenFile {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    warn_if_shared(path);
+    Token::new(&text).ok_or_else(|| ConfigError::TokenFile {
+        path: path.to_owned(),
+        reason: "the file is empty".into(),
+    })
+}
+
+fn warn_if_shared(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode();
+        if mode & 0o044 != 0 {
+            log::warn!(
+                "{}: token file is readable by group or others (mode {:o}); run `chmod 600 {}`",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            );
+        }
+    }
+}
+
+fn parse_repo(raw: &str) -> Result<RepoName, String> {
+    let reason = || "expected OWNER/NAME (letters, digits, '.', '_', '-')".to_owned();
+    let (owner, name) = raw.trim().split_once('/').ok_or_else(reason)?;
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    };
+    if ok(owner) && ok(name) {
+        Ok(RepoName {
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+        })
+    } else {
+        Err(reason())
+    }
+}
+
+fn validate_api_url(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    let uri: http::Uri = trimmed
+        .parse()
+        .map_err(|_| "expected an http(s) URL such as https://api.github.com".to_owned())?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("https" | "http"), Some(_)) if uri.query().is_none() => Ok(trimmed.to_owned()),
+        _ => Err("expected an http(s) URL such as https://api.github.com".to_owned()),
+    }
+}
+
+fn validate_operator(raw: &str) -> Result<String, String> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 63
+        && !raw.starts_with(['.', '-'])
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && !raw.contains("..");
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err("use a GitHub-style name: letters, digits, '-', '_', '.'".to_owned())
+    }
+}
+
+fn validate_branch(raw: &str) -> Result<String, String> {
+    let ok = !raw.is_empty()
+        && !raw.starts_with(['/', '-', '.'])
+        && !raw.contains("..")
+        && !raw.contains("//")
+        && !raw.ends_with(".lock")
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'));
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err("use letters, digits, '.', '_', '-', '/' (no '..', no leading '/')".to_owned())
+    }
+}
+
+/// A validated path template: only the three placeholders, `{node_id}` required, and every
+/// expansion a relative path with no `..`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathTemplate(String);
+
+/// A hostname that cannot be used in a path.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "hostname {0:?} cannot be used in path_template: use {{node_id}} instead or fix /etc/hostname"
+)]
+pub struct UnsafeHostname(pub String);
+
+impl PathTemplate {
+    /// Validates a template.
+    pub fn parse(raw: &str, have_operator: bool) -> Result<PathTemplate, String> {
+        if !raw.contains("{node_id}") {
+            return Err("must contain {node_id}".into());
+        }
+        if raw.contains("{operator}") && !have_operator {
+            return Err("uses {operator} but no operator is configured (set `operator:`)".into());
+        }
+        let stripped = raw
+            .replace("{operator}", "x")
+            .replace("{node_id}", "x")
+            .replace("{hostname}", "x");
+        if stripped.contains('{') || stripped.contains('}') {
+            return Err("only {operator}, {node_id} and {hostname} are placeholders".into());
+        }
+        if raw.starts_with('/') || raw.ends_with('/') {
+            return Err("must be a relative file path inside the repository".into());
+        }
+        for part in stripped.split('/') {
+            if part.is_empty() || part == "." || part == ".." {
+                return Err("no empty, '.' or '..' path segments".into());
+            }
+            if !part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            {
+                return Err("use letters, digits, '.', '_', '-' and '/' only".into());
+            }
+        }
+        if !raw.ends_with(".yaml") && !raw.ends_with(".yml") {
+            return Err("must name a .yaml file".into());
+        }
+        Ok(PathTemplate(raw.to_owned()))
+    }
+
+    /// Expands the template. Operator and node id are validated names; the hostname is checked
+    /// here because it comes from the machine.
+    pub fn expand(
+        &self,
+        operator: Option<&str>,
+        node_id: &NodeId,
+        hostname: &str,
+    ) -> Result<String, UnsafeHostname> {
+        if self.0.contains("{hostname}") && !is_safe_hostname(hostname) {
+            return Err(UnsafeHostname(hostname.to_owned()));
+        }
+        Ok(self
+            .0
+            .replace("{operator}", operator.unwrap_or(""))
+            .replace("{node_id}", node_id.as_str())
+            .replace("{hostname}", hostname))
+    }
+
+    /// The template text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn is_safe_hostname(hostname: &str) -> bool {
+    is_safe_name(hostname)
+        || (hostname.len() <= 253
+            && hostname
+                .split('.')
+                .all(|label| is_safe_name(label) || (label.len() == 1 && label != "-")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    }
+
+    fn write_config(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn flag_beats_env_beats_file_beats_default() {
+        let (_dir, path) =
+            write_config("repo: file/repo\noperator: fileop\nbase_branch: filebase\n");
+        let overrides = Overrides {
+            config: Some(path),
+            repo: Some("flag/repo".into()),
+            ..Overrides::default()
+        };
+        let e = env(&[("ENLIST_REPO", "env/repo"), ("ENLIST_OPERATOR", "envop")]);
+        let cfg = RegisterConfig::resolve(&overrides, &e).unwrap();
+        assert_eq!(cfg.repo.to_string(), "flag/repo");
+        assert_eq!(cfg.operator.as_deref(), Some("envop"));
+        assert_eq!(cfg.base_branch.as_deref(), Some("filebase"));
+        assert_eq!(cfg.api_url, DEFAULT_API_URL);
+        assert_eq!(cfg.branch_prefix, "enlist/");
+        assert_eq!(cfg.readiness_timeout, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_file() {
+        let (_dir, path) = write_config("repo: a/b\nreop: typo\n");
+        let overrides = Overrides {
+            config: Some(path.clone()),
+            ..Overrides::default()
+        };
+        let err = RegisterConfig::resolve(&overrides, &Env::new()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("reop"), "{msg}");
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(msg.contains("line 2"), "{msg}");
+    }
+
+    #[test]
+    fn named_config_must_exist_default_may_not() {
+        let overrides = Overrides {
+            config: Some("/nonexistent/enlist.yaml".into()),
+            ..Overrides::default()
+        };
+        assert!(matches!(
+            RegisterConfig::resolve(&overrides, &Env::new()),
+            Err(ConfigError::Read { .. })
+        ));
+    }
+
+    #[test]
+    fn missing_repo_says_where_to_set_it() {
+        let (_dir, path) = write_config("operator: alice\n");
+        let overrides = Overrides {
+            config: Some(path),
+            ..Overrides::default()
+        };
+        let err = RegisterConfig::resolve(&overrides, &Env::new()).unwrap_err();
+        assert!(err.to_string().contains("ENLIST_REPO"), "{err}");
+    }
+
+    #[test]
+    fn token_sources_in_spec_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let creds = dir.path().join("creds");
+        std::fs::create_dir(&creds).unwrap();
+        std::fs::write(creds.join("github-token"), "from-credentials\n").unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "from-file").unwrap();
+        let base = Overrides {
+            repo: Some("a/b".into()),
+            config: Some(dir.path().join("none.yaml")),
+            ..Overrides::default()
+        };
+        std::fs::write(dir.path().join("none.yaml"), "").unwrap();
+        let e = env(&[
+            ("CREDENTIALS_DIRECTORY", creds.to_str().unwrap()),
+            ("GITHUB_TOKEN", "from-env"),
+        ]);
+        let with_file = Overrides {
+            token_file: Some(file),
+            ..base.clone()
+        };
+        let token = |o: &Overrides, e: &Env| {
+            RegisterConfig::resolve(o, e)
+                .unwrap()
+                .token
+                .map(|t| t.expose().to_owned())
+        };
+        assert_eq!(token(&with_file, &e).as_deref(), Some("from-file"));
+        assert_eq!(token(&base, &e).as_deref(), Some("from-credentials"));
+        assert_eq!(
+            token(&base, &env(&[("GITHUB_TOKEN", "from-env")])).as_deref(),
+            Some("from-env")
+        );
+        assert_eq!(token(&base, &Env::new()), None);
+    }
+
+    #[test]
+    fn templates_cannot_escape_the_repository() {
+        for bad in [
+            "../{node_id}/node.yaml",
+            "/abs/{node_id}/node.yaml",
+            "cluster-nodes/node.yaml",
+            "a/{node_id}/{serial}.yaml",
+            "a//{node_id}/node.yaml",
+            "a/{node_id}/node.txt",
+        ] {
+            assert!(PathTemplate::parse(bad, true).is_err(), "{bad}");
+        }
+        let t = PathTemplate::parse(
+            "maintainers/{operator}/cluster-nodes/{node_id}/node.yaml",
+            true,
+        )
+        .unwrap();
+        let id = NodeId::parse("node-abc123").unwrap();
+        assert_eq!(
+            t.expand(Some("alice"), &id, "h").unwrap(),
+            "maintainers/alice/cluster-nodes/node-abc123/node.yaml"
+        );
+        assert!(PathTemplate::parse("x/{operator}/{node_id}.yaml", false).is_err());
+        let h = PathTemplate::parse("x/{hostname}/{node_id}.yaml", false).unwrap();
+        assert!(h.expand(None, &id, "..").is_err());
+        assert!(h.expand(None, &id, "rack1-n1.example.org").is_ok());
+    }
+
+    #[test]
+    fn env_values_are_typed_with_clear_errors() {
+        let e = env(&[
+            ("ENLIST_REPO", "a/b"),
+            ("ENLIST_READINESS_TIMEOUT_SECS", "soon"),
+        ]);
+        let overrides = Overrides {
+            config: Some("/dev/null".into()),
+            ..Overrides::default()
+        };
+        let err = RegisterConfig::resolve(&overrides, &e).unwrap_err();
+        assert!(
+            err.to_string().contains("ENLIST_READINESS_TIMEOUT_SECS"),
+            "{err}"
+        );
+        let e = env(&[
+            ("ENLIST_REPO", "a/b"),
+            ("ENLIST_LABELS", "enlist, hardware"),
+        ]);
+        let cfg = RegisterConfig::resolve(&overrides, &e).unwrap();
+        assert_eq!(cfg.labels, vec!["enlist", "hardware"]);
+    }
+}

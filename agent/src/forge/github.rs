@@ -1,0 +1,626 @@
+//! [`Forge`] on the GitHub REST API through `octocrab`.
+//!
+//! We use octocrab's raw verbs (`_get`, `_post`, …) rather than its typed builders because rate
+//! limiting needs the response *headers* (`retry-after`, `x-ratelimit-*`) and the exact 422/409
+//! bodies, which the typed API folds into an error without them. octocrab still provides the
+//! HTTP stack, TLS (rustls, native roots), auth, base URI (GitHub Enterprise `…/api/v3` keeps its
+//! path) and the `X-GitHub-Api-Version: 2022-11-28` header. Its built-in retry layer is compiled
+//! out (feature `retry` off): it retried POSTs blindly and ignored `retry-after`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use base64::Engine;
+use http::{HeaderMap, Method};
+use octocrab::Octocrab;
+use serde_json::{Value, json};
+
+use super::ratelimit::{self, LimitSignals};
+use super::{Created, FileWrite, Forge, ForgeError, PullRequest, RemoteFile, RepoInfo};
+use crate::clock::Clock;
+use crate::config::RepoName;
+use crate::secret::Token;
+
+/// Settings of the client.
+#[derive(Clone, Debug)]
+pub struct GitHubOptions {
+    /// API base URL.
+    pub api_url: String,
+    /// Repository.
+    pub repo: RepoName,
+    /// Token.
+    pub token: Token,
+    /// Per-request connect/read timeout.
+    pub request_timeout: Duration,
+    /// How long this run may wait on rate limits in total.
+    pub rate_limit_wait: Duration,
+    /// How many times a failed read (5xx, transport) is retried.
+    pub read_retries: usize,
+    /// Seed for backoff jitter (tests); `None` = random.
+    pub jitter_seed: Option<u64>,
+}
+
+/// Requests sent so far (every attempt counts).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestCounts {
+    /// All HTTP requests.
+    pub requests: u32,
+    /// POST/PUT/PATCH/DELETE requests.
+    pub writes: u32,
+    /// Time spent waiting on rate limits.
+    pub rate_limit_waited: Duration,
+}
+
+/// The GitHub client.
+pub struct GitHub {
+    client: Octocrab,
+    repo: RepoName,
+    clock: Arc<dyn Clock>,
+    options: GitHubOptions,
+    counts: Mutex<RequestCounts>,
+    /// GitHub has answered once. Until then a failed read is returned at once, because the
+    /// readiness wait (with its own deadline) is doing the retrying.
+    reached: AtomicBool,
+}
+
+struct Reply {
+    status: u16,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// GitHub's `message`, plus every `errors[].message` (where 422 details live).
+    fn message(&self) -> String {
+        let json = self.json();
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(m) = json.get("message").and_then(Value::as_str) {
+            parts.push(m.to_owned());
+        }
+        if let Some(errors) = json.get("errors").and_then(Value::as_array) {
+            for e in errors {
+                if let Some(m) = e.get("message").and_then(Value::as_str) {
+                    parts.push(m.to_owned());
+                }
+            }
+        }
+        if parts.is_empty() {
+            self.body.chars().take(200).collect()
+        } else {
+            parts.join(": ")
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl GitHub {
+    /// Builds the client.
+    pub fn new(options: GitHubOptions, clock: Arc<dyn Clock>) -> Result<GitHub, ForgeError> {
+        let client = Octocrab::builder()
+            .base_uri(options.api_url.as_str())
+            .map_err(|e| ForgeError::Client(format!("api_url {}: {e}", options.api_url)))?
+            .personal_token(options.token.expose().to_owned())
+            .add_header(
+                http::header::ACCEPT,
+                "application/vnd.github+json".to_owned(),
+            )
+            .set_connect_timeout(Some(options.request_timeout))
+            .set_read_timeout(Some(options.request_timeout))
+            .set_write_timeout(Some(options.request_timeout))
+            .build()
+            .map_err(|e| ForgeError::Client(e.to_string()))?;
+        Ok(GitHub {
+            client,
+            repo: options.repo.clone(),
+            clock,
+            options,
+            counts: Mutex::new(RequestCounts::default()),
+            reached: AtomicBool::new(false),
+        })
+    }
+
+    /// Records that GitHub answered (the readiness wait is over).
+    pub fn mark_reached(&self) {
+        self.reached.store(true, Ordering::Relaxed);
+    }
+
+    /// Requests sent so far.
+    pub fn counts(&self) -> RequestCounts {
+        *self.counts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn repo_path(&self, rest: &str) -> String {
+        format!("/repos/{}/{}{rest}", self.repo.owner, self.repo.name)
+    }
+
+    async fn send_once(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Reply, String> {
+        {
+            let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+            counts.requests += 1;
+            if *method != Method::GET {
+                counts.writes += 1;
+            }
+        }
+        let response = match *method {
+            Method::GET => self.client._get(path).await,
+            Method::POST => self.client._post(path, body).await,
+            Method::PUT => self.client._put(path, body).await,
+            Method::PATCH => self.client._patch(path, body).await,
+            _ => return Err(format!("unsupported method {method}")),
+        }
+        .map_err(|e| describe_transport(&e))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = self
+            .client
+            .body_to_string(response)
+            .await
+            .map_err(|e| describe_transport(&e))?;
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Sends one logical request: waits out rate limits (bounded by the run's budget), retries
+    /// reads on 5xx/transport errors with exponential backoff and jitter, and never retries a
+    /// write on an ambiguous failure. Returns any non-error status (2xx, 404, 409, 422, …) for
+    /// the caller to interpret.
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        what: &str,
+    ) -> Result<Reply, ForgeError> {
+        let is_write = method != Method::GET;
+        let mut builder = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_secs(1))
+            .with_max_delay(Duration::from_secs(30))
+            .with_factor(2.0)
+            .with_max_times(self.options.read_retries)
+            .with_jitter();
+        if let Some(seed) = self.options.jitter_seed {
+            builder = builder.with_jitter_seed(seed);
+        }
+        let mut backoff = builder.build();
+        loop {
+            let failure = match self.send_once(&method, path, body).await {
+                Err(message) => ForgeError::Transport {
+                    what: what.to_owned(),
+                    message,
+                },
+                Ok(reply) => {
+                    if let Some(wait) = self.rate_limit_wait(&reply) {
+                        self.wait_rate_limit(wait, &reply, what).await?;
+                        continue;
+                    }
+                    match reply.status {
+                        200..=299 => return Ok(reply),
+                        401 => {
+                            return Err(ForgeError::Unauthorized {
+                                message: reply.message(),
+                            });
+                        }
+                        403 => {
+                            return Err(ForgeError::Forbidden {
+                                what: what.to_owned(),
+                                message: reply.message(),
+                            });
+                        }
+                        status @ 500..=599 => ForgeError::Server {
+                            what: what.to_owned(),
+                            status,
+                            detail: String::new(),
+                        },
+                        _ => return Ok(reply),
+                    }
+                }
+            };
+            if is_write || !self.reached.load(Ordering::Relaxed) {
+                return Err(failure);
+            }
+            match backoff.next() {
+                Some(delay) => {
+                    log::warn!("{failure}; retrying in {:.1}s", delay.as_secs_f64());
+                    self.clock.sleep(delay).await;
+                }
+                None => return Err(failure),
+            }
+        }
+    }
+
+    fn rate_limit_wait(&self, reply: &Reply) -> Option<Duration> {
+        let message = reply.message();
+        let signals = LimitSignals {
+            status: reply.status,
+            retry_after: reply.header("retry-after"),
+            remaining: reply.header("x-ratelimit-remaining"),
+            reset: reply.header("x-ratelimit-reset"),
+            message: &message,
+        };
+        ratelimit::wait_for(&signals, self.clock.now())
+    }
+
+    async fn wait_rate_limit(
+        &self,
+        wait: Duration,
+        reply: &Reply,
+        what: &str,
+    ) -> Result<(), ForgeError> {
+        // Jitter spreads a fleet that was limited at the same moment: up to 10% (max 10 s) on top.
+        let wait = wait + self.clock.jitter((wait / 10).min(Duration::from_secs(10)));
+        {
+            let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+            if counts.rate_limit_waited + wait > self.options.rate_limit_wait {
+                return Err(ForgeError::RateLimited {
+                    wait,
+                    message: reply.message(),
+                });
+            }
+            counts.rate_limit_waited += wait;
+        }
+        log::warn!(
+            "rate limited by GitHub on {what} ({} {}); waiting {:.1}s",
+            reply.status,
+            reply.message(),
+            wait.as_secs_f64()
+        );
+        crate::logging::status(&format!(
+            "rate limited by GitHub; waiting {}s",
+            wait.as_secs()
+        ));
+        self.clock.sleep(wait).await;
+        Ok(())
+    }
+
+    fn unexpected(what: &str, reply: &Reply) -> ForgeError {
+        ForgeError::Unexpected {
+            what: what.to_owned(),
+            status: reply.status,
+            message: reply.message(),
+        }
+    }
+}
+
+fn describe_transport(error: &octocrab::Error) -> String {
+    // Walk the source chain: the useful part ("connection refused", "deadline has elapsed") is
+    // usually a few levels down.
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = inner.source();
+    }
+    message
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
+fn query_value(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for byte in raw.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn parse_pull(value: &Value) -> Option<PullRequest> {
+    Some(PullRequest {
+        number: value.get("number")?.as_u64()?,
+        open: value.get("state")?.as_str()? == "open",
+        merged: value.get("merged_at").is_some_and(|m| !m.is_null()),
+        head_ref: value.get("head")?.get("ref")?.as_str()?.to_owned(),
+        body: value
+            .get("body")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+        html_url: value
+            .get("html_url")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+    })
+}
+
+impl Forge for GitHub {
+    async fn repo(&self) -> Result<RepoInfo, ForgeError> {
+        let what = format!("repository {}", self.repo);
+        let reply = self
+            .request(Method::GET, &self.repo_path(""), None, &what)
+            .await?;
+        match reply.status {
+            200 => reply
+                .json()
+                .get("default_branch")
+                .and_then(Value::as_str)
+                .map(|b| RepoInfo {
+                    default_branch: b.to_owned(),
+                })
+                .ok_or_else(|| Self::unexpected(&what, &reply)),
+            404 => Err(ForgeError::NotFound { what }),
+            _ => Err(Self::unexpected(&what, &reply)),
+        }
+    }
+
+    async fn branch_sha(&self, branch: &str) -> Result<Option<String>, ForgeError> {
+        let what = format!("branch {branch}");
+        let path = self.repo_path(&format!("/git/ref/heads/{branch}"));
+        let reply = self.request(Method::GET, &path, None, &what).await?;
+        match reply.status {
+            200 => reply
+                .json()
+                .get("object")
+                .and_then(|o| o.get("sha"))
+                .and_then(Value::as_str)
+                .map(|s| Some(s.to_owned()))
+                .ok_or_else(|| Self::unexpected(&what, &reply)),
+            404 => Ok(None),
+            _ => Err(Self::unexpected(&what, &reply)),
+        }
+    }
+
+    async fn file(&self, path: &str, git_ref: &str) -> Result<Option<RemoteFile>, ForgeError> {
+        let what = format!("{path} at {git_ref}");
+        let url = self.repo_path(&format!("/contents/{path}?ref={}", query_value(git_ref)));
+        let reply = self.request(Method::GET, &url, None, &what).await?;
+        match reply.status {
+            200 => {
+                let json = reply.json();
+                let sha = json.get("sha").and_then(Value::as_str);
+                let encoded = json.get("content").and_then(Value::as_str);
+                let (Some(sha), Some(encoded)) = (sha, encoded) else {
+                    return Err(Self::unexpected(&what, &reply));
+                };
+                let compact: String = encoded.chars().filter(|c| !c.is_whitespace()).collect();
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(compact)
+                    .map_err(|e| ForgeError::Unexpected {
+                        what: what.clone(),
+                        status: 200,
+                        message: format!("content is not base64: {e}"),
+                    })?;
+                Ok(Some(RemoteFile {
+                    sha: sha.to_owned(),
+                    content: String::from_utf8_lossy(&bytes).into_owned(),
+                }))
+            }
+            404 => Ok(None),
+            _ => Err(Self::unexpected(&what, &reply)),
+        }
+    }
+
+    async fn pulls_for_branch(&self, branch: &str) -> Result<Vec<PullRequest>, ForgeError> {
+        let what = format!("pull requests for {branch}");
+        let head = format!("{}:{branch}", self.repo.owner);
+        let url = self.repo_path(&format!(
+            "/pulls?head={}&state=all&per_page=100",
+            query_value(&head)
+        ));
+        let reply = self.request(Method::GET, &url, None, &what).await?;
+        if reply.status != 200 {
+            return Err(Self::unexpected(&what, &reply));
+        }
+        let json = reply.json();
+        let items = json
+            .as_array()
+            .ok_or_else(|| Self::unexpected(&what, &reply))?;
+        // GitHub ignores a head filter it cannot parse and can return a PR of another branch on
+        // the same commit: only PRs whose head.ref is our branch count.
+        Ok(items
+            .iter()
+            .filter_map(parse_pull)
+            .filter(|pr| pr.head_ref == branch)
+            .collect())
+    }
+
+    async fn pull(&self, number: u64) -> Result<PullRequest, ForgeError> {
+        let what = format!("pull request #{number}");
+        let reply = self
+            .request(
+                Method::GET,
+                &self.repo_path(&format!("/pulls/{number}")),
+                None,
+                &what,
+            )
+            .await?;
+        match reply.status {
+            200 => parse_pull(&reply.json()).ok_or_else(|| Self::unexpected(&what, &reply)),
+            404 => Err(ForgeError::NotFound { what }),
+            _ => Err(Self::unexpected(&what, &reply)),
+        }
+    }
+
+    async fn comments(&self, number: u64) -> Result<Vec<String>, ForgeError> {
+        let what = format!("comments of #{number}");
+        let url = self.repo_path(&format!("/issues/{number}/comments?per_page=100"));
+        let reply = self.request(Method::GET, &url, None, &what).await?;
+        if reply.status != 200 {
+            return Err(Self::unexpected(&what, &reply));
+        }
+        let json = reply.json();
+        let items = json
+            .as_array()
+            .ok_or_else(|| Self::unexpected(&what, &reply))?;
+        Ok(items
+            .iter()
+            .filter_map(|c| c.get("body").and_then(Value::as_str).map(str::to_owned))
+            .collect())
+    }
+
+    async fn create_branch(&self, branch: &str, sha: &str) -> Result<Created<()>, ForgeError> {
+        let what = format!("creating branch {branch}");
+        let body = json!({ "ref": format!("refs/heads/{branch}"), "sha": sha });
+        let reply = self
+            .request(
+                Method::POST,
+                &self.repo_path("/git/refs"),
+                Some(&body),
+                &what,
+            )
+            .await?;
+        match reply.status {
+            201 => Ok(Created::Created(())),
+            // 422 {"message":"Reference already exists"}: a crashed or concurrent run made it.
+            422 if reply.message().contains("already exists") => Ok(Created::AlreadyExists),
+            _ => Err(Self::unexpected(&what, &reply)),
+        }
+    }
+
+    async fn reset_branch(&self, branch: &str, sha: &str) -> Result<(), ForgeError> {
+        let what = format!("resetting branch {branch}");
+        let body = json!({ "sha": sha, "force": true });
+        let path = self.repo_path(&format!("/git/refs/heads/{branch}"));
+        let reply = self
+            .request(Method::PATCH, &path, Some(&body), &what)
+            .await?;
+        match reply.status {
+            200 => Ok(()),
+            _ => Err(Self::unexpected(&what, &reply)),
+        }
+    }
+
+    async fn write_file(
+        &self,
+        path: &str,
+        branch: &str,
+        content: &str,
+        message: &str,
+        sha: Option<&str>,
+    ) -> Result<FileWrite, ForgeError> {
+        let what = format!("writing {path} on {branch}");
+        let mut body = json!({
+            "message": message,
+            "content": base64::engine::general_purpose::STANDARD.encode(content),
+            "branch": branch,
+        });
+        if let (Some(sha), Some(map)) = (sha, body.as_object_mut()) {
+            map.insert("sha".into(), Value::String(sha.to_owned()));
+        }
+        let reply = self
+            .request(
+                Method::PUT,
+                &self.repo_path(&format!("/contents/{path}")),
+                Some(&body),
+                &what,
+            )
+            .await?;
+        match reply.status {
+            200 | 201 => Ok(FileWrite::Written),
+            // 409 "{path} does not match {sha}" / "is at X but expected Y", or
+            // 422 "Invalid request.\n\n\"sha\" wasn't supplied.": the file moved under us.
+            409 => Ok(FileWrite::Stale),
+            422 if reply.message().contains("sha") => Ok(FileWrite::Stale),
+            _ => Err(Self::unexpected(&what, &reply)),
+        }
+    }
+
+    async fn open_pull(
+        &self,
+        title: &str,
+        head: &str,
+        base: &str,
+        body: &str,
+    ) -> Result<Created<PullRequest>, ForgeError> {
+        let what = format!("opening a pull request from {head}");
+        let payload = json!({ "title": title, "head": head, "base": base, "body": body });
+        let reply = self
+            .request(
+                Method::POST,
+                &self.repo_path("/pulls"),
+                Some(&payload),
+                &what,
+            )
+            .await?;
+        match reply.status {
+            201 => parse_pull(&reply.json())
+                .map(Created::Created)
+                .ok_or_else(|| Self::unexpected(&what, &reply)),
+            // 422 "Validation Failed" with errors[].message "A pull request already exists for
+            // owner:branch.": adopt it.
+            422 if reply.message().contains("A pull request already exists") => {
+                Ok(Created::AlreadyExists)
+            }
+            _ => Err(Self::unexpected(&what, &reply)),
+        }
+    }
+
+    async fn update_pull(&self, number: u64, title: &str, body: &str) -> Result<(), ForgeError> {
+        let what = format!("updating pull request #{number}");
+        let payload = json!({ "title": title, "body": body });
+        let reply = self
+            .request(
+                Method::PATCH,
+                &self.repo_path(&format!("/pulls/{number}")),
+                Some(&payload),
+                &what,
+            )
+            .await?;
+        match reply.status {
+            200 => Ok(()),
+            _ => Err(Self::unexpected(&what, &reply)),
+        }
+    }
+
+    async fn add_labels(&self, number: u64, labels: &[String]) -> Result<(), ForgeError> {
+        let what = format!("labelling #{number}");
+        let payload = json!({ "labels": labels });
+        let path = self.repo_path(&format!("/issues/{number}/labels"));
+        let reply = self
+            .request(Method::POST, &path, Some(&payload), &what)
+            .await?;
+        match reply.status {
+            200 => Ok(()),
+            _ => Err(Self::unexpected(&what, &reply)),
+        }
+    }
+
+    async fn comment(&self, number: u64, body: &str) -> Result<(), ForgeError> {
+        let what = format!("commenting on #{number}");
+        let payload = json!({ "body": body });
+        let path = self.repo_path(&format!("/issues/{number}/comments"));
+        let reply = self
+            .request(Method::POST, &path, Some(&payload), &what)
+            .await?;
+        match reply.status {
+            201 => Ok(()),
+            _ => Err(Self::unexpected(&what, &reply)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(
+            query_value("acme:enlist/node-abc"),
+            "acme%3Aenlist%2Fnode-abc"
+        );
+    }
+}

@@ -1,0 +1,43 @@
+//! enlist: bare-metal NixOS nodes register themselves in the cluster's GitOps repository exactly
+//! once, after they truly came up; the repository's CI reconciles registrations against the
+//! hardware inventory.
+//!
+//! Where things live (one module per concern):
+//!
+//! | concern | module |
+//! |---|---|
+//! | hardware facts (sysfs, DMI, kernel) | [`facts`], read through [`sysroot`] |
+//! | node identity and node id | [`identity`] |
+//! | node.yaml, `factsHash`, Nix output | [`document`], [`hash`], [`nix`] |
+//! | configuration layering, token | [`config`], [`secret`] |
+//! | marker and lock in the state dir | [`marker`], [`lock`] |
+//! | GitHub client, rate limits | [`forge`] |
+//! | the registration decision (pure) | [`planner`] |
+//! | executing it | [`register`], [`readiness`], [`live`], [`pr`] |
+//! | reconcile in CI | [`reconcile`] |
+//! | logging, journald events, sd_notify | [`logging`] |
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod document;
+pub mod facts;
+pub mod forge;
+pub mod hash;
+pub mod identity;
+pub mod live;
+pub mod lock;
+pub mod logging;
+pub mod marker;
+pub mod nix;
+pub mod planner;
+pub mod pr;
+pub mod readiness;
+pub mod reconcile;
+pub mod register;
+pub mod secret;
+pub mod status;
+pub mod sysroot;

@@ -1,0 +1,218 @@
+//! The `enlist` binary: parses the command line, runs the command, and maps every error to one
+//! documented exit code (sysexits; the systemd unit keys its restart policy on them).
+
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use enlist::cli::{Cli, Command, FactsArgs, FactsFormat, RegisterArgs};
+use enlist::config::{self, ConfigError, Overrides, RegisterConfig};
+use enlist::document::NodeDocument;
+use enlist::facts::{self, FactsError, HostKernel};
+use enlist::forge::ForgeError;
+use enlist::logging::{self, Verbosity};
+use enlist::marker::MarkerError;
+use enlist::planner::PlanError;
+use enlist::readiness::NotReady;
+use enlist::register::{self, Deps, RegisterError};
+
+/// sysexits.h codes used by enlist.
+mod exit {
+    pub const OK: u8 = 0;
+    pub const USAGE: u8 = 64;
+    pub const DATAERR: u8 = 65;
+    pub const UNAVAILABLE: u8 = 69;
+    pub const SOFTWARE: u8 = 70;
+    pub const OSERR: u8 = 71;
+    pub const CANTCREAT: u8 = 73;
+    pub const TEMPFAIL: u8 = 75;
+    pub const PROTOCOL: u8 = 76;
+    pub const NOPERM: u8 = 77;
+    pub const CONFIG: u8 = 78;
+}
+
+/// Everything a command can fail with.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Register(#[from] RegisterError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Facts(#[from] FactsError),
+    #[error(transparent)]
+    Marker(#[from] MarkerError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot write output: {0}")]
+    Output(std::io::Error),
+}
+
+/// The one place errors become exit codes.
+fn exit_code(failure: &Failure) -> u8 {
+    match failure {
+        Failure::Usage(_) => exit::USAGE,
+        Failure::Config(_) => exit::CONFIG,
+        Failure::Facts(FactsError::NoIdentity(_)) => exit::CONFIG,
+        Failure::Facts(FactsError::Kernel(_)) => exit::OSERR,
+        Failure::Marker(_) => exit::CANTCREAT,
+        Failure::Output(_) => exit::OSERR,
+        Failure::Register(e) => match e {
+            RegisterError::Config(_)
+            | RegisterError::LiveInstaller { .. }
+            | RegisterError::Hostname(_) => exit::CONFIG,
+            RegisterError::RepoNotFound { .. } | RegisterError::BaseBranchMissing { .. } => {
+                exit::CONFIG
+            }
+            RegisterError::Facts(FactsError::NoIdentity(_)) => exit::CONFIG,
+            RegisterError::Facts(FactsError::Kernel(_)) => exit::OSERR,
+            RegisterError::Lock(_) | RegisterError::Marker(_) => exit::CANTCREAT,
+            RegisterError::NotReady(
+                NotReady::Unreachable { .. } | NotReady::ClockNotSynced { .. },
+            ) => exit::UNAVAILABLE,
+            RegisterError::Plan(PlanError::NoCandidate) => exit::SOFTWARE,
+            RegisterError::Plan(_) => exit::DATAERR,
+            RegisterError::NoProgress { .. } => exit::SOFTWARE,
+            RegisterError::Forge(f) => match f {
+                ForgeError::Unauthorized { .. } | ForgeError::Forbidden { .. } => exit::NOPERM,
+                ForgeError::NotFound { .. } => exit::CONFIG,
+                ForgeError::RateLimited { .. }
+                | ForgeError::Server { .. }
+                | ForgeError::Transport { .. } => exit::TEMPFAIL,
+                ForgeError::Unexpected { .. } => exit::PROTOCOL,
+                ForgeError::Client(_) => exit::CONFIG,
+            },
+        },
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let _ = e.print();
+            return ExitCode::from(match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => exit::OK,
+                _ => exit::USAGE,
+            });
+        }
+    };
+    // `facts` is a pipeline tool: its events stay out of the way unless asked for.
+    let quiet_by_default = matches!(
+        cli.command,
+        Command::Facts(_) | Command::Status(_) | Command::Completions { .. }
+    );
+    logging::init(if cli.quiet || (quiet_by_default && !cli.verbose) {
+        Verbosity::Quiet
+    } else if cli.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    });
+    match run(cli.command) {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(failure) => {
+            // Register errors were already logged with their event; log the rest once here.
+            if !matches!(failure, Failure::Register(_)) {
+                log::error!("{failure}");
+            }
+            ExitCode::from(exit_code(&failure))
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), Failure> {
+    let env = config::process_env();
+    match command {
+        Command::Facts(args) => facts_command(&args, &env),
+        Command::Register(args) => register_command(args, &env),
+        Command::Status(args) => {
+            let dir = config::resolve_state_dir(args.state_dir, &env)?;
+            print_stdout(&enlist::status::render(&dir, args.json)?)
+        }
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "enlist", &mut out);
+            print_stdout(&String::from_utf8_lossy(&out))
+        }
+        Command::Reconcile(_) => Err(Failure::Usage(
+            "`enlist reconcile` is not implemented in this build yet".into(),
+        )),
+        Command::Sync(_) | Command::Export(_) => Err(Failure::Usage(
+            "`enlist sync` and `enlist export` are not implemented in this build yet".into(),
+        )),
+    }
+}
+
+fn facts_command(args: &FactsArgs, env: &config::Env) -> Result<(), Failure> {
+    let overrides = Overrides {
+        config: args.config.clone(),
+        operator: args.operator.clone(),
+        node_id: args.node_id.clone(),
+        root: args.root.clone(),
+        ..Overrides::default()
+    };
+    let options = config::resolve_facts_options(&overrides, env)?;
+    let (facts, _) = facts::gather(&options.root, &HostKernel)?;
+    let node_id = options.node_id.unwrap_or_else(|| facts.identity.node_id(6));
+    let doc = NodeDocument::new(&facts, node_id, options.operator);
+    print_stdout(&match args.format {
+        FactsFormat::Yaml => doc.to_yaml(),
+        FactsFormat::Json => doc.to_json(),
+        FactsFormat::Nix => doc.to_nix(),
+    })
+}
+
+fn register_command(args: RegisterArgs, env: &config::Env) -> Result<(), Failure> {
+    let overrides = Overrides {
+        config: args.config,
+        repo: args.repo,
+        api_url: args.api_url,
+        operator: args.operator,
+        path_template: args.path_template,
+        base_branch: args.base,
+        state_dir: args.state_dir,
+        node_id: args.node_id,
+        token_file: args.token_file,
+        root: args.root,
+        allow_live: args.allow_live,
+        dry_run: args.dry_run,
+    };
+    let cfg = RegisterConfig::resolve(&overrides, env).map_err(|e| {
+        logging::event_error(logging::Event::Failed, "config", &e.to_string());
+        RegisterError::Config(e)
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Failure::Output)?;
+    let report = runtime.block_on(register::register(&cfg, &Deps::default()))?;
+    if cfg.dry_run {
+        eprintln!("node id: {}", report.node_id);
+        eprintln!("path:    {}", report.path);
+        eprintln!("plan (dry run, nothing written):");
+        for line in &report.plan {
+            eprintln!("  - {line}");
+        }
+        print_stdout(&report.document.to_yaml())?;
+    } else if let Some(outcome) = report.outcome {
+        log::debug!(
+            "{} requests ({} writes)",
+            report.counts.requests,
+            report.counts.writes
+        );
+        let _ = outcome;
+    }
+    Ok(())
+}
+
+fn print_stdout(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(Failure::Output)
+}

@@ -1,0 +1,236 @@
+//! The marker: `state_dir/registered.json`, the record of this machine's registration outcome.
+//!
+//! A marker that matches the machine's facts makes the next boot free: `registered`/`rejected`
+//! means zero network calls, `pending` one read of the PR. It is written atomically (temp file in
+//! the same directory → write → fsync → rename → fsync the directory), so a crash leaves either
+//! the old marker or the new one, never a torn file. A marker that does not parse is treated as
+//! absent, with a warning: the worst case is one more (idempotent) registration run.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::identity::NodeId;
+
+/// File name of the marker inside the state directory.
+pub const MARKER_FILE: &str = "registered.json";
+/// Marker format version.
+pub const MARKER_VERSION: u32 = 1;
+
+/// Registration state recorded in the marker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkerState {
+    /// The node.yaml is on the base branch.
+    Registered,
+    /// A PR is open.
+    Pending,
+    /// The PR for these facts was closed without merge: do not ask again.
+    Rejected,
+}
+
+impl MarkerState {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MarkerState::Registered => "registered",
+            MarkerState::Pending => "pending",
+            MarkerState::Rejected => "rejected",
+        }
+    }
+}
+
+/// The marker's content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Marker {
+    /// Format version.
+    pub version: u32,
+    /// Node id the registration used (after any collision extension).
+    pub node_id: NodeId,
+    /// Facts hash registered.
+    pub facts_hash: String,
+    /// `owner/name`.
+    pub repo: String,
+    /// Path of node.yaml in the repository.
+    pub path: String,
+    /// Outcome.
+    pub state: MarkerState,
+    /// PR number, when a PR is involved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr_number: Option<u64>,
+    /// PR URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr_url: Option<String>,
+    /// First written (RFC 3339).
+    pub created_at: String,
+    /// Last written (RFC 3339).
+    pub updated_at: String,
+    /// enlist version that wrote it.
+    pub agent_version: String,
+}
+
+impl Marker {
+    /// Whether this marker records *this* machine's current facts for this repository (and the
+    /// configured node id, if one is configured): then nothing needs to be asked of GitHub.
+    pub fn matches(&self, facts_hash: &str, repo: &str, configured: Option<&NodeId>) -> bool {
+        self.version == MARKER_VERSION
+            && self.facts_hash == facts_hash
+            && self.repo.eq_ignore_ascii_case(repo)
+            && configured.is_none_or(|id| *id == self.node_id)
+    }
+}
+
+/// Marker I/O failures that stop the run (exit 73: the state directory is unusable).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{path}: cannot {action}: {source}; check that the state directory is writable and not full"
+)]
+pub struct MarkerError {
+    /// The file or directory.
+    pub path: PathBuf,
+    /// What was attempted.
+    pub action: &'static str,
+    /// The I/O error.
+    pub source: io::Error,
+}
+
+/// Path of the marker in `state_dir`.
+pub fn marker_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(MARKER_FILE)
+}
+
+/// Reads the marker. Absent → `Ok(None)`. Garbage → warning and `Ok(None)`. An I/O error other
+/// than "not found" (permission, EIO) → error: guessing would risk a duplicate registration.
+pub fn read(state_dir: &Path) -> Result<Option<Marker>, MarkerError> {
+    let path = marker_path(state_dir);
+    let bytes = match fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(MarkerError {
+                path,
+                action: "read the marker",
+                source,
+            });
+        }
+    };
+    match serde_json::from_slice::<Marker>(&bytes) {
+        Ok(marker) => Ok(Some(marker)),
+        Err(e) => {
+            log::warn!(
+                "{}: marker is not valid ({e}); ignoring it and checking GitHub instead",
+                path.display()
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// Writes the marker atomically.
+pub fn write(state_dir: &Path, marker: &Marker) -> Result<(), MarkerError> {
+    let path = marker_path(state_dir);
+    let err = |action: &'static str, p: &Path| {
+        let p = p.to_owned();
+        move |source| MarkerError {
+            path: p,
+            action,
+            source,
+        }
+    };
+    let mut json = serde_json::to_vec_pretty(marker).map_err(|e| MarkerError {
+        path: path.clone(),
+        action: "encode the marker",
+        source: io::Error::other(e),
+    })?;
+    json.push(b'\n');
+    let tmp = state_dir.join(format!(".{MARKER_FILE}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(&tmp)
+            .map_err(err("create a temporary marker", &tmp))?;
+        file.write_all(&json)
+            .map_err(err("write the marker", &tmp))?;
+        file.sync_all().map_err(err("fsync the marker", &tmp))?;
+        fs::rename(&tmp, &path).map_err(err("rename the marker into place", &path))?;
+        File::open(state_dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(err("fsync the state directory", state_dir))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Now as RFC 3339 (UTC, seconds).
+pub fn timestamp(now: std::time::SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(now).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Marker {
+        Marker {
+            version: MARKER_VERSION,
+            node_id: NodeId::parse("node-abc123").unwrap(),
+            facts_hash: "sha256:00".into(),
+            repo: "acme/fleet".into(),
+            path: "cluster-nodes/node-abc123/node.yaml".into(),
+            state: MarkerState::Pending,
+            pr_number: Some(7),
+            pr_url: Some("https://github.com/acme/fleet/pull/7".into()),
+            created_at: "2026-11-21T00:00:00Z".into(),
+            updated_at: "2026-11-21T00:00:00Z".into(),
+            agent_version: "0.1.0".into(),
+        }
+    }
+
+    #[test]
+    fn write_then_read_round_trips_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), &sample()).unwrap();
+        assert_eq!(read(dir.path()).unwrap(), Some(sample()));
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(MARKER_FILE)]);
+    }
+
+    #[test]
+    fn garbage_marker_is_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(marker_path(dir.path()), b"{\"node_id\": tru").unwrap();
+        assert_eq!(read(dir.path()).unwrap(), None);
+    }
+
+    #[test]
+    fn matching_needs_hash_repo_and_configured_id() {
+        let m = sample();
+        assert!(m.matches("sha256:00", "acme/fleet", None));
+        assert!(m.matches("sha256:00", "ACME/fleet", None));
+        assert!(!m.matches("sha256:01", "acme/fleet", None));
+        assert!(!m.matches("sha256:00", "acme/other", None));
+        let other = NodeId::parse("rack1-n1").unwrap();
+        assert!(!m.matches("sha256:00", "acme/fleet", Some(&other)));
+        assert!(m.matches("sha256:00", "acme/fleet", Some(&m.node_id)));
+    }
+
+    #[test]
+    fn unwritable_state_dir_is_an_error_naming_the_path() {
+        let err = write(Path::new("/proc/enlist-nonexistent"), &sample()).unwrap_err();
+        assert!(
+            err.to_string().contains("/proc/enlist-nonexistent"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,1043 @@
+//! The registration decision, as a pure function: what was observed → the next action (SPEC §4).
+//!
+//! No I/O, no clock. The shell ([`crate::register`]) executes the action, folds the result into
+//! [`Observed`] and asks again, until the planner says [`Action::Record`] (write the marker and
+//! stop), [`Action::Finish`] or [`Action::Fail`]. Every row of SPEC §4 is a case in the tests
+//! below. `--dry-run` runs the same planner and pretends write actions succeeded.
+//!
+//! Order of questions, cheapest and safest first:
+//! 1. a matching marker ends the run (pending: one read of its PR);
+//! 2. repository → base branch head → upstream node.yaml (same identity and facts: done; another
+//!    identity: extend the node id);
+//! 3. PRs on the fixed branch: an open one is updated/commented, never duplicated; a closed
+//!    unmerged one with these facts is a rejection;
+//! 4. otherwise create (or adopt) the branch, make its file right, open (or adopt) the PR.
+
+use crate::identity::NodeId;
+use crate::marker::{Marker, MarkerState};
+
+/// What this machine wants registered.
+#[derive(Clone, Debug)]
+pub struct Local {
+    /// This machine's `factsHash`.
+    pub facts_hash: String,
+    /// `owner/name`.
+    pub repo: String,
+    /// The operator-configured node id, if any (then no collision extension).
+    pub configured_node_id: Option<NodeId>,
+    /// Node ids to try in order, with their path and branch.
+    pub candidates: Vec<Candidate>,
+    /// Configured base branch (else the repository default).
+    pub base_branch: Option<String>,
+    /// Whether labels are configured.
+    pub has_labels: bool,
+}
+
+/// One node id and where it lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The id.
+    pub node_id: NodeId,
+    /// node.yaml path in the repository.
+    pub path: String,
+    /// Fixed branch.
+    pub branch: String,
+}
+
+/// The upstream node.yaml on the base branch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Upstream {
+    /// No file.
+    Absent,
+    /// This machine's file (same identity fingerprint).
+    Ours {
+        /// Blob sha.
+        sha: String,
+        /// Its (verified) factsHash equals ours.
+        same_facts: bool,
+        /// Byte-identical to what we would write.
+        same_content: bool,
+    },
+    /// Another machine's file under this node id.
+    OtherIdentity,
+    /// Not a valid node.yaml.
+    Invalid(String),
+}
+
+/// A file on the node's branch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileView {
+    /// Blob sha (to update it).
+    pub sha: String,
+    /// Byte-identical to what we would write.
+    pub same_content: bool,
+}
+
+/// A PR on the node's branch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrView {
+    /// Number.
+    pub number: u64,
+    /// Open.
+    pub open: bool,
+    /// Merged.
+    pub merged: bool,
+    /// `facts_hash` from the enlist trailer in the body.
+    pub facts_hash: Option<String>,
+    /// The body already carries this boot's id.
+    pub mentions_boot: bool,
+    /// Web URL.
+    pub url: String,
+}
+
+/// What is known about the node's branch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BranchView {
+    /// Not asked yet.
+    #[default]
+    Unknown,
+    /// Just created (or reset) from the base head: its file is the upstream file.
+    FromBase,
+    /// It existed already (a crash or an earlier PR left it): contents unknown until read.
+    Exists,
+}
+
+/// Everything observed so far in this run.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    /// The marker as read from disk.
+    pub marker: Option<Marker>,
+    /// The marker's PR, once read.
+    pub marker_pr: Option<PrView>,
+    /// Index into [`Local::candidates`].
+    pub id_index: usize,
+    /// The repository's default branch.
+    pub default_branch: Option<String>,
+    /// Head commit of the base branch.
+    pub base_sha: Option<String>,
+    /// The upstream file.
+    pub upstream: Option<Upstream>,
+    /// PRs whose head is the node's branch.
+    pub prs: Option<Vec<PrView>>,
+    /// The node's branch.
+    pub branch: BranchView,
+    /// The file on the branch (`Some(None)`: absent).
+    pub branch_file: Option<Option<FileView>>,
+    /// Whether any comment on the open PR carries this boot's id.
+    pub comments_mention_boot: Option<bool>,
+    /// Branch was reset to the base head this run.
+    pub branch_reset: bool,
+    /// The file was written this run.
+    pub file_written: bool,
+    /// The open PR's title/body were refreshed this run.
+    pub pr_updated: bool,
+    /// A comment was posted this run.
+    pub commented: bool,
+    /// The PR this run opened.
+    pub opened_pr: Option<PrView>,
+    /// This run opened the PR, or adopted one after a 422 "already exists" on its own create.
+    pub pr_created_this_run: bool,
+    /// Labels were added.
+    pub labels_added: bool,
+}
+
+/// Why a comment is posted on an open PR.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommentReason {
+    /// The machine came up again (reinstalled, or lost its marker) while the PR is open.
+    SeenAgain,
+    /// The facts changed; the branch got a new commit.
+    FactsChanged,
+}
+
+/// How a successful run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Marker says registered: nothing asked.
+    AlreadyRegistered,
+    /// Marker says rejected: nothing asked.
+    AlreadyRejected,
+    /// Marker says pending and the PR is still open.
+    StillPending,
+    /// The pending PR was merged.
+    Merged,
+    /// The PR for these facts was closed without merge.
+    Rejected,
+    /// The upstream node.yaml already has these facts.
+    UpstreamMatches,
+    /// A PR for this node is open (commented, or nothing to add).
+    PrInFlight,
+    /// The open PR was brought up to date with new facts.
+    PrUpdated,
+    /// A new PR was opened (or adopted after a crash/race).
+    PrOpened,
+}
+
+impl Outcome {
+    /// Human summary.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Outcome::AlreadyRegistered => "already registered (marker matches; no request made)",
+            Outcome::AlreadyRejected => {
+                "registration was rejected earlier (marker; no request made)"
+            }
+            Outcome::StillPending => "pull request still open",
+            Outcome::Merged => "pull request merged: registered",
+            Outcome::Rejected => {
+                "pull request closed without merge: registration rejected, not retried"
+            }
+            Outcome::UpstreamMatches => "node.yaml already on the base branch: registered",
+            Outcome::PrInFlight => "pull request already open",
+            Outcome::PrUpdated => "open pull request updated with the new facts",
+            Outcome::PrOpened => "pull request opened",
+        }
+    }
+
+    /// The marker-only outcomes: no network call was made.
+    pub fn is_marker_hit(self) -> bool {
+        matches!(self, Outcome::AlreadyRegistered | Outcome::AlreadyRejected)
+    }
+}
+
+/// Conditions the planner cannot resolve (exit 65).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// Every id length is taken by other machines.
+    #[error(
+        "node id collision: {path} (and every longer id up to {node_id}) belongs to another machine; \
+         set node_id in the config to a unique name"
+    )]
+    Collision {
+        /// The longest id tried.
+        node_id: NodeId,
+        /// Its path.
+        path: String,
+    },
+    /// The configured id is another machine's.
+    #[error(
+        "configured node id {node_id} is already registered by another machine ({path}); choose another node_id"
+    )]
+    ConfiguredIdTaken {
+        /// The id.
+        node_id: NodeId,
+        /// Its path.
+        path: String,
+    },
+    /// No node id to try (a bug: the shell always provides at least one).
+    #[error("internal error: no node id candidate; please report this")]
+    NoCandidate,
+    /// The upstream file is not a node.yaml.
+    #[error(
+        "upstream {path} is not a valid node.yaml ({message}); fix or remove it in the repository"
+    )]
+    InvalidUpstream {
+        /// The path.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The next step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Read the PR a pending marker points to.
+    ReadMarkerPr {
+        /// PR number.
+        number: u64,
+    },
+    /// Read the repository (default branch); the first request doubles as readiness probe.
+    ReadRepo,
+    /// Read the base branch head.
+    ReadBaseRef {
+        /// Base branch.
+        branch: String,
+    },
+    /// Read node.yaml on the base branch.
+    ReadUpstream {
+        /// Path.
+        path: String,
+        /// Base branch.
+        base: String,
+    },
+    /// List PRs of the node's branch.
+    ListPrs {
+        /// Branch.
+        branch: String,
+    },
+    /// Read node.yaml on the node's branch.
+    ReadBranchFile {
+        /// Path.
+        path: String,
+        /// Branch.
+        branch: String,
+    },
+    /// Read the open PR's comments (looking for this boot's id).
+    ListComments {
+        /// PR number.
+        number: u64,
+    },
+    /// The current id belongs to another machine: use the next longer one.
+    UseNextNodeId,
+    /// Create the node's branch at the base head.
+    CreateBranch {
+        /// Branch.
+        branch: String,
+        /// Base head.
+        from_sha: String,
+    },
+    /// Move a leftover branch (its PR was merged) back to the base head.
+    ResetBranch {
+        /// Branch.
+        branch: String,
+        /// Base head.
+        to_sha: String,
+    },
+    /// Commit node.yaml on the node's branch.
+    WriteFile {
+        /// Path.
+        path: String,
+        /// Branch.
+        branch: String,
+        /// Current blob sha, when the file exists on the branch.
+        sha: Option<String>,
+    },
+    /// Open the PR.
+    OpenPr {
+        /// Head branch.
+        branch: String,
+        /// Base branch.
+        base: String,
+    },
+    /// Refresh title/body of the open PR (its trailer records the facts hash).
+    UpdatePr {
+        /// PR number.
+        number: u64,
+    },
+    /// Add the configured labels.
+    AddLabels {
+        /// PR number.
+        number: u64,
+    },
+    /// Comment on the open PR.
+    Comment {
+        /// PR number.
+        number: u64,
+        /// Why.
+        reason: CommentReason,
+    },
+    /// Write the marker and finish.
+    Record {
+        /// Marker state.
+        state: MarkerState,
+        /// The PR (number, url), if any.
+        pr: Option<(u64, String)>,
+        /// How the run ended.
+        outcome: Outcome,
+    },
+    /// Finish without writing anything.
+    Finish(Outcome),
+    /// Stop with a data error.
+    Fail(PlanError),
+}
+
+impl Action {
+    /// Whether executing this action writes to GitHub.
+    pub fn is_remote_write(&self) -> bool {
+        matches!(
+            self,
+            Action::CreateBranch { .. }
+                | Action::ResetBranch { .. }
+                | Action::WriteFile { .. }
+                | Action::OpenPr { .. }
+                | Action::UpdatePr { .. }
+                | Action::AddLabels { .. }
+                | Action::Comment { .. }
+        )
+    }
+}
+
+fn pr_ref(pr: &PrView) -> Option<(u64, String)> {
+    Some((pr.number, pr.url.clone()))
+}
+
+/// Decides the next action.
+pub fn next_action(local: &Local, o: &Observed) -> Action {
+    if let Some(action) = marker_action(local, o) {
+        return action;
+    }
+    let Some(default_branch) = &o.default_branch else {
+        return Action::ReadRepo;
+    };
+    let base = local
+        .base_branch
+        .clone()
+        .unwrap_or_else(|| default_branch.clone());
+    let Some(base_sha) = &o.base_sha else {
+        return Action::ReadBaseRef { branch: base };
+    };
+    let Some(candidate) = local.candidates.get(o.id_index) else {
+        return Action::Fail(PlanError::NoCandidate);
+    };
+    let Some(upstream) = &o.upstream else {
+        return Action::ReadUpstream {
+            path: candidate.path.clone(),
+            base,
+        };
+    };
+    match upstream {
+        Upstream::Invalid(message) => {
+            return Action::Fail(PlanError::InvalidUpstream {
+                path: candidate.path.clone(),
+                message: message.clone(),
+            });
+        }
+        Upstream::OtherIdentity => {
+            return if local.configured_node_id.is_some() {
+                Action::Fail(PlanError::ConfiguredIdTaken {
+                    node_id: candidate.node_id.clone(),
+                    path: candidate.path.clone(),
+                })
+            } else if o.id_index + 1 < local.candidates.len() {
+                Action::UseNextNodeId
+            } else {
+                Action::Fail(PlanError::Collision {
+                    node_id: candidate.node_id.clone(),
+                    path: candidate.path.clone(),
+                })
+            };
+        }
+        Upstream::Ours {
+            same_facts: true, ..
+        } => {
+            return Action::Record {
+                state: MarkerState::Registered,
+                pr: None,
+                outcome: Outcome::UpstreamMatches,
+            };
+        }
+        Upstream::Ours { .. } | Upstream::Absent => {}
+    }
+    let Some(prs) = &o.prs else {
+        return Action::ListPrs {
+            branch: candidate.branch.clone(),
+        };
+    };
+    if let Some(open) = prs.iter().filter(|p| p.open).max_by_key(|p| p.number) {
+        return open_pr_action(local, o, candidate, open);
+    }
+    if let Some(closed) = prs
+        .iter()
+        .filter(|p| !p.open && !p.merged && p.facts_hash.as_deref() == Some(&local.facts_hash))
+        .max_by_key(|p| p.number)
+    {
+        return Action::Record {
+            state: MarkerState::Rejected,
+            pr: pr_ref(closed),
+            outcome: Outcome::Rejected,
+        };
+    }
+    let file = match o.branch {
+        BranchView::Unknown => {
+            return Action::CreateBranch {
+                branch: candidate.branch.clone(),
+                from_sha: base_sha.clone(),
+            };
+        }
+        BranchView::Exists if !o.branch_reset && prs.iter().any(|p| p.merged) => {
+            // The branch still holds a merged registration's history; start it afresh so the
+            // new PR's diff is exactly the new file.
+            return Action::ResetBranch {
+                branch: candidate.branch.clone(),
+                to_sha: base_sha.clone(),
+            };
+        }
+        BranchView::Exists => match &o.branch_file {
+            None => {
+                return Action::ReadBranchFile {
+                    path: candidate.path.clone(),
+                    branch: candidate.branch.clone(),
+                };
+            }
+            Some(file) => file.clone(),
+        },
+        BranchView::FromBase => match upstream {
+            Upstream::Ours {
+                sha, same_content, ..
+            } => Some(FileView {
+                sha: sha.clone(),
+                same_content: *same_content,
+            }),
+            _ => None,
+        },
+    };
+    if !o.file_written && !file.as_ref().is_some_and(|f| f.same_content) {
+        return Action::WriteFile {
+            path: candidate.path.clone(),
+            branch: candidate.branch.clone(),
+            sha: file.map(|f| f.sha),
+        };
+    }
+    match &o.opened_pr {
+        None => Action::OpenPr {
+            branch: candidate.branch.clone(),
+            base,
+        },
+        Some(pr) if local.has_labels && !o.labels_added => Action::AddLabels { number: pr.number },
+        Some(pr) => Action::Record {
+            state: MarkerState::Pending,
+            pr: pr_ref(pr),
+            outcome: Outcome::PrOpened,
+        },
+    }
+}
+
+fn marker_action(local: &Local, o: &Observed) -> Option<Action> {
+    let marker = o.marker.as_ref().filter(|m| {
+        m.matches(
+            &local.facts_hash,
+            &local.repo,
+            local.configured_node_id.as_ref(),
+        )
+    })?;
+    match marker.state {
+        MarkerState::Registered => Some(Action::Finish(Outcome::AlreadyRegistered)),
+        MarkerState::Rejected => Some(Action::Finish(Outcome::AlreadyRejected)),
+        MarkerState::Pending => {
+            // A pending marker without a PR number cannot be checked cheaply: fall through to the
+            // full (idempotent) check.
+            let number = marker.pr_number?;
+            Some(match &o.marker_pr {
+                None => Action::ReadMarkerPr { number },
+                Some(pr) if pr.merged => Action::Record {
+                    state: MarkerState::Registered,
+                    pr: pr_ref(pr),
+                    outcome: Outcome::Merged,
+                },
+                Some(pr) if !pr.open => Action::Record {
+                    state: MarkerState::Rejected,
+                    pr: pr_ref(pr),
+                    outcome: Outcome::Rejected,
+                },
+                Some(_) => Action::Finish(Outcome::StillPending),
+            })
+        }
+    }
+}
+
+fn open_pr_action(local: &Local, o: &Observed, candidate: &Candidate, open: &PrView) -> Action {
+    let Some(file) = &o.branch_file else {
+        return Action::ReadBranchFile {
+            path: candidate.path.clone(),
+            branch: candidate.branch.clone(),
+        };
+    };
+    if !o.file_written && !file.as_ref().is_some_and(|f| f.same_content) {
+        return Action::WriteFile {
+            path: candidate.path.clone(),
+            branch: candidate.branch.clone(),
+            sha: file.as_ref().map(|f| f.sha.clone()),
+        };
+    }
+    if !o.pr_updated && open.facts_hash.as_deref() != Some(&local.facts_hash) {
+        return Action::UpdatePr {
+            number: open.number,
+        };
+    }
+    if !o.pr_created_this_run && !open.mentions_boot && !o.commented {
+        match o.comments_mention_boot {
+            None => {
+                return Action::ListComments {
+                    number: open.number,
+                };
+            }
+            Some(false) => {
+                return Action::Comment {
+                    number: open.number,
+                    reason: if o.file_written {
+                        CommentReason::FactsChanged
+                    } else {
+                        CommentReason::SeenAgain
+                    },
+                };
+            }
+            Some(true) => {}
+        }
+    }
+    let outcome = if o.pr_created_this_run {
+        Outcome::PrOpened
+    } else if o.file_written || o.pr_updated {
+        Outcome::PrUpdated
+    } else {
+        Outcome::PrInFlight
+    };
+    Action::Record {
+        state: MarkerState::Pending,
+        pr: pr_ref(open),
+        outcome,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! One test per SPEC §4 row, stepping the planner with scripted observations.
+
+    use super::*;
+    use crate::marker::MARKER_VERSION;
+
+    const HASH: &str = "sha256:aaaa";
+    const OTHER_HASH: &str = "sha256:bbbb";
+
+    fn local() -> Local {
+        let ids = [
+            "node-abc123",
+            "node-abc12345",
+            "node-abc1234567",
+            "node-abc123456789",
+        ];
+        Local {
+            facts_hash: HASH.into(),
+            repo: "acme/fleet".into(),
+            configured_node_id: None,
+            candidates: ids
+                .iter()
+                .map(|id| Candidate {
+                    node_id: NodeId::parse(id).unwrap(),
+                    path: format!("cluster-nodes/{id}/node.yaml"),
+                    branch: format!("enlist/{id}"),
+                })
+                .collect(),
+            base_branch: None,
+            has_labels: false,
+        }
+    }
+
+    fn marker(state: MarkerState, hash: &str) -> Marker {
+        Marker {
+            version: MARKER_VERSION,
+            node_id: NodeId::parse("node-abc123").unwrap(),
+            facts_hash: hash.into(),
+            repo: "acme/fleet".into(),
+            path: "cluster-nodes/node-abc123/node.yaml".into(),
+            state,
+            pr_number: Some(7),
+            pr_url: Some("https://github.com/acme/fleet/pull/7".into()),
+            created_at: "2026-11-21T00:00:00Z".into(),
+            updated_at: "2026-11-21T00:00:00Z".into(),
+            agent_version: "0.1.0".into(),
+        }
+    }
+
+    fn pr(number: u64, open: bool, merged: bool, hash: &str) -> PrView {
+        PrView {
+            number,
+            open,
+            merged,
+            facts_hash: Some(hash.into()),
+            mentions_boot: false,
+            url: format!("https://github.com/acme/fleet/pull/{number}"),
+        }
+    }
+
+    /// Observed after the three base reads, with `upstream`.
+    fn after_base(upstream: Upstream) -> Observed {
+        Observed {
+            default_branch: Some("main".into()),
+            base_sha: Some("base0".into()),
+            upstream: Some(upstream),
+            ..Observed::default()
+        }
+    }
+
+    #[test]
+    fn row1_registered_marker_means_no_request() {
+        let o = Observed {
+            marker: Some(marker(MarkerState::Registered, HASH)),
+            ..Observed::default()
+        };
+        assert_eq!(
+            next_action(&local(), &o),
+            Action::Finish(Outcome::AlreadyRegistered)
+        );
+        let o = Observed {
+            marker: Some(marker(MarkerState::Rejected, HASH)),
+            ..Observed::default()
+        };
+        assert_eq!(
+            next_action(&local(), &o),
+            Action::Finish(Outcome::AlreadyRejected)
+        );
+    }
+
+    #[test]
+    fn row1_pending_marker_reads_its_pr_once_and_flips() {
+        let mut o = Observed {
+            marker: Some(marker(MarkerState::Pending, HASH)),
+            ..Observed::default()
+        };
+        assert_eq!(
+            next_action(&local(), &o),
+            Action::ReadMarkerPr { number: 7 }
+        );
+        o.marker_pr = Some(pr(7, true, false, HASH));
+        assert_eq!(
+            next_action(&local(), &o),
+            Action::Finish(Outcome::StillPending)
+        );
+        o.marker_pr = Some(pr(7, false, true, HASH));
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::Record {
+                state: MarkerState::Registered,
+                outcome: Outcome::Merged,
+                ..
+            }
+        ));
+        o.marker_pr = Some(pr(7, false, false, HASH));
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::Record {
+                state: MarkerState::Rejected,
+                outcome: Outcome::Rejected,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn row1_marker_for_other_facts_or_repo_is_ignored() {
+        let o = Observed {
+            marker: Some(marker(MarkerState::Registered, OTHER_HASH)),
+            ..Observed::default()
+        };
+        assert_eq!(next_action(&local(), &o), Action::ReadRepo);
+        let mut other_repo = marker(MarkerState::Registered, HASH);
+        other_repo.repo = "acme/other".into();
+        let o = Observed {
+            marker: Some(other_repo),
+            ..Observed::default()
+        };
+        assert_eq!(next_action(&local(), &o), Action::ReadRepo);
+        let mut l = local();
+        l.configured_node_id = Some(NodeId::parse("rack1-n1").unwrap());
+        let o = Observed {
+            marker: Some(marker(MarkerState::Registered, HASH)),
+            ..Observed::default()
+        };
+        assert_eq!(next_action(&l, &o), Action::ReadRepo);
+    }
+
+    #[test]
+    fn fresh_registration_is_read_repo_ref_upstream_prs_then_three_writes() {
+        let l = local();
+        let mut o = Observed::default();
+        let mut steps = Vec::new();
+        loop {
+            let action = next_action(&l, &o);
+            steps.push(action.clone());
+            match action {
+                Action::ReadRepo => o.default_branch = Some("main".into()),
+                Action::ReadBaseRef { .. } => o.base_sha = Some("base0".into()),
+                Action::ReadUpstream { .. } => o.upstream = Some(Upstream::Absent),
+                Action::ListPrs { .. } => o.prs = Some(vec![]),
+                Action::CreateBranch { .. } => o.branch = BranchView::FromBase,
+                Action::WriteFile { .. } => o.file_written = true,
+                Action::OpenPr { .. } => {
+                    o.opened_pr = Some(pr(1, true, false, HASH));
+                    o.pr_created_this_run = true;
+                }
+                _ => break,
+            }
+        }
+        assert_eq!(steps.len(), 8, "{steps:#?}");
+        assert_eq!(steps.iter().filter(|a| a.is_remote_write()).count(), 3);
+        assert_eq!(
+            steps[3],
+            Action::ListPrs {
+                branch: "enlist/node-abc123".into()
+            }
+        );
+        assert!(matches!(
+            steps[4],
+            Action::CreateBranch { ref from_sha, .. } if from_sha == "base0"
+        ));
+        assert!(matches!(steps[5], Action::WriteFile { sha: None, .. }));
+        assert!(matches!(
+            steps[7],
+            Action::Record {
+                state: MarkerState::Pending,
+                outcome: Outcome::PrOpened,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn row3_upstream_with_same_identity_and_facts_is_registered() {
+        let o = after_base(Upstream::Ours {
+            sha: "f1".into(),
+            same_facts: true,
+            same_content: true,
+        });
+        assert_eq!(
+            next_action(&local(), &o),
+            Action::Record {
+                state: MarkerState::Registered,
+                pr: None,
+                outcome: Outcome::UpstreamMatches
+            }
+        );
+    }
+
+    #[test]
+    fn row3_upstream_with_other_facts_updates_through_a_pr() {
+        let mut o = after_base(Upstream::Ours {
+            sha: "f1".into(),
+            same_facts: false,
+            same_content: false,
+        });
+        o.prs = Some(vec![]);
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::CreateBranch { .. }
+        ));
+        o.branch = BranchView::FromBase;
+        // The branch starts with the upstream file, so the write must carry its sha.
+        assert_eq!(
+            next_action(&local(), &o),
+            Action::WriteFile {
+                path: "cluster-nodes/node-abc123/node.yaml".into(),
+                branch: "enlist/node-abc123".into(),
+                sha: Some("f1".into())
+            }
+        );
+    }
+
+    #[test]
+    fn row3_other_identity_extends_the_id_then_gives_up() {
+        let l = local();
+        let mut o = after_base(Upstream::OtherIdentity);
+        for index in 0..3 {
+            o.id_index = index;
+            assert_eq!(next_action(&l, &o), Action::UseNextNodeId);
+        }
+        o.id_index = 3;
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::Fail(PlanError::Collision { .. })
+        ));
+        let mut configured = local();
+        configured.configured_node_id = Some(NodeId::parse("rack1-n1").unwrap());
+        o.id_index = 0;
+        assert!(matches!(
+            next_action(&configured, &o),
+            Action::Fail(PlanError::ConfiguredIdTaken { .. })
+        ));
+    }
+
+    #[test]
+    fn row3_invalid_upstream_is_a_data_error() {
+        let o = after_base(Upstream::Invalid("not yaml".into()));
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::Fail(PlanError::InvalidUpstream { .. })
+        ));
+    }
+
+    #[test]
+    fn row4_open_pr_same_facts_gets_one_comment_per_boot() {
+        let mut o = after_base(Upstream::Absent);
+        o.prs = Some(vec![pr(5, true, false, HASH)]);
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::ReadBranchFile { .. }
+        ));
+        o.branch_file = Some(Some(FileView {
+            sha: "b1".into(),
+            same_content: true,
+        }));
+        assert_eq!(
+            next_action(&local(), &o),
+            Action::ListComments { number: 5 }
+        );
+        o.comments_mention_boot = Some(false);
+        assert_eq!(
+            next_action(&local(), &o),
+            Action::Comment {
+                number: 5,
+                reason: CommentReason::SeenAgain
+            }
+        );
+        o.commented = true;
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::Record {
+                state: MarkerState::Pending,
+                outcome: Outcome::PrInFlight,
+                ..
+            }
+        ));
+        // Same boot again (e.g. the unit restarted): the comment is there, so no second one.
+        o.commented = false;
+        o.comments_mention_boot = Some(true);
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::Record {
+                outcome: Outcome::PrInFlight,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn row4_open_pr_other_facts_gets_commit_update_and_comment_never_a_second_pr() {
+        let mut o = after_base(Upstream::Absent);
+        o.prs = Some(vec![pr(5, true, false, OTHER_HASH)]);
+        o.branch_file = Some(Some(FileView {
+            sha: "b1".into(),
+            same_content: false,
+        }));
+        assert_eq!(
+            next_action(&local(), &o),
+            Action::WriteFile {
+                path: "cluster-nodes/node-abc123/node.yaml".into(),
+                branch: "enlist/node-abc123".into(),
+                sha: Some("b1".into())
+            }
+        );
+        o.file_written = true;
+        assert_eq!(next_action(&local(), &o), Action::UpdatePr { number: 5 });
+        o.pr_updated = true;
+        o.comments_mention_boot = Some(false);
+        assert_eq!(
+            next_action(&local(), &o),
+            Action::Comment {
+                number: 5,
+                reason: CommentReason::FactsChanged
+            }
+        );
+        o.commented = true;
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::Record {
+                outcome: Outcome::PrUpdated,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn row4_closed_unmerged_same_facts_is_rejected_without_write() {
+        let mut o = after_base(Upstream::Absent);
+        o.prs = Some(vec![pr(3, false, false, HASH)]);
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::Record {
+                state: MarkerState::Rejected,
+                outcome: Outcome::Rejected,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn row4_closed_unmerged_other_facts_continues_to_a_new_pr() {
+        let mut o = after_base(Upstream::Absent);
+        o.prs = Some(vec![pr(3, false, false, OTHER_HASH)]);
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::CreateBranch { .. }
+        ));
+    }
+
+    #[test]
+    fn row5_leftover_branch_without_pr_is_completed() {
+        let mut o = after_base(Upstream::Absent);
+        o.prs = Some(vec![]);
+        o.branch = BranchView::Exists;
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::ReadBranchFile { .. }
+        ));
+        // The crash happened after the commit: no second write, just the PR.
+        o.branch_file = Some(Some(FileView {
+            sha: "b1".into(),
+            same_content: true,
+        }));
+        assert!(matches!(next_action(&local(), &o), Action::OpenPr { .. }));
+        // The crash happened before the commit: write without sha.
+        o.branch_file = Some(None);
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::WriteFile { sha: None, .. }
+        ));
+    }
+
+    #[test]
+    fn row5_branch_of_a_merged_pr_is_reset_before_reuse() {
+        let mut o = after_base(Upstream::Absent);
+        o.prs = Some(vec![pr(2, false, true, OTHER_HASH)]);
+        o.branch = BranchView::Exists;
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::ResetBranch { .. }
+        ));
+        o.branch_reset = true;
+        o.branch = BranchView::FromBase;
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::WriteFile { sha: None, .. }
+        ));
+    }
+
+    #[test]
+    fn row5_pr_adopted_after_422_is_not_commented() {
+        let mut o = after_base(Upstream::Absent);
+        o.branch = BranchView::FromBase;
+        o.file_written = true;
+        o.pr_created_this_run = true;
+        o.prs = Some(vec![pr(9, true, false, HASH)]);
+        o.branch_file = Some(Some(FileView {
+            sha: String::new(),
+            same_content: true,
+        }));
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::Record {
+                outcome: Outcome::PrOpened,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn labels_are_added_after_opening() {
+        let mut l = local();
+        l.has_labels = true;
+        let mut o = after_base(Upstream::Absent);
+        o.prs = Some(vec![]);
+        o.branch = BranchView::FromBase;
+        o.file_written = true;
+        o.opened_pr = Some(pr(4, true, false, HASH));
+        o.pr_created_this_run = true;
+        assert_eq!(next_action(&l, &o), Action::AddLabels { number: 4 });
+        o.labels_added = true;
+        assert!(matches!(next_action(&l, &o), Action::Record { .. }));
+    }
+
+    #[test]
+    fn configured_base_branch_is_used() {
+        let mut l = local();
+        l.base_branch = Some("staging".into());
+        let o = Observed {
+            default_branch: Some("main".into()),
+            ..Observed::default()
+        };
+        assert_eq!(
+            next_action(&l, &o),
+            Action::ReadBaseRef {
+                branch: "staging".into()
+            }
+        );
+    }
+}

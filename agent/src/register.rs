@@ -1,0 +1,916 @@
+//! The `register` shell: gathers facts, takes the lock, reads the marker, then runs the planner
+//! loop ([`crate::planner`]) against the forge until it records an outcome.
+//!
+//! Everything that touches the world is here; every decision is in the planner. `--dry-run` uses
+//! the same loop with writes replaced by a line in the plan (no POST/PUT/PATCH, no marker, no lock
+//! file).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{ConfigError, RegisterConfig, UnsafeHostname};
+use crate::document::NodeDocument;
+use crate::facts::{self, FactsError, HostKernel, KernelProbe, Observations};
+use crate::forge::{
+    Created, FileWrite, Forge, ForgeError, GitHub, GitHubOptions, PullRequest, RequestCounts,
+};
+use crate::identity::{NODE_ID_HEX_LENGTHS, NodeId};
+use crate::live::live_installer_reason;
+use crate::lock::{LockError, StateLock};
+use crate::logging::{self, Event};
+use crate::marker::{self, MARKER_VERSION, Marker, MarkerError, MarkerState};
+use crate::planner::{
+    Action, BranchView, Candidate, CommentReason, FileView, Local, Observed, Outcome, PlanError,
+    PrView, Upstream, next_action,
+};
+use crate::pr;
+use crate::readiness::{NotReady, wait_until_ready};
+use crate::sysroot::SysRoot;
+
+/// A run never needs more steps than this (fresh registration: 8; with every collision
+/// extension and retry: well under 40). Guards against a planner bug looping forever.
+const MAX_STEPS: usize = 60;
+
+/// Ambiguous failures (5xx, timeout) tolerated per write kind before giving up with exit 75.
+const MAX_WRITE_ATTEMPTS: u32 = 3;
+
+/// Read attempts after the first answer (backoff 1 s, 2 s, 4 s, 8 s, capped at 30 s, jittered).
+const READ_RETRIES: usize = 4;
+
+/// What the engine needs from the world besides the config.
+pub struct Deps {
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// CPU/memory source.
+    pub kernel: Arc<dyn KernelProbe + Send + Sync>,
+    /// Fixed jitter seed (tests).
+    pub jitter_seed: Option<u64>,
+}
+
+impl Default for Deps {
+    fn default() -> Self {
+        Deps {
+            clock: Arc::new(SystemClock::default()),
+            kernel: Arc::new(HostKernel),
+            jitter_seed: None,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug)]
+pub struct Report {
+    /// How it ended (`None`: dry run without a token, nothing was checked).
+    pub outcome: Option<Outcome>,
+    /// Node id used.
+    pub node_id: NodeId,
+    /// node.yaml path in the repository.
+    pub path: String,
+    /// The node.yaml proposed.
+    pub document: NodeDocument,
+    /// The PR, if any.
+    pub pr_url: Option<String>,
+    /// Dry run: what was checked and what would be done.
+    pub plan: Vec<String>,
+    /// Requests made.
+    pub counts: RequestCounts,
+}
+
+/// Why a run failed. `main` maps each to an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// Bad or missing configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Running from the installer.
+    #[error(
+        "refusing to register from the live installer: {reason}; register from the installed system \
+         (the enlist unit does this on first boot), use --dry-run to preview, or --allow-live to override"
+    )]
+    LiveInstaller {
+        /// Why it looks live.
+        reason: String,
+    },
+    /// Facts could not be gathered.
+    #[error(transparent)]
+    Facts(#[from] FactsError),
+    /// The hostname cannot be used in the path template.
+    #[error(transparent)]
+    Hostname(#[from] UnsafeHostname),
+    /// State directory lock.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// Marker I/O.
+    #[error(transparent)]
+    Marker(#[from] MarkerError),
+    /// GitHub not reachable / clock not synced.
+    #[error(transparent)]
+    NotReady(#[from] NotReady),
+    /// The repository does not exist or the token cannot see it.
+    #[error(
+        "repository {repo} not found (404) at {api_url}; check `repo`/`api_url` and that the token is granted access to it"
+    )]
+    RepoNotFound {
+        /// The repository.
+        repo: String,
+        /// The API URL.
+        api_url: String,
+    },
+    /// The base branch does not exist.
+    #[error("base branch {branch} not found in {repo}; check `base_branch`")]
+    BaseBranchMissing {
+        /// The branch.
+        branch: String,
+        /// The repository.
+        repo: String,
+    },
+    /// A GitHub error.
+    #[error(transparent)]
+    Forge(#[from] ForgeError),
+    /// A data conflict the planner cannot resolve.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// Internal: the loop did not converge.
+    #[error(
+        "internal error: registration did not converge after {MAX_STEPS} steps (last: {last}); please report this"
+    )]
+    NoProgress {
+        /// The last action.
+        last: String,
+    },
+}
+
+impl RegisterError {
+    /// Stable kind for the `registration.failed` event.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RegisterError::Config(_) => "config",
+            RegisterError::LiveInstaller { .. } => "live_installer",
+            RegisterError::Facts(e) => e.kind(),
+            RegisterError::Hostname(_) => "hostname",
+            RegisterError::Lock(_) => "state_dir",
+            RegisterError::Marker(_) => "state_dir",
+            RegisterError::NotReady(NotReady::Unreachable { .. }) => "unreachable",
+            RegisterError::NotReady(NotReady::ClockNotSynced { .. }) => "clock_not_synced",
+            RegisterError::RepoNotFound { .. } => "repo_not_found",
+            RegisterError::BaseBranchMissing { .. } => "base_branch_missing",
+            RegisterError::Forge(e) => e.kind(),
+            RegisterError::Plan(PlanError::InvalidUpstream { .. }) => "invalid_upstream",
+            RegisterError::Plan(_) => "node_id_collision",
+            RegisterError::NoProgress { .. } => "internal",
+        }
+    }
+}
+
+/// Registers this machine (or, with `dry_run`, says what it would do).
+pub async fn register(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, RegisterError> {
+    let result = register_inner(cfg, deps).await;
+    match &result {
+        Ok(report) => log_outcome(report, cfg.dry_run),
+        Err(e) => {
+            logging::event_error(Event::Failed, e.kind(), &e.to_string());
+            logging::status(&format!("registration failed: {}", e.kind()));
+        }
+    }
+    result
+}
+
+async fn register_inner(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, RegisterError> {
+    if !cfg.dry_run
+        && !cfg.allow_live
+        && let Some(reason) = live_installer_reason(&cfg.root)
+    {
+        return Err(RegisterError::LiveInstaller { reason });
+    }
+    logging::status("gathering hardware facts");
+    let (facts, observations) = facts::gather(&cfg.root, deps.kernel.as_ref())?;
+    let node_ids: Vec<NodeId> = match &cfg.node_id {
+        Some(id) => vec![id.clone()],
+        None => NODE_ID_HEX_LENGTHS
+            .iter()
+            .map(|n| facts.identity.node_id(*n))
+            .collect(),
+    };
+    let mut candidates = Vec::with_capacity(node_ids.len());
+    for node_id in node_ids {
+        let path = cfg
+            .path_template
+            .expand(cfg.operator.as_deref(), &node_id, &facts.hostname)?;
+        let branch = cfg.branch(&node_id);
+        candidates.push(Candidate {
+            node_id,
+            path,
+            branch,
+        });
+    }
+    let document = NodeDocument::new(&facts, candidates[0].node_id.clone(), cfg.operator.clone());
+    let local = Local {
+        facts_hash: document.facts_hash.clone(),
+        repo: cfg.repo.to_string(),
+        configured_node_id: cfg.node_id.clone(),
+        candidates,
+        base_branch: cfg.base_branch.clone(),
+        has_labels: !cfg.labels.is_empty(),
+    };
+    let boot_id = read_boot_id(&cfg.root);
+
+    // The lock is taken before the marker is read, so a concurrent run sees the first run's
+    // marker. A dry run takes no lock (it must leave no file behind) and only reads.
+    let _lock = if cfg.dry_run {
+        None
+    } else {
+        let dir = cfg.state_dir.clone();
+        let lock = tokio::task::spawn_blocking(move || StateLock::acquire(&dir))
+            .await
+            .map_err(|e| RegisterError::NoProgress {
+                last: format!("lock task failed: {e}"),
+            })??;
+        Some(lock)
+    };
+    let marker = if cfg.dry_run && !cfg.state_dir.exists() {
+        None
+    } else {
+        marker::read(&cfg.state_dir)?
+    };
+
+    let mut run = Run {
+        cfg,
+        deps,
+        local,
+        document,
+        observations,
+        boot_id,
+        observed: Observed {
+            marker,
+            ..Observed::default()
+        },
+        forge: None,
+        reached: false,
+        plan: Vec::new(),
+        write_failures: Default::default(),
+    };
+    run.drive().await
+}
+
+/// Where the registration loop keeps its state.
+struct Run<'a> {
+    cfg: &'a RegisterConfig,
+    deps: &'a Deps,
+    local: Local,
+    document: NodeDocument,
+    observations: Observations,
+    boot_id: String,
+    observed: Observed,
+    forge: Option<GitHub>,
+    reached: bool,
+    plan: Vec<String>,
+    write_failures: std::collections::BTreeMap<&'static str, u32>,
+}
+
+impl Run<'_> {
+    fn candidate(&self) -> &Candidate {
+        // `id_index` only grows through UseNextNodeId, which the planner bounds.
+        &self.local.candidates[self.observed.id_index.min(self.local.candidates.len() - 1)]
+    }
+
+    fn current_document(&self) -> NodeDocument {
+        self.document.with_node_id(self.candidate().node_id.clone())
+    }
+
+    fn report(&self, outcome: Option<Outcome>, pr_url: Option<String>) -> Report {
+        Report {
+            outcome,
+            node_id: self.candidate().node_id.clone(),
+            path: self.candidate().path.clone(),
+            document: self.current_document(),
+            pr_url,
+            plan: self.plan.clone(),
+            counts: self.forge.as_ref().map(GitHub::counts).unwrap_or_default(),
+        }
+    }
+
+    fn forge(&mut self) -> Result<&GitHub, RegisterError> {
+        if self.forge.is_none() {
+            let token = self.cfg.token.clone().ok_or_else(|| ConfigError::NoToken {
+                repo: self.cfg.repo.to_string(),
+            })?;
+            let options = GitHubOptions {
+                api_url: self.cfg.api_url.clone(),
+                repo: self.cfg.repo.clone(),
+                token,
+                request_timeout: self.cfg.request_timeout,
+                rate_limit_wait: self.cfg.rate_limit_wait,
+                read_retries: READ_RETRIES,
+                jitter_seed: self.deps.jitter_seed,
+            };
+            self.forge = Some(GitHub::new(options, self.deps.clock.clone())?);
+        }
+        // Just initialised above.
+        self.forge
+            .as_ref()
+            .ok_or_else(|| RegisterError::NoProgress {
+                last: "client".into(),
+            })
+    }
+
+    async fn drive(&mut self) -> Result<Report, RegisterError> {
+        if self.cfg.dry_run && self.cfg.token.is_none() {
+            let first = next_action(&self.local, &self.observed);
+            if let Action::Finish(outcome) = first {
+                self.plan.push(format!("marker: {}", outcome.describe()));
+                return Ok(self.report(Some(outcome), None));
+            }
+            self.plan.push(
+                "remote checks skipped: no token (give --token-file or GITHUB_TOKEN to see what would happen)"
+                    .into(),
+            );
+            return Ok(self.report(None, None));
+        }
+        let mut last = String::new();
+        for _ in 0..MAX_STEPS {
+            let action = next_action(&self.local, &self.observed);
+            log::debug!("next action: {action:?}");
+            last = format!("{action:?}");
+            match action {
+                Action::Finish(outcome) => {
+                    let url = self.observed.marker.as_ref().and_then(|m| m.pr_url.clone());
+                    if self.cfg.dry_run {
+                        self.plan.push(outcome.describe().to_owned());
+                    }
+                    return Ok(self.report(Some(outcome), url));
+                }
+                Action::Fail(e) => return Err(e.into()),
+                Action::Record { state, pr, outcome } => return self.record(state, pr, outcome),
+                Action::UseNextNodeId => {
+                    log::warn!(
+                        "{} belongs to another machine; extending the node id",
+                        self.candidate().path
+                    );
+                    self.observed = Observed {
+                        marker: self.observed.marker.take(),
+                        id_index: self.observed.id_index + 1,
+                        default_branch: self.observed.default_branch.take(),
+                        base_sha: self.observed.base_sha.take(),
+                        ..Observed::default()
+                    };
+                }
+                write if write.is_remote_write() => {
+                    if self.cfg.dry_run {
+                        self.pretend(&write);
+                    } else {
+                        self.write(&write).await?;
+                    }
+                }
+                read => self.read(&read).await?,
+            }
+        }
+        Err(RegisterError::NoProgress { last })
+    }
+
+    async fn read(&mut self, action: &Action) -> Result<(), RegisterError> {
+        let boot_id = self.boot_id.clone();
+        self.forge()?;
+        let Some(forge) = self.forge.as_ref() else {
+            return Err(RegisterError::NoProgress {
+                last: "client".into(),
+            });
+        };
+        let gate = Gate {
+            clock: self.deps.clock.as_ref(),
+            timeout: self.cfg.readiness_timeout,
+            jitter_seed: self.deps.jitter_seed,
+            reached: &mut self.reached,
+            forge,
+        };
+        match action {
+            Action::ReadMarkerPr { number } => {
+                let number = *number;
+                logging::status(&format!("checking pull request #{number}"));
+                match gate.call(|| forge.pull(number)).await {
+                    Ok(pr) => self.observed.marker_pr = Some(view(&pr, &boot_id)),
+                    Err(RegisterError::Forge(ForgeError::NotFound { .. })) => {
+                        log::warn!(
+                            "the marker's pull request #{number} no longer exists; checking from scratch"
+                        );
+                        self.observed.marker = None;
+                    }
+                    Err(e) => return Err(e),
+                }
+                self.note(format!("pull request #{number} read"));
+            }
+            Action::ReadRepo => {
+                logging::status(&format!("checking {}", self.cfg.repo));
+                match gate.call(|| forge.repo()).await {
+                    Ok(info) => {
+                        self.note(format!(
+                            "repository {}: default branch {}",
+                            self.cfg.repo, info.default_branch
+                        ));
+                        self.observed.default_branch = Some(info.default_branch);
+                    }
+                    Err(RegisterError::Forge(ForgeError::NotFound { .. })) => {
+                        return Err(RegisterError::RepoNotFound {
+                            repo: self.cfg.repo.to_string(),
+                            api_url: self.cfg.api_url.clone(),
+                        });
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Action::ReadBaseRef { branch } => {
+                let sha = gate.call(|| forge.branch_sha(branch)).await?;
+                let sha = sha.ok_or_else(|| RegisterError::BaseBranchMissing {
+                    branch: branch.clone(),
+                    repo: self.cfg.repo.to_string(),
+                })?;
+                self.note(format!("base branch {branch} at {}", short(&sha)));
+                self.observed.base_sha = Some(sha);
+            }
+            Action::ReadUpstream { path, base } => {
+                let file = gate.call(|| forge.file(path, base)).await?;
+                let upstream = match file {
+                    None => Upstream::Absent,
+                    Some(file) => {
+                        let location = format!("{}:{path}@{base}", self.cfg.repo);
+                        match NodeDocument::parse_unverified(&file.content, &location) {
+                            Err(e) => Upstream::Invalid(e.to_string()),
+                            Ok(doc)
+                                if doc.identity.fingerprint
+                                    != self.document.identity.fingerprint =>
+                            {
+                                Upstream::OtherIdentity
+                            }
+                            Ok(doc) => Upstream::Ours {
+                                same_facts: doc.compute_facts_hash() == doc.facts_hash
+                                    && doc.facts_hash == self.local.facts_hash,
+                                same_content: file.content == self.current_document().to_yaml(),
+                                sha: file.sha,
+                            },
+                        }
+                    }
+                };
+                self.note(format!(
+                    "upstream {path} on {base}: {}",
+                    describe_upstream(&upstream)
+                ));
+                self.observed.upstream = Some(upstream);
+            }
+            Action::ListPrs { branch } => {
+                let prs = gate.call(|| forge.pulls_for_branch(branch)).await?;
+                let views: Vec<PrView> = prs.iter().map(|p| view(p, &boot_id)).collect();
+                self.note(format!(
+                    "pull requests on {branch}: {}",
+                    if views.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        views
+                            .iter()
+                            .map(|p| format!("#{} {}", p.number, pr_state(p)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ));
+                self.observed.prs = Some(views);
+            }
+            Action::ReadBranchFile { path, branch } => {
+                let file = gate.call(|| forge.file(path, branch)).await?;
+                let expected = self.current_document().to_yaml();
+                let view = file.map(|f| FileView {
+                    same_content: f.content == expected,
+                    sha: f.sha,
+                });
+                self.note(format!(
+                    "{path} on {branch}: {}",
+                    match &view {
+                        None => "absent",
+                        Some(v) if v.same_content => "up to date",
+                        Some(_) => "outdated",
+                    }
+                ));
+                self.observed.branch_file = Some(view);
+            }
+            Action::ListComments { number } => {
+                let comments = gate.call(|| forge.comments(*number)).await?;
+                let seen = comments.iter().any(|c| pr::mentions_boot(c, &boot_id));
+                self.observed.comments_mention_boot = Some(seen);
+            }
+            other => {
+                return Err(RegisterError::NoProgress {
+                    last: format!("{other:?} is not a read"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn note(&mut self, line: String) {
+        if self.cfg.dry_run {
+            self.plan.push(line);
+        } else {
+            log::debug!("{line}");
+        }
+    }
+
+    fn is_update(&self) -> bool {
+        matches!(self.observed.upstream, Some(Upstream::Ours { .. }))
+    }
+
+    /// Dry run: say what would be written and assume it worked.
+    fn pretend(&mut self, action: &Action) {
+        let doc = self.current_document();
+        let line = match action {
+            Action::CreateBranch { branch, from_sha } => {
+                self.observed.branch = BranchView::FromBase;
+                format!("would create branch {branch} at {}", short(from_sha))
+            }
+            Action::ResetBranch { branch, to_sha } => {
+                self.observed.branch = BranchView::FromBase;
+                self.observed.branch_reset = true;
+                format!("would reset branch {branch} to {}", short(to_sha))
+            }
+            Action::WriteFile { path, branch, .. } => {
+                self.observed.file_written = true;
+                self.observed.branch_file = Some(Some(FileView {
+                    sha: String::new(),
+                    same_content: true,
+                }));
+                format!("would commit {path} on {branch}")
+            }
+            Action::OpenPr { branch, base } => {
+                self.observed.pr_created_this_run = true;
+                self.observed.opened_pr = Some(PrView {
+                    number: 0,
+                    open: true,
+                    merged: false,
+                    facts_hash: Some(doc.facts_hash.clone()),
+                    mentions_boot: true,
+                    url: String::new(),
+                });
+                format!(
+                    "would open a pull request {branch} → {base}: {:?}",
+                    pr::title(&doc, self.is_update())
+                )
+            }
+            Action::UpdatePr { number } => {
+                self.observed.pr_updated = true;
+                format!("would update the title and body of #{number}")
+            }
+            Action::AddLabels { number } => {
+                self.observed.labels_added = true;
+                format!("would label #{number}: {}", self.cfg.labels.join(", "))
+            }
+            Action::Comment { number, .. } => {
+                self.observed.commented = true;
+                format!("would comment on #{number}")
+            }
+            other => format!("{other:?}"),
+        };
+        self.plan.push(line);
+    }
+
+    /// Executes a write. Ambiguous failures (5xx, timeout) reset the observation the write
+    /// depends on, so the planner re-reads before writing again.
+    async fn write(&mut self, action: &Action) -> Result<(), RegisterError> {
+        let doc = self.current_document();
+        let update = self.is_update();
+        let body = match action {
+            Action::OpenPr { .. } | Action::UpdatePr { .. } => pr::body(
+                &doc,
+                &self.observations,
+                &self.candidate().path,
+                &self.boot_id,
+            ),
+            _ => String::new(),
+        };
+        self.forge()?;
+        let Some(forge) = self.forge.as_ref() else {
+            return Err(RegisterError::NoProgress {
+                last: "client".into(),
+            });
+        };
+        let (kind, result) = match action {
+            Action::CreateBranch { branch, from_sha } => {
+                logging::status(&format!("creating branch {branch}"));
+                (
+                    "branch",
+                    forge
+                        .create_branch(branch, from_sha)
+                        .await
+                        .map(Written::Branch),
+                )
+            }
+            Action::ResetBranch { branch, to_sha } => (
+                "reset",
+                forge
+                    .reset_branch(branch, to_sha)
+                    .await
+                    .map(|()| Written::Done),
+            ),
+            Action::WriteFile { path, branch, sha } => {
+                logging::status(&format!("committing {path}"));
+                let message = pr::commit_message(&doc, update);
+                let r = forge
+                    .write_file(path, branch, &doc.to_yaml(), &message, sha.as_deref())
+                    .await;
+                ("file", r.map(Written::File))
+            }
+            Action::OpenPr { branch, base } => {
+                logging::status("opening the pull request");
+                let r = forge
+                    .open_pull(&pr::title(&doc, update), branch, base, &body)
+                    .await;
+                ("pull", r.map(Written::Pull))
+            }
+            Action::UpdatePr { number } => {
+                let r = forge
+                    .update_pull(*number, &pr::title(&doc, update), &body)
+                    .await;
+                ("update", r.map(|()| Written::Done))
+            }
+            Action::AddLabels { number } => (
+                "labels",
+                forge
+                    .add_labels(*number, &self.cfg.labels)
+                    .await
+                    .map(|()| Written::Done),
+            ),
+            Action::Comment { number, reason } => {
+                let text = pr::comment(&doc, &self.boot_id, *reason == CommentReason::FactsChanged);
+                (
+                    "comment",
+                    forge.comment(*number, &text).await.map(|()| Written::Done),
+                )
+            }
+            other => {
+                return Err(RegisterError::NoProgress {
+                    last: format!("{other:?} is not a write"),
+                });
+            }
+        };
+        match result {
+            Ok(written) => {
+                self.apply(action, written);
+                Ok(())
+            }
+            Err(e) if e.is_ambiguous() => {
+                self.forget_after_ambiguous(action);
+                let failures = self.write_failures.entry(kind).or_insert(0);
+                *failures += 1;
+                if *failures >= MAX_WRITE_ATTEMPTS {
+                    return Err(e.into());
+                }
+                let wait = Duration::from_secs(1 << *failures)
+                    + self.deps.clock.jitter(Duration::from_secs(1));
+                log::warn!(
+                    "{e}; re-checking state and retrying in {:.1}s",
+                    wait.as_secs_f64()
+                );
+                self.deps.clock.sleep(wait).await;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Folds a successful write into the observations.
+    fn apply(&mut self, action: &Action, written: Written) {
+        let o = &mut self.observed;
+        match (action, written) {
+            (Action::CreateBranch { branch, .. }, Written::Branch(created)) => {
+                o.branch = match created {
+                    Created::Created(()) => BranchView::FromBase,
+                    Created::AlreadyExists => {
+                        log::info!(
+                            "branch {branch} already exists (left by an earlier run); completing it"
+                        );
+                        BranchView::Exists
+                    }
+                };
+            }
+            (Action::ResetBranch { .. }, _) => {
+                o.branch = BranchView::FromBase;
+                o.branch_reset = true;
+                o.branch_file = None;
+            }
+            (Action::WriteFile { path, branch, .. }, Written::File(FileWrite::Stale)) => {
+                log::info!("{path} changed on {branch} meanwhile; re-reading it");
+                o.branch = BranchView::Exists;
+                o.branch_file = None;
+            }
+            (Action::WriteFile { .. }, _) => {
+                o.file_written = true;
+                o.branch_file = Some(Some(FileView {
+                    sha: String::new(),
+                    same_content: true,
+                }));
+            }
+            (Action::OpenPr { branch, .. }, Written::Pull(created)) => {
+                o.pr_created_this_run = true;
+                match created {
+                    Created::Created(pr) => o.opened_pr = Some(view(&pr, &self.boot_id)),
+                    Created::AlreadyExists => {
+                        log::info!("a pull request for {branch} already exists; adopting it");
+                        o.prs = None;
+                    }
+                }
+            }
+            (Action::UpdatePr { .. }, _) => o.pr_updated = true,
+            (Action::AddLabels { .. }, _) => o.labels_added = true,
+            (Action::Comment { .. }, _) => o.commented = true,
+            _ => {}
+        }
+    }
+
+    /// After a write whose effect is unknown, forget what it may have changed.
+    fn forget_after_ambiguous(&mut self, action: &Action) {
+        let o = &mut self.observed;
+        match action {
+            // Retrying the POST is safe: a branch that was created answers 422 "already exists".
+            Action::CreateBranch { .. } => o.branch = BranchView::Unknown,
+            Action::WriteFile { .. } => {
+                o.branch = BranchView::Exists;
+                o.branch_file = None;
+            }
+            // It may have been created: list again before another POST, and do not comment on
+            // our own new PR.
+            Action::OpenPr { .. } => {
+                o.pr_created_this_run = true;
+                o.prs = None;
+            }
+            Action::Comment { .. } => o.comments_mention_boot = None,
+            // PATCH ref/pull and POST labels are idempotent: simply retried.
+            _ => {}
+        }
+    }
+
+    fn record(
+        &mut self,
+        state: MarkerState,
+        pr: Option<(u64, String)>,
+        outcome: Outcome,
+    ) -> Result<Report, RegisterError> {
+        let now = marker::timestamp(self.deps.clock.now());
+        // A pending marker that flips keeps its node id and path (they may be an extended id).
+        let (node_id, path, created_at) = match &self.observed.marker {
+            Some(old) if self.observed.marker_pr.is_some() => (
+                old.node_id.clone(),
+                old.path.clone(),
+                old.created_at.clone(),
+            ),
+            Some(old) if old.node_id == self.candidate().node_id => (
+                old.node_id.clone(),
+                self.candidate().path.clone(),
+                old.created_at.clone(),
+            ),
+            _ => (
+                self.candidate().node_id.clone(),
+                self.candidate().path.clone(),
+                now.clone(),
+            ),
+        };
+        let (pr_number, pr_url) = match pr {
+            Some((number, url)) => (Some(number), Some(url)),
+            None => (None, None),
+        };
+        let marker = Marker {
+            version: MARKER_VERSION,
+            node_id,
+            facts_hash: self.local.facts_hash.clone(),
+            repo: self.cfg.repo.to_string(),
+            path,
+            state,
+            pr_number,
+            pr_url: pr_url.clone(),
+            created_at,
+            updated_at: now,
+            agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+        };
+        if self.cfg.dry_run {
+            self.plan
+                .push(format!("would record marker: {}", state.as_str()));
+            self.plan.push(format!("outcome: {}", outcome.describe()));
+        } else {
+            marker::write(&self.cfg.state_dir, &marker)?;
+        }
+        Ok(self.report(Some(outcome), pr_url))
+    }
+}
+
+/// Runs reads through the readiness wait until GitHub has answered once.
+struct Gate<'a> {
+    clock: &'a dyn Clock,
+    timeout: Duration,
+    jitter_seed: Option<u64>,
+    reached: &'a mut bool,
+    forge: &'a GitHub,
+}
+
+impl Gate<'_> {
+    async fn call<T, F, Fut>(self, op: F) -> Result<T, RegisterError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ForgeError>>,
+    {
+        let mut op = op;
+        if *self.reached {
+            return Ok(op().await?);
+        }
+        logging::status("waiting for GitHub");
+        let answer = wait_until_ready(self.clock, self.timeout, self.jitter_seed, op).await?;
+        self.forge.mark_reached();
+        *self.reached = true;
+        Ok(answer?)
+    }
+}
+
+/// What a successful write returned.
+enum Written {
+    Branch(Created<()>),
+    File(FileWrite),
+    Pull(Created<PullRequest>),
+    Done,
+}
+
+fn view(pr: &PullRequest, boot_id: &str) -> PrView {
+    PrView {
+        number: pr.number,
+        open: pr.open,
+        merged: pr.merged,
+        facts_hash: pr::trailer_facts_hash(&pr.body),
+        mentions_boot: pr::mentions_boot(&pr.body, boot_id),
+        url: pr.html_url.clone(),
+    }
+}
+
+fn pr_state(pr: &PrView) -> &'static str {
+    match (pr.open, pr.merged) {
+        (true, _) => "open",
+        (false, true) => "merged",
+        (false, false) => "closed",
+    }
+}
+
+fn describe_upstream(upstream: &Upstream) -> &'static str {
+    match upstream {
+        Upstream::Absent => "absent",
+        Upstream::Ours {
+            same_facts: true, ..
+        } => "this machine, same facts",
+        Upstream::Ours { .. } => "this machine, other facts",
+        Upstream::OtherIdentity => "another machine",
+        Upstream::Invalid(_) => "invalid",
+    }
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
+/// This boot's id (`/proc/sys/kernel/random/boot_id`, under the facts root when a fixture
+/// provides one), so a PR gets at most one comment per boot.
+pub fn read_boot_id(root: &SysRoot) -> String {
+    const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
+    root.read(BOOT_ID)
+        .value()
+        .or_else(|| SysRoot::host().read(BOOT_ID).value())
+        .map(|id| id.split_whitespace().collect::<String>())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn log_outcome(report: &Report, dry_run: bool) {
+    let Some(outcome) = report.outcome else {
+        return;
+    };
+    if dry_run {
+        return;
+    }
+    let node = &report.node_id;
+    let url = report.pr_url.as_deref().unwrap_or("");
+    match outcome {
+        Outcome::AlreadyRegistered | Outcome::AlreadyRejected | Outcome::StillPending => {
+            logging::event(Event::Skipped, &format!("{node}: {}", outcome.describe()));
+        }
+        Outcome::UpstreamMatches => {
+            logging::event(
+                Event::UpstreamFound,
+                &format!("{node}: {}", outcome.describe()),
+            );
+        }
+        Outcome::PrInFlight => logging::event(
+            Event::PrInFlight,
+            &format!("{node}: {} {url}", outcome.describe()),
+        ),
+        Outcome::PrUpdated => logging::event(
+            Event::PrUpdated,
+            &format!("{node}: {} {url}", outcome.describe()),
+        ),
+        Outcome::PrOpened => logging::event(
+            Event::PrOpened,
+            &format!("{node}: {} {url}", outcome.describe()),
+        ),
+        Outcome::Merged | Outcome::Rejected => {}
+    }
+    logging::event(Event::Completed, &format!("{node}: {}", outcome.describe()));
+    logging::status(&format!("{node}: {}", outcome.describe()));
+}

@@ -1,0 +1,63 @@
+{
+  description = "enlist: registers bare-metal NixOS nodes in a GitOps repository exactly once";
+
+  # No flake.lock is committed yet: it was written on a machine without network access. The first
+  # `nix flake lock` (or any build) pins nixpkgs; commit the lock file it writes.
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+
+  outputs =
+    { self, nixpkgs }:
+    let
+      inherit (nixpkgs) lib;
+
+      # Bare-metal fleet nodes; the agent reads Linux sysfs and runs under systemd.
+      systems = [
+        "x86_64-linux"
+        "aarch64-linux"
+      ];
+      forAllSystems = f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
+    in
+    {
+      packages = forAllSystems (
+        pkgs:
+        let
+          enlist = pkgs.callPackage ./nix/package.nix { };
+        in
+        {
+          inherit enlist;
+          default = enlist;
+        }
+      );
+
+      # For users who want pkgs.enlist built with their own nixpkgs (and for nix/module.nix used
+      # without the flake, whose `package` option defaults to pkgs.enlist).
+      overlays.default = final: _prev: {
+        enlist = final.callPackage ./nix/package.nix { };
+      };
+
+      # The module plus a default for its package: this flake's build, made with the nixpkgs this
+      # flake pins, whose rustc is new enough for the crate (edition 2024, rust-version 1.89); a
+      # host's older nixpkgs may not be.
+      # Chosen over setting nixpkgs.overlays here: an overlay changes the host's whole package set
+      # behind its back, and hosts using nixpkgs' readOnlyPkgs module reject it ("nixpkgs.overlays
+      # is set to read-only"). A mkDefault is visible in `services.enlist.package` and is
+      # overridden by one assignment, e.g. `pkgs.enlist` after adding overlays.default.
+      nixosModules.default =
+        { lib, pkgs, ... }:
+        let
+          inherit (pkgs.stdenv.hostPlatform) system;
+        in
+        {
+          _file = "${self.outPath}/flake.nix#nixosModules.default";
+          imports = [ ./nix/module.nix ];
+          # Systems without a prebuilt output (say riscv64) build it with the host's nixpkgs.
+          services.enlist.package = lib.mkDefault (
+            self.packages.${system}.default or (pkgs.callPackage ./nix/package.nix { })
+          );
+        };
+
+      checks = forAllSystems (pkgs: {
+        inherit (self.packages.${pkgs.stdenv.hostPlatform.system}) enlist;
+      });
+    };
+}

@@ -1,0 +1,278 @@
+# NixOS module: services.enlist registers the node in the cluster GitOps repository on first boot.
+#
+# The unit mirrors systemd/enlist.service (same ordering, restart policy and hardening); keep the
+# two in step. The package defaults to pkgs.enlist: the flake's nixosModules.default points it at
+# the flake's own build, a non-flake user adds overlays.default or sets `package`.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  cfg = config.services.enlist;
+
+  settingsFormat = pkgs.formats.yaml { };
+
+  # Options left at null mean "the binary's default" (e.g. the repository's default branch): they
+  # are dropped rather than written as `key: null`.
+  configFile = settingsFormat.generate "enlist.yaml" (
+    lib.filterAttrs (_: value: value != null) cfg.settings
+  );
+
+  # Slack on top of the readiness wait for the requests themselves and a rate-limit pause. With
+  # the default 600 s this gives the 15 min of the plain unit.
+  startTimeoutSlackSecs = 300;
+
+  # externalPath (nixpkgs lib since late 2025) rejects path literals and store paths at the
+  # definition; on older nixpkgs a string plus the assertions below do the same job.
+  externalPathType = lib.types.externalPath or lib.types.str;
+in
+{
+  options.services.enlist = {
+    enable = lib.mkEnableOption "enlist, which registers this node in the cluster GitOps repository";
+
+    package = lib.mkPackageOption pkgs "enlist" { };
+
+    settings = lib.mkOption {
+      description = ''
+        Configuration for `enlist register`, written to a YAML file in the store and passed with
+        `--config`. Keys are the snake_case config keys of enlist; unknown keys make enlist exit
+        with code 78. Never put the token here: use {option}`services.enlist.tokenFile`.
+      '';
+      default = { };
+      example = {
+        repo = "example-org/cluster";
+        operator = "alice";
+        path_template = "maintainers/{operator}/cluster-nodes/{node_id}/node.yaml";
+        labels = [ "registration" ];
+      };
+      type = lib.types.submodule {
+        freeformType = settingsFormat.type;
+
+        options = {
+          repo = lib.mkOption {
+            type = lib.types.str;
+            example = "example-org/cluster";
+            description = "The GitOps repository, as `OWNER/NAME`.";
+          };
+
+          operator = lib.mkOption {
+            type = lib.types.nullOr lib.types.str;
+            default = null;
+            example = "alice";
+            description = ''
+              Operator recorded in node.yaml, and `{operator}` in
+              {option}`services.enlist.settings.path_template`.
+            '';
+          };
+
+          api_url = lib.mkOption {
+            type = lib.types.str;
+            default = "https://api.github.com";
+            example = "https://github.example.com/api/v3";
+            description = "GitHub REST API base URL (GitHub Enterprise Server: `https://HOST/api/v3`).";
+          };
+
+          path_template = lib.mkOption {
+            type = lib.types.str;
+            default = "cluster-nodes/{node_id}/node.yaml";
+            example = "maintainers/{operator}/cluster-nodes/{node_id}/node.yaml";
+            description = ''
+              Where node.yaml goes in the repository. Placeholders: `{operator}`, `{node_id}`,
+              `{hostname}`.
+            '';
+          };
+
+          base_branch = lib.mkOption {
+            type = lib.types.nullOr lib.types.str;
+            default = null;
+            example = "main";
+            description = "Branch the pull request targets; null means the repository's default branch.";
+          };
+
+          labels = lib.mkOption {
+            type = lib.types.listOf lib.types.str;
+            default = [ ];
+            example = [ "registration" ];
+            description = "Labels put on the registration pull request.";
+          };
+
+          readiness_timeout_secs = lib.mkOption {
+            type = lib.types.ints.positive;
+            default = cfg.readinessTimeout;
+            defaultText = lib.literalExpression "config.services.enlist.readinessTimeout";
+            description = ''
+              Set through {option}`services.enlist.readinessTimeout`, which also sizes the unit's
+              start timeout.
+            '';
+          };
+        };
+      };
+    };
+
+    tokenFile = lib.mkOption {
+      type = externalPathType;
+      example = "/run/secrets/enlist/github-token";
+      description = ''
+        Absolute path of a file holding the GitHub token (a fine-grained token with contents and
+        pull-request write access to {option}`services.enlist.settings.repo`). It is handed to the
+        unit with `LoadCredential=`, so it may stay root-only and is never copied into the Nix
+        store; give it as a string, not a path literal. Deploy it with a secret manager (sops-nix,
+        agenix) and list that manager's unit in {option}`services.enlist.after`.
+      '';
+    };
+
+    after = lib.mkOption {
+      type = lib.types.listOf lib.types.str;
+      default = [ ];
+      example = [ "sops-install-secrets.service" ];
+      description = ''
+        Extra units to order enlist after and to pull in (`After=` and `Wants=`), typically the
+        unit that restores {option}`services.enlist.tokenFile` (a secret written by the NixOS
+        activation script exists before any unit starts and needs no entry). To make their
+        failure fatal to enlist, add them to `systemd.services.enlist.requires` as well; without
+        that, a token that never appears fails the unit with 243/CREDENTIALS (no restart).
+      '';
+    };
+
+    wants = lib.mkOption {
+      type = lib.types.listOf lib.types.str;
+      default = [ ];
+      example = [ "systemd-time-wait-sync.service" ];
+      description = ''
+        Extra units to pull in (`Wants=`) without ordering against them. For example
+        `systemd-time-wait-sync.service` makes `time-sync.target` (which enlist is ordered after)
+        wait for a real NTP synchronisation; without reachable NTP it then waits forever.
+      '';
+    };
+
+    readinessTimeout = lib.mkOption {
+      type = lib.types.ints.positive;
+      default = 600;
+      description = ''
+        Seconds enlist waits for the GitHub API to become reachable before giving up with exit
+        code 69 (retried by the unit 5 minutes later). Becomes `readiness_timeout_secs`; the
+        unit's start timeout is this plus ${toString startTimeoutSlackSecs} seconds.
+      '';
+    };
+  };
+
+  config = lib.mkIf cfg.enable {
+    assertions = [
+      {
+        assertion =
+          lib.hasPrefix "/" cfg.tokenFile && !lib.hasPrefix "${builtins.storeDir}/" cfg.tokenFile;
+        message = "services.enlist.tokenFile must be an absolute path outside the Nix store (got `${cfg.tokenFile}`); a secret in the store is readable by every user.";
+      }
+      {
+        assertion = builtins.match "[^/[:space:]]+/[^/[:space:]]+" cfg.settings.repo != null;
+        message = "services.enlist.settings.repo must look like OWNER/NAME (got `${cfg.settings.repo}`).";
+      }
+      {
+        # The sandbox (ProtectSystem=strict) only lets the unit write its StateDirectory=.
+        assertion = !(cfg.settings ? state_dir) || cfg.settings.state_dir == "/var/lib/enlist";
+        message = "services.enlist.settings.state_dir cannot be changed: the unit may only write /var/lib/enlist (StateDirectory=).";
+      }
+    ];
+
+    # For interactive use on the node: `enlist status`, `enlist register --dry-run` with the same
+    # settings. The service itself does not read /etc; it is given the file with --config.
+    environment.systemPackages = [ cfg.package ];
+    environment.etc."enlist/config.yaml".source = configFile;
+
+    systemd.services.enlist = {
+      description = "Register this node in the cluster GitOps repository (enlist)";
+      documentation = [ "https://github.com/enlist-dev/enlist" ];
+      wantedBy = [ "multi-user.target" ];
+
+      # network-online: the PR needs a routable network (nixpkgs warns on After= without Wants=).
+      # time-sync: TLS needs a sane clock. cfg.after: the credential-restore unit(s).
+      wants = [
+        "network-online.target"
+        "time-sync.target"
+      ]
+      ++ cfg.after
+      ++ cfg.wants;
+      after = [
+        "network-online.target"
+        "time-sync.target"
+      ]
+      ++ cfg.after;
+
+      # A first-boot oneshot: `nixos-rebuild switch` must not run it again because its unit text
+      # changed. The marker makes a rerun harmless, but it would still cost API calls for nothing.
+      restartIfChanged = false;
+
+      unitConfig = {
+        # The boot run plus two retries 5 min apart after exit 69/75, then failed until the next
+        # boot; see systemd/enlist.service.
+        StartLimitIntervalSec = "1h";
+        StartLimitBurst = 3;
+      };
+
+      serviceConfig = {
+        Type = "oneshot";
+        # Stays "active (exited)" with the last STATUS= text.
+        RemainAfterExit = true;
+        # Without it a oneshot gets no NOTIFY_SOCKET and STATUS= is lost.
+        NotifyAccess = "main";
+        ExecStart = "${lib.getExe cfg.package} register --config ${configFile}";
+        TimeoutStartSec = "${toString (cfg.settings.readiness_timeout_secs + startTimeoutSlackSecs)}s";
+
+        # Retry 69 (GitHub unreachable) and 75 (temporary failure) only. Type=oneshot refuses the
+        # allow-list RestartForceExitStatus=, hence on-failure minus what a retry cannot fix:
+        # 64/65/77/78 (usage, data, permission, config), 1/2 (unmapped error, clap usage),
+        # 243 (CREDENTIALS: token file missing), SIGABRT (a panic).
+        Restart = "on-failure";
+        RestartPreventExitStatus = "1 2 64 65 77 78 243 SIGABRT";
+        RestartSec = "5min";
+
+        # $STATE_DIRECTORY = /var/lib/enlist: marker and lock file.
+        StateDirectory = "enlist";
+        StateDirectoryMode = "0700";
+        LoadCredential = [ "github-token:${toString cfg.tokenFile}" ];
+
+        # Hardening, as in systemd/enlist.service (see the reasoning there). Root without any
+        # capability: the 0400 root-owned DMI files are readable through the owner bits alone.
+        CapabilityBoundingSet = "";
+        AmbientCapabilities = "";
+        NoNewPrivileges = true;
+        ProtectSystem = "strict";
+        ProtectHome = true;
+        PrivateTmp = true;
+        PrivateDevices = true;
+        ProtectKernelTunables = true;
+        ProtectKernelModules = true;
+        ProtectKernelLogs = true;
+        ProtectControlGroups = true;
+        ProtectClock = true;
+        ProtectHostname = true;
+        # Not ProcSubset=pid: CPU and memory facts come from /proc/cpuinfo and /proc/meminfo.
+        ProtectProc = "invisible";
+        PrivateMounts = true;
+        # AF_NETLINK: getifaddrs(3) for the interface addresses in the PR body.
+        RestrictAddressFamilies = [
+          "AF_UNIX"
+          "AF_INET"
+          "AF_INET6"
+          "AF_NETLINK"
+        ];
+        RestrictNamespaces = true;
+        LockPersonality = true;
+        MemoryDenyWriteExecute = true;
+        RestrictRealtime = true;
+        RestrictSUIDSGID = true;
+        SystemCallArchitectures = "native";
+        SystemCallFilter = [
+          "@system-service"
+          "~@privileged @resources"
+        ];
+        SystemCallErrorNumber = "EPERM";
+        UMask = "0077";
+      };
+    };
+  };
+
+  meta.maintainers = [ ];
+}

@@ -1,0 +1,61 @@
+# The enlist binary, plus the distro-neutral unit for users of the package outside NixOS.
+# NixOS users want nix/module.nix instead: it generates its own unit with the same hardening.
+{
+  lib,
+  rustPlatform,
+}:
+let
+  # The workspace manifest carries the version (`[workspace.package]`), so it is stated once.
+  workspace = (lib.importTOML ../Cargo.toml).workspace.package;
+in
+rustPlatform.buildRustPackage {
+  pname = "enlist";
+  inherit (workspace) version;
+
+  # Only what cargo needs: a change to the README, examples/ or nix/ does not rebuild the binary.
+  # tests/ is a workspace member, so its manifest (and the targets it names) must be present for
+  # cargo to load the workspace, even though nothing from it is built here.
+  src = lib.fileset.toSource {
+    root = ../.;
+    fileset = lib.fileset.unions [
+      ../Cargo.toml
+      ../Cargo.lock
+      ../agent
+      ../tests
+      ../systemd/enlist.service
+    ];
+  };
+
+  cargoLock.lockFile = ../Cargo.lock;
+
+  # Build and test the agent only: the e2e crate (fake GitHub, nspawn boot test) does not belong in
+  # a sandboxed package build.
+  cargoBuildFlags = [
+    "-p"
+    "enlist"
+  ];
+  cargoTestFlags = [
+    "-p"
+    "enlist"
+  ];
+
+  # The plain unit expects /usr/bin/enlist; point it at this store path instead.
+  postInstall = ''
+    install -Dm0644 systemd/enlist.service $out/lib/systemd/system/enlist.service
+    substituteInPlace $out/lib/systemd/system/enlist.service \
+      --replace-fail "ExecStart=/usr/bin/enlist " "ExecStart=$out/bin/enlist "
+  '';
+
+  meta = {
+    description = "Registers bare-metal NixOS nodes in a GitOps repository exactly once";
+    homepage = "https://github.com/enlist-dev/enlist";
+    license = [
+      lib.licenses.mit
+      lib.licenses.asl20
+    ];
+    mainProgram = "enlist";
+    # Facts come from Linux sysfs/procfs and the unit from systemd.
+    platforms = lib.platforms.linux;
+    maintainers = [ ];
+  };
+}
