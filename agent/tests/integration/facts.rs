@@ -1,0 +1,1 @@
+//! Facts on fixture trees.

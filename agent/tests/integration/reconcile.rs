@@ -1,0 +1,1 @@
+//! Reconcile tests (SPEC §5).
