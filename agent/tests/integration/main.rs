@@ -1,5 +1,7 @@
 //! Integration tests of the `enlist` binary and library that need no GitHub: facts on fixture
-//! trees, CLI contract, reconcile. (Registration against a fake GitHub lives in `tests/`.)
+//! trees, the CLI contract, reconcile. (Registration against a fake GitHub lives in `tests/`.)
 
+mod cli;
 mod facts;
 mod reconcile;
+mod support;
