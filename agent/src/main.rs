@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
-use enlist::cli::{Cli, Command, FactsArgs, FactsFormat, RegisterArgs};
+use enlist::cli::{
+    Cli, Command, FactsArgs, FactsFormat, ReconcileArgs, ReconcileFormat, RegisterArgs,
+};
 use enlist::config::{self, ConfigError, Overrides, RegisterConfig};
 use enlist::document::NodeDocument;
 use enlist::facts::{self, FactsError, HostKernel};
@@ -17,11 +19,14 @@ use enlist::logging::{self, Verbosity};
 use enlist::marker::MarkerError;
 use enlist::planner::PlanError;
 use enlist::readiness::NotReady;
+use enlist::reconcile::{self, ReconcileError};
 use enlist::register::{self, Deps, RegisterError};
 
 /// sysexits.h codes used by enlist.
 mod exit {
     pub const OK: u8 = 0;
+    /// `reconcile` found invalid files/rows or duplicates (or, with `--strict`, gaps).
+    pub const FINDINGS: u8 = 1;
     pub const USAGE: u8 = 64;
     pub const DATAERR: u8 = 65;
     pub const UNAVAILABLE: u8 = 69;
@@ -45,6 +50,11 @@ enum Failure {
     Facts(#[from] FactsError),
     #[error(transparent)]
     Marker(#[from] MarkerError),
+    #[error(transparent)]
+    Reconcile(#[from] ReconcileError),
+    /// The report was printed; this only sets the exit status.
+    #[error("reconcile: {0}")]
+    Findings(String),
     #[error("{0}")]
     Usage(String),
     #[error("cannot write output: {0}")]
@@ -59,6 +69,9 @@ fn exit_code(failure: &Failure) -> u8 {
         Failure::Facts(FactsError::NoIdentity(_)) => exit::CONFIG,
         Failure::Facts(FactsError::Kernel(_)) => exit::OSERR,
         Failure::Marker(_) => exit::CANTCREAT,
+        // Every reconcile error is a wrong path or a malformed input file the caller passed.
+        Failure::Reconcile(_) => exit::USAGE,
+        Failure::Findings(_) => exit::FINDINGS,
         Failure::Output(_) => exit::OSERR,
         Failure::Register(e) => match e {
             RegisterError::Config(_)
@@ -139,9 +152,7 @@ fn run(command: Command) -> Result<(), Failure> {
             clap_complete::generate(shell, &mut Cli::command(), "enlist", &mut out);
             print_stdout(&String::from_utf8_lossy(&out))
         }
-        Command::Reconcile(_) => Err(Failure::Usage(
-            "`enlist reconcile` is not implemented in this build yet".into(),
-        )),
+        Command::Reconcile(args) => reconcile_command(&args),
         Command::Sync(_) | Command::Export(_) => Err(Failure::Usage(
             "`enlist sync` and `enlist export` are not implemented in this build yet".into(),
         )),
@@ -206,6 +217,40 @@ fn register_command(args: RegisterArgs, env: &config::Env) -> Result<(), Failure
             report.counts.writes
         );
         let _ = outcome;
+    }
+    Ok(())
+}
+
+fn reconcile_command(args: &ReconcileArgs) -> Result<(), Failure> {
+    let format = match args.format {
+        ReconcileFormat::Text => reconcile::Format::Text,
+        ReconcileFormat::Json => reconcile::Format::Json,
+        ReconcileFormat::Markdown => reconcile::Format::Markdown,
+        ReconcileFormat::Github => reconcile::Format::Github,
+        ReconcileFormat::Html => {
+            return Err(Failure::Usage(
+                "`--format html` is not implemented yet; use text, json, markdown or github".into(),
+            ));
+        }
+    };
+    let report = reconcile::reconcile(&reconcile::Options {
+        nodes: args.nodes.clone(),
+        inventory: args.inventory.clone(),
+        demand: args.demand.clone(),
+    })?;
+    print_stdout(&reconcile::render(&report, format, args.strict))?;
+    if report.failed(args.strict) {
+        let mut why = vec![
+            format!("{} invalid", report.invalid.len()),
+            format!("{} duplicate(s)", report.duplicates.len()),
+        ];
+        if args.strict {
+            why.push(format!("{} gap(s) (--strict)", report.gaps()));
+        }
+        return Err(Failure::Findings(format!(
+            "{}: see the report",
+            why.join(", ")
+        )));
     }
     Ok(())
 }

@@ -1,1 +1,146 @@
-//! `enlist reconcile`: runs in the GitOps repository's CI (SPEC §5). Not implemented yet.
+//! `enlist reconcile`: runs in the GitOps repository's CI (SPEC §5) and compares what registered
+//! itself (`**/cluster-nodes/*/node.yaml`) with what was bought (the inventory CSV).
+//!
+//! The shape is a functional core with a thin shell:
+//!
+//! | step | module | I/O |
+//! |---|---|---|
+//! | find and check node.yaml files | [`scan`] | reads files |
+//! | read the inventory CSV | [`inventory`] | none (bytes in) |
+//! | read the demand file, the buying model | [`demand`] | none (text in) |
+//! | match, find gaps and duplicates, plan | [`analyse`] | none |
+//! | print text / JSON / Markdown / annotations | [`mod@render`] | none (string out) |
+//!
+//! [`reconcile`] ties them together; it is deterministic: the same files give the same report,
+//! whatever order the file system lists them in. Usage problems (an unreadable `--nodes` dir,
+//! inventory or demand file, an inventory without a serial or mac column, a malformed demand file)
+//! are [`ReconcileError`]s; everything wrong *inside* the data is a finding in the [`Report`].
+
+pub mod analyse;
+pub mod demand;
+pub mod inventory;
+pub mod names;
+pub mod render;
+pub mod report;
+pub mod scan;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub use render::{Format, render};
+pub use report::Report;
+
+/// What to reconcile.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Root of the GitOps checkout.
+    pub nodes: PathBuf,
+    /// The inventory CSV.
+    pub inventory: PathBuf,
+    /// The demand file, for buying recommendations.
+    pub demand: Option<PathBuf>,
+}
+
+/// Reconcile could not run at all (as opposed to findings, which are in the [`Report`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// `--nodes` cannot be read.
+    #[error(
+        "cannot read the --nodes directory {}: {source}; pass the root of the GitOps checkout",
+        path.display()
+    )]
+    NodesDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `--nodes` is a file.
+    #[error("--nodes {} is not a directory; pass the root of the GitOps checkout", path.display())]
+    NodesNotDir {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The inventory cannot be read.
+    #[error("cannot read the inventory {}: {source}; check the --inventory path", path.display())]
+    Inventory {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The inventory's header makes matching impossible.
+    #[error("{path}: not a usable inventory CSV: {message}")]
+    InventoryHeader {
+        /// The file, as shown.
+        path: String,
+        /// What is wrong with the header.
+        message: String,
+    },
+    /// The demand file cannot be read.
+    #[error("cannot read the demand file {}: {source}; check the --demand path", path.display())]
+    DemandRead {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The demand file is malformed.
+    #[error(
+        "{path}: invalid demand file: {message}; expected `headroom: 0.2`, `workloads: [{{name, \
+         cores, memory_gb, storage_gb}}]` and optionally `catalog: [{{make, model, cores, \
+         memory_gb, storage_gb, cost}}]`"
+    )]
+    Demand {
+        /// The file, as shown.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ReconcileError {
+    /// Stable kind for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReconcileError::NodesDir { .. } | ReconcileError::NodesNotDir { .. } => "nodes_dir",
+            ReconcileError::Inventory { .. } => "inventory",
+            ReconcileError::InventoryHeader { .. } => "inventory_header",
+            ReconcileError::DemandRead { .. } | ReconcileError::Demand { .. } => "demand",
+        }
+    }
+}
+
+/// Reads everything `options` names and reconciles it. Input files are read before the scan, so
+/// a wrong path fails fast.
+pub fn reconcile(options: &Options) -> Result<Report, ReconcileError> {
+    let inventory_shown = shown(&options.nodes, &options.inventory);
+    let bytes = fs::read(&options.inventory).map_err(|source| ReconcileError::Inventory {
+        path: options.inventory.clone(),
+        source,
+    })?;
+    let inventory = inventory::parse(&bytes, &inventory_shown)?;
+    let demand = match &options.demand {
+        None => None,
+        Some(path) => {
+            let text = fs::read_to_string(path).map_err(|source| ReconcileError::DemandRead {
+                path: path.clone(),
+                source,
+            })?;
+            Some(demand::parse(&text, &shown(&options.nodes, path))?)
+        }
+    };
+    let nodes = scan::scan(&options.nodes)?;
+    Ok(analyse::analyse(&nodes, &inventory, demand.as_ref()))
+}
+
+/// How a file is named in findings: relative to the `--nodes` root when it is inside it (so
+/// GitHub annotations point at the right file when `--nodes` is the checkout), else as given.
+fn shown(root: &Path, file: &Path) -> String {
+    if let (Ok(root), Ok(full)) = (root.canonicalize(), file.canonicalize())
+        && full.starts_with(&root)
+    {
+        return scan::relative(&root, &full);
+    }
+    file.display().to_string()
+}

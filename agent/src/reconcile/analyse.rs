@@ -1,0 +1,647 @@
+//! The pure core of reconcile: scanned node.yaml files + inventory rows (+ demand) → [`Report`].
+//!
+//! No I/O and no dependence on input order: nodes are taken in path order and rows in line order
+//! whatever order they arrive in, and every list in the report is sorted, so shuffled inputs give
+//! byte-identical JSON.
+//!
+//! Decisions where SPEC §5 is silent (also in the README):
+//! - **Matching**: a node's system serial (trimmed, case-insensitive, firmware placeholders
+//!   ignored) against the row serials; failing that, the node's NIC MACs in sorted order against
+//!   the row MACs. Several nodes may match one row (that is a duplicate, reported as such).
+//! - **Missing registration**: only `active` rows. SPEC excludes `retired`; `broken` rows cannot
+//!   boot to register and `spare` rows are on the shelf, so reporting them would be a permanent
+//!   warning with nothing to do. A spare that is installed registers and matches like any row.
+//! - **Registered but retired**: a `status` mismatch (the node directory should go).
+//! - **Mismatches**: compared only when both sides state the fact. Memory: the CSV's `memory_gb`
+//!   is GB as sold, which for RAM means GiB; the node's `memory.totalBytes` is `MemTotal` rounded
+//!   up to a GiB, a few % under the installed size. Both are compared in GiB and more than 10 %
+//!   apart (relative to the inventory figure) is a mismatch. Make/model: see [`super::names`].
+//!   Matched by MAC with a different serial on both sides: a `serial` mismatch.
+//! - **Nodes that parse but fail verification** (hash mismatch, `nodeId` ≠ directory) still take
+//!   part in matching, duplicates and mismatches, but not in capacity, catalog or fleet.
+//! - **Capacity**: per `active` row, the facts of its first valid node by path (a machine
+//!   registered twice counts once). Cores from `cpu.cores`, memory GiB from `memory.totalBytes`,
+//!   storage GB (decimal, as disks are sold) from the sum of disk sizes.
+//! - **Default catalog**: make/models of `active` and `spare` rows (a model seen only on retired
+//!   or broken rows is not one to buy; `R650` and `PowerEdge R650` are one model). Per unit, the
+//!   lower median of the registered nodes of that model (a conservative typical unit), leaving out
+//!   nodes whose cores or memory disagree with their row (a failed DIMM says nothing about a new
+//!   unit) unless that leaves none; when none is registered, the lower median of the rows' own
+//!   `cores`, `memory_gb`, `storage_gb`. Cost: the lower median of the rows' `cost`. The name shown
+//!   is the most frequent spelling, then the shortest.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::document::NodeDocument;
+use crate::identity::{is_placeholder, normalise_mac};
+
+use super::demand::{self, Amounts, CatalogEntry, Demand};
+use super::inventory::{self, Inventory, InventoryRow, Status};
+use super::names::{canonical_make, canonical_model, same_make, same_model};
+use super::report::{
+    Duplicate, FleetRow, Invalid, Mismatch, MismatchField, MissingRegistration, PhantomNode,
+    Report, Shared, SharedKind,
+};
+use super::scan::ScannedNode;
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+/// Storage is sold in decimal units.
+const GB: f64 = 1_000_000_000.0;
+/// Memory more than this fraction away from the inventory figure is a mismatch (SPEC §5).
+const MEMORY_TOLERANCE: f64 = 0.10;
+
+/// How a node found its row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MatchedBy {
+    Serial,
+    Mac,
+}
+
+/// A node that parsed, with what matching needs.
+struct Node<'a> {
+    scanned: &'a ScannedNode,
+    doc: &'a NodeDocument,
+    serial_key: Option<String>,
+    macs: Vec<String>,
+}
+
+impl Node<'_> {
+    fn amounts(&self) -> Amounts {
+        node_amounts(self.doc)
+    }
+}
+
+fn node_amounts(doc: &NodeDocument) -> Amounts {
+    Amounts {
+        cores: f64::from(doc.cpu.cores),
+        memory_gib: doc.memory.total_bytes as f64 / GIB,
+        storage_gb: doc.disks.iter().map(|d| d.size_bytes as f64).sum::<f64>() / GB,
+    }
+}
+
+/// Reconciles `nodes` against `inventory`; with `demand`, also plans purchases.
+pub fn analyse(nodes: &[ScannedNode], inventory: &Inventory, demand: Option<&Demand>) -> Report {
+    let mut scanned: Vec<&ScannedNode> = nodes.iter().collect();
+    scanned.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut rows = inventory.rows.clone();
+    let duplicate_rows = inventory::dedupe(&mut rows, &inventory.file);
+
+    let mut invalid: Vec<Invalid> = scanned
+        .iter()
+        .flat_map(|n| n.problems.iter().cloned())
+        .chain(inventory.invalid.iter().cloned())
+        .chain(duplicate_rows)
+        .collect();
+    invalid.sort_by(|a, b| {
+        (&a.file, a.line, a.kind, &a.message).cmp(&(&b.file, b.line, b.kind, &b.message))
+    });
+
+    let parsed: Vec<Node> = scanned
+        .iter()
+        .filter_map(|s| {
+            let doc = s.doc.as_ref()?;
+            let mut macs: Vec<String> = doc
+                .network
+                .iter()
+                .filter_map(|nic| normalise_mac(&nic.mac))
+                .collect();
+            macs.sort();
+            macs.dedup();
+            Some(Node {
+                scanned: s,
+                doc,
+                serial_key: node_serial_key(doc),
+                macs,
+            })
+        })
+        .collect();
+
+    let matches = match_nodes(&parsed, &rows);
+    let mut nodes_of_row: Vec<Vec<usize>> = vec![Vec::new(); rows.len()];
+    for (node, m) in matches.iter().enumerate() {
+        if let Some((row, _)) = m {
+            nodes_of_row[*row].push(node);
+        }
+    }
+
+    let mismatches = mismatches(&parsed, &matches, &rows, &inventory.file);
+    let degraded: HashSet<&str> = mismatches
+        .iter()
+        .filter(|m| matches!(m.field, MismatchField::Cores | MismatchField::Memory))
+        .map(|m| m.path.as_str())
+        .collect();
+    let mut report = Report {
+        missing_registration: missing_registrations(&rows, &nodes_of_row, &inventory.file),
+        phantom_nodes: phantoms(&parsed, &matches),
+        mismatches: Vec::new(),
+        duplicates: duplicates(&parsed),
+        invalid,
+        recommendations: Vec::new(),
+        nodes: nodes.len(),
+        inventory: inventory.data_rows,
+        inventory_file: inventory.file.clone(),
+        fleet: fleet(&parsed),
+        plan: None,
+    };
+    if let Some(demand) = demand {
+        // Per row, its first valid node by path: a machine registered twice counts once.
+        let valid_node_of_row: Vec<Option<&Node>> = nodes_of_row
+            .iter()
+            .map(|ns| {
+                ns.iter()
+                    .map(|&n| &parsed[n])
+                    .find(|n| n.scanned.is_valid())
+            })
+            .collect();
+        let mut capacity = Amounts::default();
+        let mut active_nodes = 0;
+        for (row, node) in rows.iter().zip(&valid_node_of_row) {
+            if let (Status::Active, Some(node)) = (row.status, node) {
+                let a = node.amounts();
+                capacity.cores += a.cores;
+                capacity.memory_gib += a.memory_gib;
+                capacity.storage_gb += a.storage_gb;
+                active_nodes += 1;
+            }
+        }
+        let catalog = match &demand.catalog {
+            Some(catalog) => catalog.clone(),
+            None => default_catalog(&rows, &valid_node_of_row, &degraded),
+        };
+        let (plan, recommendation) = demand::plan(demand, capacity, active_nodes, catalog);
+        report.recommendations.extend(recommendation);
+        report.plan = Some(plan);
+    }
+    report.mismatches = mismatches;
+    report
+}
+
+fn node_serial_key(doc: &NodeDocument) -> Option<String> {
+    doc.system
+        .serial
+        .as_deref()
+        .filter(|s| !is_placeholder(s))
+        .map(inventory::serial_key)
+}
+
+/// For each node: its row and how it was found.
+fn match_nodes(nodes: &[Node], rows: &[InventoryRow]) -> Vec<Option<(usize, MatchedBy)>> {
+    let mut by_serial: HashMap<String, usize> = HashMap::with_capacity(rows.len());
+    let mut by_mac: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
+    for (index, row) in rows.iter().enumerate() {
+        if let Some(key) = row.serial_key() {
+            by_serial.entry(key).or_insert(index);
+        }
+        for mac in &row.macs {
+            by_mac.entry(mac.as_str()).or_insert(index);
+        }
+    }
+    nodes
+        .iter()
+        .map(|node| {
+            node.serial_key
+                .as_ref()
+                .and_then(|key| by_serial.get(key))
+                .map(|&row| (row, MatchedBy::Serial))
+                .or_else(|| {
+                    node.macs
+                        .iter()
+                        .find_map(|mac| by_mac.get(mac.as_str()))
+                        .map(|&row| (row, MatchedBy::Mac))
+                })
+        })
+        .collect()
+}
+
+fn missing_registrations(
+    rows: &[InventoryRow],
+    nodes_of_row: &[Vec<usize>],
+    file: &str,
+) -> Vec<MissingRegistration> {
+    let mut missing: Vec<MissingRegistration> = rows
+        .iter()
+        .zip(nodes_of_row)
+        .filter(|(row, nodes)| nodes.is_empty() && row.status == Status::Active)
+        .map(|(row, _)| MissingRegistration {
+            file: file.to_owned(),
+            line: row.line,
+            serial: row.serial.clone(),
+            macs: row.macs.clone(),
+            asset_tag: row.asset_tag.clone(),
+            hostname: row.hostname.clone(),
+            make: row.make.clone(),
+            model: row.model.clone(),
+            status: row.status.as_str().to_owned(),
+            location: row.location.clone(),
+            hint: "no node.yaml matches this active machine: check that it is installed and \
+                   that `enlist register` ran on it (`enlist status` on the machine, or an open \
+                   `enlist/<node-id>` PR); if it is out of service, set its status to spare, broken or retired"
+                .to_owned(),
+        })
+        .collect();
+    missing.sort_by(|a, b| {
+        let key = |m: &MissingRegistration| {
+            (
+                m.serial.as_deref().map(inventory::serial_key),
+                m.macs.clone(),
+                m.asset_tag.clone(),
+                m.hostname.clone(),
+                m.line,
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    missing
+}
+
+fn phantoms(nodes: &[Node], matches: &[Option<(usize, MatchedBy)>]) -> Vec<PhantomNode> {
+    nodes
+        .iter()
+        .zip(matches)
+        .filter(|(_, m)| m.is_none())
+        .map(|(node, _)| {
+            let doc = node.doc;
+            let serial = doc.system.serial.clone();
+            let identified = match (&serial, node.macs.first()) {
+                (Some(s), _) => format!("serial {s}"),
+                (None, Some(mac)) => format!("MAC {mac}"),
+                (None, None) => "its serial or MAC".to_owned(),
+            };
+            PhantomNode {
+                node_id: doc.node_id.as_str().to_owned(),
+                path: node.scanned.path.clone(),
+                hostname: doc.hostname.clone(),
+                serial,
+                make: doc.system.vendor.clone(),
+                model: doc.system.model.clone(),
+                hint: format!(
+                    "stale inventory or an unknown machine registered: add the machine \
+                     ({identified}) to the inventory, or remove {} if it does not belong in the \
+                     cluster",
+                    parent_dir(&node.scanned.path)
+                ),
+                line: node.scanned.lines.serial.or(node.scanned.lines.node_id),
+            }
+        })
+        .collect()
+}
+
+fn parent_dir(path: &str) -> String {
+    match path.rsplit_once('/') {
+        Some((dir, _)) => format!("{dir}/"),
+        None => path.to_owned(),
+    }
+}
+
+fn mismatches(
+    nodes: &[Node],
+    matches: &[Option<(usize, MatchedBy)>],
+    rows: &[InventoryRow],
+    file: &str,
+) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    for (node, m) in nodes.iter().zip(matches) {
+        let Some((row_index, by)) = m else {
+            continue;
+        };
+        let row = &rows[*row_index];
+        let doc = node.doc;
+        let mut push =
+            |field: MismatchField, inventory: String, node_value: String, hint: String| {
+                out.push(Mismatch {
+                    node_id: doc.node_id.as_str().to_owned(),
+                    path: node.scanned.path.clone(),
+                    file: file.to_owned(),
+                    line: row.line,
+                    serial: doc.system.serial.clone().or_else(|| row.serial.clone()),
+                    field,
+                    inventory,
+                    node: node_value,
+                    hint,
+                });
+            };
+        if let (MatchedBy::Mac, Some(node_key), Some(row_key)) =
+            (by, &node.serial_key, row.serial_key())
+            && *node_key != row_key
+        {
+            push(
+                MismatchField::Serial,
+                row.serial.clone().unwrap_or_default(),
+                doc.system.serial.clone().unwrap_or_default(),
+                "matched by MAC, but the serials differ: the mainboard was replaced or the serial \
+                 is mistyped; correct the inventory row"
+                    .to_owned(),
+            );
+        }
+        let wrong_row = "correct the inventory row; if the row's serial/MAC belongs to another \
+                         machine, fix that instead";
+        if let (Some(inv), Some(fact)) = (&row.make, &doc.system.vendor)
+            && !same_make(inv, fact)
+        {
+            push(
+                MismatchField::Make,
+                inv.clone(),
+                fact.clone(),
+                wrong_row.to_owned(),
+            );
+        }
+        if let (Some(inv), Some(fact)) = (&row.model, &doc.system.model)
+            && !same_model(inv, fact)
+        {
+            push(
+                MismatchField::Model,
+                inv.clone(),
+                fact.clone(),
+                wrong_row.to_owned(),
+            );
+        }
+        if let Some(cores) = row.cores
+            && cores != doc.cpu.cores
+        {
+            push(
+                MismatchField::Cores,
+                cores.to_string(),
+                doc.cpu.cores.to_string(),
+                "a different CPU is fitted or cores are disabled in the firmware: check the \
+                 machine, or correct the inventory row"
+                    .to_owned(),
+            );
+        }
+        if let Some(sold) = row.memory_gb {
+            let gib = doc.memory.total_bytes as f64 / GIB;
+            if (gib - sold).abs() > MEMORY_TOLERANCE * sold {
+                push(
+                    MismatchField::Memory,
+                    format!("{} GB", trim_number(sold)),
+                    format!("{} GiB", trim_number(gib)),
+                    "more than 10 % apart (RAM sold as GB is GiB; the node reports MemTotal, a \
+                     few % under the installed size): a DIMM may have failed or be missing; \
+                     check the machine, or correct the inventory row"
+                        .to_owned(),
+                );
+            }
+        }
+        if row.status == Status::Retired {
+            push(
+                MismatchField::Status,
+                "retired".to_owned(),
+                "registered".to_owned(),
+                format!(
+                    "the inventory says retired but the machine is registered: remove {} from \
+                     the repository, or correct the status",
+                    parent_dir(&node.scanned.path)
+                ),
+            );
+        }
+    }
+    // Nodes come in path order and fields in declaration order: already sorted.
+    out
+}
+
+/// `384.0` → `384`, `251.5` → `251.5`.
+pub fn trim_number(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{}", x.round())
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+fn duplicates(nodes: &[Node]) -> Vec<Duplicate> {
+    // (kind, key) → (shown value, nodes sharing it)
+    let mut shared: BTreeMap<(SharedKind, String), (String, Vec<usize>)> = BTreeMap::new();
+    for (index, node) in nodes.iter().enumerate() {
+        let mut add = |kind: SharedKind, key: String, shown: String| {
+            let entry = shared
+                .entry((kind, key))
+                .or_insert_with(|| (shown, Vec::new()));
+            if entry.1.last() != Some(&index) {
+                entry.1.push(index);
+            }
+        };
+        if let (Some(key), Some(serial)) = (&node.serial_key, &node.doc.system.serial) {
+            add(SharedKind::Serial, key.clone(), serial.trim().to_owned());
+        }
+        let fingerprint = node.doc.identity.fingerprint.clone();
+        add(SharedKind::Fingerprint, fingerprint.clone(), fingerprint);
+        for mac in &node.macs {
+            add(SharedKind::Mac, mac.clone(), mac.clone());
+        }
+    }
+    let mut groups: BTreeMap<Vec<usize>, Vec<Shared>> = BTreeMap::new();
+    for ((kind, _), (value, members)) in shared {
+        if members.len() > 1 {
+            groups
+                .entry(members)
+                .or_default()
+                .push(Shared { kind, value });
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(members, mut what)| {
+            what.sort();
+            let same_machine = what.iter().any(|s| s.kind == SharedKind::Fingerprint);
+            let first = what[0].clone();
+            let hint = if same_machine {
+                "the same machine is registered more than once (a copied directory, or a \
+                 re-registration under another node id): keep the directory named after the node \
+                 id the machine derives (`enlist facts` on it shows it) and delete the others"
+            } else {
+                "different machines claim the same serial or MAC: cloned or mis-flashed firmware \
+                 values, or a NIC moved between machines; check the machines and keep one \
+                 registration per machine"
+            };
+            Duplicate {
+                nodes: members
+                    .iter()
+                    .map(|&i| nodes[i].doc.node_id.as_str().to_owned())
+                    .collect(),
+                paths: members
+                    .iter()
+                    .map(|&i| nodes[i].scanned.path.clone())
+                    .collect(),
+                lines: members
+                    .iter()
+                    .map(|&i| {
+                        let lines = &nodes[i].scanned.lines;
+                        match first.kind {
+                            SharedKind::Serial => lines.serial,
+                            SharedKind::Fingerprint => lines.fingerprint,
+                            SharedKind::Mac => lines.mac(&first.value),
+                        }
+                    })
+                    .collect(),
+                shared: what,
+                hint: hint.to_owned(),
+            }
+        })
+        .collect()
+}
+
+fn fleet(nodes: &[Node]) -> Vec<FleetRow> {
+    let mut groups: BTreeMap<(String, String), FleetRow> = BTreeMap::new();
+    for node in nodes.iter().filter(|n| n.scanned.is_valid()) {
+        let make = node
+            .doc
+            .system
+            .vendor
+            .clone()
+            .unwrap_or_else(|| "unknown".into());
+        let model = node
+            .doc
+            .system
+            .model
+            .clone()
+            .unwrap_or_else(|| "unknown".into());
+        let row = groups
+            .entry((canonical_make(&make), canonical_model(&model)))
+            .or_insert_with(|| FleetRow {
+                make: make.clone(),
+                model: model.clone(),
+                count: 0,
+                cores: 0,
+                memory_gib: 0,
+                storage_gb: 0.0,
+            });
+        // Show the same spelling whatever order nodes come in.
+        if (&make, &model) < (&row.make, &row.model) {
+            row.make = make;
+            row.model = model;
+        }
+        let a = node.amounts();
+        row.count += 1;
+        row.cores += u64::from(node.doc.cpu.cores);
+        row.memory_gib += node.doc.memory.total_bytes / (1024 * 1024 * 1024);
+        row.storage_gb += a.storage_gb;
+    }
+    let mut rows: Vec<FleetRow> = groups.into_values().collect();
+    rows.sort_by(|a, b| (&a.make, &a.model).cmp(&(&b.make, &b.model)));
+    rows
+}
+
+/// The spelling to show for a group: the most frequent, then the shortest, then the first.
+fn pick_spelling(spellings: &BTreeMap<String, usize>) -> String {
+    spellings
+        .iter()
+        .min_by(|a, b| {
+            b.1.cmp(a.1)
+                .then(a.0.chars().count().cmp(&b.0.chars().count()))
+                .then(a.0.cmp(b.0))
+        })
+        .map(|(s, _)| s.clone())
+        .unwrap_or_default()
+}
+
+fn default_catalog(
+    rows: &[InventoryRow],
+    node_of_row: &[Option<&Node>],
+    degraded: &HashSet<&str>,
+) -> Vec<CatalogEntry> {
+    #[derive(Default)]
+    struct Group<'a> {
+        make_key: String,
+        model: String,
+        makes: BTreeMap<String, usize>,
+        models: BTreeMap<String, usize>,
+        rows: Vec<&'a InventoryRow>,
+        /// Facts of registered nodes, and whether the node disagrees with its row on cores/memory.
+        nodes: Vec<(Amounts, bool)>,
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    let mut by_key: HashMap<(String, String), usize> = HashMap::new();
+    for (row, node) in rows.iter().zip(node_of_row) {
+        if !matches!(row.status, Status::Active | Status::Spare) {
+            continue;
+        }
+        let (Some(make), Some(model)) = (&row.make, &row.model) else {
+            continue;
+        };
+        let key = (canonical_make(make), canonical_model(model));
+        // `R650` and `PowerEdge R650` are one model (see `names`): join an existing group.
+        let index = match by_key.get(&key) {
+            Some(&index) => index,
+            None => {
+                let index = groups
+                    .iter()
+                    .position(|g| g.make_key == key.0 && same_model(&g.model, model))
+                    .unwrap_or_else(|| {
+                        groups.push(Group {
+                            make_key: key.0.clone(),
+                            model: model.clone(),
+                            ..Group::default()
+                        });
+                        groups.len() - 1
+                    });
+                by_key.insert(key, index);
+                index
+            }
+        };
+        let group = &mut groups[index];
+        *group.makes.entry(make.clone()).or_default() += 1;
+        *group.models.entry(model.clone()).or_default() += 1;
+        group.rows.push(row);
+        if let Some(node) = node {
+            let is_degraded = degraded.contains(node.scanned.path.as_str());
+            group.nodes.push((node.amounts(), is_degraded));
+        }
+    }
+    let mut catalog: Vec<CatalogEntry> = groups
+        .into_iter()
+        .map(|g| {
+            // A node with a failed DIMM does not say what a new unit brings: prefer healthy ones.
+            let healthy: Vec<Amounts> = g.nodes.iter().filter(|n| !n.1).map(|n| n.0).collect();
+            let nodes: Vec<Amounts> = if healthy.is_empty() {
+                g.nodes.iter().map(|n| n.0).collect()
+            } else {
+                healthy
+            };
+            let per_unit = |from_node: fn(&Amounts) -> f64,
+                            from_row: fn(&InventoryRow) -> Option<f64>| {
+                if nodes.is_empty() {
+                    lower_median(g.rows.iter().filter_map(|r| from_row(r)).collect())
+                } else {
+                    lower_median(nodes.iter().map(from_node).collect())
+                }
+                .unwrap_or(0.0)
+            };
+            CatalogEntry {
+                make: pick_spelling(&g.makes),
+                model: pick_spelling(&g.models),
+                cores: per_unit(|a| a.cores, |r| r.cores.map(f64::from)),
+                memory_gb: per_unit(|a| a.memory_gib, |r| r.memory_gb),
+                storage_gb: per_unit(|a| a.storage_gb, |r| r.storage_gb),
+                cost: lower_median(g.rows.iter().filter_map(|r| r.cost).collect()),
+            }
+        })
+        .collect();
+    catalog.sort_by(|a, b| (&a.make, &a.model).cmp(&(&b.make, &b.model)));
+    catalog
+}
+
+fn lower_median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    Some(values[(values.len() - 1) / 2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lower_median_is_conservative_and_order_free() {
+        assert_eq!(lower_median(vec![]), None);
+        assert_eq!(lower_median(vec![3.0]), Some(3.0));
+        assert_eq!(lower_median(vec![503.0, 251.0]), Some(251.0));
+        assert_eq!(lower_median(vec![5.0, 1.0, 3.0]), Some(3.0));
+    }
+
+    #[test]
+    fn numbers_print_without_noise() {
+        assert_eq!(trim_number(384.0), "384");
+        assert_eq!(trim_number(251.49), "251.5");
+    }
+}
