@@ -1,1 +1,9 @@
+//! End-to-end test support for enlist: a stateful fake GitHub checked against GitHub's OpenAPI
+//! description ([`fake`], [`openapi`]), a virtual clock ([`clock`]), and a harness that runs the
+//! real binary or the library entry point as a node would ([`node`]).
 
+pub mod clock;
+pub mod fake;
+pub mod logs;
+pub mod node;
+pub mod openapi;

@@ -8,7 +8,15 @@ fn help_and_version_for_every_command() {
     let out = enlist(&["--version"], &[]);
     assert!(out.status.success());
     assert!(stdout(&out).starts_with("enlist "));
-    for cmd in ["facts", "register", "status", "reconcile", "sync", "export", "completions"] {
+    for cmd in [
+        "facts",
+        "register",
+        "status",
+        "reconcile",
+        "sync",
+        "export",
+        "completions",
+    ] {
         let out = enlist(&[cmd, "--help"], &[]);
         assert!(out.status.success(), "{cmd}: {}", stderr(&out));
         assert!(stdout(&out).contains("Usage: enlist"), "{cmd}");
@@ -35,7 +43,12 @@ fn unknown_config_key_exits_78_naming_key_and_file() {
     let config = dir.path().join("config.yaml");
     std::fs::write(&config, "repo: acme/fleet\noperatr: alice\n").unwrap();
     let out = enlist(
-        &["register", "--dry-run", "--config", config.to_str().unwrap()],
+        &[
+            "register",
+            "--dry-run",
+            "--config",
+            config.to_str().unwrap(),
+        ],
         &[],
     );
     assert_eq!(out.status.code(), Some(78));
@@ -57,7 +70,11 @@ fn missing_repo_and_bad_values_exit_78() {
         &[("ENLIST_PATH_TEMPLATE", "../{node_id}/node.yaml")],
     );
     assert_eq!(out.status.code(), Some(78));
-    assert!(stderr(&out).contains("ENLIST_PATH_TEMPLATE"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ENLIST_PATH_TEMPLATE"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -66,7 +83,15 @@ fn register_without_token_exits_78_and_writes_nothing() {
     let dir = state.path().join("state");
     let root = fixture("dell-r640");
     let out = enlist(
-        &["register", "--repo", "a/b", "--state-dir", dir.to_str().unwrap(), "--root", root.to_str().unwrap()],
+        &[
+            "register",
+            "--repo",
+            "a/b",
+            "--state-dir",
+            dir.to_str().unwrap(),
+            "--root",
+            root.to_str().unwrap(),
+        ],
         &[],
     );
     assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
@@ -79,9 +104,21 @@ fn live_installer_is_refused_unless_dry_run_or_allowed() {
     let live = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(live.path().join("nix/.ro-store")).unwrap();
     std::fs::create_dir_all(live.path().join("etc")).unwrap();
-    std::fs::write(live.path().join("etc/machine-id"), "0123456789abcdef0123456789abcdef\n").unwrap();
+    std::fs::write(
+        live.path().join("etc/machine-id"),
+        "0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap();
     let state = tempfile::tempdir().unwrap();
-    let args = ["register", "--repo", "a/b", "--root", live.path().to_str().unwrap(), "--state-dir", state.path().to_str().unwrap()];
+    let args = [
+        "register",
+        "--repo",
+        "a/b",
+        "--root",
+        live.path().to_str().unwrap(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+    ];
     let out = enlist(&args, &[("GITHUB_TOKEN", "ghp_not_used")]);
     assert_eq!(out.status.code(), Some(78));
     assert!(stderr(&out).contains("live installer"), "{}", stderr(&out));
@@ -97,13 +134,29 @@ fn dry_run_without_token_leaves_no_file() {
     let dir = state.path().join("state");
     let root = fixture("supermicro-x11");
     let out = enlist(
-        &["register", "--dry-run", "--repo", "a/b", "--state-dir", dir.to_str().unwrap(), "--root", root.to_str().unwrap()],
+        &[
+            "register",
+            "--dry-run",
+            "--repo",
+            "a/b",
+            "--state-dir",
+            dir.to_str().unwrap(),
+            "--root",
+            root.to_str().unwrap(),
+        ],
         &[],
     );
     assert_eq!(out.status.code(), Some(0));
-    assert!(stderr(&out).contains("remote checks skipped"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("remote checks skipped"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("node-8a753f"));
-    assert!(!dir.exists(), "a dry run creates no state directory, lock or marker");
+    assert!(
+        !dir.exists(),
+        "a dry run creates no state directory, lock or marker"
+    );
 }
 
 #[test]
@@ -134,13 +187,25 @@ fn token_file_shared_with_group_warns() {
     assert!(err.contains("readable by group or others"), "{err}");
     assert!(!err.contains("ghp_secretvalue123"), "{err}");
     assert!(!stdout(&out).contains("ghp_secretvalue123"));
-    assert_eq!(out.status.code(), Some(69), "unreachable within the readiness timeout: {err}");
+    assert_eq!(
+        out.status.code(),
+        Some(69),
+        "unreachable within the readiness timeout: {err}"
+    );
 }
 
 #[test]
 fn status_without_marker_and_completions() {
     let dir = tempfile::tempdir().unwrap();
-    let out = enlist(&["status", "--json", "--state-dir", dir.path().to_str().unwrap()], &[]);
+    let out = enlist(
+        &[
+            "status",
+            "--json",
+            "--state-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["state"], "unregistered");

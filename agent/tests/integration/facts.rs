@@ -11,16 +11,45 @@ use crate::support::{enlist, fixture, golden, stderr, stdout};
 /// (fixture, raw identity value as the firmware shows it, identity source, node id computed
 /// independently with `printf 'enlist/v1:%s' <lowercased value> | sha256sum | cut -c1-6`).
 const CASES: &[(&str, &str, &str, &str)] = &[
-    ("dell-r640", "4C4C4544-0048-3810-8056-B5C04F565833", "product_uuid", "node-faf6ca"),
-    ("supermicro-x11", "A5C2E7E0-3B1C-11E9-8000-3CECEF1A2B3C", "product_uuid", "node-8a753f"),
-    ("placeholder-board", "a8:a1:59:00:00:01", "mac", "node-ce435e"),
+    (
+        "dell-r640",
+        "4C4C4544-0048-3810-8056-B5C04F565833",
+        "product_uuid",
+        "node-faf6ca",
+    ),
+    (
+        "supermicro-x11",
+        "A5C2E7E0-3B1C-11E9-8000-3CECEF1A2B3C",
+        "product_uuid",
+        "node-8a753f",
+    ),
+    (
+        "placeholder-board",
+        "a8:a1:59:00:00:01",
+        "mac",
+        "node-ce435e",
+    ),
     ("vm-no-dmi", "52:54:00:12:34:56", "mac", "node-25c87b"),
-    ("container", "5e4d3c2b1a0f9e8d7c6b5a4938271605", "machine_id", "node-c34f6f"),
+    (
+        "container",
+        "5e4d3c2b1a0f9e8d7c6b5a4938271605",
+        "machine_id",
+        "node-c34f6f",
+    ),
 ];
 
 fn facts_json(name: &str) -> (Value, String) {
     let root = fixture(name);
-    let out = enlist(&["facts", "--format", "json", "--root", root.to_str().unwrap()], &[]);
+    let out = enlist(
+        &[
+            "facts",
+            "--format",
+            "json",
+            "--root",
+            root.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(out.status.success(), "{name}: {}", stderr(&out));
     let text = stdout(&out);
     (serde_json::from_str(&text).unwrap(), text)
@@ -33,10 +62,16 @@ fn each_fixture_gets_the_spec_node_id_and_source() {
         assert_eq!(json["nodeId"], *node_id, "{name}");
         assert_eq!(json["identity"]["source"], *source, "{name}");
         let fingerprint = json["identity"]["fingerprint"].as_str().unwrap();
-        assert!(fingerprint.starts_with(&format!("sha256:{}", &node_id[5..])), "{name}");
+        assert!(
+            fingerprint.starts_with(&format!("sha256:{}", &node_id[5..])),
+            "{name}"
+        );
         if *source == "product_uuid" {
             // The identity value never appears, in any case.
-            assert!(!text.to_lowercase().contains(&raw.to_lowercase()), "{name} leaks its UUID");
+            assert!(
+                !text.to_lowercase().contains(&raw.to_lowercase()),
+                "{name} leaks its UUID"
+            );
         }
     }
 }
@@ -46,7 +81,13 @@ fn output_is_byte_stable_across_runs() {
     for (name, ..) in CASES {
         for format in ["yaml", "json", "nix"] {
             let root = fixture(name);
-            let args = ["facts", "--format", format, "--root", root.to_str().unwrap()];
+            let args = [
+                "facts",
+                "--format",
+                format,
+                "--root",
+                root.to_str().unwrap(),
+            ];
             let a = enlist(&args, &[]);
             let b = enlist(&args, &[]);
             assert!(a.status.success());
@@ -58,13 +99,31 @@ fn output_is_byte_stable_across_runs() {
 #[test]
 fn virtual_nics_vfs_and_random_macs_are_excluded() {
     let (dell, _) = facts_json("dell-r640");
-    let names: Vec<&str> = dell["network"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["eno1", "eno2"], "lo, bond0 and the SR-IOV VF are not physical NICs");
+    let names: Vec<&str> = dell["network"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["eno1", "eno2"],
+        "lo, bond0 and the SR-IOV VF are not physical NICs"
+    );
     // The bond rewrote eno2's address; the permanent one is reported.
     assert_eq!(dell["network"][1]["mac"], "b0:26:28:aa:00:02");
     let (board, _) = facts_json("placeholder-board");
-    let names: Vec<&str> = board["network"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["enp3s0", "enp4s0"], "the Wi-Fi's random MAC is not a fact");
+    let names: Vec<&str> = board["network"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["enp3s0", "enp4s0"],
+        "the Wi-Fi's random MAC is not a fact"
+    );
     let (container, _) = facts_json("container");
     assert_eq!(container["network"], Value::Array(vec![]));
 }
@@ -76,7 +135,12 @@ fn installer_stick_and_loop_devices_are_not_disks() {
     assert_eq!(disks.len(), 3);
     assert!(disks.iter().all(|d| d["transport"] != "usb"));
     let (sm, _) = facts_json("supermicro-x11");
-    let transports: Vec<&str> = sm["disks"].as_array().unwrap().iter().map(|d| d["transport"].as_str().unwrap()).collect();
+    let transports: Vec<&str> = sm["disks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["transport"].as_str().unwrap())
+        .collect();
     assert_eq!(transports, ["sas", "sata", "sata"]);
     // SATA serials come from VPD page 0x80.
     assert_eq!(sm["disks"][1]["serial"], "ZC108ABC");
@@ -89,7 +153,10 @@ fn placeholder_dmi_values_are_not_recorded() {
     assert!(!text.contains("Default string"), "{text}");
     assert_eq!(board["system"]["boardVendor"], "ASRock");
     let (sm, _) = facts_json("supermicro-x11");
-    assert!(sm["system"].get("serial").is_none(), "0123456789 is a placeholder serial");
+    assert!(
+        sm["system"].get("serial").is_none(),
+        "0123456789 is a placeholder serial"
+    );
 }
 
 #[test]
@@ -104,13 +171,32 @@ fn machine_id_fallback_is_warned() {
 fn node_id_and_operator_overrides() {
     let root = fixture("dell-r640");
     let out = enlist(
-        &["facts", "--format", "json", "--root", root.to_str().unwrap(), "--node-id", "rack1-n1", "--operator", "alice"],
+        &[
+            "facts",
+            "--format",
+            "json",
+            "--root",
+            root.to_str().unwrap(),
+            "--node-id",
+            "rack1-n1",
+            "--operator",
+            "alice",
+        ],
         &[],
     );
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["nodeId"], "rack1-n1");
     assert_eq!(json["operator"], "alice");
-    let out = enlist(&["facts", "--root", root.to_str().unwrap(), "--node-id", "../etc"], &[]);
+    let out = enlist(
+        &[
+            "facts",
+            "--root",
+            root.to_str().unwrap(),
+            "--node-id",
+            "../etc",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
     assert!(stderr(&out).contains("../etc"));
 }
@@ -119,7 +205,18 @@ fn node_id_and_operator_overrides() {
 fn facts_yaml_is_exactly_what_register_proposes() {
     for (name, ..) in CASES {
         let root = fixture(name);
-        let facts = enlist(&["facts", "--format", "yaml", "--root", root.to_str().unwrap(), "--operator", "alice"], &[]);
+        let facts = enlist(
+            &[
+                "facts",
+                "--format",
+                "yaml",
+                "--root",
+                root.to_str().unwrap(),
+                "--operator",
+                "alice",
+            ],
+            &[],
+        );
         let state = tempfile::tempdir().unwrap();
         let dry = enlist(
             &[
@@ -143,14 +240,22 @@ fn facts_yaml_is_exactly_what_register_proposes() {
 
 #[test]
 fn nix_output_is_a_valid_nix_expression() {
-    let Ok(which) = std::process::Command::new("nix-instantiate").arg("--version").output() else {
-        eprintln!("nix-instantiate not on PATH: skipping the parse check (.ci/run installs nix-bin)");
+    let Ok(which) = std::process::Command::new("nix-instantiate")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!(
+            "nix-instantiate not on PATH: skipping the parse check (.ci/run installs nix-bin)"
+        );
         return;
     };
     assert!(which.status.success());
     for (name, ..) in CASES {
         let root = fixture(name);
-        let out = enlist(&["facts", "--format", "nix", "--root", root.to_str().unwrap()], &[]);
+        let out = enlist(
+            &["facts", "--format", "nix", "--root", root.to_str().unwrap()],
+            &[],
+        );
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("hardware.nix");
         std::fs::write(&file, &out.stdout).unwrap();
@@ -160,7 +265,11 @@ fn nix_output_is_a_valid_nix_expression() {
             .arg(format!("(import {}).nodeId", file.display()))
             .output()
             .unwrap();
-        assert!(eval.status.success(), "{name}: {}", String::from_utf8_lossy(&eval.stderr));
+        assert!(
+            eval.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&eval.stderr)
+        );
         let node_id: String = serde_json::from_slice(&eval.stdout).unwrap();
         assert!(node_id.starts_with("node-"), "{name}: {node_id}");
     }

@@ -5,7 +5,9 @@ use std::process::{Command, Output};
 
 /// The fixture root trees (see `agent/tests/fixtures/generate.py`).
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// Runs the built `enlist` binary with a clean environment (no config file, no token).
@@ -34,14 +36,20 @@ pub fn stderr(out: &Output) -> String {
 
 /// Compares `actual` with the golden file, or rewrites it when `ENLIST_UPDATE_GOLDEN=1`.
 pub fn golden(relative: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(relative);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(relative);
     if std::env::var("ENLIST_UPDATE_GOLDEN").as_deref() == Ok("1") {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with ENLIST_UPDATE_GOLDEN=1 to create it)", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with ENLIST_UPDATE_GOLDEN=1 to create it)",
+            path.display()
+        )
+    });
     assert_eq!(
         actual,
         expected,

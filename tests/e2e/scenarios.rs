@@ -1,0 +1,560 @@
+//! The registration lifecycle through the real binary: fresh, reboot, merge, reinstall, close,
+//! leftover branch, concurrency, collisions, changed facts, dry runs, bad tokens.
+
+use enlist_e2e::fake::HeadFilter;
+use enlist_e2e::node::Node;
+use serde_json::Value;
+
+use crate::{fake, fresh};
+
+const DELL: &str = "node-faf6ca";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fresh_registration_opens_exactly_one_pr_in_seven_requests() {
+    let github = fake().await;
+    let node = Node::new("dell-r640", &github);
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let s = github.state();
+    assert_eq!(s.lines(), fresh(DELL));
+    assert_eq!(s.writes().len(), 3);
+    // head filter with the owner prefix, state=all.
+    let list = &s.requests[3];
+    assert!(
+        list.query
+            .contains(&("head".into(), format!("acme:enlist/{DELL}"))),
+        "{:?}",
+        list.query
+    );
+    assert!(list.query.contains(&("state".into(), "all".into())));
+    // The branch is created at the base head, the file committed there, the PR from it.
+    let base_sha = s.requests[1].status;
+    assert_eq!(base_sha, 200);
+    let create_ref = s.requests[4].body.as_ref().unwrap();
+    assert_eq!(create_ref["ref"], format!("refs/heads/enlist/{DELL}"));
+    let put = s.requests[5].body.as_ref().unwrap();
+    assert_eq!(put["branch"], format!("enlist/{DELL}"));
+    assert!(put.get("sha").is_none());
+    let pr = s.requests[6].body.as_ref().unwrap();
+    assert_eq!(pr["head"], format!("enlist/{DELL}"));
+    assert_eq!(pr["base"], "main");
+    assert_eq!(pr["title"], format!("Register {DELL} (r640-a1)"));
+    assert!(
+        pr["body"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("<!-- enlist node_id={DELL} facts_hash=sha256:"))
+    );
+    // The branch holds exactly what `enlist facts` prints.
+    let path = format!("cluster-nodes/{DELL}/node.yaml");
+    assert_eq!(
+        s.file(&format!("enlist/{DELL}"), &path).unwrap(),
+        node.facts_yaml()
+    );
+    assert_eq!(
+        s.file("main", &path),
+        None,
+        "nothing lands on the base branch without review"
+    );
+    assert_eq!(s.open_pulls().len(), 1);
+    // API version header on every request.
+    assert!(s.requests.iter().all(|r| {
+        r.headers
+            .iter()
+            .any(|(k, v)| k == "x-github-api-version" && v == "2022-11-28")
+    }));
+    drop(s);
+    let marker = node.marker().expect("marker written");
+    assert_eq!(marker["state"], "pending");
+    assert_eq!(marker["node_id"], DELL);
+    assert_eq!(marker["pr_number"], 1);
+    assert_eq!(marker["pr_url"], "https://github.com/acme/fleet/pull/1");
+    github.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reboot_with_pending_marker_makes_one_read_and_no_write() {
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    assert_eq!(node.run(&[]).code, Some(0));
+    github.state().requests.clear();
+    node.reboot();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(github.state().lines(), ["GET /repos/acme/fleet/pulls/1"]);
+    assert_eq!(node.marker().unwrap()["state"], "pending");
+    github.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn merged_pr_flips_to_registered_then_reboots_make_zero_requests() {
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    assert_eq!(node.run(&[]).code, Some(0));
+    github.state().merge(1);
+    github.state().requests.clear();
+    node.reboot();
+    assert_eq!(node.run(&[]).code, Some(0));
+    assert_eq!(github.state().lines(), ["GET /repos/acme/fleet/pulls/1"]);
+    assert_eq!(node.marker().unwrap()["state"], "registered");
+    github.state().requests.clear();
+    for _ in 0..3 {
+        node.reboot();
+        let run = node.run(&[]);
+        assert_eq!(run.code, Some(0));
+    }
+    assert!(
+        github.state().requests.is_empty(),
+        "a registered node asks nothing"
+    );
+    github.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reinstall_with_pr_open_comments_once_per_boot_never_a_second_pr() {
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    assert_eq!(node.run(&[]).code, Some(0));
+    github.state().requests.clear();
+    node.reinstall();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    {
+        let s = github.state();
+        assert_eq!(
+            s.lines(),
+            [
+                "GET /repos/acme/fleet",
+                "GET /repos/acme/fleet/git/ref/heads/main",
+                &format!("GET /repos/acme/fleet/contents/cluster-nodes/{DELL}/node.yaml"),
+                "GET /repos/acme/fleet/pulls",
+                &format!("GET /repos/acme/fleet/contents/cluster-nodes/{DELL}/node.yaml"),
+                "GET /repos/acme/fleet/issues/1/comments",
+                "POST /repos/acme/fleet/issues/1/comments",
+            ]
+        );
+        assert_eq!(s.pulls.len(), 1);
+        assert_eq!(s.comments.len(), 1);
+        assert!(s.comments[0].body.contains("came up again"));
+        assert!(s.comments[0].body.contains("boot_id=b0071002"));
+    }
+    assert_eq!(node.marker().unwrap()["state"], "pending");
+    // Same boot, marker lost again (e.g. the state dir was wiped by hand): no second comment.
+    let _ = std::fs::remove_dir_all(&node.state);
+    assert_eq!(node.run(&[]).code, Some(0));
+    assert_eq!(github.state().comments.len(), 1);
+    // Next boot after another reinstall: one more comment.
+    node.reinstall();
+    assert_eq!(node.run(&[]).code, Some(0));
+    assert_eq!(github.state().comments.len(), 2);
+    assert_eq!(github.state().pulls.len(), 1);
+    github.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pr_closed_unmerged_is_a_rejection_never_reopened() {
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    assert_eq!(node.run(&[]).code, Some(0));
+    github.state().close(1);
+    node.reboot();
+    assert_eq!(node.run(&[]).code, Some(0));
+    assert_eq!(node.marker().unwrap()["state"], "rejected");
+    // Even after a reinstall (no marker), the closed PR with the same facts is respected.
+    node.reinstall();
+    github.state().requests.clear();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let s = github.state();
+    assert!(s.writes().is_empty(), "{:?}", s.lines());
+    assert_eq!(s.pulls.len(), 1);
+    assert_eq!(s.pulls[0].state, "closed");
+    drop(s);
+    assert_eq!(node.marker().unwrap()["state"], "rejected");
+    github.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leftover_branch_from_a_crash_is_completed() {
+    let github = fake().await;
+    // A previous run died after creating the branch (before the commit).
+    github.state().create_branch(&format!("enlist/{DELL}"));
+    let node = Node::new("dell-r640", &github);
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let s = github.state();
+    let lines = s.lines();
+    assert_eq!(lines[4], "POST /repos/acme/fleet/git/refs");
+    assert_eq!(
+        s.requests[4].status, 422,
+        "Reference already exists is adopted"
+    );
+    assert_eq!(
+        lines[5],
+        format!("GET /repos/acme/fleet/contents/cluster-nodes/{DELL}/node.yaml")
+    );
+    assert_eq!(
+        lines[6],
+        format!("PUT /repos/acme/fleet/contents/cluster-nodes/{DELL}/node.yaml")
+    );
+    assert_eq!(lines[7], "POST /repos/acme/fleet/pulls");
+    assert_eq!(s.open_pulls().len(), 1);
+    drop(s);
+    github.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leftover_branch_with_file_only_needs_the_pr() {
+    let github = fake().await;
+    let node = Node::new("dell-r640", &github);
+    let branch = format!("enlist/{DELL}");
+    {
+        let mut s = github.state();
+        s.create_branch(&branch);
+        s.put_file(
+            &branch,
+            &format!("cluster-nodes/{DELL}/node.yaml"),
+            &node.facts_yaml(),
+        );
+    }
+    assert_eq!(node.run(&[]).code, Some(0));
+    let s = github.state();
+    assert!(
+        !s.lines().iter().any(|l| l.starts_with("PUT")),
+        "the file was already right: {:?}",
+        s.lines()
+    );
+    assert_eq!(s.writes().len(), 2);
+    assert_eq!(s.open_pulls().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_runs_on_one_node_give_one_pr() {
+    let github = fake().await;
+    let node = Node::new("dell-r640", &github);
+    let a = node.spawn(&[]);
+    let b = node.spawn(&[]);
+    let a = a.wait_with_output().unwrap();
+    let b = b.wait_with_output().unwrap();
+    assert_eq!(
+        a.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&a.stderr)
+    );
+    assert_eq!(
+        b.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&b.stderr)
+    );
+    let s = github.state();
+    assert_eq!(s.pulls.len(), 1);
+    // The second run waited for the lock, then saw the pending marker: one read, no write.
+    assert_eq!(s.writes().len(), 3, "{:?}", s.lines());
+    assert_eq!(s.requests.len(), 8, "{:?}", s.lines());
+    assert_eq!(s.lines()[7], "GET /repos/acme/fleet/pulls/1");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn collision_with_another_machine_extends_the_id() {
+    let github = fake().await;
+    // Another machine already owns node-faf6ca (a 6-hex collision).
+    let other = Node::new("supermicro-x11", &github);
+    let foreign = other.facts_yaml().replace("node-8a753f", DELL);
+    github
+        .state()
+        .put_file("main", &format!("cluster-nodes/{DELL}/node.yaml"), &foreign);
+    let node = Node::new("dell-r640", &github);
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let s = github.state();
+    let long = "node-faf6ca57";
+    assert_eq!(
+        s.file("main", &format!("cluster-nodes/{DELL}/node.yaml"))
+            .unwrap(),
+        foreign,
+        "never overwritten"
+    );
+    let written = s
+        .file(
+            &format!("enlist/{long}"),
+            &format!("cluster-nodes/{long}/node.yaml"),
+        )
+        .unwrap();
+    assert!(written.contains(&format!("nodeId: {long}")));
+    assert_eq!(s.pulls.len(), 1);
+    drop(s);
+    assert_eq!(node.marker().unwrap()["node_id"], long);
+    github.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unresolvable_collision_exits_65_without_writing() {
+    let github = fake().await;
+    let other = Node::new("supermicro-x11", &github);
+    for id in [
+        "node-faf6ca",
+        "node-faf6ca57",
+        "node-faf6ca57ba",
+        "node-faf6ca57baeb",
+    ] {
+        let foreign = other.facts_yaml().replace("node-8a753f", id);
+        github
+            .state()
+            .put_file("main", &format!("cluster-nodes/{id}/node.yaml"), &foreign);
+    }
+    let node = Node::new("dell-r640", &github);
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(65), "{}", run.stderr);
+    assert!(run.stderr.contains("collision"), "{}", run.stderr);
+    assert!(github.state().writes().is_empty());
+    assert!(node.marker().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn already_upstream_is_registered_without_a_pr() {
+    let github = fake().await;
+    let node = Node::new("dell-r640", &github);
+    github.state().put_file(
+        "main",
+        &format!("cluster-nodes/{DELL}/node.yaml"),
+        &node.facts_yaml(),
+    );
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let s = github.state();
+    assert_eq!(s.requests.len(), 3);
+    assert!(s.writes().is_empty());
+    drop(s);
+    assert_eq!(node.marker().unwrap()["state"], "registered");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changed_facts_update_the_open_pr_never_a_second_one() {
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    assert_eq!(node.run(&[]).code, Some(0));
+    node.set_hostname("r640-renamed");
+    node.reboot();
+    github.state().requests.clear();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let s = github.state();
+    let writes: Vec<String> = s.writes().iter().map(|r| r.line()).collect();
+    assert_eq!(
+        writes,
+        [
+            format!("PUT /repos/acme/fleet/contents/cluster-nodes/{DELL}/node.yaml"),
+            "PATCH /repos/acme/fleet/pulls/1".to_owned(),
+            "POST /repos/acme/fleet/issues/1/comments".to_owned(),
+        ]
+    );
+    let put = s.writes()[0].body.clone().unwrap();
+    assert!(put.get("sha").is_some(), "an update carries the blob sha");
+    assert_eq!(s.pulls.len(), 1);
+    assert!(s.pulls[0].body.contains("r640-renamed"));
+    assert!(s.comments[0].body.contains("facts"));
+    let file = s
+        .file(
+            &format!("enlist/{DELL}"),
+            &format!("cluster-nodes/{DELL}/node.yaml"),
+        )
+        .unwrap();
+    assert!(file.contains("hostname: r640-renamed"));
+    drop(s);
+    assert_eq!(file, node.facts_yaml());
+    github.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changed_facts_after_merge_open_an_update_pr() {
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    assert_eq!(node.run(&[]).code, Some(0));
+    github.state().merge(1);
+    node.reboot();
+    assert_eq!(node.run(&[]).code, Some(0));
+    node.set_hostname("r640-b2");
+    node.reboot();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let s = github.state();
+    assert_eq!(s.pulls.len(), 2);
+    assert_eq!(s.open_pulls().len(), 1);
+    let update = s.open_pulls()[0].clone();
+    assert_eq!(update.title, format!("Update {DELL} (r640-b2) facts"));
+    // The merged PR's branch was reset to main before reuse.
+    assert!(
+        s.lines()
+            .iter()
+            .any(|l| l == &format!("PATCH /repos/acme/fleet/git/refs/heads/enlist/{DELL}"))
+    );
+    drop(s);
+    github.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_with_token_reads_only_and_leaves_no_file() {
+    let github = fake().await;
+    let node = Node::new("dell-r640", &github);
+    let run = node.run(&["--dry-run"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let s = github.state();
+    assert_eq!(s.requests.len(), 4, "{:?}", s.lines());
+    assert!(s.writes().is_empty());
+    assert!(
+        run.stderr.contains("would open a pull request"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("would create branch"), "{}", run.stderr);
+    assert_eq!(run.stdout, node.facts_yaml());
+    assert!(!node.state.exists(), "no state dir, lock or marker");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_without_token_makes_no_request() {
+    let github = fake().await;
+    let node = Node::new("dell-r640", &github);
+    std::fs::remove_file(&node.token_file).unwrap();
+    let mut node = node;
+    node.configure("");
+    // token_file points to a missing file: drop it from the config.
+    let text = std::fs::read_to_string(&node.config).unwrap();
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("token_file"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&node.config, text).unwrap();
+    let run = node.run(&["--dry-run"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("remote checks skipped"));
+    assert!(github.state().requests.is_empty());
+    assert!(!node.state.exists());
+    // Without --dry-run the missing token is a configuration error.
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(78));
+    assert!(github.state().requests.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_token_exits_77_with_no_write_and_no_marker() {
+    let github = fake().await;
+    let node = Node::new("dell-r640", &github);
+    std::fs::write(&node.token_file, "ghp_revokedToken000000000000000\n").unwrap();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(77), "{}", run.stderr);
+    assert!(run.stderr.contains("401"), "{}", run.stderr);
+    assert!(!run.stderr.contains("ghp_revokedToken"));
+    assert_eq!(github.state().requests.len(), 1);
+    assert!(node.marker().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_repo_exits_78() {
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    node.configure("repo: acme/does-not-exist");
+    // A later key wins in YAML? No: duplicate keys are an error, so rewrite the repo line.
+    let text = std::fs::read_to_string(&node.config).unwrap();
+    let text: String = text
+        .lines()
+        .filter(|l| *l != "repo: acme/fleet")
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&node.config, text).unwrap();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(78), "{}", run.stderr);
+    assert!(run.stderr.contains("acme/does-not-exist"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn labels_are_applied_as_a_fourth_write() {
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    node.configure("labels: [enlist, hardware]");
+    assert_eq!(node.run(&[]).code, Some(0));
+    let s = github.state();
+    assert_eq!(s.writes().len(), 4);
+    assert_eq!(s.pulls[0].labels, ["enlist", "hardware"]);
+    drop(s);
+    github.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_nodes_pr_returned_by_a_sloppy_filter_is_ignored() {
+    let github = fake().await;
+    {
+        let mut s = github.state();
+        s.create_branch("enlist/node-8a753f");
+        s.put_file(
+            "enlist/node-8a753f",
+            "cluster-nodes/node-8a753f/node.yaml",
+            "x",
+        );
+        s.open_pull(
+            "enlist/node-8a753f",
+            "Register node-8a753f (sm-b07)",
+            "<!-- enlist node_id=node-8a753f facts_hash=sha256:00 boot_id=x -->",
+        );
+        s.head_filter = HeadFilter::AllPulls;
+    }
+    let node = Node::new("dell-r640", &github);
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let s = github.state();
+    assert_eq!(
+        s.open_pulls().len(),
+        2,
+        "our own PR was opened, the other node's was not adopted"
+    );
+    assert!(s.comments.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_upstream_file_exits_65() {
+    let github = fake().await;
+    github.state().put_file(
+        "main",
+        &format!("cluster-nodes/{DELL}/node.yaml"),
+        "this: [is not\n",
+    );
+    let node = Node::new("dell-r640", &github);
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(65), "{}", run.stderr);
+    assert!(github.state().writes().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn configured_node_id_and_operator_path_template() {
+    let github = fake().await;
+    let mut node = Node::new("supermicro-x11", &github);
+    node.configure("node_id: rack4-n07\npath_template: maintainers/{operator}/cluster-nodes/{node_id}/node.yaml\nbase_branch: main");
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let s = github.state();
+    let file = s
+        .file(
+            "enlist/rack4-n07",
+            "maintainers/alice/cluster-nodes/rack4-n07/node.yaml",
+        )
+        .unwrap();
+    let doc: Value = serde_yaml::from_str(&file).unwrap();
+    assert_eq!(doc["nodeId"], "rack4-n07");
+    assert_eq!(doc["operator"], "alice");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn marker_garbage_is_treated_as_absent() {
+    let github = fake().await;
+    let node = Node::new("dell-r640", &github);
+    assert_eq!(node.run(&[]).code, Some(0));
+    std::fs::write(node.state.join("registered.json"), "{\"state\": \"regis").unwrap();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("marker is not valid"), "{}", run.stderr);
+    assert_eq!(github.state().pulls.len(), 1);
+    assert_eq!(node.marker().unwrap()["state"], "pending");
+}

@@ -1,0 +1,1062 @@
+//! A stateful fake GitHub on `wiremock`: one repository with branches, commits, files, pull
+//! requests, comments and labels, answering with GitHub's real status codes and bodies (the ones
+//! REFERENCE.md lists: 404 for missing refs/content, 422 "Reference already exists", 422 "A pull
+//! request already exists for …", 422 `"sha" wasn't supplied`, 409 `does not match`, 401 "Bad
+//! credentials", the head filter ignored without an `owner:` prefix, 403/429 rate limits).
+//!
+//! Every request and response is checked against GitHub's OpenAPI description
+//! ([`crate::openapi`]); violations are collected and tests assert there are none. Responses are
+//! built from the description's own examples, with the fields that matter filled in.
+//!
+//! Faults (status codes, delays, "apply the write and then fail") and a secondary rate limit
+//! (content-creating requests per window) can be injected to test the client's behaviour.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{Value, json};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::openapi::Spec;
+
+/// One request as the fake saw it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded {
+    /// HTTP method.
+    pub method: String,
+    /// Path without the query.
+    pub path: String,
+    /// Query parameters.
+    pub query: Vec<(String, String)>,
+    /// JSON body, if any.
+    pub body: Option<Value>,
+    /// Status answered.
+    pub status: u16,
+    /// The raw headers (for checks like API version and no token in the URL).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Recorded {
+    /// `METHOD path` (for readable assertions).
+    pub fn line(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+
+    /// Whether this request writes.
+    pub fn is_write(&self) -> bool {
+        self.method != "GET"
+    }
+}
+
+/// A pull request in the fake.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pull {
+    /// Number (shared sequence with nothing else: issues are not modelled).
+    pub number: u64,
+    /// Head branch.
+    pub head: String,
+    /// Base branch.
+    pub base: String,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// "open" or "closed".
+    pub state: String,
+    /// Merged.
+    pub merged: bool,
+    /// Labels.
+    pub labels: Vec<String>,
+}
+
+/// A comment on a pull request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comment {
+    /// Id.
+    pub id: u64,
+    /// PR number.
+    pub issue: u64,
+    /// Body.
+    pub body: String,
+}
+
+/// What an injected fault does.
+#[derive(Clone, Debug)]
+pub enum FaultKind {
+    /// Answer this status and body (the request has no effect). Headers as given.
+    Status {
+        /// Status.
+        status: u16,
+        /// Body.
+        body: Value,
+        /// Extra headers.
+        headers: Vec<(String, String)>,
+    },
+    /// Process the request normally, then answer this status instead (a write that happened
+    /// although the client saw an error: the ambiguous case).
+    ApplyThenStatus(u16),
+    /// Delay the (unprocessed) answer, so the client times out.
+    Delay(Duration),
+    /// Process the request, then delay the answer (it happened; the client timed out).
+    ApplyThenDelay(Duration),
+}
+
+/// A fault for requests matching `method` and a path suffix/infix.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    /// HTTP method to match.
+    pub method: String,
+    /// Substring of the path to match.
+    pub path_contains: String,
+    /// How many matching requests it affects.
+    pub times: usize,
+    /// What happens.
+    pub kind: FaultKind,
+}
+
+/// Secondary rate limit: at most `max_writes` content-creating requests per `window`.
+#[derive(Clone, Debug)]
+pub struct WriteLimit {
+    /// Writes allowed per window.
+    pub max_writes: usize,
+    /// Window length.
+    pub window: Duration,
+    /// Send `retry-after` (else the client must apply the ≥ 60 s rule).
+    pub send_retry_after: bool,
+}
+
+/// The fake's state. Public so tests can arrange and inspect it.
+#[derive(Debug)]
+pub struct State {
+    /// Owner login.
+    pub owner: String,
+    /// Repository name.
+    pub name: String,
+    /// Default branch.
+    pub default_branch: String,
+    /// Accepted token.
+    pub token: String,
+    /// branch → commit sha.
+    pub branches: BTreeMap<String, String>,
+    /// commit sha → full tree (path → content).
+    pub commits: BTreeMap<String, BTreeMap<String, String>>,
+    /// Pull requests.
+    pub pulls: Vec<Pull>,
+    /// Comments.
+    pub comments: Vec<Comment>,
+    /// Every request, in order.
+    pub requests: Vec<Recorded>,
+    /// Contract violations (requests or responses not matching the OpenAPI description).
+    pub violations: Vec<String>,
+    /// Injected faults.
+    pub faults: Vec<Fault>,
+    /// Secondary limit, if enforced.
+    pub write_limit: Option<WriteLimit>,
+    /// Times of recent content-creating requests (for the limit).
+    pub recent_writes: Vec<Instant>,
+    /// Return every PR when a `head` filter is malformed (what GitHub does). Also, when set to
+    /// `AllPulls`, return every PR for any filter (a wrong PR for another branch).
+    pub head_filter: HeadFilter,
+    /// Count of 403/429 rate-limit answers given.
+    pub rate_limited: usize,
+    next_number: u64,
+    next_id: u64,
+    commit_counter: u64,
+}
+
+/// How the fake applies `GET /pulls?head=`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeadFilter {
+    /// Like GitHub: `owner:branch` filters, anything else is ignored.
+    GitHub,
+    /// Misbehaving: return every PR whatever the filter (the client must check `head.ref`).
+    AllPulls,
+}
+
+impl State {
+    fn new(owner: &str, name: &str, token: &str) -> State {
+        let mut state = State {
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+            default_branch: "main".to_owned(),
+            token: token.to_owned(),
+            branches: BTreeMap::new(),
+            commits: BTreeMap::new(),
+            pulls: Vec::new(),
+            comments: Vec::new(),
+            requests: Vec::new(),
+            violations: Vec::new(),
+            faults: Vec::new(),
+            write_limit: None,
+            recent_writes: Vec::new(),
+            head_filter: HeadFilter::GitHub,
+            rate_limited: 0,
+            next_number: 1,
+            next_id: 1000,
+            commit_counter: 0,
+        };
+        let mut tree = BTreeMap::new();
+        tree.insert("README.md".to_owned(), "# cluster\n".to_owned());
+        let sha = state.commit(tree);
+        state.branches.insert("main".to_owned(), sha);
+        state
+    }
+
+    fn commit(&mut self, tree: BTreeMap<String, String>) -> String {
+        self.commit_counter += 1;
+        let mut material = format!("commit {}\n", self.commit_counter);
+        for (path, content) in &tree {
+            material.push_str(&format!("{path}\0{content}\0"));
+        }
+        let sha = sha40(material.as_bytes());
+        self.commits.insert(sha.clone(), tree);
+        sha
+    }
+
+    /// The tree at a branch head (or commit sha).
+    pub fn tree(&self, git_ref: &str) -> Option<&BTreeMap<String, String>> {
+        let sha = self
+            .branches
+            .get(git_ref)
+            .map(String::as_str)
+            .unwrap_or(git_ref);
+        self.commits.get(sha)
+    }
+
+    /// A file's content on a branch.
+    pub fn file(&self, branch: &str, path: &str) -> Option<String> {
+        self.tree(branch).and_then(|t| t.get(path).cloned())
+    }
+
+    /// Commits `content` at `path` on `branch` (test arrangement).
+    pub fn put_file(&mut self, branch: &str, path: &str, content: &str) {
+        let mut tree = self.tree(branch).cloned().unwrap_or_default();
+        tree.insert(path.to_owned(), content.to_owned());
+        let sha = self.commit(tree);
+        self.branches.insert(branch.to_owned(), sha);
+    }
+
+    /// Creates a branch at the default branch head (test arrangement).
+    pub fn create_branch(&mut self, branch: &str) {
+        let head = self.branches[&self.default_branch].clone();
+        self.branches.insert(branch.to_owned(), head);
+    }
+
+    /// Opens a PR directly (test arrangement).
+    pub fn open_pull(&mut self, head: &str, title: &str, body: &str) -> u64 {
+        let number = self.next_number;
+        self.next_number += 1;
+        self.pulls.push(Pull {
+            number,
+            head: head.to_owned(),
+            base: self.default_branch.clone(),
+            title: title.to_owned(),
+            body: body.to_owned(),
+            state: "open".to_owned(),
+            merged: false,
+            labels: Vec::new(),
+        });
+        number
+    }
+
+    /// Merges PR `number` into its base: the head's files land on the base branch.
+    pub fn merge(&mut self, number: u64) {
+        let pull = self
+            .pulls
+            .iter()
+            .find(|p| p.number == number)
+            .cloned()
+            .expect("PR exists");
+        let mut tree = self.tree(&pull.base).cloned().unwrap_or_default();
+        for (path, content) in self.tree(&pull.head).cloned().unwrap_or_default() {
+            tree.insert(path, content);
+        }
+        let sha = self.commit(tree);
+        self.branches.insert(pull.base.clone(), sha);
+        let p = self
+            .pulls
+            .iter_mut()
+            .find(|p| p.number == number)
+            .expect("PR exists");
+        p.state = "closed".to_owned();
+        p.merged = true;
+    }
+
+    /// Closes PR `number` without merging.
+    pub fn close(&mut self, number: u64) {
+        let p = self
+            .pulls
+            .iter_mut()
+            .find(|p| p.number == number)
+            .expect("PR exists");
+        p.state = "closed".to_owned();
+    }
+
+    /// Requests that wrote.
+    pub fn writes(&self) -> Vec<&Recorded> {
+        self.requests.iter().filter(|r| r.is_write()).collect()
+    }
+
+    /// `METHOD path` of every request.
+    pub fn lines(&self) -> Vec<String> {
+        self.requests.iter().map(Recorded::line).collect()
+    }
+
+    /// Open PRs.
+    pub fn open_pulls(&self) -> Vec<&Pull> {
+        self.pulls.iter().filter(|p| p.state == "open").collect()
+    }
+
+    fn base_url(&self) -> String {
+        format!("https://api.github.com/repos/{}/{}", self.owner, self.name)
+    }
+
+    fn html_url(&self) -> String {
+        format!("https://github.com/{}/{}", self.owner, self.name)
+    }
+}
+
+fn sha40(bytes: &[u8]) -> String {
+    enlist::hash::sha256_hex(bytes)[..40].to_owned()
+}
+
+/// The running fake.
+pub struct FakeGitHub {
+    server: MockServer,
+    state: Arc<Mutex<State>>,
+}
+
+/// The token the fake accepts unless told otherwise.
+pub const TOKEN: &str = "ghp_enlistTestToken0123456789abcdefXYZ";
+
+impl FakeGitHub {
+    /// Starts a fake for `acme/fleet` accepting [`TOKEN`].
+    pub async fn start() -> FakeGitHub {
+        FakeGitHub::start_for("acme", "fleet", TOKEN).await
+    }
+
+    /// Starts a fake for `owner/name` accepting `token`.
+    pub async fn start_for(owner: &str, name: &str, token: &str) -> FakeGitHub {
+        let server = MockServer::start().await;
+        let state = Arc::new(Mutex::new(State::new(owner, name, token)));
+        Mock::given(wiremock::matchers::any())
+            .respond_with(Responder {
+                state: state.clone(),
+            })
+            .mount(&server)
+            .await;
+        FakeGitHub { server, state }
+    }
+
+    /// Base URL to use as `api_url`.
+    pub fn url(&self) -> String {
+        self.server.uri()
+    }
+
+    /// The state, locked.
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Panics if any request or response broke the OpenAPI contract.
+    pub fn assert_contract(&self) {
+        let state = self.state();
+        assert!(
+            state.violations.is_empty(),
+            "OpenAPI contract violations:\n{}",
+            state.violations.join("\n")
+        );
+    }
+}
+
+struct Responder {
+    state: Arc<Mutex<State>>,
+}
+
+/// One answer before conversion to a wiremock template.
+struct Answer {
+    status: u16,
+    body: Value,
+    headers: Vec<(String, String)>,
+    delay: Option<Duration>,
+}
+
+impl Answer {
+    fn json(status: u16, body: Value) -> Answer {
+        Answer {
+            status,
+            body,
+            headers: Vec::new(),
+            delay: None,
+        }
+    }
+}
+
+fn not_found(doc: &str) -> Answer {
+    Answer::json(
+        404,
+        json!({"message": "Not Found", "documentation_url": format!("https://docs.github.com/rest/{doc}"), "status": "404"}),
+    )
+}
+
+fn validation_failed(message: &str, errors: Value, doc: &str) -> Answer {
+    Answer::json(
+        422,
+        json!({"message": message, "errors": errors, "documentation_url": format!("https://docs.github.com/rest/{doc}"), "status": "422"}),
+    )
+}
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let method = request.method.as_str().to_owned();
+        let path = request.url.path().to_owned();
+        let query: Vec<(String, String)> = request
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let body: Option<Value> = if request.body.is_empty() {
+            None
+        } else {
+            serde_json::from_slice(&request.body).ok()
+        };
+        let headers: Vec<(String, String)> = request
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        let spec = Spec::get();
+        let mut violations = spec.check_request(&method, &path, &query, body.as_ref());
+        if !request.body.is_empty() && body.is_none() {
+            violations.push(format!("request {method} {path}: body is not JSON"));
+        }
+
+        let answer = answer(&mut state, &method, &path, &query, body.as_ref(), &headers);
+        if answer.body.is_null() && answer.status >= 500 {
+            // Outage bodies are not JSON on the real API either; nothing to check.
+        } else {
+            violations.extend(spec.check_response(&method, &path, answer.status, &answer.body));
+        }
+        state.violations.extend(violations);
+        state.requests.push(Recorded {
+            method,
+            path,
+            query,
+            body,
+            status: answer.status,
+            headers,
+        });
+        let mut template = ResponseTemplate::new(answer.status);
+        if answer.body.is_null() {
+            template = template.set_body_string(if answer.status >= 500 {
+                "<html>upstream error</html>"
+            } else {
+                ""
+            });
+        } else {
+            template = template.set_body_json(&answer.body);
+        }
+        template = template.insert_header("x-github-api-version-selected", "2022-11-28");
+        for (k, v) in answer.headers {
+            template = template.insert_header(k.as_str(), v.as_str());
+        }
+        if let Some(delay) = answer.delay {
+            template = template.set_delay(delay);
+        }
+        template
+    }
+}
+
+fn answer(
+    state: &mut State,
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    body: Option<&Value>,
+    headers: &[(String, String)],
+) -> Answer {
+    let auth = headers
+        .iter()
+        .find(|(k, _)| k == "authorization")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    let token_ok = auth
+        .strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("token "))
+        == Some(state.token.as_str());
+    if !token_ok {
+        return Answer::json(
+            401,
+            json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"}),
+        );
+    }
+
+    // Injected faults first.
+    if let Some(index) = state
+        .faults
+        .iter()
+        .position(|f| f.times > 0 && f.method == method && path.contains(&f.path_contains))
+    {
+        state.faults[index].times -= 1;
+        let kind = state.faults[index].kind.clone();
+        match kind {
+            FaultKind::Status {
+                status,
+                body,
+                headers,
+            } => {
+                if matches!(status, 403 | 429) {
+                    state.rate_limited += 1;
+                }
+                return Answer {
+                    status,
+                    body,
+                    headers,
+                    delay: None,
+                };
+            }
+            FaultKind::Delay(d) => {
+                // The client gives up before this arrives; shaped as an outage so it is not
+                // checked against the operation's schema.
+                return Answer {
+                    status: 504,
+                    body: Value::Null,
+                    headers: Vec::new(),
+                    delay: Some(d),
+                };
+            }
+            FaultKind::ApplyThenStatus(status) => {
+                let _ = route(state, method, path, query, body);
+                return Answer::json(status, Value::Null);
+            }
+            FaultKind::ApplyThenDelay(d) => {
+                let mut real = route(state, method, path, query, body);
+                real.delay = Some(d);
+                return real;
+            }
+        }
+    }
+
+    // Secondary rate limit on content-creating requests.
+    if method != "GET"
+        && let Some(limit) = state.write_limit.clone()
+    {
+        let now = Instant::now();
+        state
+            .recent_writes
+            .retain(|t| now.duration_since(*t) < limit.window);
+        if state.recent_writes.len() >= limit.max_writes {
+            state.rate_limited += 1;
+            let oldest = state.recent_writes[0];
+            let free_in = limit.window.saturating_sub(now.duration_since(oldest));
+            let mut headers = vec![("x-ratelimit-remaining".to_owned(), "4000".to_owned())];
+            if limit.send_retry_after {
+                headers.push((
+                    "retry-after".to_owned(),
+                    free_in.as_secs().max(1).to_string(),
+                ));
+            }
+            return Answer {
+                status: 403,
+                body: json!({
+                    "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.",
+                    "documentation_url": "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+                    "status": "403"
+                }),
+                headers,
+                delay: None,
+            };
+        }
+        state.recent_writes.push(now);
+    }
+    route(state, method, path, query, body)
+}
+
+fn route(
+    state: &mut State,
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    body: Option<&Value>,
+) -> Answer {
+    let prefix = format!("/repos/{}/{}", state.owner, state.name);
+    let Some(rest) = path.strip_prefix(&prefix) else {
+        return not_found("repos/repos#get-a-repository");
+    };
+    let q = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let body = body.cloned().unwrap_or(Value::Null);
+    let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+    match (method, segments.as_slice()) {
+        ("GET", [""]) => get_repo(state),
+        ("GET", ["git", "ref", "heads", branch @ ..]) => get_ref(state, &branch.join("/")),
+        ("POST", ["git", "refs"]) => create_ref(state, &body),
+        ("PATCH", ["git", "refs", "heads", branch @ ..]) => {
+            update_ref(state, &branch.join("/"), &body)
+        }
+        ("GET", ["contents", file @ ..]) => {
+            let git_ref = q("ref").unwrap_or_else(|| state.default_branch.clone());
+            get_contents(state, &file.join("/"), &git_ref)
+        }
+        ("PUT", ["contents", file @ ..]) => put_contents(state, &file.join("/"), &body),
+        ("GET", ["pulls"]) => list_pulls(state, q("head").as_deref(), q("state").as_deref()),
+        ("POST", ["pulls"]) => create_pull(state, &body),
+        ("GET", ["pulls", n]) => {
+            with_pull(state, n, |s, p| Answer::json(200, pull_json(s, p, true)))
+        }
+        ("PATCH", ["pulls", n]) => {
+            let title = body["title"].as_str().map(str::to_owned);
+            let text = body["body"].as_str().map(str::to_owned);
+            with_pull_mut(state, n, |p| {
+                if let Some(t) = title {
+                    p.title = t;
+                }
+                if let Some(b) = text {
+                    p.body = b;
+                }
+            })
+        }
+        ("GET", ["issues", n, "comments"]) => list_comments(state, n),
+        ("POST", ["issues", n, "comments"]) => create_comment(state, n, &body),
+        ("POST", ["issues", n, "labels"]) => add_labels(state, n, &body),
+        _ => not_found("rest"),
+    }
+}
+
+fn get_repo(state: &State) -> Answer {
+    let mut repo = Spec::get().example("full-repository-default-response");
+    let full = format!("{}/{}", state.owner, state.name);
+    repo["name"] = json!(state.name);
+    repo["full_name"] = json!(full);
+    repo["default_branch"] = json!(state.default_branch);
+    repo["owner"]["login"] = json!(state.owner);
+    repo["html_url"] = json!(state.html_url());
+    repo["url"] = json!(state.base_url());
+    repo["private"] = json!(true);
+    // GitHub's own example omits fields its schema requires; a real answer has them.
+    repo["language"] = json!("Nix");
+    if let Some(map) = repo.as_object_mut() {
+        map.remove("source");
+        map.remove("parent");
+    }
+    Answer::json(200, repo)
+}
+
+fn ref_json(state: &State, branch: &str, sha: &str) -> Value {
+    let mut r = Spec::get().example("git-ref");
+    r["ref"] = json!(format!("refs/heads/{branch}"));
+    r["url"] = json!(format!("{}/git/refs/heads/{branch}", state.base_url()));
+    r["object"]["sha"] = json!(sha);
+    r["object"]["url"] = json!(format!("{}/git/commits/{sha}", state.base_url()));
+    r
+}
+
+fn get_ref(state: &State, branch: &str) -> Answer {
+    match state.branches.get(branch) {
+        Some(sha) => Answer::json(200, ref_json(state, branch, sha)),
+        None => not_found("git/refs#get-a-reference"),
+    }
+}
+
+fn create_ref(state: &mut State, body: &Value) -> Answer {
+    let full = body["ref"].as_str().unwrap_or("");
+    let sha = body["sha"].as_str().unwrap_or("");
+    let Some(branch) = full.strip_prefix("refs/heads/").filter(|b| !b.is_empty()) else {
+        return validation_failed(
+            "Reference name must start with 'refs/' and have at least two slashes.",
+            json!([]),
+            "git/refs#create-a-reference",
+        );
+    };
+    if state.branches.contains_key(branch) {
+        return Answer::json(
+            422,
+            json!({"message": "Reference already exists", "documentation_url": "https://docs.github.com/rest/git/refs#create-a-reference", "status": "422"}),
+        );
+    }
+    if !state.commits.contains_key(sha) {
+        return Answer::json(
+            422,
+            json!({"message": "Object does not exist", "documentation_url": "https://docs.github.com/rest/git/refs#create-a-reference", "status": "422"}),
+        );
+    }
+    state.branches.insert(branch.to_owned(), sha.to_owned());
+    Answer::json(201, ref_json(state, branch, sha))
+}
+
+fn update_ref(state: &mut State, branch: &str, body: &Value) -> Answer {
+    let sha = body["sha"].as_str().unwrap_or("");
+    if !state.branches.contains_key(branch) {
+        return validation_failed(
+            "Reference does not exist",
+            json!([]),
+            "git/refs#update-a-reference",
+        );
+    }
+    if !state.commits.contains_key(sha) {
+        return validation_failed(
+            "Object does not exist",
+            json!([]),
+            "git/refs#update-a-reference",
+        );
+    }
+    // The fake has no history, so a non-forced update cannot be checked for fast-forward; enlist
+    // always forces.
+    if body["force"] != true {
+        return validation_failed(
+            "Update is not a fast forward",
+            json!([]),
+            "git/refs#update-a-reference",
+        );
+    }
+    state.branches.insert(branch.to_owned(), sha.to_owned());
+    Answer::json(200, ref_json(state, branch, sha))
+}
+
+fn blob_sha(content: &str) -> String {
+    sha40(format!("blob {}\0{content}", content.len()).as_bytes())
+}
+
+fn get_contents(state: &State, file: &str, git_ref: &str) -> Answer {
+    let Some(tree) = state.tree(git_ref) else {
+        return Answer::json(
+            404,
+            json!({"message": format!("No commit found for the ref {git_ref}"), "documentation_url": "https://docs.github.com/rest/repos/contents#get-repository-content", "status": "404"}),
+        );
+    };
+    let Some(content) = tree.get(file) else {
+        return not_found("repos/contents#get-repository-content");
+    };
+    let mut item = Spec::get().example("content-file-response-if-content-is-a-file");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(content);
+    // GitHub wraps base64 content at 60 characters with "\n".
+    let wrapped: Vec<String> = encoded
+        .as_bytes()
+        .chunks(60)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    let sha = blob_sha(content);
+    let name = file.rsplit('/').next().unwrap_or(file);
+    item["type"] = json!("file");
+    item["encoding"] = json!("base64");
+    item["size"] = json!(content.len());
+    item["name"] = json!(name);
+    item["path"] = json!(file);
+    item["content"] = json!(format!("{}\n", wrapped.join("\n")));
+    item["sha"] = json!(sha);
+    item["url"] = json!(format!(
+        "{}/contents/{file}?ref={git_ref}",
+        state.base_url()
+    ));
+    Answer::json(200, item)
+}
+
+fn put_contents(state: &mut State, file: &str, body: &Value) -> Answer {
+    let branch = body["branch"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| state.default_branch.clone());
+    let Some(tree) = state.tree(&branch).cloned() else {
+        return Answer::json(
+            404,
+            json!({"message": format!("Branch {branch} not found"), "documentation_url": "https://docs.github.com/rest/repos/contents#create-or-update-file-contents", "status": "404"}),
+        );
+    };
+    let Some(content) = body["content"]
+        .as_str()
+        .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+    else {
+        return validation_failed(
+            "Invalid request.\n\ncontent is not valid Base64",
+            json!([]),
+            "repos/contents#create-or-update-file-contents",
+        );
+    };
+    let existing = tree.get(file);
+    match (existing, body["sha"].as_str()) {
+        (Some(_), None) => {
+            return validation_failed(
+                "Invalid request.\n\n\"sha\" wasn't supplied.",
+                json!([]),
+                "repos/contents#create-or-update-file-contents",
+            );
+        }
+        (Some(current), Some(sha)) if blob_sha(current) != sha => {
+            return Answer::json(
+                409,
+                json!({"message": format!("{file} does not match {sha}"), "documentation_url": "https://docs.github.com/rest/repos/contents#create-or-update-file-contents", "status": "409"}),
+            );
+        }
+        (None, Some(sha)) => {
+            return Answer::json(
+                409,
+                json!({"message": format!("{file} does not match {sha}"), "documentation_url": "https://docs.github.com/rest/repos/contents#create-or-update-file-contents", "status": "409"}),
+            );
+        }
+        _ => {}
+    }
+    let created = existing.is_none();
+    let mut new_tree = tree;
+    new_tree.insert(file.to_owned(), content.clone());
+    let sha = state.commit(new_tree);
+    state.branches.insert(branch.clone(), sha.clone());
+    let example = if created {
+        "file-commit-example-for-creating-a-file"
+    } else {
+        "file-commit-example-for-updating-a-file"
+    };
+    let mut out = Spec::get().example(example);
+    out["content"]["path"] = json!(file);
+    out["content"]["name"] = json!(file.rsplit('/').next().unwrap_or(file));
+    out["content"]["sha"] = json!(blob_sha(&content));
+    out["content"]["size"] = json!(content.len());
+    out["commit"]["sha"] = json!(sha);
+    out["commit"]["message"] = body["message"].clone();
+    Answer::json(if created { 201 } else { 200 }, out)
+}
+
+fn pull_json(state: &State, pull: &Pull, full: bool) -> Value {
+    let mut p = if full {
+        Spec::get().example("pull-request")
+    } else {
+        Spec::get().example("pull-request-simple-items")[0].clone()
+    };
+    p["number"] = json!(pull.number);
+    p["id"] = json!(1_000_000 + pull.number);
+    p["state"] = json!(pull.state);
+    p["title"] = json!(pull.title);
+    p["body"] = json!(pull.body);
+    p["html_url"] = json!(format!("{}/pull/{}", state.html_url(), pull.number));
+    p["url"] = json!(format!("{}/pulls/{}", state.base_url(), pull.number));
+    p["head"]["ref"] = json!(pull.head);
+    p["head"]["label"] = json!(format!("{}:{}", state.owner, pull.head));
+    p["head"]["sha"] = json!(state.branches.get(&pull.head).cloned().unwrap_or_default());
+    p["base"]["ref"] = json!(pull.base);
+    p["base"]["label"] = json!(format!("{}:{}", state.owner, pull.base));
+    p["merged_at"] = if pull.merged {
+        json!("2026-11-21T12:00:00Z")
+    } else {
+        Value::Null
+    };
+    p["closed_at"] = if pull.state == "closed" {
+        json!("2026-11-21T12:00:00Z")
+    } else {
+        Value::Null
+    };
+    if full {
+        p["merged"] = json!(pull.merged);
+    }
+    // The example's requested team lacks the `type` its schema requires; no reviewers here.
+    p["requested_teams"] = json!([]);
+    p["requested_reviewers"] = json!([]);
+    let labels: Vec<Value> = pull.labels.iter().map(|l| label_json(l)).collect();
+    p["labels"] = json!(labels);
+    p
+}
+
+fn label_json(name: &str) -> Value {
+    let mut l = Spec::get().example("label-items")[0].clone();
+    l["name"] = json!(name);
+    l
+}
+
+fn list_pulls(state: &State, head: Option<&str>, filter_state: Option<&str>) -> Answer {
+    let wanted = filter_state.unwrap_or("open");
+    let head_branch = match (state.head_filter, head) {
+        // GitHub needs `owner:branch`; without the owner the filter is silently ignored.
+        (HeadFilter::GitHub, Some(h)) => h
+            .split_once(':')
+            .filter(|(o, _)| o.eq_ignore_ascii_case(&state.owner))
+            .map(|(_, b)| b.to_owned())
+            .or_else(|| {
+                if h.contains(':') {
+                    Some(String::from("\0no-such-branch"))
+                } else {
+                    None
+                }
+            }),
+        _ => None,
+    };
+    let items: Vec<Value> = state
+        .pulls
+        .iter()
+        .rev()
+        .filter(|p| wanted == "all" || p.state == wanted)
+        .filter(|p| head_branch.as_ref().is_none_or(|b| &p.head == b))
+        .map(|p| pull_json(state, p, false))
+        .collect();
+    Answer::json(200, json!(items))
+}
+
+fn create_pull(state: &mut State, body: &Value) -> Answer {
+    let head_raw = body["head"].as_str().unwrap_or("");
+    let head = head_raw
+        .split_once(':')
+        .map_or(head_raw, |(_, b)| b)
+        .to_owned();
+    let base = body["base"].as_str().unwrap_or("").to_owned();
+    if !state.branches.contains_key(&head) {
+        return validation_failed(
+            "Validation Failed",
+            json!([{"resource": "PullRequest", "field": "head", "code": "invalid"}]),
+            "pulls/pulls#create-a-pull-request",
+        );
+    }
+    if !state.branches.contains_key(&base) {
+        return validation_failed(
+            "Validation Failed",
+            json!([{"resource": "PullRequest", "field": "base", "code": "invalid"}]),
+            "pulls/pulls#create-a-pull-request",
+        );
+    }
+    if state
+        .pulls
+        .iter()
+        .any(|p| p.state == "open" && p.head == head)
+    {
+        return validation_failed(
+            "Validation Failed",
+            json!([{"resource": "PullRequest", "code": "custom", "message": format!("A pull request already exists for {}:{head}.", state.owner)}]),
+            "pulls/pulls#create-a-pull-request",
+        );
+    }
+    if state.tree(&head) == state.tree(&base) {
+        return validation_failed(
+            "Validation Failed",
+            json!([{"resource": "PullRequest", "code": "custom", "message": format!("No commits between {base} and {head}")}]),
+            "pulls/pulls#create-a-pull-request",
+        );
+    }
+    let number = state.next_number;
+    state.next_number += 1;
+    let pull = Pull {
+        number,
+        head,
+        base,
+        title: body["title"].as_str().unwrap_or("").to_owned(),
+        body: body["body"].as_str().unwrap_or("").to_owned(),
+        state: "open".to_owned(),
+        merged: false,
+        labels: Vec::new(),
+    };
+    let json = pull_json(state, &pull, true);
+    state.pulls.push(pull);
+    Answer::json(201, json)
+}
+
+fn with_pull(state: &State, n: &str, f: impl FnOnce(&State, &Pull) -> Answer) -> Answer {
+    match n
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| state.pulls.iter().find(|p| p.number == n))
+    {
+        Some(p) => f(state, p),
+        None => not_found("pulls/pulls#get-a-pull-request"),
+    }
+}
+
+fn with_pull_mut(state: &mut State, n: &str, f: impl FnOnce(&mut Pull)) -> Answer {
+    let Some(number) = n
+        .parse::<u64>()
+        .ok()
+        .filter(|n| state.pulls.iter().any(|p| p.number == *n))
+    else {
+        return not_found("pulls/pulls#update-a-pull-request");
+    };
+    if let Some(p) = state.pulls.iter_mut().find(|p| p.number == number) {
+        f(p);
+    }
+    let pull = state
+        .pulls
+        .iter()
+        .find(|p| p.number == number)
+        .cloned()
+        .expect("present");
+    Answer::json(200, pull_json(state, &pull, true))
+}
+
+fn comment_json(state: &State, c: &Comment) -> Value {
+    let mut v = Spec::get().example("issue-comment");
+    v["id"] = json!(c.id);
+    v["body"] = json!(c.body);
+    v["issue_url"] = json!(format!("{}/issues/{}", state.base_url(), c.issue));
+    v["html_url"] = json!(format!(
+        "{}/pull/{}#issuecomment-{}",
+        state.html_url(),
+        c.issue,
+        c.id
+    ));
+    v
+}
+
+fn list_comments(state: &State, n: &str) -> Answer {
+    let Some(number) = n
+        .parse::<u64>()
+        .ok()
+        .filter(|n| state.pulls.iter().any(|p| p.number == *n))
+    else {
+        return not_found("issues/comments#list-issue-comments");
+    };
+    let items: Vec<Value> = state
+        .comments
+        .iter()
+        .filter(|c| c.issue == number)
+        .map(|c| comment_json(state, c))
+        .collect();
+    Answer::json(200, json!(items))
+}
+
+fn create_comment(state: &mut State, n: &str, body: &Value) -> Answer {
+    let Some(number) = n
+        .parse::<u64>()
+        .ok()
+        .filter(|n| state.pulls.iter().any(|p| p.number == *n))
+    else {
+        return not_found("issues/comments#create-an-issue-comment");
+    };
+    state.next_id += 1;
+    let comment = Comment {
+        id: state.next_id,
+        issue: number,
+        body: body["body"].as_str().unwrap_or("").to_owned(),
+    };
+    let json = comment_json(state, &comment);
+    state.comments.push(comment);
+    Answer::json(201, json)
+}
+
+fn add_labels(state: &mut State, n: &str, body: &Value) -> Answer {
+    let Some(number) = n
+        .parse::<u64>()
+        .ok()
+        .filter(|n| state.pulls.iter().any(|p| p.number == *n))
+    else {
+        return not_found("issues/labels#add-labels-to-an-issue");
+    };
+    let names: Vec<String> = body["labels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.as_str().map(str::to_owned))
+        .collect();
+    let pull = state
+        .pulls
+        .iter_mut()
+        .find(|p| p.number == number)
+        .expect("present");
+    for name in names {
+        if !pull.labels.contains(&name) {
+            pull.labels.push(name);
+        }
+    }
+    let labels: Vec<Value> = pull.labels.iter().map(|l| label_json(l)).collect();
+    Answer::json(200, json!(labels))
+}

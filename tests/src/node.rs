@@ -1,0 +1,247 @@
+//! A simulated node: a copy of a fixture root (so tests can change its hardware, hostname or boot
+//! id), a state directory, a config file and a token file, pointed at a [`FakeGitHub`]. Runs the
+//! real `enlist` binary ([`Node::run`]) or the library entry point with a virtual clock
+//! ([`Node::run_lib`]).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use enlist::config::{Env, Overrides, RegisterConfig};
+use enlist::facts::HostKernel;
+use enlist::register::{Deps, RegisterError, Report};
+use serde_json::Value;
+
+use crate::clock::VirtualClock;
+use crate::fake::{FakeGitHub, TOKEN};
+
+/// Path of the built binary (cargo builds it for this crate's tests since `enlist` is a
+/// dependency; the path is resolved from the target directory).
+pub fn binary() -> PathBuf {
+    if let Ok(path) = std::env::var("ENLIST_BIN") {
+        return PathBuf::from(path);
+    }
+    // tests/ → target/<profile>/enlist, next to this test executable's directory.
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    profile_dir.join("enlist")
+}
+
+/// A fixture root tree from the agent's test fixtures.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../agent/tests/fixtures")
+        .join(name)
+}
+
+/// Output of one binary run.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    /// stdout.
+    pub stdout: String,
+    /// stderr.
+    pub stderr: String,
+}
+
+/// A simulated machine.
+pub struct Node {
+    dir: tempfile::TempDir,
+    /// The root facts are read under.
+    pub root: PathBuf,
+    /// State directory.
+    pub state: PathBuf,
+    /// Config file.
+    pub config: PathBuf,
+    /// Token file.
+    pub token_file: PathBuf,
+    api_url: String,
+    extra: String,
+    boots: u32,
+}
+
+impl Node {
+    /// A node with the hardware of `fixture`, registering against `fake`.
+    pub fn new(fixture_name: &str, fake: &FakeGitHub) -> Node {
+        Node::with_api(fixture_name, &fake.url())
+    }
+
+    /// A node registering against `api_url`.
+    pub fn with_api(fixture_name: &str, api_url: &str) -> Node {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("root");
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(fixture(fixture_name))
+            .arg(&root)
+            .status()
+            .expect("cp");
+        assert!(status.success(), "copy fixture {fixture_name}");
+        let token_file = dir.path().join("github-token");
+        std::fs::write(&token_file, format!("{TOKEN}\n")).expect("token");
+        let mut perms = std::fs::metadata(&token_file).expect("meta").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
+        std::fs::set_permissions(&token_file, perms).expect("chmod");
+        let node = Node {
+            state: dir.path().join("state"),
+            config: dir.path().join("config.yaml"),
+            root,
+            token_file,
+            api_url: api_url.to_owned(),
+            extra: String::new(),
+            boots: 0,
+            dir,
+        };
+        node.write_config();
+        node.reboot_to(1);
+        node
+    }
+
+    fn write_config(&self) {
+        let text = format!(
+            "repo: acme/fleet\napi_url: {}\noperator: alice\ntoken_file: {}\nstate_dir: {}\nroot: {}\n\
+             readiness_timeout_secs: 5\nrequest_timeout_secs: 5\n{}",
+            self.api_url,
+            self.token_file.display(),
+            self.state.display(),
+            self.root.display(),
+            self.extra
+        );
+        std::fs::write(&self.config, text).expect("config");
+    }
+
+    /// Adds config lines (YAML).
+    pub fn configure(&mut self, yaml: &str) {
+        self.extra.push_str(yaml);
+        if !yaml.ends_with('\n') {
+            self.extra.push('\n');
+        }
+        self.write_config();
+    }
+
+    /// The scratch directory of this node.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn reboot_to(&self, n: u32) {
+        let path = self.root.join("proc/sys/kernel/random/boot_id");
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, format!("b00710{n:02}-0000-4000-8000-000000000000\n"))
+            .expect("boot id");
+    }
+
+    /// A new boot (new boot id).
+    pub fn reboot(&mut self) {
+        self.boots += 1;
+        self.reboot_to(self.boots + 1);
+    }
+
+    /// Reinstall: the state directory is gone, and it is a new boot.
+    pub fn reinstall(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.state);
+        self.reboot();
+    }
+
+    /// Changes the static hostname (a fact change).
+    pub fn set_hostname(&self, hostname: &str) {
+        std::fs::write(self.root.join("etc/hostname"), format!("{hostname}\n")).expect("hostname");
+    }
+
+    /// The marker, parsed.
+    pub fn marker(&self) -> Option<Value> {
+        let text = std::fs::read_to_string(self.state.join("registered.json")).ok()?;
+        Some(serde_json::from_str(&text).expect("marker is valid JSON"))
+    }
+
+    /// Runs `enlist register --config <config> <args>` with a clean environment. Asserts the
+    /// token appears nowhere in the output.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with_env(args, &[])
+    }
+
+    /// Like [`Node::run`] with extra environment variables.
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(binary());
+        cmd.arg("register")
+            .arg("--config")
+            .arg(&self.config)
+            .args(args);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run enlist");
+        let run = Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert_no_token(&run.stdout);
+        assert_no_token(&run.stderr);
+        run
+    }
+
+    /// Starts the binary without waiting (for concurrency and crash tests).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new(binary())
+            .arg("register")
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn enlist")
+    }
+
+    /// `enlist facts --format yaml` for this node (what `register` proposes).
+    pub fn facts_yaml(&self) -> String {
+        let out = Command::new(binary())
+            .args(["facts", "--format", "yaml", "--operator", "alice", "--root"])
+            .arg(&self.root)
+            .env_clear()
+            .env("ENLIST_CONFIG", "/dev/null")
+            .output()
+            .expect("facts");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs the library entry point with a virtual clock (no real sleeping).
+    pub async fn run_lib(&self, clock: Arc<VirtualClock>) -> Result<Report, RegisterError> {
+        crate::logs::install();
+        let cfg = RegisterConfig::resolve(
+            &Overrides {
+                config: Some(self.config.clone()),
+                ..Overrides::default()
+            },
+            &Env::new(),
+        )?;
+        let deps = Deps {
+            clock,
+            kernel: Arc::new(HostKernel),
+            jitter_seed: Some(42),
+        };
+        enlist::register::register(&cfg, &deps).await
+    }
+}
+
+/// Panics if `text` contains the test token (or a recognisable part of it).
+pub fn assert_no_token(text: &str) {
+    assert!(
+        !text.contains(TOKEN),
+        "the token leaked into output:\n{text}"
+    );
+    assert!(
+        !text.contains(&TOKEN[4..20]),
+        "part of the token leaked into output:\n{text}"
+    );
+}
