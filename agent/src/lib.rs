@@ -24,6 +24,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod document;
+pub mod exit;
 pub mod facts;
 pub mod forge;
 pub mod hash;

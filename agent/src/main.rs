@@ -1,5 +1,5 @@
 //! The `enlist` binary: parses the command line, runs the command, and maps every error to one
-//! documented exit code (sysexits; the systemd unit keys its restart policy on them).
+//! documented exit code ([`enlist::exit`]; the systemd unit keys its restart policy on them).
 
 #![forbid(unsafe_code)]
 
@@ -13,31 +13,12 @@ use enlist::cli::{
 };
 use enlist::config::{self, ConfigError, Overrides, RegisterConfig};
 use enlist::document::NodeDocument;
+use enlist::exit;
 use enlist::facts::{self, FactsError, HostKernel};
-use enlist::forge::ForgeError;
 use enlist::logging::{self, Verbosity};
 use enlist::marker::MarkerError;
-use enlist::planner::PlanError;
-use enlist::readiness::NotReady;
 use enlist::reconcile::{self, ReconcileError};
 use enlist::register::{self, Deps, RegisterError};
-
-/// sysexits.h codes used by enlist.
-mod exit {
-    pub const OK: u8 = 0;
-    /// `reconcile` found invalid files/rows or duplicates (or, with `--strict`, gaps).
-    pub const FINDINGS: u8 = 1;
-    pub const USAGE: u8 = 64;
-    pub const DATAERR: u8 = 65;
-    pub const UNAVAILABLE: u8 = 69;
-    pub const SOFTWARE: u8 = 70;
-    pub const OSERR: u8 = 71;
-    pub const CANTCREAT: u8 = 73;
-    pub const TEMPFAIL: u8 = 75;
-    pub const PROTOCOL: u8 = 76;
-    pub const NOPERM: u8 = 77;
-    pub const CONFIG: u8 = 78;
-}
 
 /// Everything a command can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -73,32 +54,7 @@ fn exit_code(failure: &Failure) -> u8 {
         Failure::Reconcile(_) => exit::USAGE,
         Failure::Findings(_) => exit::FINDINGS,
         Failure::Output(_) => exit::OSERR,
-        Failure::Register(e) => match e {
-            RegisterError::Config(_)
-            | RegisterError::LiveInstaller { .. }
-            | RegisterError::Hostname(_) => exit::CONFIG,
-            RegisterError::RepoNotFound { .. } | RegisterError::BaseBranchMissing { .. } => {
-                exit::CONFIG
-            }
-            RegisterError::Facts(FactsError::NoIdentity(_)) => exit::CONFIG,
-            RegisterError::Facts(FactsError::Kernel(_)) => exit::OSERR,
-            RegisterError::Lock(_) | RegisterError::Marker(_) => exit::CANTCREAT,
-            RegisterError::NotReady(
-                NotReady::Unreachable { .. } | NotReady::ClockNotSynced { .. },
-            ) => exit::UNAVAILABLE,
-            RegisterError::Plan(PlanError::NoCandidate) => exit::SOFTWARE,
-            RegisterError::Plan(_) => exit::DATAERR,
-            RegisterError::NoProgress { .. } => exit::SOFTWARE,
-            RegisterError::Forge(f) => match f {
-                ForgeError::Unauthorized { .. } | ForgeError::Forbidden { .. } => exit::NOPERM,
-                ForgeError::NotFound { .. } => exit::CONFIG,
-                ForgeError::RateLimited { .. }
-                | ForgeError::Server { .. }
-                | ForgeError::Transport { .. } => exit::TEMPFAIL,
-                ForgeError::Unexpected { .. } => exit::PROTOCOL,
-                ForgeError::Client(_) => exit::CONFIG,
-            },
-        },
+        Failure::Register(e) => exit::of_register(e),
     }
 }
 

@@ -419,15 +419,7 @@ async fn dry_run_without_token_makes_no_request() {
     let node = Node::new("dell-r640", &github);
     std::fs::remove_file(&node.token_file).unwrap();
     let mut node = node;
-    node.configure("");
-    // token_file points to a missing file: drop it from the config.
-    let text = std::fs::read_to_string(&node.config).unwrap();
-    let text: String = text
-        .lines()
-        .filter(|l| !l.starts_with("token_file"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(&node.config, text).unwrap();
+    node.unset("token_file");
     let run = node.run(&["--dry-run"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(run.stderr.contains("remote checks skipped"));
@@ -456,15 +448,7 @@ async fn bad_token_exits_77_with_no_write_and_no_marker() {
 async fn wrong_repo_exits_78() {
     let github = fake().await;
     let mut node = Node::new("dell-r640", &github);
-    node.configure("repo: acme/does-not-exist");
-    // A later key wins in YAML? No: duplicate keys are an error, so rewrite the repo line.
-    let text = std::fs::read_to_string(&node.config).unwrap();
-    let text: String = text
-        .lines()
-        .filter(|l| *l != "repo: acme/fleet")
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(&node.config, text).unwrap();
+    node.set("repo", "acme/does-not-exist");
     let run = node.run(&[]);
     assert_eq!(run.code, Some(78), "{}", run.stderr);
     assert!(run.stderr.contains("acme/does-not-exist"));
@@ -474,7 +458,7 @@ async fn wrong_repo_exits_78() {
 async fn labels_are_applied_as_a_fourth_write() {
     let github = fake().await;
     let mut node = Node::new("dell-r640", &github);
-    node.configure("labels: [enlist, hardware]");
+    node.set("labels", "[enlist, hardware]");
     assert_eq!(node.run(&[]).code, Some(0));
     let s = github.state();
     assert_eq!(s.writes().len(), 4);
@@ -531,7 +515,12 @@ async fn invalid_upstream_file_exits_65() {
 async fn configured_node_id_and_operator_path_template() {
     let github = fake().await;
     let mut node = Node::new("supermicro-x11", &github);
-    node.configure("node_id: rack4-n07\npath_template: maintainers/{operator}/cluster-nodes/{node_id}/node.yaml\nbase_branch: main");
+    node.set("node_id", "rack4-n07");
+    node.set(
+        "path_template",
+        "maintainers/{operator}/cluster-nodes/{node_id}/node.yaml",
+    );
+    node.set("base_branch", "main");
     let run = node.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let s = github.state();

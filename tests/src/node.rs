@@ -59,8 +59,7 @@ pub struct Node {
     pub config: PathBuf,
     /// Token file.
     pub token_file: PathBuf,
-    api_url: String,
-    extra: String,
+    settings: Vec<(String, String)>,
     boots: u32,
 }
 
@@ -86,13 +85,26 @@ impl Node {
         let mut perms = std::fs::metadata(&token_file).expect("meta").permissions();
         std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
         std::fs::set_permissions(&token_file, perms).expect("chmod");
+        let state = dir.path().join("state");
+        let settings = [
+            ("repo", "acme/fleet".to_owned()),
+            ("api_url", api_url.to_owned()),
+            ("operator", "alice".to_owned()),
+            ("token_file", token_file.display().to_string()),
+            ("state_dir", state.display().to_string()),
+            ("root", root.display().to_string()),
+            ("readiness_timeout_secs", "5".to_owned()),
+            ("request_timeout_secs", "5".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
         let node = Node {
-            state: dir.path().join("state"),
+            state,
             config: dir.path().join("config.yaml"),
             root,
             token_file,
-            api_url: api_url.to_owned(),
-            extra: String::new(),
+            settings,
             boots: 0,
             dir,
         };
@@ -102,24 +114,26 @@ impl Node {
     }
 
     fn write_config(&self) {
-        let text = format!(
-            "repo: acme/fleet\napi_url: {}\noperator: alice\ntoken_file: {}\nstate_dir: {}\nroot: {}\n\
-             readiness_timeout_secs: 5\nrequest_timeout_secs: 5\n{}",
-            self.api_url,
-            self.token_file.display(),
-            self.state.display(),
-            self.root.display(),
-            self.extra
-        );
+        let text: String = self
+            .settings
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\n"))
+            .collect();
         std::fs::write(&self.config, text).expect("config");
     }
 
-    /// Adds config lines (YAML).
-    pub fn configure(&mut self, yaml: &str) {
-        self.extra.push_str(yaml);
-        if !yaml.ends_with('\n') {
-            self.extra.push('\n');
+    /// Sets a config key (YAML value), replacing an earlier value.
+    pub fn set(&mut self, key: &str, value: &str) {
+        match self.settings.iter_mut().find(|(k, _)| k == key) {
+            Some(entry) => entry.1 = value.to_owned(),
+            None => self.settings.push((key.to_owned(), value.to_owned())),
         }
+        self.write_config();
+    }
+
+    /// Removes a config key.
+    pub fn unset(&mut self, key: &str) {
+        self.settings.retain(|(k, _)| k != key);
         self.write_config();
     }
 

@@ -1,0 +1,60 @@
+//! Exit codes (sysexits.h), the contract with the systemd unit: it restarts on 69/73/75/76 and
+//! never on 64/65/77/78. `main` maps every failure through here; registration errors through
+//! [`of_register`], which the end-to-end tests also use to assert the documented codes.
+
+use crate::facts::FactsError;
+use crate::forge::ForgeError;
+use crate::planner::PlanError;
+use crate::readiness::NotReady;
+use crate::register::RegisterError;
+
+/// Success (including "already registered", "pending", "rejected", dry run).
+pub const OK: u8 = 0;
+/// `reconcile` found invalid files/rows or duplicates (or, with `--strict`, gaps).
+pub const FINDINGS: u8 = 1;
+/// Usage error.
+pub const USAGE: u8 = 64;
+/// Data error: unresolvable node id collision, invalid upstream node.yaml.
+pub const DATAERR: u8 = 65;
+/// GitHub unreachable (or the clock never synced) within the readiness timeout.
+pub const UNAVAILABLE: u8 = 69;
+/// Internal error (a bug).
+pub const SOFTWARE: u8 = 70;
+/// The operating system would not tell us something (kernel facts, writing output).
+pub const OSERR: u8 = 71;
+/// The state directory cannot be created, locked or written.
+pub const CANTCREAT: u8 = 73;
+/// Temporary failure: retry later.
+pub const TEMPFAIL: u8 = 75;
+/// GitHub answered something enlist does not know how to handle.
+pub const PROTOCOL: u8 = 76;
+/// Permission: token rejected or lacking rights.
+pub const NOPERM: u8 = 77;
+/// Configuration error.
+pub const CONFIG: u8 = 78;
+
+/// The exit code of a failed registration.
+pub fn of_register(error: &RegisterError) -> u8 {
+    match error {
+        RegisterError::Config(_)
+        | RegisterError::LiveInstaller { .. }
+        | RegisterError::Hostname(_) => CONFIG,
+        RegisterError::RepoNotFound { .. } | RegisterError::BaseBranchMissing { .. } => CONFIG,
+        RegisterError::Facts(FactsError::NoIdentity(_)) => CONFIG,
+        RegisterError::Facts(FactsError::Kernel(_)) => OSERR,
+        RegisterError::Lock(_) | RegisterError::Marker(_) => CANTCREAT,
+        RegisterError::NotReady(NotReady::Unreachable { .. } | NotReady::ClockNotSynced { .. }) => {
+            UNAVAILABLE
+        }
+        RegisterError::Plan(PlanError::NoCandidate) | RegisterError::NoProgress { .. } => SOFTWARE,
+        RegisterError::Plan(_) => DATAERR,
+        RegisterError::Forge(f) => match f {
+            ForgeError::Unauthorized { .. } | ForgeError::Forbidden { .. } => NOPERM,
+            ForgeError::NotFound { .. } | ForgeError::Client(_) => CONFIG,
+            ForgeError::RateLimited { .. }
+            | ForgeError::Server { .. }
+            | ForgeError::Transport { .. } => TEMPFAIL,
+            ForgeError::Unexpected { .. } => PROTOCOL,
+        },
+    }
+}
