@@ -66,6 +66,8 @@ pub struct FileConfig {
     pub rate_limit_wait_secs: Option<u64>,
     /// Per-request timeout in seconds.
     pub request_timeout_secs: Option<u64>,
+    /// Random delay (0..=N s) before the first request, to spread a mass bring-up.
+    pub start_jitter_secs: Option<u64>,
     /// File holding the token.
     pub token_file: Option<PathBuf>,
     /// Read file-based facts under this directory.
@@ -147,6 +149,8 @@ pub struct RegisterConfig {
     pub rate_limit_wait: Duration,
     /// Per-request timeout.
     pub request_timeout: Duration,
+    /// Upper bound of the random delay before the first request.
+    pub start_jitter: Duration,
     /// Facts root.
     pub root: SysRoot,
     /// Allow live installer.
@@ -226,7 +230,7 @@ pub enum ConfigError {
 
 const VALID_KEYS: &str = "repo, api_url, operator, path_template, base_branch, state_dir, node_id, \
     branch_prefix, labels, readiness_timeout_secs, rate_limit_wait_secs, request_timeout_secs, \
-    token_file, root, allow_live, dry_run";
+    start_jitter_secs, token_file, root, allow_live, dry_run";
 
 /// The process environment, injectable for tests.
 pub type Env = BTreeMap<String, String>;
@@ -530,6 +534,16 @@ impl RegisterConfig {
             f,
         )?
         .map_or(DEFAULT_REQUEST_TIMEOUT_SECS, |l| l.value);
+        let start_jitter = pick(
+            None,
+            "",
+            env,
+            "start_jitter_secs",
+            secs,
+            file.start_jitter_secs,
+            f,
+        )?
+        .map_or(0, |l| l.value);
         if request_timeout == 0 {
             return Err(ConfigError::Invalid {
                 origin: "config".into(),
@@ -595,6 +609,7 @@ impl RegisterConfig {
             readiness_timeout: Duration::from_secs(readiness),
             rate_limit_wait: Duration::from_secs(rate_wait),
             request_timeout: Duration::from_secs(request_timeout),
+            start_jitter: Duration::from_secs(start_jitter),
             root,
             allow_live,
             dry_run,

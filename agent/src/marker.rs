@@ -165,7 +165,48 @@ pub fn write(state_dir: &Path, marker: &Marker) -> Result<(), MarkerError> {
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
+    } else {
+        remove_stale_temporaries(state_dir);
     }
+    result
+}
+
+/// Removes temporary markers left by runs that were killed mid-write (their names carry another
+/// pid). Only called while holding the state lock, so no live writer owns them.
+fn remove_stale_temporaries(state_dir: &Path) {
+    let prefix = format!(".{MARKER_FILE}.tmp-");
+    let Ok(entries) = fs::read_dir(state_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Proves the state directory can take a marker (space, permissions) before anything is written
+/// to GitHub: a PR whose outcome cannot be recorded would be checked again on every boot.
+pub fn check_writable(state_dir: &Path) -> Result<(), MarkerError> {
+    // A marker is well under 1 KiB; probe with a full page so a nearly full disk fails here.
+    const PROBE_BYTES: usize = 4096;
+    let probe = state_dir.join(format!(".{MARKER_FILE}.probe-{}", std::process::id()));
+    let result = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&probe)
+        .and_then(|mut file| {
+            file.write_all(&[b'\n'; PROBE_BYTES])?;
+            file.sync_all()
+        })
+        .map_err(|source| MarkerError {
+            path: state_dir.to_owned(),
+            action: "write to the state directory (disk full or read-only?)",
+            source,
+        });
+    let _ = fs::remove_file(&probe);
     result
 }
 
@@ -204,6 +245,17 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from(MARKER_FILE)]);
+    }
+
+    #[test]
+    fn temporaries_of_killed_runs_are_cleaned_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(format!(".{MARKER_FILE}.tmp-999999"));
+        fs::write(&stale, b"{\"version\": 1, \"node_").unwrap();
+        assert_eq!(read(dir.path()).unwrap(), None, "a torn temporary is not the marker");
+        write(dir.path(), &sample()).unwrap();
+        assert!(!stale.exists());
+        assert_eq!(read(dir.path()).unwrap(), Some(sample()));
     }
 
     #[test]

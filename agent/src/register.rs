@@ -327,6 +327,20 @@ impl Run<'_> {
             );
             return Ok(self.report(None, None));
         }
+        let first = next_action(&self.local, &self.observed);
+        if !self.cfg.dry_run && !matches!(first, Action::Finish(_)) {
+            marker::check_writable(&self.cfg.state_dir)?;
+        }
+        if !self.cfg.dry_run
+            && !self.cfg.start_jitter.is_zero()
+            && !matches!(first, Action::Finish(_))
+        {
+            // A mass bring-up (a rack powered on at once) would otherwise hit GitHub's secondary
+            // limits in the same second; a random start spreads the writes.
+            let wait = self.deps.clock.jitter(self.cfg.start_jitter);
+            log::info!("waiting {:.1}s (start_jitter_secs) before contacting GitHub", wait.as_secs_f64());
+            self.deps.clock.sleep(wait).await;
+        }
         let mut last = String::new();
         for _ in 0..MAX_STEPS {
             let action = next_action(&self.local, &self.observed);

@@ -83,3 +83,43 @@ impl Clock for VirtualClock {
         self.lock().rng.duration_up_to(max)
     }
 }
+
+/// Real time running `scale` times faster: sleeping `d` takes `d / scale` of real time, and the
+/// wall clock and elapsed time advance `scale` times faster. For the fleet simulation, where
+/// hundreds of nodes really run concurrently against a fake whose limits are scaled the same way.
+pub struct ScaledClock {
+    start: std::time::Instant,
+    epoch: SystemTime,
+    scale: f64,
+    rng: Mutex<SplitMix64>,
+}
+
+impl ScaledClock {
+    /// A clock `scale` times faster than real time, starting now at 2026-11-21T12:00:00Z.
+    pub fn new(scale: f64, seed: u64) -> ScaledClock {
+        ScaledClock {
+            start: std::time::Instant::now(),
+            epoch: SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_262_400),
+            scale,
+            rng: Mutex::new(SplitMix64(seed)),
+        }
+    }
+}
+
+impl Clock for ScaledClock {
+    fn now(&self) -> SystemTime {
+        self.epoch + self.elapsed()
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.start.elapsed().mul_f64(self.scale)
+    }
+
+    fn sleep(&self, duration: Duration) -> Sleep {
+        Box::pin(tokio::time::sleep(duration.div_f64(self.scale)))
+    }
+
+    fn jitter(&self, max: Duration) -> Duration {
+        self.rng.lock().unwrap_or_else(|p| p.into_inner()).duration_up_to(max)
+    }
+}

@@ -116,15 +116,38 @@ pub struct Fault {
     pub kind: FaultKind,
 }
 
-/// Secondary rate limit: at most `max_writes` content-creating requests per `window`.
+/// GitHub's secondary limits, optionally scaled in time: at most `max_writes` content-creating
+/// requests per `window`, and at most `max_concurrent` requests in flight (every answer is held
+/// for `latency`, so "in flight" = arrived within the last `latency`).
 #[derive(Clone, Debug)]
 pub struct WriteLimit {
     /// Writes allowed per window.
     pub max_writes: usize,
-    /// Window length.
+    /// Window length (real time).
     pub window: Duration,
     /// Send `retry-after` (else the client must apply the ≥ 60 s rule).
     pub send_retry_after: bool,
+    /// Virtual seconds per real second: `retry-after` is given in the client's (virtual) time.
+    pub time_scale: f64,
+    /// Concurrent requests allowed (`None`: unlimited).
+    pub max_concurrent: Option<usize>,
+    /// Latency added to every answer (real time).
+    pub latency: Duration,
+}
+
+impl WriteLimit {
+    /// GitHub's documented limits (80 content-creating requests per minute, 100 concurrent),
+    /// with time running `scale` times faster.
+    pub fn github(scale: f64) -> WriteLimit {
+        WriteLimit {
+            max_writes: 80,
+            window: Duration::from_secs_f64(60.0 / scale),
+            send_retry_after: true,
+            time_scale: scale,
+            max_concurrent: Some(100),
+            latency: Duration::from_secs_f64(0.05 / scale),
+        }
+    }
 }
 
 /// The fake's state. Public so tests can arrange and inspect it.
@@ -156,11 +179,16 @@ pub struct State {
     pub write_limit: Option<WriteLimit>,
     /// Times of recent content-creating requests (for the limit).
     pub recent_writes: Vec<Instant>,
+    /// Arrival times of recent requests (for the concurrency limit).
+    pub recent_arrivals: Vec<Instant>,
     /// Return every PR when a `head` filter is malformed (what GitHub does). Also, when set to
     /// `AllPulls`, return every PR for any filter (a wrong PR for another branch).
     pub head_filter: HeadFilter,
     /// Count of 403/429 rate-limit answers given.
     pub rate_limited: usize,
+    /// Process the n-th request (1-based) normally but hold its answer this long (crash tests
+    /// kill the client while it waits).
+    pub hang_at: Option<(usize, Duration)>,
     next_number: u64,
     next_id: u64,
     commit_counter: u64,
@@ -191,8 +219,10 @@ impl State {
             faults: Vec::new(),
             write_limit: None,
             recent_writes: Vec::new(),
+            recent_arrivals: Vec::new(),
             head_filter: HeadFilter::GitHub,
             rate_limited: 0,
+            hang_at: None,
             next_number: 1,
             next_id: 1000,
             commit_counter: 0,
@@ -494,6 +524,14 @@ fn answer(
         );
     }
 
+    if let Some((n, hold)) = state.hang_at
+        && state.requests.len() + 1 == n
+    {
+        let mut real = route(state, method, path, query, body);
+        real.delay = Some(hold);
+        return real;
+    }
+
     // Injected faults first.
     if let Some(index) = state
         .faults
@@ -540,39 +578,50 @@ fn answer(
         }
     }
 
-    // Secondary rate limit on content-creating requests.
-    if method != "GET"
-        && let Some(limit) = state.write_limit.clone()
-    {
+    // Secondary rate limits.
+    if let Some(limit) = state.write_limit.clone() {
         let now = Instant::now();
-        state
-            .recent_writes
-            .retain(|t| now.duration_since(*t) < limit.window);
-        if state.recent_writes.len() >= limit.max_writes {
-            state.rate_limited += 1;
-            let oldest = state.recent_writes[0];
-            let free_in = limit.window.saturating_sub(now.duration_since(oldest));
-            let mut headers = vec![("x-ratelimit-remaining".to_owned(), "4000".to_owned())];
-            if limit.send_retry_after {
-                headers.push((
-                    "retry-after".to_owned(),
-                    free_in.as_secs().max(1).to_string(),
-                ));
+        let virtual_secs = |real: Duration| ((real.as_secs_f64() * limit.time_scale).ceil() as u64).max(1);
+        if let Some(max) = limit.max_concurrent {
+            state.recent_arrivals.retain(|t| now.duration_since(*t) < limit.latency);
+            if state.recent_arrivals.len() >= max {
+                state.rate_limited += 1;
+                return secondary_limit(limit.send_retry_after.then(|| virtual_secs(limit.latency)), limit.latency);
             }
-            return Answer {
-                status: 403,
-                body: json!({
-                    "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.",
-                    "documentation_url": "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
-                    "status": "403"
-                }),
-                headers,
-                delay: None,
-            };
+            state.recent_arrivals.push(now);
         }
-        state.recent_writes.push(now);
+        if method != "GET" {
+            state.recent_writes.retain(|t| now.duration_since(*t) < limit.window);
+            if state.recent_writes.len() >= limit.max_writes {
+                state.rate_limited += 1;
+                let oldest = state.recent_writes[0];
+                let free_in = limit.window.saturating_sub(now.duration_since(oldest));
+                return secondary_limit(limit.send_retry_after.then(|| virtual_secs(free_in)), limit.latency);
+            }
+            state.recent_writes.push(now);
+        }
+        let mut real = route(state, method, path, query, body);
+        real.delay = Some(real.delay.unwrap_or_default().max(limit.latency));
+        return real;
     }
     route(state, method, path, query, body)
+}
+
+fn secondary_limit(retry_after: Option<u64>, latency: Duration) -> Answer {
+    let mut headers = vec![("x-ratelimit-remaining".to_owned(), "4000".to_owned())];
+    if let Some(secs) = retry_after {
+        headers.push(("retry-after".to_owned(), secs.to_string()));
+    }
+    Answer {
+        status: 403,
+        body: json!({
+            "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.",
+            "documentation_url": "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+            "status": "403"
+        }),
+        headers,
+        delay: Some(latency),
+    }
 }
 
 fn route(

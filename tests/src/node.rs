@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+use enlist::clock::Clock;
 use enlist::config::{Env, Overrides, RegisterConfig};
 use enlist::facts::HostKernel;
 use enlist::register::{Deps, RegisterError, Report};
 use serde_json::Value;
 
-use crate::clock::VirtualClock;
 use crate::fake::{FakeGitHub, TOKEN};
 
 /// Path of the built binary (cargo builds it for this crate's tests since `enlist` is a
@@ -230,7 +230,7 @@ impl Node {
     }
 
     /// Runs the library entry point with a virtual clock (no real sleeping).
-    pub async fn run_lib(&self, clock: Arc<VirtualClock>) -> Result<Report, RegisterError> {
+    pub async fn run_lib(&self, clock: Arc<dyn Clock>) -> Result<Report, RegisterError> {
         crate::logs::install();
         let cfg = RegisterConfig::resolve(
             &Overrides {
@@ -244,7 +244,16 @@ impl Node {
             kernel: Arc::new(HostKernel),
             jitter_seed: Some(42),
         };
-        enlist::register::register(&cfg, &deps).await
+        let result = enlist::register::register(&cfg, &deps).await;
+        // Every log line and error message of every library run is checked for the token.
+        for line in crate::logs::lines() {
+            assert_no_token(&line);
+        }
+        if let Err(e) = &result {
+            assert_no_token(&e.to_string());
+            assert_no_token(&format!("{e:?}"));
+        }
+        result
     }
 }
 
