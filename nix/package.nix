@@ -2,7 +2,9 @@
 # NixOS users want nix/module.nix instead: it generates its own unit with the same hardening.
 {
   lib,
+  stdenv,
   rustPlatform,
+  installShellFiles,
 }:
 let
   # The workspace manifest carries the version (`[workspace.package]`), so it is stated once.
@@ -28,6 +30,8 @@ rustPlatform.buildRustPackage {
 
   cargoLock.lockFile = ../Cargo.lock;
 
+  nativeBuildInputs = [ installShellFiles ];
+
   # Build and test the agent only: the e2e crate (fake GitHub, nspawn boot test) does not belong in
   # a sandboxed package build.
   cargoBuildFlags = [
@@ -44,6 +48,16 @@ rustPlatform.buildRustPackage {
     install -Dm0644 systemd/enlist.service $out/lib/systemd/system/enlist.service
     substituteInPlace $out/lib/systemd/system/enlist.service \
       --replace-fail "ExecStart=/usr/bin/enlist " "ExecStart=$out/bin/enlist "
+  ''
+  # Man pages and completions come from the binary itself (clap), so they match its --help. They
+  # need to run it: skipped when cross-compiling.
+  + lib.optionalString (stdenv.buildPlatform.canExecute stdenv.hostPlatform) ''
+    $out/bin/enlist manpage --dir man
+    installManPage man/*.1
+    installShellCompletion --cmd enlist \
+      --bash <($out/bin/enlist completions bash) \
+      --fish <($out/bin/enlist completions fish) \
+      --zsh <($out/bin/enlist completions zsh)
   '';
 
   meta = {

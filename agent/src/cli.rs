@@ -6,6 +6,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Registers bare-metal NixOS nodes in a GitOps repository exactly once, and reconciles the
 /// registrations against the hardware inventory in CI.
+///
+/// On each installed node the enlist systemd unit runs `enlist register` once the network, the
+/// clock and the credentials are up: it opens exactly one pull request adding the node's
+/// node.yaml, and makes no request at all on later boots once that is merged. In the
+/// repository's CI, `enlist reconcile` checks every registration against the inventory CSV.
 #[derive(Debug, Parser)]
 #[command(
     name = "enlist",
@@ -36,14 +41,21 @@ pub enum Command {
     Status(StatusArgs),
     /// Check node.yaml files against the hardware inventory (runs in the GitOps repo's CI).
     Reconcile(ReconcileArgs),
-    /// Materialise the registry into PostgreSQL/CockroachDB (not implemented yet).
+    /// Materialise the registry into PostgreSQL/CockroachDB (rebuilt from the checkout).
     Sync(SyncArgs),
-    /// Export nodes (and inventory) as CSV or JSON lines (not implemented yet).
+    /// Export nodes (joined with the inventory) as CSV or JSON lines, for DuckDB.
     Export(ExportArgs),
     /// Print a shell completion script.
     Completions {
         /// Shell.
         shell: clap_complete::Shell,
+    },
+    /// Print the man page, or write every page into a directory (for packagers).
+    #[command(hide = true)]
+    Manpage {
+        /// Write enlist.1 and a page per subcommand (enlist-register.1, …) into DIR.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -174,13 +186,20 @@ pub struct SyncArgs {
     /// Hardware inventory CSV.
     #[arg(long, value_name = "CSV")]
     pub inventory: PathBuf,
-    /// PostgreSQL/CockroachDB URL.
-    #[arg(long, value_name = "URL")]
+    /// PostgreSQL/CockroachDB URL (postgresql://USER:PASSWORD@HOST:PORT/DB?sslmode=verify-full).
+    /// A password here is visible to other users in `ps`: prefer --database-url-file or
+    /// $ENLIST_DATABASE_URL.
+    #[arg(long, value_name = "URL", conflicts_with = "database_url_file")]
     pub database_url: Option<String>,
+    /// File holding the database URL (default: $ENLIST_DATABASE_URL, then
+    /// $CREDENTIALS_DIRECTORY/database-url).
+    #[arg(long, value_name = "PATH")]
+    pub database_url_file: Option<PathBuf>,
     /// Restrict to these operators.
     #[arg(long, value_name = "NAME")]
     pub operator: Vec<String>,
-    /// Drop and repopulate.
+    /// Forget this selection's runs, findings and sightings (and rows only it saw), then
+    /// repopulate from the checkout.
     #[arg(long)]
     pub rebuild: bool,
     /// Print nodes missing from the latest completed run.

@@ -175,7 +175,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// YAML syntax error, unknown key or wrong type.
-    #[error("{path}: {message}; valid keys: {valid}")]
+    #[error("{path}: {message}; fix the file (valid keys: {valid})")]
     Parse {
         /// The file.
         path: PathBuf,
@@ -209,7 +209,10 @@ pub enum ConfigError {
         file: String,
     },
     /// The token file could not be read.
-    #[error("{path}: cannot read token file: {reason}")]
+    #[error(
+        "{path}: cannot read token file: {reason}; put the token on one line in that file \
+         (mode 0600, owned by root), or point token_file/--token-file at the right one"
+    )]
     TokenFile {
         /// The file.
         path: PathBuf,
@@ -258,12 +261,17 @@ pub fn load_file(overrides: &Overrides, env: &Env) -> Result<(FileConfig, String
     if text.trim().is_empty() {
         return Ok((FileConfig::default(), path.display().to_string()));
     }
-    let file: FileConfig = serde_yaml::from_str(&text).map_err(|e| ConfigError::Parse {
-        path: path.clone(),
+    let file = parse_file(&text, &path)?;
+    Ok((file, path.display().to_string()))
+}
+
+/// Parses config file text (a fuzz target: any input gives a config or an error naming `path`).
+pub fn parse_file(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
+    serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
         message: e.to_string(),
         valid: VALID_KEYS,
-    })?;
-    Ok((file, path.display().to_string()))
+    })
 }
 
 /// One resolved value and where it came from, for error messages.
@@ -726,7 +734,24 @@ fn resolve_token(token_file: Option<&Path>, env: &Env) -> Result<Option<Token>, 
             return read_token_file(&path).map(Some);
         }
     }
-    Ok(env.get("GITHUB_TOKEN").and_then(|t| Token::new(t)))
+    match env.get("GITHUB_TOKEN").and_then(|t| Token::new(t)) {
+        Some(token) if !well_formed(&token) => Err(ConfigError::Invalid {
+            origin: "GITHUB_TOKEN".into(),
+            key: "token",
+            // Never the value itself, not even a malformed one.
+            value: "<redacted>".into(),
+            reason: "a token is one word of visible ASCII characters; set GITHUB_TOKEN to the \
+                     token alone"
+                .into(),
+        }),
+        token => Ok(token),
+    }
+}
+
+/// Whether the token can go into an `Authorization` header: one word of visible ASCII. (A file
+/// holding a second line or a `KEY=value` pair used to make the HTTP client panic.)
+fn well_formed(token: &Token) -> bool {
+    token.expose().bytes().all(|b| b.is_ascii_graphic())
 }
 
 fn read_token_file(path: &Path) -> Result<Token, ConfigError> {
@@ -735,10 +760,18 @@ fn read_token_file(path: &Path) -> Result<Token, ConfigError> {
         reason: e.to_string(),
     })?;
     warn_if_shared(path);
-    Token::new(&text).ok_or_else(|| ConfigError::TokenFile {
+    let token = Token::new(&text).ok_or_else(|| ConfigError::TokenFile {
         path: path.to_owned(),
         reason: "the file is empty".into(),
-    })
+    })?;
+    if !well_formed(&token) {
+        return Err(ConfigError::TokenFile {
+            path: path.to_owned(),
+            reason: "it holds more than the token (spaces, several lines or non-ASCII characters)"
+                .into(),
+        });
+    }
+    Ok(token)
 }
 
 fn warn_if_shared(path: &Path) {

@@ -63,7 +63,10 @@ pub struct IdentityDoc {
 #[derive(Debug, thiserror::Error)]
 pub enum DocumentError {
     /// Not YAML, or not this schema's shape.
-    #[error("{location}: not a valid node.yaml: {message}")]
+    #[error(
+        "{location}: not a valid node.yaml: {message}; regenerate it with `enlist facts --format \
+         yaml` on the node"
+    )]
     Parse {
         /// Where the text came from (file path or `repo:path@ref`).
         location: String,

@@ -7,6 +7,7 @@ use crate::forge::ForgeError;
 use crate::planner::PlanError;
 use crate::readiness::NotReady;
 use crate::register::RegisterError;
+use crate::sync::SyncError;
 
 /// Success (including "already registered", "pending", "rejected", dry run).
 pub const OK: u8 = 0;
@@ -56,5 +57,30 @@ pub fn of_register(error: &RegisterError) -> u8 {
             | ForgeError::Transport { .. } => TEMPFAIL,
             ForgeError::Unexpected { .. } => PROTOCOL,
         },
+    }
+}
+
+/// The exit code of a failed `enlist sync` (issue 7): a bad URL or flag 64, the server
+/// unreachable 69, credentials rejected 77, TLS/database/schema configuration 78, a concurrent
+/// sync of the same selection or a transient server condition 75.
+pub fn of_sync(error: &SyncError) -> u8 {
+    match error {
+        SyncError::NoDatabaseUrl
+        | SyncError::UrlFile { .. }
+        | SyncError::InvalidUrl { .. }
+        | SyncError::InvalidSetting { .. }
+        | SyncError::Reconcile(_) => USAGE,
+        SyncError::Unreachable { .. } => UNAVAILABLE,
+        SyncError::Auth { .. } | SyncError::Permission { .. } => NOPERM,
+        SyncError::TlsSetup { .. }
+        | SyncError::Tls { .. }
+        | SyncError::NoSuchDatabase { .. }
+        | SyncError::SchemaTooNew { .. } => CONFIG,
+        SyncError::LeaseHeld { .. }
+        | SyncError::LeaseLost { .. }
+        | SyncError::Conflict { .. }
+        | SyncError::Temporary { .. } => TEMPFAIL,
+        SyncError::Database { .. } => SOFTWARE,
+        SyncError::Runtime(_) => OSERR,
     }
 }

@@ -15,7 +15,9 @@
 //! | the registration decision (pure) | [`planner`] |
 //! | executing it | [`register`], [`readiness`], [`live`], [`pr`] |
 //! | reconcile in CI | [`reconcile`] |
+//! | the registry as a database, CSV/JSON lines export | [`mod@sync`], [`export`] |
 //! | logging, journald events, sd_notify | [`logging`] |
+//! | man pages (for packagers) | [`manpage`] |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -25,6 +27,7 @@ pub mod clock;
 pub mod config;
 pub mod document;
 pub mod exit;
+pub mod export;
 pub mod facts;
 pub mod forge;
 pub mod hash;
@@ -32,6 +35,7 @@ pub mod identity;
 pub mod live;
 pub mod lock;
 pub mod logging;
+pub mod manpage;
 pub mod marker;
 pub mod nix;
 pub mod planner;
@@ -41,4 +45,5 @@ pub mod reconcile;
 pub mod register;
 pub mod secret;
 pub mod status;
+pub mod sync;
 pub mod sysroot;

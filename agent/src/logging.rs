@@ -2,12 +2,15 @@
 //!
 //! Under systemd (stderr connected to the journal) records go to journald with an
 //! `ENLIST_EVENT` field for the SPEC's events, so `journalctl -u enlist ENLIST_EVENT=…` works.
-//! Elsewhere a plain stderr logger prints `enlist: <level>: <message> [<event>]`, without colours
-//! so nothing odd lands in a log file. `STATUS=` updates go through `sd-notify`, which is a no-op
-//! without `NOTIFY_SOCKET`.
+//! Elsewhere a stderr logger prints `enlist: <level>: <message> [<event>]`. Only the level name is
+//! coloured, and only for a person at a terminal: never in the journal (that is the journal
+//! logger), a pipe, a file or CI log, nor with `NO_COLOR` set (<https://no-color.org>) or
+//! `TERM=dumb`. `STATUS=` updates go through `sd-notify`, which is a no-op without
+//! `NOTIFY_SOCKET`.
 
-use std::io::Write;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
@@ -92,6 +95,10 @@ pub fn init(verbosity: Verbosity) {
         Verbosity::Verbose => LevelFilter::Debug,
     };
     STDERR_LEVEL.store(level as u8, Ordering::Relaxed);
+    STDERR_COLOUR.store(
+        colour_wanted(std::io::stderr().is_terminal(), |key| std::env::var_os(key)),
+        Ordering::Relaxed,
+    );
     let installed = if systemd_journal_logger::connected_to_journal() {
         systemd_journal_logger::JournalLog::new()
             .map(|journal| {
@@ -110,7 +117,41 @@ pub fn init(verbosity: Verbosity) {
     log::set_max_level(level);
 }
 
+/// Whether stderr lines get coloured level names: a terminal, `NO_COLOR` unset or empty (the
+/// convention says "present and not empty" disables colour), and a terminal that is not `dumb`.
+pub fn colour_wanted(stderr_is_terminal: bool, env: impl Fn(&str) -> Option<OsString>) -> bool {
+    stderr_is_terminal
+        && env("NO_COLOR").is_none_or(|v| v.is_empty())
+        && env("TERM").is_none_or(|t| t != "dumb")
+}
+
+/// One stderr line: `enlist: <level>: <message>[ [<event>]]`, the level name coloured if asked.
+fn stderr_line(level: Level, message: &str, event: Option<&str>, colour: bool) -> String {
+    let name = match level {
+        Level::Error => "error",
+        Level::Warn => "warning",
+        Level::Info => "info",
+        Level::Debug => "debug",
+        Level::Trace => "trace",
+    };
+    let name = if colour {
+        // Bold red, bold yellow, green, dim: SGR codes every terminal emulator knows.
+        let sgr = match level {
+            Level::Error => "1;31",
+            Level::Warn => "1;33",
+            Level::Info => "32",
+            Level::Debug | Level::Trace => "2",
+        };
+        format!("\x1b[{sgr}m{name}\x1b[0m")
+    } else {
+        name.to_owned()
+    };
+    let event = event.map(|e| format!(" [{e}]")).unwrap_or_default();
+    format!("enlist: {name}: {message}{event}")
+}
+
 static STDERR_LEVEL: AtomicU8 = AtomicU8::new(LevelFilter::Info as u8);
+static STDERR_COLOUR: AtomicBool = AtomicBool::new(false);
 static STDERR_LOGGER: StderrLogger = StderrLogger;
 
 struct StderrLogger;
@@ -125,21 +166,61 @@ impl Log for StderrLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let level = match record.level() {
-            Level::Error => "error",
-            Level::Warn => "warning",
-            Level::Info => "info",
-            Level::Debug => "debug",
-            Level::Trace => "trace",
-        };
         let event = record
             .key_values()
             .get(log::kv::Key::from_str("enlist_event"))
-            .map(|v| format!(" [{v}]"))
-            .unwrap_or_default();
+            .map(|v| v.to_string());
+        let line = stderr_line(
+            record.level(),
+            &record.args().to_string(),
+            event.as_deref(),
+            STDERR_COLOUR.load(Ordering::Relaxed),
+        );
         let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "enlist: {level}: {}{event}", record.args());
+        let _ = writeln!(stderr, "{line}");
     }
 
     fn flush(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
+        move |key| {
+            vars.iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| OsString::from(v))
+        }
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour_wanted(true, env(&[("TERM", "xterm-256color")])));
+        assert!(colour_wanted(true, env(&[])));
+        assert!(
+            colour_wanted(true, env(&[("NO_COLOR", "")])),
+            "empty means unset"
+        );
+        assert!(
+            !colour_wanted(false, env(&[])),
+            "a pipe, a file or the journal"
+        );
+        assert!(!colour_wanted(true, env(&[("NO_COLOR", "1")])));
+        assert!(!colour_wanted(true, env(&[("TERM", "dumb")])));
+    }
+
+    #[test]
+    fn only_the_level_name_is_coloured() {
+        assert_eq!(
+            stderr_line(Level::Warn, "token file is readable by others", None, false),
+            "enlist: warning: token file is readable by others"
+        );
+        assert_eq!(
+            stderr_line(Level::Error, "boom", Some("registration.failed"), true),
+            "enlist: \x1b[1;31merror\x1b[0m: boom [registration.failed]"
+        );
+        assert!(!stderr_line(Level::Info, "x", None, false).contains('\x1b'));
+    }
 }

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 use enlist::cli::{
-    Cli, Command, FactsArgs, FactsFormat, ReconcileArgs, ReconcileFormat, RegisterArgs,
+    Cli, Command, ExportArgs, ExportFormat, FactsArgs, FactsFormat, ReconcileArgs, ReconcileFormat,
+    RegisterArgs, SyncArgs,
 };
 use enlist::config::{self, ConfigError, Overrides, RegisterConfig};
 use enlist::document::NodeDocument;
@@ -19,6 +20,7 @@ use enlist::logging::{self, Verbosity};
 use enlist::marker::MarkerError;
 use enlist::reconcile::{self, ReconcileError};
 use enlist::register::{self, Deps, RegisterError};
+use enlist::sync::{self, SyncError};
 
 /// Everything a command can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -33,19 +35,18 @@ enum Failure {
     Marker(#[from] MarkerError),
     #[error(transparent)]
     Reconcile(#[from] ReconcileError),
+    #[error(transparent)]
+    Sync(#[from] SyncError),
     /// The report was printed; this only sets the exit status.
     #[error("reconcile: {0}")]
     Findings(String),
-    #[error("{0}")]
-    Usage(String),
-    #[error("cannot write output: {0}")]
+    #[error("cannot write output: {0}; check that the output file or pipe is writable")]
     Output(std::io::Error),
 }
 
 /// The one place errors become exit codes.
 fn exit_code(failure: &Failure) -> u8 {
     match failure {
-        Failure::Usage(_) => exit::USAGE,
         Failure::Config(_) => exit::CONFIG,
         Failure::Facts(FactsError::NoIdentity(_)) => exit::CONFIG,
         Failure::Facts(FactsError::Kernel(_)) => exit::OSERR,
@@ -55,6 +56,7 @@ fn exit_code(failure: &Failure) -> u8 {
         Failure::Findings(_) => exit::FINDINGS,
         Failure::Output(_) => exit::OSERR,
         Failure::Register(e) => exit::of_register(e),
+        Failure::Sync(e) => exit::of_sync(e),
     }
 }
 
@@ -73,7 +75,10 @@ fn main() -> ExitCode {
     // `facts` is a pipeline tool: its events stay out of the way unless asked for.
     let quiet_by_default = matches!(
         cli.command,
-        Command::Facts(_) | Command::Status(_) | Command::Completions { .. }
+        Command::Facts(_)
+            | Command::Status(_)
+            | Command::Completions { .. }
+            | Command::Manpage { .. }
     );
     logging::init(if cli.quiet || (quiet_by_default && !cli.verbose) {
         Verbosity::Quiet
@@ -108,10 +113,10 @@ fn run(command: Command) -> Result<(), Failure> {
             clap_complete::generate(shell, &mut Cli::command(), "enlist", &mut out);
             print_stdout(&String::from_utf8_lossy(&out))
         }
+        Command::Manpage { dir } => manpage_command(dir.as_deref()),
         Command::Reconcile(args) => reconcile_command(&args),
-        Command::Sync(_) | Command::Export(_) => Err(Failure::Usage(
-            "`enlist sync` and `enlist export` are not implemented in this build yet".into(),
-        )),
+        Command::Sync(args) => sync_command(&args, &env),
+        Command::Export(args) => export_command(&args),
     }
 }
 
@@ -183,11 +188,7 @@ fn reconcile_command(args: &ReconcileArgs) -> Result<(), Failure> {
         ReconcileFormat::Json => reconcile::Format::Json,
         ReconcileFormat::Markdown => reconcile::Format::Markdown,
         ReconcileFormat::Github => reconcile::Format::Github,
-        ReconcileFormat::Html => {
-            return Err(Failure::Usage(
-                "`--format html` is not implemented yet; use text, json, markdown or github".into(),
-            ));
-        }
+        ReconcileFormat::Html => reconcile::Format::Html,
     };
     let report = reconcile::reconcile(&reconcile::Options {
         nodes: args.nodes.clone(),
@@ -204,11 +205,71 @@ fn reconcile_command(args: &ReconcileArgs) -> Result<(), Failure> {
             why.push(format!("{} gap(s) (--strict)", report.gaps()));
         }
         return Err(Failure::Findings(format!(
-            "{}: see the report",
+            "{}: each finding in the report says what to do",
             why.join(", ")
         )));
     }
     Ok(())
+}
+
+/// `enlist manpage`: `enlist.1` on stdout, or every page into `dir` (what packagers install).
+fn manpage_command(dir: Option<&std::path::Path>) -> Result<(), Failure> {
+    let pages = enlist::manpage::pages().map_err(Failure::Output)?;
+    let Some(dir) = dir else {
+        return print_stdout(&pages[0].text);
+    };
+    std::fs::create_dir_all(dir)
+        .and_then(|()| {
+            pages
+                .iter()
+                .try_for_each(|page| std::fs::write(dir.join(&page.file_name), &page.text))
+        })
+        .map_err(Failure::Output)?;
+    log::info!("wrote {} man pages to {}", pages.len(), dir.display());
+    Ok(())
+}
+
+/// `enlist sync`: the checkout into PostgreSQL/CockroachDB (issue 7).
+fn sync_command(args: &SyncArgs, env: &config::Env) -> Result<(), Failure> {
+    let database_url = sync::resolve_url(
+        args.database_url.as_deref(),
+        args.database_url_file.as_deref(),
+        env,
+    )?;
+    let options = sync::Options {
+        nodes: args.nodes.clone(),
+        inventory: args.inventory.clone(),
+        database_url,
+        operators: args.operator.clone(),
+        rebuild: args.rebuild,
+        lease: sync::lease_timing(env)?,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(SyncError::Runtime)?;
+    let outcome = runtime.block_on(sync::sync(&options))?;
+    for (phase, took) in &outcome.phases {
+        log::debug!("sync phase {phase}: {took:.2?}");
+    }
+    log::info!("{}", sync::summary(&outcome));
+    if args.show_missing {
+        print_stdout(&sync::render_missing(&outcome))?;
+    }
+    Ok(())
+}
+
+/// `enlist export`: nodes joined with the inventory, CSV or JSON lines on stdout.
+fn export_command(args: &ExportArgs) -> Result<(), Failure> {
+    let format = match args.format {
+        ExportFormat::Csv => enlist::export::Format::Csv,
+        ExportFormat::Jsonl => enlist::export::Format::Jsonl,
+    };
+    print_stdout(&enlist::export::export(&enlist::export::Options {
+        nodes: args.nodes.clone(),
+        inventory: args.inventory.clone(),
+        format,
+    })?)
 }
 
 fn print_stdout(text: &str) -> Result<(), Failure> {

@@ -117,7 +117,7 @@ pub fn read(state_dir: &Path) -> Result<Option<Marker>, MarkerError> {
             });
         }
     };
-    match serde_json::from_slice::<Marker>(&bytes) {
+    match parse(&bytes) {
         Ok(marker) => Ok(Some(marker)),
         Err(e) => {
             log::warn!(
@@ -127,6 +127,11 @@ pub fn read(state_dir: &Path) -> Result<Option<Marker>, MarkerError> {
             Ok(None)
         }
     }
+}
+
+/// Parses marker bytes (a fuzz target: any input gives a marker or an error, never a panic).
+pub fn parse(bytes: &[u8]) -> Result<Marker, serde_json::Error> {
+    serde_json::from_slice(bytes)
 }
 
 /// Writes the marker atomically.
@@ -252,7 +257,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let stale = dir.path().join(format!(".{MARKER_FILE}.tmp-999999"));
         fs::write(&stale, b"{\"version\": 1, \"node_").unwrap();
-        assert_eq!(read(dir.path()).unwrap(), None, "a torn temporary is not the marker");
+        assert_eq!(
+            read(dir.path()).unwrap(),
+            None,
+            "a torn temporary is not the marker"
+        );
         write(dir.path(), &sample()).unwrap();
         assert!(!stale.exists());
         assert_eq!(read(dir.path()).unwrap(), Some(sample()));

@@ -118,7 +118,10 @@ pub enum RegisterError {
         api_url: String,
     },
     /// The base branch does not exist.
-    #[error("base branch {branch} not found in {repo}; check `base_branch`")]
+    #[error(
+        "base branch {branch} not found in {repo}; set `base_branch` (--base) to an existing branch, \
+         or leave it unset to use the repository's default branch"
+    )]
     BaseBranchMissing {
         /// The branch.
         branch: String,
@@ -126,7 +129,7 @@ pub enum RegisterError {
         repo: String,
     },
     /// A GitHub error.
-    #[error(transparent)]
+    #[error("{0}{next}", next = .0.next_step())]
     Forge(#[from] ForgeError),
     /// A data conflict the planner cannot resolve.
     #[error(transparent)]
@@ -338,7 +341,10 @@ impl Run<'_> {
             // A mass bring-up (a rack powered on at once) would otherwise hit GitHub's secondary
             // limits in the same second; a random start spreads the writes.
             let wait = self.deps.clock.jitter(self.cfg.start_jitter);
-            log::info!("waiting {:.1}s (start_jitter_secs) before contacting GitHub", wait.as_secs_f64());
+            log::info!(
+                "waiting {:.1}s (start_jitter_secs) before contacting GitHub",
+                wait.as_secs_f64()
+            );
             self.deps.clock.sleep(wait).await;
         }
         let mut last = String::new();

@@ -25,7 +25,10 @@ const WRITES_PER_NODE: f64 = 3.0;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let nodes: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(200);
     let scale: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(60.0);
     let limit = WriteLimit::github(scale);
@@ -41,7 +44,12 @@ async fn main() {
         .map(|i| {
             let mut node = Node::new("vm-no-dmi", &github);
             // A distinct machine: its own MAC (the identity of a VM without DMI) and hostname.
-            let mac = format!("52:54:00:{:02x}:{:02x}:{:02x}\n", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
+            let mac = format!(
+                "52:54:00:{:02x}:{:02x}:{:02x}\n",
+                (i >> 16) & 0xff,
+                (i >> 8) & 0xff,
+                i & 0xff
+            );
             std::fs::write(node.root.join("sys/class/net/ens3/address"), mac).expect("mac");
             node.set_hostname(&format!("rack{}-n{:03}", i / 40, i % 40));
             node.set("readiness_timeout_secs", "600");
@@ -63,7 +71,12 @@ async fn main() {
                     let result = node.run_lib(clock.clone()).await;
                     match result {
                         Ok(report) => return (Ok(report.outcome), restarts, started.elapsed()),
-                        Err(e) if matches!(exit::of_register(&e), exit::TEMPFAIL | exit::UNAVAILABLE) && restarts < 5 => {
+                        Err(e)
+                            if matches!(
+                                exit::of_register(&e),
+                                exit::TEMPFAIL | exit::UNAVAILABLE
+                            ) && restarts < 5 =>
+                        {
                             restarts += 1;
                             enlist::clock::Clock::sleep(clock.as_ref(), RESTART_SEC).await;
                         }
@@ -95,15 +108,31 @@ async fn main() {
     let ratio = floor.as_secs_f64() / completion.as_secs_f64();
 
     println!("fleet simulation: {nodes} nodes, GitHub secondary limits scaled ×{scale}");
-    println!("  limits                {max_writes} content-creating requests / {:.0} s, 100 concurrent", window_virtual.as_secs_f64());
+    println!(
+        "  limits                {max_writes} content-creating requests / {:.0} s, 100 concurrent",
+        window_virtual.as_secs_f64()
+    );
     println!("  PRs opened            {}", s.pulls.len());
     println!("  duplicate PRs         {duplicates}");
     println!("  nodes failed          {}", failed.len());
     println!("  restarts (exit 75/69) {restarts}");
     println!("  outcomes              {outcomes:?}");
-    println!("  requests              {} ({} successful writes, {} answered 403/429)", s.requests.len(), writes, s.rate_limited);
-    println!("  completion            {:.0} s (virtual; {:.2} s real)", completion.as_secs_f64(), last.as_secs_f64());
-    println!("  rate-limit floor      {:.0} s = 3·{nodes} writes / {max_writes} × {:.0} s", floor.as_secs_f64(), window_virtual.as_secs_f64());
+    println!(
+        "  requests              {} ({} successful writes, {} answered 403/429)",
+        s.requests.len(),
+        writes,
+        s.rate_limited
+    );
+    println!(
+        "  completion            {:.0} s (virtual; {:.2} s real)",
+        completion.as_secs_f64(),
+        last.as_secs_f64()
+    );
+    println!(
+        "  rate-limit floor      {:.0} s = 3·{nodes} writes / {max_writes} × {:.0} s",
+        floor.as_secs_f64(),
+        window_virtual.as_secs_f64()
+    );
     println!("  ratio floor/completion {ratio:.2} (target ≥ 0.80)");
     for e in failed.iter().take(5) {
         println!("  failure: {e}");

@@ -47,8 +47,18 @@ fn ms(d: Duration) -> String {
 
 /// Peak RSS (KiB) of a command, via GNU time's `%M`.
 fn peak_rss_kib(args: &[&str]) -> Option<u64> {
-    let out = Command::new("/usr/bin/time").arg("-f").arg("%M").args(args).output().ok()?;
-    String::from_utf8_lossy(&out.stderr).lines().last()?.trim().parse().ok()
+    let out = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .args(args)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .last()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -56,28 +66,42 @@ async fn main() {
     let bin = binary();
     let bin_str = bin.to_str().expect("utf-8 path").to_owned();
     if !bin.exists() {
-        eprintln!("{} not found: run `cargo build --release -p enlist` first", bin.display());
+        eprintln!(
+            "{} not found: run `cargo build --release -p enlist` first",
+            bin.display()
+        );
         std::process::exit(2);
     }
     println!("enlist performance (binary {})", bin.display());
 
     // --- facts vs peers ------------------------------------------------------------------
-    let facts = time_command(&bin_str, &["facts", "--format", "yaml"], 30).expect("enlist facts runs");
+    let facts =
+        time_command(&bin_str, &["facts", "--format", "yaml"], 30).expect("enlist facts runs");
     let peers: Vec<(&str, Option<Duration>)> = vec![
         ("lshw -json", time_command("lshw", &["-json"], 5)),
         ("hwinfo --all", time_command("hwinfo", &["--all"], 5)),
-        ("inxi -Fxxxz --output json", time_command("inxi", &["-Fxxxz", "--output", "json", "--output-file", "print"], 5)),
+        // inxi's JSON export needs a Perl JSON module Debian does not pull in; its text output
+        // gathers the same facts.
+        ("inxi -Fxxxz", time_command("inxi", &["-Fxxxz", "--tty"], 5)),
     ];
     println!("\nhardware facts, whole process (median)");
     println!("  {:<28} {:>10}", "enlist facts", ms(facts));
     for (name, time) in &peers {
         match time {
-            Some(t) => println!("  {:<28} {:>10}   {:>6.1}× enlist", name, ms(*t), t.as_secs_f64() / facts.as_secs_f64()),
+            Some(t) => println!(
+                "  {:<28} {:>10}   {:>6.1}× enlist",
+                name,
+                ms(*t),
+                t.as_secs_f64() / facts.as_secs_f64()
+            ),
             None => println!("  {name:<28} {:>10}", "not installed"),
         }
     }
     if let Some(fastest) = peers.iter().filter_map(|(_, t)| *t).min() {
-        println!("  ratio fastest peer / enlist: {:.1}× (target ≥ 5×)", fastest.as_secs_f64() / facts.as_secs_f64());
+        println!(
+            "  ratio fastest peer / enlist: {:.1}× (target ≥ 5×)",
+            fastest.as_secs_f64() / facts.as_secs_f64()
+        );
     }
 
     // --- registration: requests per scenario, marker hit, RSS ------------------------------
@@ -87,7 +111,12 @@ async fn main() {
         github.state().requests.clear();
         let code = run();
         let s = github.state();
-        println!("  {:<44} {:>3} requests {:>2} writes  exit {code}", name, s.requests.len(), s.writes().len());
+        println!(
+            "  {:<44} {:>3} requests {:>2} writes  exit {code}",
+            name,
+            s.requests.len(),
+            s.writes().len()
+        );
     };
     println!("\nrequests per registration scenario (fake GitHub)");
     let rss_fresh = {
@@ -95,35 +124,60 @@ async fn main() {
         let config = node.config.display().to_string();
         let rss = peak_rss_kib(&[&bin_str, "register", "--config", &config]);
         let s = github.state();
-        println!("  {:<44} {:>3} requests {:>2} writes", "fresh registration", s.requests.len(), s.writes().len());
+        println!(
+            "  {:<44} {:>3} requests {:>2} writes",
+            "fresh registration",
+            s.requests.len(),
+            s.writes().len()
+        );
         rss
     };
     node.reboot();
-    scenario("reboot, marker pending", &github, &|| node.run(&[]).code.unwrap_or(-1));
+    scenario("reboot, marker pending", &github, &|| {
+        node.run(&[]).code.unwrap_or(-1)
+    });
     node.reinstall();
-    scenario("reinstall while the PR is open", &github, &|| node.run(&[]).code.unwrap_or(-1));
+    scenario("reinstall while the PR is open", &github, &|| {
+        node.run(&[]).code.unwrap_or(-1)
+    });
     node.set_hostname("r640-renamed");
     node.reboot();
-    scenario("facts changed while the PR is open", &github, &|| node.run(&[]).code.unwrap_or(-1));
+    scenario("facts changed while the PR is open", &github, &|| {
+        node.run(&[]).code.unwrap_or(-1)
+    });
     github.state().merge(1);
     node.reboot();
-    scenario("reboot after merge (flips to registered)", &github, &|| node.run(&[]).code.unwrap_or(-1));
+    scenario("reboot after merge (flips to registered)", &github, &|| {
+        node.run(&[]).code.unwrap_or(-1)
+    });
     node.reboot();
-    scenario("reboot, marker registered", &github, &|| node.run(&[]).code.unwrap_or(-1));
+    scenario("reboot, marker registered", &github, &|| {
+        node.run(&[]).code.unwrap_or(-1)
+    });
 
     let config = node.config.display().to_string();
-    let hit = time_command(&bin_str, &["register", "--config", &config], 30).expect("marker hit runs");
+    let hit =
+        time_command(&bin_str, &["register", "--config", &config], 30).expect("marker hit runs");
     github.state().requests.clear();
     let _ = time_command(&bin_str, &["register", "--config", &config], 3);
-    assert!(github.state().requests.is_empty(), "a marker hit makes no request");
+    assert!(
+        github.state().requests.is_empty(),
+        "a marker hit makes no request"
+    );
     println!("\nmarker hit (`enlist register` on a registered node, whole process, median of 30)");
     println!("  {} (target ≤ 10 ms), 0 requests", ms(hit));
 
     let size = std::fs::metadata(&bin).map(|m| m.len()).unwrap_or(0);
     println!("\nbinary and memory");
-    println!("  release binary size         {:.2} MiB (target ≤ 10 MiB stripped)", size as f64 / 1024.0 / 1024.0);
+    println!(
+        "  release binary size         {:.2} MiB (target ≤ 10 MiB stripped)",
+        size as f64 / 1024.0 / 1024.0
+    );
     match rss_fresh {
-        Some(kib) => println!("  peak RSS, fresh registration {:.1} MiB (target ≤ 20 MiB)", kib as f64 / 1024.0),
+        Some(kib) => println!(
+            "  peak RSS, fresh registration {:.1} MiB (target ≤ 20 MiB)",
+            kib as f64 / 1024.0
+        ),
         None => println!("  peak RSS: /usr/bin/time not installed (apt-get install time)"),
     }
     github.assert_contract();

@@ -14,7 +14,10 @@ const DELL: &str = "node-faf6ca";
 async fn wait_for_requests(github: &enlist_e2e::fake::FakeGitHub, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while github.state().requests.len() < n {
-        assert!(Instant::now() < deadline, "the client never sent request {n}");
+        assert!(
+            Instant::now() < deadline,
+            "the client never sent request {n}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -46,10 +49,18 @@ async fn killed_after_each_request_the_next_run_converges_to_one_pr() {
         // Request k has been processed by GitHub; its answer is held back. Kill -9 now.
         child.kill().expect("SIGKILL");
         let _ = child.wait();
-        assert_eq!(github.state().lines()[k - 1], steps[k - 1], "killed after {}", steps[k - 1]);
+        assert_eq!(
+            github.state().lines()[k - 1],
+            steps[k - 1],
+            "killed after {}",
+            steps[k - 1]
+        );
         github.state().hang_at = None;
         let marker_after_kill = std::fs::read(node.state.join("registered.json")).ok();
-        assert!(marker_after_kill.is_none(), "no marker before the PR is confirmed (k={k})");
+        assert!(
+            marker_after_kill.is_none(),
+            "no marker before the PR is confirmed (k={k})"
+        );
         let run = node.run(&[]);
         assert_eq!(run.code, Some(0), "k={k}: {}", run.stderr);
         assert_converged(&github, &node);
@@ -108,7 +119,9 @@ async fn full_disk_exits_73_before_any_request() {
         .status()
         .is_ok_and(|s| s.success());
     if !mounted {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN); unusable_state_dir_exits_73_before_any_request covers the logic");
+        eprintln!(
+            "skipped: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN); unusable_state_dir_exits_73_before_any_request covers the logic"
+        );
         return;
     }
     // Fill it: the lock file (empty) still fits, a marker would not.
@@ -117,6 +130,13 @@ async fn full_disk_exits_73_before_any_request() {
     let run = node.run(&[]);
     let _ = std::process::Command::new("umount").arg(&mnt).status();
     assert_eq!(run.code, Some(73), "{}", run.stderr);
-    assert!(run.stderr.contains("disk full or read-only"), "{}", run.stderr);
-    assert!(github.state().requests.is_empty(), "no PR without a place for its marker");
+    assert!(
+        run.stderr.contains("disk full or read-only"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        github.state().requests.is_empty(),
+        "no PR without a place for its marker"
+    );
 }

@@ -120,6 +120,9 @@ impl Clock for ScaledClock {
     }
 
     fn jitter(&self, max: Duration) -> Duration {
-        self.rng.lock().unwrap_or_else(|p| p.into_inner()).duration_up_to(max)
+        self.rng
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .duration_up_to(max)
     }
 }

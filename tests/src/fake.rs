@@ -581,22 +581,33 @@ fn answer(
     // Secondary rate limits.
     if let Some(limit) = state.write_limit.clone() {
         let now = Instant::now();
-        let virtual_secs = |real: Duration| ((real.as_secs_f64() * limit.time_scale).ceil() as u64).max(1);
+        let virtual_secs =
+            |real: Duration| ((real.as_secs_f64() * limit.time_scale).ceil() as u64).max(1);
         if let Some(max) = limit.max_concurrent {
-            state.recent_arrivals.retain(|t| now.duration_since(*t) < limit.latency);
+            state
+                .recent_arrivals
+                .retain(|t| now.duration_since(*t) < limit.latency);
             if state.recent_arrivals.len() >= max {
                 state.rate_limited += 1;
-                return secondary_limit(limit.send_retry_after.then(|| virtual_secs(limit.latency)), limit.latency);
+                return secondary_limit(
+                    limit.send_retry_after.then(|| virtual_secs(limit.latency)),
+                    limit.latency,
+                );
             }
             state.recent_arrivals.push(now);
         }
         if method != "GET" {
-            state.recent_writes.retain(|t| now.duration_since(*t) < limit.window);
+            state
+                .recent_writes
+                .retain(|t| now.duration_since(*t) < limit.window);
             if state.recent_writes.len() >= limit.max_writes {
                 state.rate_limited += 1;
                 let oldest = state.recent_writes[0];
                 let free_in = limit.window.saturating_sub(now.duration_since(oldest));
-                return secondary_limit(limit.send_retry_after.then(|| virtual_secs(free_in)), limit.latency);
+                return secondary_limit(
+                    limit.send_retry_after.then(|| virtual_secs(free_in)),
+                    limit.latency,
+                );
             }
             state.recent_writes.push(now);
         }

@@ -3,7 +3,9 @@
 //! real binary or the library entry point as a node would ([`node`]).
 
 pub mod clock;
+pub mod container;
 pub mod fake;
 pub mod logs;
 pub mod node;
 pub mod openapi;
+pub mod postgres;

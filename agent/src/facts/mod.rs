@@ -160,7 +160,10 @@ pub enum FactsError {
     #[error(transparent)]
     NoIdentity(#[from] NoIdentity),
     /// The kernel would not tell CPU/memory.
-    #[error("cannot read CPU/memory from the running kernel: {0}")]
+    #[error(
+        "cannot read CPU/memory from the running kernel: {0}; run enlist on the machine itself, \
+         with /proc and /sys mounted"
+    )]
     Kernel(String),
 }
 

@@ -151,6 +151,30 @@ impl ForgeError {
         }
     }
 
+    /// What to do about it, for the final error message (`""` when the message already says so;
+    /// not part of `Display`, which also appears inside retry and readiness log lines).
+    pub fn next_step(&self) -> &'static str {
+        match self {
+            ForgeError::Unauthorized { .. }
+            | ForgeError::Forbidden { .. }
+            | ForgeError::NotFound { .. }
+            | ForgeError::RateLimited { .. } => "",
+            ForgeError::Server { .. } => {
+                "; GitHub is having trouble: the enlist unit retries later on its own (exit 75), \
+                 or run `enlist register` again later"
+            }
+            ForgeError::Transport { .. } => {
+                "; check the network, DNS, proxy and `api_url`; the enlist unit retries later on \
+                 its own (exit 75)"
+            }
+            ForgeError::Unexpected { .. } => {
+                "; check that `api_url` is the GitHub REST API (GitHub Enterprise: \
+                 https://HOST/api/v3); if it is, please report this with the log"
+            }
+            ForgeError::Client(_) => "; check `api_url` (an http(s) URL) and the CA certificates",
+        }
+    }
+
     /// A failure after which the state of a write is unknown (it may or may not have happened).
     pub fn is_ambiguous(&self) -> bool {
         matches!(

@@ -186,6 +186,11 @@ pub fn plan(
             ResourceLine {
                 resource,
                 demand: total,
+                workloads: demand
+                    .workloads
+                    .iter()
+                    .map(|w| (w.name.clone(), w.amount(resource)))
+                    .collect(),
                 required,
                 capacity: capacity.get(resource),
                 deficit: required - capacity.get(resource),

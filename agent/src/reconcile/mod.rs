@@ -10,6 +10,7 @@
 //! | read the demand file, the buying model | [`demand`] | none (text in) |
 //! | match, find gaps and duplicates, plan | [`analyse`] | none |
 //! | print text / JSON / Markdown / annotations | [`mod@render`] | none (string out) |
+//! | the self-contained HTML fleet report | [`html`] | none (string out) |
 //!
 //! [`reconcile`] ties them together; it is deterministic: the same files give the same report,
 //! whatever order the file system lists them in. Usage problems (an unreadable `--nodes` dir,
@@ -18,6 +19,7 @@
 
 pub mod analyse;
 pub mod demand;
+pub mod html;
 pub mod inventory;
 pub mod names;
 pub mod render;
@@ -70,7 +72,10 @@ pub enum ReconcileError {
         source: std::io::Error,
     },
     /// The inventory's header makes matching impossible.
-    #[error("{path}: not a usable inventory CSV: {message}")]
+    #[error(
+        "{path}: not a usable inventory CSV: {message}; add a serial or mac column to the header \
+         (the first line)"
+    )]
     InventoryHeader {
         /// The file, as shown.
         path: String,
@@ -130,7 +135,21 @@ pub fn reconcile(options: &Options) -> Result<Report, ReconcileError> {
             Some(demand::parse(&text, &shown(&options.nodes, path))?)
         }
     };
+    log::debug!(
+        "inventory {}: {} data rows; demand file: {}",
+        options.inventory.display(),
+        inventory.data_rows,
+        options
+            .demand
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), |p| p.display().to_string())
+    );
     let nodes = scan::scan(&options.nodes)?;
+    log::debug!(
+        "{} node.yaml files under {}",
+        nodes.len(),
+        options.nodes.display()
+    );
     Ok(analyse::analyse(&nodes, &inventory, demand.as_ref()))
 }
 

@@ -1,5 +1,6 @@
 //! The report as text (a terminal), JSON (machines), Markdown (a PR comment or
-//! `$GITHUB_STEP_SUMMARY`) and GitHub Actions workflow commands (annotations).
+//! `$GITHUB_STEP_SUMMARY`) and GitHub Actions workflow commands (annotations); the HTML page is
+//! in [`super::html`].
 //!
 //! Every format is a pure function of the [`Report`]: no paths outside the report, no time, no
 //! colours, so outputs are byte-stable and kept as golden files in the tests.
@@ -20,6 +21,8 @@ pub enum Format {
     Markdown,
     /// `::error` / `::warning` / `::notice` workflow commands.
     Github,
+    /// One self-contained HTML page with charts ([`super::html`]).
+    Html,
 }
 
 /// Renders `report`; `strict` says whether gaps fail the run (it changes wording and severity).
@@ -29,6 +32,7 @@ pub fn render(report: &Report, format: Format, strict: bool) -> String {
         Format::Json => json(report),
         Format::Markdown => markdown(report, strict),
         Format::Github => github(report, strict),
+        Format::Html => super::html::render(report, strict),
     }
 }
 
@@ -39,15 +43,15 @@ fn json(report: &Report) -> String {
     out
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
+pub(super) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn or_dash(value: Option<&str>) -> &str {
+pub(super) fn or_dash(value: Option<&str>) -> &str {
     value.filter(|v| !v.is_empty()).unwrap_or("-")
 }
 
-fn make_model(make: Option<&str>, model: Option<&str>) -> String {
+pub(super) fn make_model(make: Option<&str>, model: Option<&str>) -> String {
     match (make, model) {
         (Some(a), Some(b)) => format!("{a} {b}"),
         (Some(a), None) | (None, Some(a)) => a.to_owned(),
@@ -55,14 +59,14 @@ fn make_model(make: Option<&str>, model: Option<&str>) -> String {
     }
 }
 
-fn located(file: &str, line: Option<u64>) -> String {
+pub(super) fn located(file: &str, line: Option<u64>) -> String {
     match line {
         Some(line) => format!("{file}:{line}"),
         None => file.to_owned(),
     }
 }
 
-fn shared_text(kind: SharedKind, value: &str) -> String {
+pub(super) fn shared_text(kind: SharedKind, value: &str) -> String {
     let kind = match kind {
         SharedKind::Serial => "serial",
         SharedKind::Fingerprint => "identity fingerprint",
@@ -72,7 +76,7 @@ fn shared_text(kind: SharedKind, value: &str) -> String {
 }
 
 /// One line summing up the run.
-fn verdict(report: &Report, strict: bool) -> String {
+pub(super) fn verdict(report: &Report, strict: bool) -> String {
     let failed = report.failed(strict);
     let errors = format!(
         "{}, {}",
@@ -886,7 +890,13 @@ mod tests {
     #[test]
     fn empty_report_renders_in_every_format() {
         let report = Report::default();
-        for format in [Format::Text, Format::Json, Format::Markdown, Format::Github] {
+        for format in [
+            Format::Text,
+            Format::Json,
+            Format::Markdown,
+            Format::Github,
+            Format::Html,
+        ] {
             let out = render(&report, format, false);
             assert!(out.ends_with('\n'), "{format:?}");
         }

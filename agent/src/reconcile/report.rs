@@ -296,6 +296,8 @@ pub struct ResourceLine {
     pub resource: Resource,
     /// Σ workload demand.
     pub demand: f64,
+    /// Each workload's share of `demand`, in demand-file order (the HTML report stacks them).
+    pub workloads: Vec<(String, f64)>,
     /// demand × (1 + headroom).
     pub required: f64,
     /// What active, registered nodes provide.

@@ -213,3 +213,286 @@ fn status_without_marker_and_completions() {
     assert!(out.status.success());
     assert!(stdout(&out).contains("enlist"));
 }
+
+/// Runs `enlist <args>` under script(1), i.e. with stderr on a pseudo-terminal; `None` when
+/// script(1) (util-linux) is not installed.
+fn enlist_on_a_terminal(args: &[&str], env: &[(&str, &str)]) -> Option<String> {
+    let script = std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join("script"))
+        .find(|p| p.is_file())?;
+    let command = std::iter::once(env!("CARGO_BIN_EXE_enlist"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = std::process::Command::new(script);
+    cmd.args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ENLIST_CONFIG", "/dev/null")
+        .env("TERM", "xterm");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run script(1)");
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn level_names_are_coloured_only_on_a_terminal_without_no_color() {
+    let state = tempfile::tempdir().unwrap();
+    let root = fixture("dell-r640");
+    // Fails with exit 78 (no token): an error line on stderr.
+    let args = [
+        "register",
+        "--repo",
+        "a/b",
+        "--root",
+        root.to_str().unwrap(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+    ];
+    let piped = enlist(&args, &[]);
+    assert_eq!(piped.status.code(), Some(78));
+    assert!(stderr(&piped).contains("enlist: error: no GitHub token"));
+    assert!(
+        !stderr(&piped).contains('\x1b'),
+        "no escape codes in a pipe, a file or the journal"
+    );
+    let Some(tty) = enlist_on_a_terminal(&args, &[]) else {
+        eprintln!("skipping the terminal half: script(1) is not installed");
+        return;
+    };
+    assert!(
+        tty.contains("\x1b[1;31merror\x1b[0m: no GitHub token"),
+        "{tty:?}"
+    );
+    assert!(tty.contains("\x1b[32minfo\x1b[0m: "), "{tty:?}");
+    let no_color = enlist_on_a_terminal(&args, &[("NO_COLOR", "1")]).unwrap();
+    assert!(
+        no_color.contains("enlist: error: no GitHub token"),
+        "{no_color:?}"
+    );
+    assert!(!no_color.contains('\x1b'), "{no_color:?}");
+}
+
+#[test]
+fn quiet_and_verbose_work_for_every_command() {
+    let state = tempfile::tempdir().unwrap();
+    let root = fixture("dell-r640");
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gitops");
+    let nodes = example.to_str().unwrap();
+    let inventory = example.join("inventory.csv");
+    let inventory = inventory.to_str().unwrap();
+    let register = [
+        "register",
+        "--dry-run",
+        "--repo",
+        "a/b",
+        "--root",
+        root.to_str().unwrap(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+    ];
+    let facts = ["facts", "--root", root.to_str().unwrap()];
+    let status = ["status", "--state-dir", state.path().to_str().unwrap()];
+    let reconcile = ["reconcile", "--nodes", nodes, "--inventory", inventory];
+    for (args, default_info, verbose_line) in [
+        (&register[..], true, "info: "),
+        (&facts[..], false, "info: gathering facts"),
+        (&status[..], false, ""),
+        (&reconcile[..], false, "debug: 6 node.yaml files"),
+    ] {
+        let run = |flag: Option<&str>| {
+            let mut full: Vec<&str> = flag.into_iter().collect();
+            full.extend(args);
+            let out = enlist(&full, &[]);
+            assert_eq!(out.status.code(), Some(0), "{full:?}: {}", stderr(&out));
+            stderr(&out)
+        };
+        let (quiet, normal, verbose) = (run(Some("-q")), run(None), run(Some("--verbose")));
+        assert!(
+            !quiet.contains("info: ") && !quiet.contains("debug: "),
+            "{args:?} -q: {quiet}"
+        );
+        assert_eq!(
+            normal.contains("info: "),
+            default_info,
+            "{args:?}: {normal}"
+        );
+        assert!(!normal.contains("debug: "), "{args:?}: {normal}");
+        assert!(verbose.contains(verbose_line), "{args:?} -v: {verbose}");
+    }
+    // -q keeps errors (reconcile exits 64 and says why).
+    let out = enlist(
+        &["-q", "reconcile", "--nodes", nodes, "--inventory", "/nope"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(64));
+    assert!(stderr(&out).contains("error: cannot read the inventory /nope"));
+    let out = enlist(&["-q", "-v", "status"], &[]);
+    assert_eq!(out.status.code(), Some(64), "-q and -v conflict");
+}
+
+#[test]
+fn man_pages_and_completions_for_packagers() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = enlist(&["manpage", "--dir", dir.path().to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for page in [
+        "enlist.1",
+        "enlist-register.1",
+        "enlist-reconcile.1",
+        "enlist-status.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        assert!(text.contains(".TH "), "{page}");
+    }
+    let out = enlist(&["manpage"], &[]);
+    assert!(stdout(&out).contains(".SH \"EXIT STATUS\""));
+    assert!(
+        !stdout(&enlist(&["--help"], &[])).contains("manpage"),
+        "a packager's command, hidden from --help"
+    );
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = enlist(&["completions", shell], &[]);
+        assert!(out.status.success(), "{shell}");
+        let script = stdout(&out);
+        assert!(script.contains("reconcile"), "{shell}");
+    }
+}
+
+#[test]
+fn malformed_token_is_a_config_error_that_never_shows_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "ghp_first_line_secret\nsecond line\n").unwrap();
+    let root = fixture("dell-r640");
+    let base = [
+        "register",
+        "--repo",
+        "a/b",
+        "--api-url",
+        "http://127.0.0.1:9",
+        "--root",
+        root.to_str().unwrap(),
+        "--state-dir",
+        dir.path().to_str().unwrap(),
+    ];
+    let mut with_file = base.to_vec();
+    with_file.extend(["--token-file", token_file.to_str().unwrap()]);
+    let out = enlist(&with_file, &[]);
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("holds more than the token"),
+        "{}",
+        stderr(&out)
+    );
+    let out = enlist(&base, &[("GITHUB_TOKEN", "ghp_env_secret with a space")]);
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    for text in [stderr(&out), stdout(&out)] {
+        assert!(!text.contains("secret"), "{text}");
+    }
+}
+
+#[test]
+fn every_error_message_says_what_to_do_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = fixture("dell-r640");
+    let root = root.to_str().unwrap();
+    let state = dir.path().to_str().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "repo: acme/fleet\noperatr: alice\n").unwrap();
+    let bad_csv = dir.path().join("bad.csv");
+    std::fs::write(&bad_csv, "hostname,model\nx,y\n").unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["register", "--dry-run"],
+        vec![
+            "register",
+            "--dry-run",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        vec![
+            "register",
+            "--dry-run",
+            "--config",
+            "/nonexistent/enlist.yaml",
+        ],
+        vec![
+            "register",
+            "--repo",
+            "a/b",
+            "--root",
+            root,
+            "--state-dir",
+            state,
+        ],
+        vec![
+            "register",
+            "--dry-run",
+            "--repo",
+            "a/b",
+            "--root",
+            root,
+            "--token-file",
+            "/nonexistent/token",
+        ],
+        vec![
+            "reconcile",
+            "--nodes",
+            "/nonexistent",
+            "--inventory",
+            "/nonexistent",
+        ],
+        vec![
+            "reconcile",
+            "--nodes",
+            state,
+            "--inventory",
+            bad_csv.to_str().unwrap(),
+        ],
+    ];
+    // After the first clause (what failed), one clause starts with an instruction.
+    let verbs = [
+        "set",
+        "create",
+        "fix",
+        "put",
+        "check",
+        "pass",
+        "add",
+        "run",
+        "use",
+        "point",
+        "give",
+        "replace",
+        "choose",
+        "retry",
+        "raise",
+        "enable",
+        "regenerate",
+        "register",
+        "see",
+    ];
+    for args in cases {
+        let out = enlist(&args, &[]);
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        let line = err
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("enlist: error: "))
+            .unwrap_or_else(|| panic!("{args:?}: no error line in {err}"));
+        let message = line.trim_start_matches("enlist: error: ");
+        let advises = message
+            .split("; ")
+            .flat_map(|clause| clause.split(": "))
+            .skip(1)
+            .any(|clause| verbs.iter().any(|v| clause.starts_with(&format!("{v} "))));
+        assert!(
+            advises,
+            "{args:?}: the error does not say what to do: {line}"
+        );
+    }
+}

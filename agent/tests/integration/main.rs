@@ -1,7 +1,9 @@
 //! Integration tests of the `enlist` binary and library that need no GitHub: facts on fixture
 //! trees, the CLI contract, reconcile. (Registration against a fake GitHub lives in `tests/`.)
 
+mod browser;
 mod cli;
 mod facts;
 mod reconcile;
 mod support;
+mod sync;

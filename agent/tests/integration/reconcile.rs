@@ -441,6 +441,7 @@ fn example_repo_golden_outputs_for_every_format() {
         ("json", "example.json"),
         ("markdown", "example.md"),
         ("github", "example.github.txt"),
+        ("html", "example.html"),
     ] {
         let out = run(&example_args(format, &nodes, &inventory, &demand));
         assert_eq!(code(&out), 0, "{format}: {}", stderr(&out));
@@ -495,6 +496,7 @@ fn failing_repo_golden_outputs_and_exit_1() {
         ("json", "failing.json"),
         ("markdown", "failing.md"),
         ("github", "failing.github.txt"),
+        ("html", "failing.html"),
     ] {
         let out = run(&[
             "reconcile",
@@ -686,17 +688,6 @@ fn exit_64_names_the_unusable_file() {
                 &bad_demand,
             ],
             "demand.yaml",
-        ),
-        (
-            vec![
-                "--nodes",
-                &nodes,
-                "--inventory",
-                &inventory,
-                "--format",
-                "html",
-            ],
-            "not implemented yet",
         ),
         (vec!["--nodes", &nodes], "--inventory"),
     ];

@@ -1,0 +1,762 @@
+//! Connecting to PostgreSQL or CockroachDB: the URL, TLS through rustls, and what a failure means.
+//!
+//! **The URL.** `postgresql://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=…` (or libpq's
+//! `key=value` form). tokio-postgres understands `sslmode` only up to `require` and none of the
+//! certificate parameters, while the URLs operators copy from CockroachDB's docs and `cockroach`
+//! output use `sslmode=verify-full&sslrootcert=certs/ca.crt` (and `sslcert`/`sslkey` for client
+//! certificates). So in the URL form those four parameters are taken out here and implemented
+//! with libpq's meaning:
+//!
+//! | `sslmode` | TLS | server certificate |
+//! |---|---|---|
+//! | `disable` | never | — |
+//! | `allow`, `prefer` (default) | if the server offers it | not checked |
+//! | `require` | always | not checked (checked against `sslrootcert` like `verify-ca` when one is given) |
+//! | `verify-ca` | always | chain to `sslrootcert` |
+//! | `verify-full` | always | chain to `sslrootcert` and the host name |
+//!
+//! `sslrootcert` is a PEM file of CA certificates, or `system` for the platform's store; without
+//! it, `~/.postgresql/root.crt` if present, else the platform's store. `sslcert` + `sslkey` are a
+//! PEM client certificate and key (CockroachDB's `client.<user>.crt`/`.key`).
+//!
+//! **Secrets.** The URL only enters as a [`DatabaseUrl`]; what is shown of the database (logs,
+//! errors, `sync_runs`) is rebuilt from the parsed settings without the password, and every error
+//! text from the driver or server passes [`Target::scrub`] before it is shown or stored.
+//!
+//! **Failures** become [`SyncError`]s by SQLSTATE class where the server answered (28 → the
+//! credentials, 08 → unreachable, 40/53/57 → temporary, …) and by the driver's error kind where it
+//! did not (refused, DNS, timeout → unreachable; certificate → TLS configuration).
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{WebPkiServerVerifier, verify_server_cert_signed_by_trust_anchor};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore};
+use tokio_postgres::config::{Host, SslMode as DriverSslMode};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, Config, NoTls};
+
+use crate::secret::DatabaseUrl;
+
+use super::SyncError;
+
+/// How long to wait for the TCP connection and handshake when the URL sets no
+/// `connect_timeout`: long enough for a WAN round trip to a CockroachDB region, short enough that
+/// a wrong host fails the CI job quickly.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// libpq's `sslmode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SslMode {
+    /// No TLS.
+    Disable,
+    /// TLS if offered, unverified (libpq tries plain first; TLS first is no weaker).
+    Allow,
+    /// TLS if offered, unverified.
+    Prefer,
+    /// TLS, unverified unless a root certificate is given.
+    Require,
+    /// TLS, chain verified.
+    VerifyCa,
+    /// TLS, chain and host name verified.
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(value: &str) -> Option<SslMode> {
+        Some(match value {
+            "disable" => SslMode::Disable,
+            "allow" => SslMode::Allow,
+            "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            _ => return None,
+        })
+    }
+
+    /// The URL spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Allow => "allow",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+/// Where the trusted CA certificates come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Roots {
+    /// A PEM file.
+    File(PathBuf),
+    /// The platform's certificate store.
+    System,
+}
+
+/// The TLS half of the settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// `sslmode`.
+    pub mode: SslMode,
+    /// `sslrootcert`.
+    pub roots: Option<Roots>,
+    /// `sslcert` + `sslkey`.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+}
+
+/// A parsed database URL: driver settings, TLS settings, and how to show it.
+#[derive(Clone)]
+pub struct Target {
+    config: Config,
+    tls: TlsSettings,
+    shown: String,
+    secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("shown", &self.shown)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parameters implemented here rather than by tokio-postgres (see the module docs).
+const TLS_PARAMS: [&str; 4] = ["sslmode", "sslrootcert", "sslcert", "sslkey"];
+
+impl Target {
+    /// Parses the URL. Errors name the problem but never echo the URL.
+    pub fn parse(url: &DatabaseUrl) -> Result<Target, SyncError> {
+        let raw = url.expose();
+        let mut secrets = Vec::new();
+        let (driver_text, taken) = split_tls_params(raw, &mut secrets);
+        let invalid = |message: String| SyncError::InvalidUrl { message };
+        let mut config: Config = driver_text.parse().map_err(|e: tokio_postgres::Error| {
+            invalid(format!(
+                "{e}; expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=verify-full \
+                 (percent-encode special characters in the password)"
+            ))
+        })?;
+        if let Some(password) = config.get_password() {
+            secrets.push(String::from_utf8_lossy(password).into_owned());
+        }
+        secrets.retain(|s| !s.is_empty());
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        if config.get_hosts().is_empty() {
+            return Err(invalid(
+                "no host; expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE".into(),
+            ));
+        }
+        // The key=value form has only the driver's sslmode values.
+        let mut mode = match config.get_ssl_mode() {
+            DriverSslMode::Disable => SslMode::Disable,
+            DriverSslMode::Require => SslMode::Require,
+            _ => SslMode::Prefer,
+        };
+        let mut roots = None;
+        let (mut cert, mut key) = (None, None);
+        for (name, value) in taken {
+            match name.as_str() {
+                "sslmode" => {
+                    mode = SslMode::parse(&value).ok_or_else(|| {
+                        invalid(format!(
+                            "sslmode={value} is not one of disable, allow, prefer, require, \
+                             verify-ca, verify-full"
+                        ))
+                    })?;
+                }
+                "sslrootcert" if value == "system" => roots = Some(Roots::System),
+                "sslrootcert" => roots = Some(Roots::File(PathBuf::from(value))),
+                "sslcert" => cert = Some(PathBuf::from(value)),
+                _ => key = Some(PathBuf::from(value)),
+            }
+        }
+        let client_cert = match (cert, key) {
+            (None, None) => None,
+            (Some(c), Some(k)) => Some((c, k)),
+            _ => {
+                return Err(invalid(
+                    "sslcert and sslkey go together: give both (the client certificate and its \
+                     key), or neither"
+                        .into(),
+                ));
+            }
+        };
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("enlist sync");
+        }
+        let shown = show(&config, mode);
+        Ok(Target {
+            config,
+            tls: TlsSettings {
+                mode,
+                roots,
+                client_cert,
+            },
+            shown,
+            secrets,
+        })
+    }
+
+    /// The database as shown to people: `postgresql://user@host:port/db?sslmode=…`, no password.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// Whether the URL carries a password.
+    pub fn has_password(&self) -> bool {
+        !self.secrets.is_empty()
+    }
+
+    /// The TLS settings.
+    pub fn tls(&self) -> &TlsSettings {
+        &self.tls
+    }
+
+    /// `text` with every secret of the URL replaced by `<redacted>`: for anything that came from
+    /// outside (driver and server messages) before it is printed or stored.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for secret in &self.secrets {
+            out = out.replace(secret.as_str(), "<redacted>");
+        }
+        out
+    }
+
+    /// Opens a connection; its I/O runs on a task of the current runtime.
+    pub async fn connect(&self) -> Result<Client, SyncError> {
+        let mut config = self.config.clone();
+        if self.tls.mode == SslMode::Disable {
+            config.ssl_mode(DriverSslMode::Disable);
+            let (client, connection) = config
+                .connect(NoTls)
+                .await
+                .map_err(|e| self.classify(&e, "connecting"))?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    log::debug!("database connection ended: {e}");
+                }
+            });
+            return Ok(client);
+        }
+        config.ssl_mode(match self.tls.mode {
+            SslMode::Allow | SslMode::Prefer => DriverSslMode::Prefer,
+            _ => DriverSslMode::Require,
+        });
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(self.client_config()?);
+        let (client, connection) = config
+            .connect(tls)
+            .await
+            .map_err(|e| self.classify(&e, "connecting"))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                log::debug!("database connection ended: {e}");
+            }
+        });
+        Ok(client)
+    }
+
+    /// The rustls configuration for the TLS settings, with ring as the crypto provider.
+    fn client_config(&self) -> Result<ClientConfig, SyncError> {
+        let setup = |message: String| SyncError::TlsSetup { message };
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| setup(format!("TLS versions: {e}")))?;
+        let verify = match self.tls.mode {
+            SslMode::VerifyFull => Verify::Full,
+            SslMode::VerifyCa => Verify::Chain,
+            SslMode::Require if self.tls.roots.is_some() => Verify::Chain,
+            _ => Verify::Nothing,
+        };
+        let builder = match verify {
+            Verify::Nothing => {
+                log::warn!(
+                    "TLS to {} does not verify the server certificate (sslmode={}); use \
+                     sslmode=verify-full with sslrootcert=<the cluster's CA certificate>",
+                    self.shown,
+                    self.tls.mode.as_str()
+                );
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(Unverified {
+                        algorithms: provider.signature_verification_algorithms,
+                    }))
+            }
+            Verify::Full => builder.with_root_certificates(self.roots()?),
+            Verify::Chain => {
+                let roots = Arc::new(self.roots()?);
+                let inner =
+                    WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
+                        .build()
+                        .map_err(|e| setup(format!("certificate verifier: {e}")))?;
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(ChainOnly {
+                        roots,
+                        inner,
+                        algorithms: provider.signature_verification_algorithms,
+                    }))
+            }
+        };
+        match &self.tls.client_cert {
+            None => Ok(builder.with_no_client_auth()),
+            Some((cert, key)) => {
+                let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+                    .and_then(Iterator::collect)
+                    .map_err(|e| {
+                        setup(format!(
+                            "sslcert {}: {e}; expected a PEM client certificate",
+                            cert.display()
+                        ))
+                    })?;
+                let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+                    setup(format!(
+                        "sslkey {}: {e}; expected a PEM private key (PKCS#8, PKCS#1 or SEC1)",
+                        key.display()
+                    ))
+                })?;
+                builder
+                    .with_client_auth_cert(chain, key_der)
+                    .map_err(|e| setup(format!("client certificate {}: {e}", cert.display())))
+            }
+        }
+    }
+
+    fn roots(&self) -> Result<RootCertStore, SyncError> {
+        let setup = |message: String| SyncError::TlsSetup { message };
+        let default_file = std::env::var_os("HOME")
+            .map(|home| Path::new(&home).join(".postgresql/root.crt"))
+            .filter(|p| p.is_file());
+        let source = match (&self.tls.roots, default_file) {
+            (Some(roots), _) => roots.clone(),
+            (None, Some(file)) => Roots::File(file),
+            (None, None) => Roots::System,
+        };
+        let mut store = RootCertStore::empty();
+        match source {
+            Roots::File(path) => {
+                let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&path)
+                    .and_then(Iterator::collect)
+                    .map_err(|e| {
+                        setup(format!(
+                            "sslrootcert {}: {e}; point it at the cluster's CA certificate (PEM), \
+                             e.g. CockroachDB's certs/ca.crt",
+                            path.display()
+                        ))
+                    })?;
+                let (added, _) = store.add_parsable_certificates(certs);
+                if added == 0 {
+                    return Err(setup(format!(
+                        "sslrootcert {} holds no usable CA certificate",
+                        path.display()
+                    )));
+                }
+            }
+            Roots::System => {
+                let found = rustls_native_certs::load_native_certs();
+                let (added, _) = store.add_parsable_certificates(found.certs);
+                if added == 0 {
+                    return Err(setup(
+                        "the platform's certificate store is empty or unreadable; pass \
+                         sslrootcert=<CA certificate file> in the URL"
+                            .into(),
+                    ));
+                }
+            }
+        }
+        Ok(store)
+    }
+
+    /// What a driver or server error means, as a [`SyncError`] (`during`: what enlist was doing).
+    pub fn classify(&self, error: &tokio_postgres::Error, during: &'static str) -> SyncError {
+        let shown = self.shown.clone();
+        if let Some(db) = error.as_db_error() {
+            let mut message = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+            if let Some(hint) = db.hint() {
+                message.push_str(&format!("; server hint: {hint}"));
+            }
+            let message = self.scrub(&message);
+            let code = db.code();
+            let class = &code.code()[..2];
+            return if *code == SqlState::T_R_SERIALIZATION_FAILURE
+                || *code == SqlState::T_R_DEADLOCK_DETECTED
+            {
+                SyncError::Conflict { during, message }
+            } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
+                SyncError::Permission { shown, message }
+            } else if *code == SqlState::INVALID_CATALOG_NAME {
+                SyncError::NoSuchDatabase { shown, message }
+            } else if class == "28" {
+                SyncError::Auth { shown, message }
+            } else if class == "08" {
+                SyncError::Unreachable { shown, message }
+            } else if matches!(class, "40" | "53" | "57") {
+                SyncError::Temporary { during, message }
+            } else {
+                SyncError::Database { during, message }
+            };
+        }
+        // Not the server's answer: the driver's own error. Its kinds are private, but the source
+        // tells a socket error (refused, DNS, reset, TLS alert) apart, and the Display text names
+        // the rest ("timeout waiting for server", "authentication error", "invalid …").
+        let message = self.scrub(&error_chain(error));
+        if let Some(io) = find_source::<io::Error>(error) {
+            let tls_problem = io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .is_some_and(|e| {
+                    matches!(
+                        e,
+                        rustls::Error::InvalidCertificate(_)
+                            | rustls::Error::NoCertificatesPresented
+                            | rustls::Error::AlertReceived(_)
+                            | rustls::Error::PeerIncompatible(_)
+                            | rustls::Error::InappropriateHandshakeMessage { .. }
+                    )
+                });
+            return if tls_problem {
+                SyncError::Tls { shown, message }
+            } else {
+                SyncError::Unreachable { shown, message }
+            };
+        }
+        let text = error.to_string();
+        if text.starts_with("authentication error") {
+            SyncError::Auth { shown, message }
+        } else if text.starts_with("timeout waiting for server")
+            || text.starts_with("connection closed")
+            || text.starts_with("error connecting to server")
+            || text.starts_with("error communicating with the server")
+        {
+            SyncError::Unreachable { shown, message }
+        } else if text.starts_with("error performing TLS handshake") {
+            SyncError::Tls { shown, message }
+        } else if text.starts_with("invalid connection string")
+            || text.starts_with("invalid configuration")
+        {
+            SyncError::InvalidUrl { message }
+        } else {
+            SyncError::Database { during, message }
+        }
+    }
+}
+
+/// `error: cause: cause…`, each level once (tokio-postgres already appends its direct cause).
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn find_source<'a, T: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// Takes libpq's TLS parameters out of a URL-form connection string (the key=value form is
+/// returned as is), collecting the password as a secret on the way.
+fn split_tls_params(raw: &str, secrets: &mut Vec<String>) -> (String, Vec<(String, String)>) {
+    let Some(rest) = raw
+        .strip_prefix("postgresql://")
+        .or_else(|| raw.strip_prefix("postgres://"))
+    else {
+        return (raw.to_owned(), Vec::new());
+    };
+    let prefix = &raw[..raw.len() - rest.len()];
+    // tokio-postgres reads the credentials up to the first '@'; do the same.
+    let creds_end = rest.find('@').map_or(0, |at| at + 1);
+    if creds_end > 0
+        && let Some((_, password)) = rest[..creds_end - 1].split_once(':')
+    {
+        secrets.push(password.to_owned());
+        secrets.push(percent_decode(password));
+    }
+    let Some(query_at) = rest[creds_end..].find('?').map(|q| q + creds_end) else {
+        return (raw.to_owned(), Vec::new());
+    };
+    let mut kept = Vec::new();
+    let mut taken = Vec::new();
+    for pair in rest[query_at + 1..].split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = percent_decode(key);
+        if key == "password" {
+            secrets.push(value.to_owned());
+            secrets.push(percent_decode(value));
+        }
+        if TLS_PARAMS.contains(&key.as_str()) {
+            taken.push((key, percent_decode(value)));
+        } else {
+            kept.push(pair);
+        }
+    }
+    let mut text = format!("{prefix}{}", &rest[..query_at]);
+    if !kept.is_empty() {
+        text.push('?');
+        text.push_str(&kept.join("&"));
+    }
+    (text, taken)
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |at: usize| bytes.get(at).and_then(|b| char::from(*b).to_digit(16));
+        if bytes[i] == b'%'
+            && let (Some(high), Some(low)) = (hex(i + 1), hex(i + 2))
+        {
+            // Two hex digits make one byte (< 256).
+            out.push(u8::try_from(high * 16 + low).unwrap_or(b'?'));
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `postgresql://user@host:port/db?sslmode=…` from the parsed settings: no password by
+/// construction.
+fn show(config: &Config, mode: SslMode) -> String {
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let name = match host {
+                Host::Tcp(name) if name.contains(':') => format!("[{name}]"),
+                Host::Tcp(name) => name.clone(),
+                Host::Unix(path) => path.display().to_string(),
+            };
+            match ports.get(i).or(ports.first()) {
+                Some(port) => format!("{name}:{port}"),
+                None => name,
+            }
+        })
+        .collect();
+    let user = config
+        .get_user()
+        .map(|u| format!("{u}@"))
+        .unwrap_or_default();
+    let db = config.get_dbname().unwrap_or_default();
+    format!(
+        "postgresql://{user}{}/{db}?sslmode={}",
+        hosts.join(","),
+        mode.as_str()
+    )
+}
+
+/// What a certificate is checked for.
+enum Verify {
+    Nothing,
+    Chain,
+    Full,
+}
+
+/// `sslmode=prefer|require` without a root certificate: encrypted, but any certificate is taken
+/// (libpq's behaviour). Handshake signatures are still verified, so the key exchange is sound.
+#[derive(Debug)]
+struct Unverified {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for Unverified {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// `sslmode=verify-ca`: the chain must lead to a trusted root; the name is not checked.
+#[derive(Debug)]
+struct ChainOnly {
+    roots: Arc<RootCertStore>,
+    inner: Arc<WebPkiServerVerifier>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => {
+                // The name was checked last, so the chain already passed; check it again on its
+                // own to be independent of that order.
+                let cert = rustls::server::ParsedCertificate::try_from(end_entity)?;
+                verify_server_cert_signed_by_trust_anchor(
+                    &cert,
+                    &self.roots,
+                    intermediates,
+                    now,
+                    self.algorithms.all,
+                )?;
+                Ok(ServerCertVerified::assertion())
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(url: &str) -> Result<Target, SyncError> {
+        Target::parse(&DatabaseUrl::new(url).unwrap())
+    }
+
+    #[test]
+    fn cockroach_url_keeps_tls_params_for_rustls_and_hides_the_password() {
+        let t = target(
+            "postgresql://enlist:s3cr%40t@crdb.example:26257/registry?sslmode=verify-full\
+             &sslrootcert=certs/ca.crt&application_name=ci",
+        )
+        .unwrap();
+        assert_eq!(t.tls.mode, SslMode::VerifyFull);
+        assert_eq!(t.tls.roots, Some(Roots::File("certs/ca.crt".into())));
+        assert_eq!(
+            t.shown(),
+            "postgresql://enlist@crdb.example:26257/registry?sslmode=verify-full"
+        );
+        assert_eq!(t.config.get_password(), Some(&b"s3cr@t"[..]));
+        assert_eq!(t.config.get_application_name(), Some("ci"));
+        assert_eq!(
+            t.scrub("failed for s3cr@t and s3cr%40t"),
+            "failed for <redacted> and <redacted>"
+        );
+        assert!(!format!("{t:?}").contains("s3cr"));
+    }
+
+    #[test]
+    fn defaults_prefer_and_a_connect_timeout() {
+        let t = target("postgres://u:pw@localhost/db").unwrap();
+        assert_eq!(t.tls.mode, SslMode::Prefer);
+        assert_eq!(
+            t.config.get_connect_timeout(),
+            Some(&DEFAULT_CONNECT_TIMEOUT)
+        );
+        let kv = target("host=localhost user=u password=pw sslmode=disable").unwrap();
+        assert_eq!(kv.tls.mode, SslMode::Disable);
+        assert_eq!(kv.scrub("pw!"), "<redacted>!");
+    }
+
+    #[test]
+    fn bad_urls_are_usage_errors_that_do_not_echo_the_url() {
+        for url in [
+            "postgresql://u:topsecret@h/db?sslmode=bogus",
+            "postgresql://u:topsecret@h/db?sslcert=a.crt",
+            "postgresql://u:topsecret@h:notaport/db",
+            "postgresql://u:topsecret@/db",
+        ] {
+            let err = target(url).unwrap_err();
+            assert!(matches!(err, SyncError::InvalidUrl { .. }), "{url}: {err}");
+            assert!(!err.to_string().contains("topsecret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn query_password_is_a_secret_too() {
+        let t = target("postgresql://u@h/db?password=hunter22&sslmode=require").unwrap();
+        assert_eq!(t.tls.mode, SslMode::Require);
+        assert_eq!(t.scrub("x hunter22 y"), "x <redacted> y");
+    }
+}
