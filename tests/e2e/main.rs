@@ -8,6 +8,7 @@
 mod boot;
 mod crash;
 mod faults;
+mod matrix;
 mod scenarios;
 
 use enlist_e2e::fake::FakeGitHub;

@@ -101,6 +101,10 @@ pub enum FaultKind {
     Delay(Duration),
     /// Process the request, then delay the answer (it happened; the client timed out).
     ApplyThenDelay(Duration),
+    /// Reset the connection (TCP RST) before the request reaches GitHub.
+    Reset,
+    /// Let GitHub process the request, then reset the connection instead of answering.
+    ApplyThenReset,
 }
 
 /// A fault for requests matching `method` and a path suffix/infix.
@@ -324,6 +328,19 @@ impl State {
         p.state = "closed".to_owned();
     }
 
+    /// Consumes a connection-reset fault matching this request: `Some(false)` resets before the
+    /// request reaches GitHub, `Some(true)` after GitHub processed it.
+    pub fn take_reset(&mut self, method: &str, path: &str) -> Option<bool> {
+        let fault = self.faults.iter_mut().find(|f| {
+            f.times > 0
+                && f.method == method
+                && path.contains(&f.path_contains)
+                && matches!(f.kind, FaultKind::Reset | FaultKind::ApplyThenReset)
+        })?;
+        fault.times -= 1;
+        Some(matches!(fault.kind, FaultKind::ApplyThenReset))
+    }
+
     /// Requests that wrote.
     pub fn writes(&self) -> Vec<&Recorded> {
         self.requests.iter().filter(|r| r.is_write()).collect()
@@ -354,8 +371,10 @@ fn sha40(bytes: &[u8]) -> String {
 
 /// The running fake.
 pub struct FakeGitHub {
-    server: MockServer,
+    /// Kept alive: dropping it stops the server.
+    _server: MockServer,
     state: Arc<Mutex<State>>,
+    proxy: std::net::SocketAddr,
 }
 
 /// The token the fake accepts unless told otherwise.
@@ -377,12 +396,18 @@ impl FakeGitHub {
             })
             .mount(&server)
             .await;
-        FakeGitHub { server, state }
+        let proxy = crate::proxy::start(*server.address(), state.clone()).await;
+        FakeGitHub {
+            _server: server,
+            state,
+            proxy,
+        }
     }
 
-    /// Base URL to use as `api_url`.
+    /// Base URL to use as `api_url`: the connection-level proxy in front of the fake (it can
+    /// reset connections, which an HTTP mock cannot).
     pub fn url(&self) -> String {
-        self.server.uri()
+        format!("http://{}", self.proxy)
     }
 
     /// The state, locked.
@@ -411,6 +436,9 @@ struct Answer {
     body: Value,
     headers: Vec<(String, String)>,
     delay: Option<Duration>,
+    /// An injected fault: GitHub surprising the client on purpose, possibly with a status the
+    /// description does not list for the operation.
+    injected: bool,
 }
 
 impl Answer {
@@ -420,6 +448,7 @@ impl Answer {
             body,
             headers: Vec::new(),
             delay: None,
+            injected: false,
         }
     }
 }
@@ -468,7 +497,14 @@ impl Respond for Responder {
         if answer.body.is_null() && answer.status >= 500 {
             // Outage bodies are not JSON on the real API either; nothing to check.
         } else {
-            violations.extend(spec.check_response(&method, &path, answer.status, &answer.body));
+            let problems = spec.check_response(&method, &path, answer.status, &answer.body);
+            // An injected fault may use a status the operation does not document (that is the
+            // point of the fault matrix); its body must still be GitHub-shaped.
+            violations.extend(
+                problems
+                    .into_iter()
+                    .filter(|p| !(answer.injected && p.contains("is not documented"))),
+            );
         }
         state.violations.extend(violations);
         state.requests.push(Recorded {
@@ -533,11 +569,12 @@ fn answer(
     }
 
     // Injected faults first.
-    if let Some(index) = state
-        .faults
-        .iter()
-        .position(|f| f.times > 0 && f.method == method && path.contains(&f.path_contains))
-    {
+    if let Some(index) = state.faults.iter().position(|f| {
+        f.times > 0
+            && f.method == method
+            && path.contains(&f.path_contains)
+            && !matches!(f.kind, FaultKind::Reset | FaultKind::ApplyThenReset)
+    }) {
         state.faults[index].times -= 1;
         let kind = state.faults[index].kind.clone();
         match kind {
@@ -554,6 +591,7 @@ fn answer(
                     body,
                     headers,
                     delay: None,
+                    injected: true,
                 };
             }
             FaultKind::Delay(d) => {
@@ -564,6 +602,7 @@ fn answer(
                     body: Value::Null,
                     headers: Vec::new(),
                     delay: Some(d),
+                    injected: false,
                 };
             }
             FaultKind::ApplyThenStatus(status) => {
@@ -575,6 +614,8 @@ fn answer(
                 real.delay = Some(d);
                 return real;
             }
+            // Handled by the proxy before the request gets here.
+            FaultKind::Reset | FaultKind::ApplyThenReset => {}
         }
     }
 
@@ -632,6 +673,7 @@ fn secondary_limit(retry_after: Option<u64>, latency: Duration) -> Answer {
         }),
         headers,
         delay: Some(latency),
+        injected: false,
     }
 }
 

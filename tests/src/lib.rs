@@ -5,7 +5,9 @@
 pub mod clock;
 pub mod container;
 pub mod fake;
+pub mod fleetgen;
 pub mod logs;
 pub mod node;
 pub mod openapi;
 pub mod postgres;
+pub mod proxy;

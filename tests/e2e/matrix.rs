@@ -1,0 +1,227 @@
+//! The fault matrix: every GitHub call of a fresh registration × every fault class, with the
+//! documented exit code for each cell, and never a second PR. Runs through the library entry
+//! point with a virtual clock (waits are recorded, not slept); timeouts and connection resets are
+//! real (1 s request timeout, TCP RST from the fake's proxy). All cells run concurrently.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use enlist::exit;
+use enlist_e2e::clock::VirtualClock;
+use enlist_e2e::fake::{FakeGitHub, Fault, FaultKind};
+use enlist_e2e::node::Node;
+use serde_json::{Value, json};
+
+/// (name, method, path fragment) in the order a fresh registration makes them.
+const CALLS: [(&str, &str, &str); 7] = [
+    ("read repository (probe)", "GET", "/repos/acme/fleet"),
+    ("read base ref", "GET", "/git/ref/heads/main"),
+    ("read upstream node.yaml", "GET", "/contents/"),
+    ("list PRs", "GET", "/repos/acme/fleet/pulls"),
+    ("create branch", "POST", "/git/refs"),
+    ("commit node.yaml", "PUT", "/contents/"),
+    ("open PR", "POST", "/repos/acme/fleet/pulls"),
+];
+
+#[derive(Clone, Copy, Debug)]
+enum Class {
+    Timeout,
+    TimeoutAfterApply,
+    ResetBefore,
+    ResetAfterApply,
+    Status500,
+    Status502,
+    Status503,
+    Persistent500,
+    TooMany429,
+    Secondary403,
+    Unauthorized401,
+    NotFound404,
+    Unexpected422,
+}
+
+const CLASSES: [Class; 13] = [
+    Class::Timeout,
+    Class::TimeoutAfterApply,
+    Class::ResetBefore,
+    Class::ResetAfterApply,
+    Class::Status500,
+    Class::Status502,
+    Class::Status503,
+    Class::Persistent500,
+    Class::TooMany429,
+    Class::Secondary403,
+    Class::Unauthorized401,
+    Class::NotFound404,
+    Class::Unexpected422,
+];
+
+fn fault(class: Class, method: &str, path: &str) -> Fault {
+    let status = |code: u16, body: Value, headers: &[(&str, &str)]| FaultKind::Status {
+        status: code,
+        body,
+        headers: headers
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect(),
+    };
+    let (times, kind) = match class {
+        Class::Timeout => (1, FaultKind::Delay(Duration::from_secs(3))),
+        Class::TimeoutAfterApply => (1, FaultKind::ApplyThenDelay(Duration::from_secs(3))),
+        Class::ResetBefore => (1, FaultKind::Reset),
+        Class::ResetAfterApply => (1, FaultKind::ApplyThenReset),
+        Class::Status500 => (1, status(500, Value::Null, &[])),
+        Class::Status502 => (1, status(502, Value::Null, &[])),
+        Class::Status503 => (1, status(503, Value::Null, &[])),
+        Class::Persistent500 => (1000, status(500, Value::Null, &[])),
+        Class::TooMany429 => (
+            1,
+            status(
+                429,
+                json!({"message": "Too Many Requests"}),
+                &[("retry-after", "7")],
+            ),
+        ),
+        Class::Secondary403 => (
+            1,
+            status(
+                403,
+                json!({"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}),
+                &[],
+            ),
+        ),
+        Class::Unauthorized401 => (
+            1,
+            status(
+                401,
+                json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}),
+                &[],
+            ),
+        ),
+        Class::NotFound404 => (
+            1,
+            status(
+                404,
+                json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}),
+                &[],
+            ),
+        ),
+        Class::Unexpected422 => (
+            1,
+            status(
+                422,
+                json!({"message": "Validation Failed", "errors": [{"resource": "Test", "code": "custom", "message": "a rule this client does not know"}], "documentation_url": "https://docs.github.com/rest"}),
+                &[],
+            ),
+        ),
+    };
+    Fault {
+        method: method.into(),
+        path_contains: path.into(),
+        times,
+        kind,
+    }
+}
+
+/// The documented exit code of each cell.
+fn expected(call: usize, class: Class) -> u8 {
+    let write = call >= 4;
+    match class {
+        // Transient: retried (reads, and writes after re-checking state) → registered.
+        Class::Timeout
+        | Class::TimeoutAfterApply
+        | Class::ResetBefore
+        | Class::ResetAfterApply
+        | Class::Status500
+        | Class::Status502
+        | Class::Status503
+        | Class::TooMany429
+        | Class::Secondary403 => exit::OK,
+        // Before GitHub ever answered it is readiness (69); later, temporary (75).
+        Class::Persistent500 if call == 0 => exit::UNAVAILABLE,
+        Class::Persistent500 => exit::TEMPFAIL,
+        Class::Unauthorized401 => exit::NOPERM,
+        // Repository or base branch missing: configuration. A missing upstream file is the
+        // normal "not registered yet". Elsewhere a 404 is not an answer enlist expects.
+        Class::NotFound404 if call <= 1 => exit::CONFIG,
+        Class::NotFound404 if call == 2 => exit::OK,
+        Class::NotFound404 => exit::PROTOCOL,
+        Class::Unexpected422 => {
+            let _ = write;
+            exit::PROTOCOL
+        }
+    }
+}
+
+async fn cell(call: usize, class: Class) -> Result<(), String> {
+    let (name, method, path) = CALLS[call];
+    let github = FakeGitHub::start().await;
+    github.state().faults.push(fault(class, method, path));
+    let mut node = Node::new("dell-r640", &github);
+    node.set("request_timeout_secs", "1");
+    let clock = Arc::new(VirtualClock::new());
+    let result = node.run_lib(clock).await;
+    let code = match &result {
+        Ok(_) => exit::OK,
+        Err(e) => exit::of_register(e),
+    };
+    let want = expected(call, class);
+    let s = github.state();
+    let prs = s.pulls.len();
+    let mut problems = Vec::new();
+    if code != want {
+        problems.push(format!("exit {code}, documented {want} ({result:?})"));
+    }
+    if prs > 1 {
+        problems.push(format!("{prs} PRs"));
+    }
+    let marker = node.marker();
+    if code == exit::OK {
+        if prs != 1 {
+            problems.push(format!("exit 0 but {prs} PRs: {:?}", s.lines()));
+        }
+        if marker.as_ref().map(|m| m["state"].clone()) != Some(json!("pending")) {
+            problems.push(format!("exit 0 but marker {marker:?}"));
+        }
+    } else {
+        if prs != 0 {
+            problems.push(format!("failed run left {prs} PR(s)"));
+        }
+        if marker.is_some() {
+            problems.push("failed run wrote a marker".into());
+        }
+    }
+    if !s.violations.is_empty() {
+        problems.push(format!("contract: {:?}", s.violations));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{name} × {class:?}: {}", problems.join("; ")))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_call_times_every_fault_gives_the_documented_exit_and_at_most_one_pr() {
+    let mut set = tokio::task::JoinSet::new();
+    for call in 0..CALLS.len() {
+        for class in CLASSES {
+            set.spawn(cell(call, class));
+        }
+    }
+    let mut failures = Vec::new();
+    let mut cells = 0;
+    while let Some(result) = set.join_next().await {
+        cells += 1;
+        if let Err(e) = result.expect("cell task") {
+            failures.push(e);
+        }
+    }
+    assert_eq!(cells, CALLS.len() * CLASSES.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {cells} cells failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

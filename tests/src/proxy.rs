@@ -1,0 +1,116 @@
+//! A connection-level proxy in front of the fake GitHub, for the one fault an HTTP mock cannot
+//! produce: a connection reset (TCP RST), before the request reaches GitHub or after GitHub
+//! processed it. Every request is forwarded on its own upstream connection with
+//! `Connection: close`, so the client opens a new connection for each request and a reset hits
+//! exactly one of them.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::fake::State;
+
+/// Starts the proxy on a free loopback port, forwarding to `upstream`.
+pub async fn start(upstream: SocketAddr, state: Arc<Mutex<State>>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+    let address = listener.local_addr().expect("proxy address");
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(handle(client, upstream, state.clone()));
+        }
+    });
+    address
+}
+
+async fn handle(mut client: TcpStream, upstream: SocketAddr, state: Arc<Mutex<State>>) {
+    let Some((head, body)) = read_request(&mut client).await else {
+        return;
+    };
+    let request_line = head.lines().next().unwrap_or_default().to_owned();
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_owned();
+    let path = parts
+        .next()
+        .unwrap_or_default()
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let reset = state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take_reset(&method, &path);
+    if reset == Some(false) {
+        return rst(client);
+    }
+    let Ok(mut server) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    let forwarded: String = head
+        .split("\r\n")
+        .filter(|line| !line.to_ascii_lowercase().starts_with("connection:"))
+        .map(|line| format!("{line}\r\n"))
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
+        + "\r\nconnection: close\r\n\r\n";
+    if server.write_all(forwarded.as_bytes()).await.is_err()
+        || server.write_all(&body).await.is_err()
+    {
+        return;
+    }
+    let mut response = Vec::new();
+    if server.read_to_end(&mut response).await.is_err() {
+        return;
+    }
+    if reset == Some(true) {
+        return rst(client);
+    }
+    let _ = client.write_all(&response).await;
+    let _ = client.shutdown().await;
+}
+
+/// Reads one request head (up to the blank line) and its `content-length` body.
+async fn read_request(client: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(pos) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break pos;
+        }
+        let n = client.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = buffer[head_end + 4..].to_vec();
+    while body.len() < length {
+        let n = client.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Some((head, body))
+}
+
+/// Closes with a TCP RST instead of a FIN: SO_LINGER with a zero timeout.
+fn rst(client: TcpStream) {
+    // Deprecated because a non-zero linger blocks the runtime on close; zero never blocks.
+    #[allow(deprecated)]
+    let _ = client.set_linger(Some(std::time::Duration::ZERO));
+    drop(client);
+}
