@@ -83,6 +83,6 @@ impl SplitMix64 {
         if max_ms == 0 {
             return Duration::ZERO;
         }
-        Duration::from_millis(self.next_u64() % (max_ms + 1))
+        Duration::from_millis(self.next_u64() % max_ms.saturating_add(1))
     }
 }

@@ -311,6 +311,31 @@ fn pick<T>(
     }))
 }
 
+/// The longest duration any `*_secs` key may take: a week. Larger values are typos, and would
+/// overflow time arithmetic.
+pub const MAX_SECS: u64 = 7 * 24 * 3600;
+
+/// A `*_secs` key (env > file), at most [`MAX_SECS`].
+fn seconds(
+    env: &Env,
+    key: &'static str,
+    file: Option<u64>,
+    file_name: &str,
+) -> Result<Option<u64>, ConfigError> {
+    let Some(layered) = pick(None, "", env, key, secs, file, file_name)? else {
+        return Ok(None);
+    };
+    if layered.value > MAX_SECS {
+        return Err(ConfigError::Invalid {
+            origin: layered.origin,
+            key,
+            value: layered.value.to_string(),
+            reason: format!("at most {MAX_SECS} (a week)"),
+        });
+    }
+    Ok(Some(layered.value))
+}
+
 fn text(raw: &str) -> Result<String, String> {
     Ok(raw.to_owned())
 }
@@ -512,46 +537,19 @@ impl RegisterConfig {
             .map(|l| l.value)
             .unwrap_or_default();
 
-        let readiness = pick(
-            None,
-            "",
+        let readiness = seconds(
             env,
             "readiness_timeout_secs",
-            secs,
             file.readiness_timeout_secs,
             f,
         )?
-        .map_or(DEFAULT_READINESS_TIMEOUT_SECS, |l| l.value);
-        let rate_wait = pick(
-            None,
-            "",
-            env,
-            "rate_limit_wait_secs",
-            secs,
-            file.rate_limit_wait_secs,
-            f,
-        )?
-        .map_or(DEFAULT_RATE_LIMIT_WAIT_SECS, |l| l.value);
-        let request_timeout = pick(
-            None,
-            "",
-            env,
-            "request_timeout_secs",
-            secs,
-            file.request_timeout_secs,
-            f,
-        )?
-        .map_or(DEFAULT_REQUEST_TIMEOUT_SECS, |l| l.value);
-        let start_jitter = pick(
-            None,
-            "",
-            env,
-            "start_jitter_secs",
-            secs,
-            file.start_jitter_secs,
-            f,
-        )?
-        .map_or(0, |l| l.value);
+        .unwrap_or(DEFAULT_READINESS_TIMEOUT_SECS);
+        let rate_wait = seconds(env, "rate_limit_wait_secs", file.rate_limit_wait_secs, f)?
+            .unwrap_or(DEFAULT_RATE_LIMIT_WAIT_SECS);
+        let request_timeout = seconds(env, "request_timeout_secs", file.request_timeout_secs, f)?
+            .unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECS);
+        let start_jitter =
+            seconds(env, "start_jitter_secs", file.start_jitter_secs, f)?.unwrap_or(0);
         if request_timeout == 0 {
             return Err(ConfigError::Invalid {
                 origin: "config".into(),
@@ -815,7 +813,15 @@ fn validate_api_url(raw: &str) -> Result<String, String> {
         .parse()
         .map_err(|_| "expected an http(s) URL such as https://api.github.com".to_owned())?;
     match (uri.scheme_str(), uri.host()) {
-        (Some("https" | "http"), Some(_)) if uri.query().is_none() => Ok(trimmed.to_owned()),
+        (Some("https"), Some(_)) if uri.query().is_none() => Ok(trimmed.to_owned()),
+        (Some("http"), Some(host)) if uri.query().is_none() => {
+            if !matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1") {
+                log::warn!(
+                    "api_url {trimmed} is plain http: the token travels unencrypted; use https"
+                );
+            }
+            Ok(trimmed.to_owned())
+        }
         _ => Err("expected an http(s) URL such as https://api.github.com".to_owned()),
     }
 }
@@ -1068,6 +1074,28 @@ mod tests {
         let h = PathTemplate::parse("x/{hostname}/{node_id}.yaml", false).unwrap();
         assert!(h.expand(None, &id, "..").is_err());
         assert!(h.expand(None, &id, "rack1-n1.example.org").is_ok());
+    }
+
+    #[test]
+    fn durations_are_bounded() {
+        let overrides = Overrides {
+            config: Some("/dev/null".into()),
+            ..Overrides::default()
+        };
+        let e = env(&[
+            ("ENLIST_REPO", "a/b"),
+            ("ENLIST_START_JITTER_SECS", "18446744073709551615"),
+        ]);
+        let err = RegisterConfig::resolve(&overrides, &e).unwrap_err();
+        assert!(
+            err.to_string().contains("ENLIST_START_JITTER_SECS"),
+            "{err}"
+        );
+        let e = env(&[
+            ("ENLIST_REPO", "a/b"),
+            ("ENLIST_RATE_LIMIT_WAIT_SECS", "604800"),
+        ]);
+        assert!(RegisterConfig::resolve(&overrides, &e).is_ok());
     }
 
     #[test]

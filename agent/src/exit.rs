@@ -47,7 +47,9 @@ pub fn of_register(error: &RegisterError) -> u8 {
         RegisterError::NotReady(NotReady::Unreachable { .. } | NotReady::ClockNotSynced { .. }) => {
             UNAVAILABLE
         }
-        RegisterError::Plan(PlanError::NoCandidate) | RegisterError::NoProgress { .. } => SOFTWARE,
+        RegisterError::Plan(PlanError::NoCandidate)
+        | RegisterError::NoProgress { .. }
+        | RegisterError::Internal(_) => SOFTWARE,
         RegisterError::Plan(_) => DATAERR,
         RegisterError::Forge(f) => match f {
             ForgeError::Unauthorized { .. } | ForgeError::Forbidden { .. } => NOPERM,

@@ -171,13 +171,12 @@ fn register_command(args: RegisterArgs, env: &config::Env) -> Result<(), Failure
             eprintln!("  - {line}");
         }
         print_stdout(&report.document.to_yaml())?;
-    } else if let Some(outcome) = report.outcome {
+    } else {
         log::debug!(
             "{} requests ({} writes)",
             report.counts.requests,
             report.counts.writes
         );
-        let _ = outcome;
     }
     Ok(())
 }

@@ -176,15 +176,20 @@ pub fn write(state_dir: &Path, marker: &Marker) -> Result<(), MarkerError> {
     result
 }
 
-/// Removes temporary markers left by runs that were killed mid-write (their names carry another
-/// pid). Only called while holding the state lock, so no live writer owns them.
+/// Removes temporary markers and write probes left by runs that were killed mid-write (their
+/// names carry another pid). Only called while holding the state lock, so no live writer owns them.
 fn remove_stale_temporaries(state_dir: &Path) {
-    let prefix = format!(".{MARKER_FILE}.tmp-");
+    let prefixes = [
+        format!(".{MARKER_FILE}.tmp-"),
+        format!(".{MARKER_FILE}.probe-"),
+    ];
     let Ok(entries) = fs::read_dir(state_dir) else {
         return;
     };
     for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if prefixes.iter().any(|p| name.starts_with(p.as_str())) {
             let _ = fs::remove_file(entry.path());
         }
     }

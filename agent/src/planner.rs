@@ -29,8 +29,8 @@ pub struct Local {
     pub candidates: Vec<Candidate>,
     /// Configured base branch (else the repository default).
     pub base_branch: Option<String>,
-    /// Whether labels are configured.
-    pub has_labels: bool,
+    /// Labels every registration PR must carry.
+    pub labels: Vec<String>,
 }
 
 /// One node id and where it lives.
@@ -71,6 +71,9 @@ pub struct FileView {
     pub sha: String,
     /// Byte-identical to what we would write.
     pub same_content: bool,
+    /// It is another machine's node.yaml (another identity fingerprint): the branch, and any
+    /// PR on it, belong to a machine whose id collides with ours.
+    pub foreign: bool,
 }
 
 /// A PR on the node's branch.
@@ -86,6 +89,8 @@ pub struct PrView {
     pub facts_hash: Option<String>,
     /// The body already carries this boot's id.
     pub mentions_boot: bool,
+    /// Labels on the PR.
+    pub labels: Vec<String>,
     /// Web URL.
     pub url: String,
 }
@@ -357,6 +362,11 @@ impl Action {
     }
 }
 
+/// Whether our PR lacks a configured label (a fresh PR, one adopted after a 422 or a crash).
+fn missing_labels(local: &Local, o: &Observed, pr: &PrView) -> bool {
+    !o.labels_added && local.labels.iter().any(|l| !pr.labels.contains(l))
+}
+
 fn pr_ref(pr: &PrView) -> Option<(u64, String)> {
     Some((pr.number, pr.url.clone()))
 }
@@ -392,21 +402,7 @@ pub fn next_action(local: &Local, o: &Observed) -> Action {
                 message: message.clone(),
             });
         }
-        Upstream::OtherIdentity => {
-            return if local.configured_node_id.is_some() {
-                Action::Fail(PlanError::ConfiguredIdTaken {
-                    node_id: candidate.node_id.clone(),
-                    path: candidate.path.clone(),
-                })
-            } else if o.id_index + 1 < local.candidates.len() {
-                Action::UseNextNodeId
-            } else {
-                Action::Fail(PlanError::Collision {
-                    node_id: candidate.node_id.clone(),
-                    path: candidate.path.clone(),
-                })
-            };
-        }
+        Upstream::OtherIdentity => return collision(local, o, candidate),
         Upstream::Ours {
             same_facts: true, ..
         } => {
@@ -459,6 +455,7 @@ pub fn next_action(local: &Local, o: &Observed) -> Action {
                     branch: candidate.branch.clone(),
                 };
             }
+            Some(Some(file)) if file.foreign => return collision(local, o, candidate),
             Some(file) => file.clone(),
         },
         BranchView::FromBase => match upstream {
@@ -467,6 +464,7 @@ pub fn next_action(local: &Local, o: &Observed) -> Action {
             } => Some(FileView {
                 sha: sha.clone(),
                 same_content: *same_content,
+                foreign: false,
             }),
             _ => None,
         },
@@ -483,12 +481,31 @@ pub fn next_action(local: &Local, o: &Observed) -> Action {
             branch: candidate.branch.clone(),
             base,
         },
-        Some(pr) if local.has_labels && !o.labels_added => Action::AddLabels { number: pr.number },
+        Some(pr) if missing_labels(local, o, pr) => Action::AddLabels { number: pr.number },
         Some(pr) => Action::Record {
             state: MarkerState::Pending,
             pr: pr_ref(pr),
             outcome: Outcome::PrOpened,
         },
+    }
+}
+
+/// The current id belongs to another machine (its upstream file, or the file on the branch of
+/// its open PR): extend the id, or give up when the id is configured or fully extended. Never
+/// touch the other machine's file or PR.
+fn collision(local: &Local, o: &Observed, candidate: &Candidate) -> Action {
+    if local.configured_node_id.is_some() {
+        Action::Fail(PlanError::ConfiguredIdTaken {
+            node_id: candidate.node_id.clone(),
+            path: candidate.path.clone(),
+        })
+    } else if o.id_index + 1 < local.candidates.len() {
+        Action::UseNextNodeId
+    } else {
+        Action::Fail(PlanError::Collision {
+            node_id: candidate.node_id.clone(),
+            path: candidate.path.clone(),
+        })
     }
 }
 
@@ -532,6 +549,9 @@ fn open_pr_action(local: &Local, o: &Observed, candidate: &Candidate, open: &PrV
             branch: candidate.branch.clone(),
         };
     };
+    if file.as_ref().is_some_and(|f| f.foreign) {
+        return collision(local, o, candidate);
+    }
     if !o.file_written && !file.as_ref().is_some_and(|f| f.same_content) {
         return Action::WriteFile {
             path: candidate.path.clone(),
@@ -541,6 +561,11 @@ fn open_pr_action(local: &Local, o: &Observed, candidate: &Candidate, open: &PrV
     }
     if !o.pr_updated && open.facts_hash.as_deref() != Some(&local.facts_hash) {
         return Action::UpdatePr {
+            number: open.number,
+        };
+    }
+    if missing_labels(local, o, open) {
+        return Action::AddLabels {
             number: open.number,
         };
     }
@@ -608,7 +633,7 @@ mod tests {
                 })
                 .collect(),
             base_branch: None,
-            has_labels: false,
+            labels: vec![],
         }
     }
 
@@ -635,6 +660,7 @@ mod tests {
             merged,
             facts_hash: Some(hash.into()),
             mentions_boot: false,
+            labels: vec![],
             url: format!("https://github.com/acme/fleet/pull/{number}"),
         }
     }
@@ -855,6 +881,7 @@ mod tests {
         o.branch_file = Some(Some(FileView {
             sha: "b1".into(),
             same_content: true,
+            foreign: false,
         }));
         assert_eq!(
             next_action(&local(), &o),
@@ -896,6 +923,7 @@ mod tests {
         o.branch_file = Some(Some(FileView {
             sha: "b1".into(),
             same_content: false,
+            foreign: false,
         }));
         assert_eq!(
             next_action(&local(), &o),
@@ -963,6 +991,7 @@ mod tests {
         o.branch_file = Some(Some(FileView {
             sha: "b1".into(),
             same_content: true,
+            foreign: false,
         }));
         assert!(matches!(next_action(&local(), &o), Action::OpenPr { .. }));
         // The crash happened before the commit: write without sha.
@@ -1000,6 +1029,7 @@ mod tests {
         o.branch_file = Some(Some(FileView {
             sha: String::new(),
             same_content: true,
+            foreign: false,
         }));
         assert!(matches!(
             next_action(&local(), &o),
@@ -1011,9 +1041,60 @@ mod tests {
     }
 
     #[test]
+    fn open_pr_of_a_colliding_machine_extends_the_id_never_touches_it() {
+        let mut o = after_base(Upstream::Absent);
+        o.prs = Some(vec![pr(5, true, false, OTHER_HASH)]);
+        o.branch_file = Some(Some(FileView {
+            sha: "b1".into(),
+            same_content: false,
+            foreign: true,
+        }));
+        assert_eq!(next_action(&local(), &o), Action::UseNextNodeId);
+        // A leftover branch (no PR) holding another machine's file: the same.
+        let mut o = after_base(Upstream::Absent);
+        o.prs = Some(vec![]);
+        o.branch = BranchView::Exists;
+        o.branch_file = o_foreign();
+        assert_eq!(next_action(&local(), &o), Action::UseNextNodeId);
+    }
+
+    fn o_foreign() -> Option<Option<FileView>> {
+        Some(Some(FileView {
+            sha: "b1".into(),
+            same_content: false,
+            foreign: true,
+        }))
+    }
+
+    #[test]
+    fn adopted_pr_gets_its_missing_labels() {
+        let mut l = local();
+        l.labels = vec!["enlist".into()];
+        let mut o = after_base(Upstream::Absent);
+        o.branch = BranchView::FromBase;
+        o.file_written = true;
+        o.pr_created_this_run = true;
+        o.prs = Some(vec![pr(9, true, false, HASH)]);
+        o.branch_file = Some(Some(FileView {
+            sha: String::new(),
+            same_content: true,
+            foreign: false,
+        }));
+        assert_eq!(next_action(&l, &o), Action::AddLabels { number: 9 });
+        o.labels_added = true;
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::Record {
+                outcome: Outcome::PrOpened,
+                ..
+            }
+        ));
+    }
+
+    #[test]
     fn labels_are_added_after_opening() {
         let mut l = local();
-        l.has_labels = true;
+        l.labels = vec!["enlist".into()];
         let mut o = after_base(Upstream::Absent);
         o.prs = Some(vec![]);
         o.branch = BranchView::FromBase;

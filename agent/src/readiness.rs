@@ -66,6 +66,9 @@ where
         builder = builder.with_jitter_seed(seed);
     }
     let mut backoff = builder.build();
+    // The deadline counts from the start of the wait, not of the process: a start jitter or a
+    // wait for the lock must not eat the readiness budget.
+    let started = clock.elapsed();
     let mut delay = move || {
         backoff
             .next()
@@ -76,7 +79,7 @@ where
     let earliest = SystemTime::UNIX_EPOCH + Duration::from_secs(EARLIEST_PLAUSIBLE_UNIX);
     while clock.now() < earliest {
         let wait = delay();
-        if clock.elapsed() + wait > timeout {
+        if clock.elapsed().saturating_sub(started) + wait > timeout {
             return Err(NotReady::ClockNotSynced {
                 timeout: timeout.as_secs(),
             });
@@ -90,7 +93,7 @@ where
         match probe().await {
             Err(e) if e.is_ambiguous() => {
                 let wait = delay();
-                if clock.elapsed() + wait > timeout {
+                if clock.elapsed().saturating_sub(started) + wait > timeout {
                     return Err(NotReady::Unreachable {
                         timeout: timeout.as_secs(),
                         last: e,

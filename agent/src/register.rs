@@ -119,8 +119,9 @@ pub enum RegisterError {
     },
     /// The base branch does not exist.
     #[error(
-        "base branch {branch} not found in {repo}; set `base_branch` (--base) to an existing branch, \
-         or leave it unset to use the repository's default branch"
+        "base branch {branch} not found in {repo}; if `base_branch` (--base) is set, point it at an \
+         existing branch; if it is the repository's default branch, the repository is probably \
+         empty: push an initial commit"
     )]
     BaseBranchMissing {
         /// The branch.
@@ -142,6 +143,9 @@ pub enum RegisterError {
         /// The last action.
         last: String,
     },
+    /// Internal: something that cannot happen did.
+    #[error("internal error: {0}; please report this")]
+    Internal(String),
 }
 
 impl RegisterError {
@@ -161,7 +165,7 @@ impl RegisterError {
             RegisterError::Forge(e) => e.kind(),
             RegisterError::Plan(PlanError::InvalidUpstream { .. }) => "invalid_upstream",
             RegisterError::Plan(_) => "node_id_collision",
-            RegisterError::NoProgress { .. } => "internal",
+            RegisterError::NoProgress { .. } | RegisterError::Internal(_) => "internal",
         }
     }
 }
@@ -214,7 +218,7 @@ async fn register_inner(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, Reg
         configured_node_id: cfg.node_id.clone(),
         candidates,
         base_branch: cfg.base_branch.clone(),
-        has_labels: !cfg.labels.is_empty(),
+        labels: cfg.labels.clone(),
     };
     let boot_id = read_boot_id(&cfg.root);
 
@@ -226,9 +230,7 @@ async fn register_inner(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, Reg
         let dir = cfg.state_dir.clone();
         let lock = tokio::task::spawn_blocking(move || StateLock::acquire(&dir))
             .await
-            .map_err(|e| RegisterError::NoProgress {
-                last: format!("lock task failed: {e}"),
-            })??;
+            .map_err(|e| RegisterError::Internal(format!("the lock task failed: {e}")))??;
         Some(lock)
     };
     let marker = if cfg.dry_run && !cfg.state_dir.exists() {
@@ -248,7 +250,6 @@ async fn register_inner(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, Reg
             marker,
             ..Observed::default()
         },
-        forge: None,
         reached: false,
         plan: Vec::new(),
         write_failures: Default::default(),
@@ -265,7 +266,6 @@ struct Run<'a> {
     observations: Observations,
     boot_id: String,
     observed: Observed,
-    forge: Option<GitHub>,
     reached: bool,
     plan: Vec<String>,
     write_failures: std::collections::BTreeMap<&'static str, u32>,
@@ -281,7 +281,12 @@ impl Run<'_> {
         self.document.with_node_id(self.candidate().node_id.clone())
     }
 
-    fn report(&self, outcome: Option<Outcome>, pr_url: Option<String>) -> Report {
+    fn report(
+        &self,
+        outcome: Option<Outcome>,
+        pr_url: Option<String>,
+        counts: RequestCounts,
+    ) -> Report {
         Report {
             outcome,
             node_id: self.candidate().node_id.clone(),
@@ -289,55 +294,48 @@ impl Run<'_> {
             document: self.current_document(),
             pr_url,
             plan: self.plan.clone(),
-            counts: self.forge.as_ref().map(GitHub::counts).unwrap_or_default(),
+            counts,
         }
     }
 
-    fn forge(&mut self) -> Result<&GitHub, RegisterError> {
-        if self.forge.is_none() {
-            let token = self.cfg.token.clone().ok_or_else(|| ConfigError::NoToken {
-                repo: self.cfg.repo.to_string(),
-            })?;
-            let options = GitHubOptions {
-                api_url: self.cfg.api_url.clone(),
-                repo: self.cfg.repo.clone(),
-                token,
-                request_timeout: self.cfg.request_timeout,
-                rate_limit_wait: self.cfg.rate_limit_wait,
-                read_retries: READ_RETRIES,
-                jitter_seed: self.deps.jitter_seed,
-            };
-            self.forge = Some(GitHub::new(options, self.deps.clock.clone())?);
-        }
-        // Just initialised above.
-        self.forge
-            .as_ref()
-            .ok_or_else(|| RegisterError::NoProgress {
-                last: "client".into(),
-            })
+    fn build_forge(&self) -> Result<GitHub, RegisterError> {
+        let token = self.cfg.token.clone().ok_or_else(|| ConfigError::NoToken {
+            repo: self.cfg.repo.to_string(),
+        })?;
+        let options = GitHubOptions {
+            api_url: self.cfg.api_url.clone(),
+            repo: self.cfg.repo.clone(),
+            token,
+            request_timeout: self.cfg.request_timeout,
+            rate_limit_wait: self.cfg.rate_limit_wait,
+            read_retries: READ_RETRIES,
+            jitter_seed: self.deps.jitter_seed,
+        };
+        Ok(GitHub::new(options, self.deps.clock.clone())?)
     }
 
     async fn drive(&mut self) -> Result<Report, RegisterError> {
-        if self.cfg.dry_run && self.cfg.token.is_none() {
-            let first = next_action(&self.local, &self.observed);
-            if let Action::Finish(outcome) = first {
+        let first = next_action(&self.local, &self.observed);
+        if let Action::Finish(outcome) = first {
+            // A marker hit: no client is even built.
+            if self.cfg.dry_run {
                 self.plan.push(format!("marker: {}", outcome.describe()));
-                return Ok(self.report(Some(outcome), None));
             }
+            let url = self.observed.marker.as_ref().and_then(|m| m.pr_url.clone());
+            return Ok(self.report(Some(outcome), url, RequestCounts::default()));
+        }
+        if self.cfg.dry_run && self.cfg.token.is_none() {
             self.plan.push(
                 "remote checks skipped: no token (give --token-file or GITHUB_TOKEN to see what would happen)"
                     .into(),
             );
-            return Ok(self.report(None, None));
+            return Ok(self.report(None, None, RequestCounts::default()));
         }
-        let first = next_action(&self.local, &self.observed);
-        if !self.cfg.dry_run && !matches!(first, Action::Finish(_)) {
+        if !self.cfg.dry_run {
             marker::check_writable(&self.cfg.state_dir)?;
         }
-        if !self.cfg.dry_run
-            && !self.cfg.start_jitter.is_zero()
-            && !matches!(first, Action::Finish(_))
-        {
+        let forge = self.build_forge()?;
+        if !self.cfg.dry_run && !self.cfg.start_jitter.is_zero() {
             // A mass bring-up (a rack powered on at once) would otherwise hit GitHub's secondary
             // limits in the same second; a random start spreads the writes.
             let wait = self.deps.clock.jitter(self.cfg.start_jitter);
@@ -358,10 +356,12 @@ impl Run<'_> {
                     if self.cfg.dry_run {
                         self.plan.push(outcome.describe().to_owned());
                     }
-                    return Ok(self.report(Some(outcome), url));
+                    return Ok(self.report(Some(outcome), url, forge.counts()));
                 }
                 Action::Fail(e) => return Err(e.into()),
-                Action::Record { state, pr, outcome } => return self.record(state, pr, outcome),
+                Action::Record { state, pr, outcome } => {
+                    return self.record(state, pr, outcome, forge.counts());
+                }
                 Action::UseNextNodeId => {
                     log::warn!(
                         "{} belongs to another machine; extending the node id",
@@ -379,23 +379,17 @@ impl Run<'_> {
                     if self.cfg.dry_run {
                         self.pretend(&write);
                     } else {
-                        self.write(&write).await?;
+                        self.write(&forge, &write).await?;
                     }
                 }
-                read => self.read(&read).await?,
+                read => self.read(&forge, &read).await?,
             }
         }
         Err(RegisterError::NoProgress { last })
     }
 
-    async fn read(&mut self, action: &Action) -> Result<(), RegisterError> {
+    async fn read(&mut self, forge: &GitHub, action: &Action) -> Result<(), RegisterError> {
         let boot_id = self.boot_id.clone();
-        self.forge()?;
-        let Some(forge) = self.forge.as_ref() else {
-            return Err(RegisterError::NoProgress {
-                last: "client".into(),
-            });
-        };
         let gate = Gate {
             clock: self.deps.clock.as_ref(),
             timeout: self.cfg.readiness_timeout,
@@ -496,14 +490,20 @@ impl Run<'_> {
             Action::ReadBranchFile { path, branch } => {
                 let file = gate.call(|| forge.file(path, branch)).await?;
                 let expected = self.current_document().to_yaml();
+                let ours = &self.document.identity.fingerprint;
                 let view = file.map(|f| FileView {
                     same_content: f.content == expected,
+                    // Another machine's node.yaml on "our" branch: its id collides with ours.
+                    // An unparsable file is ours to repair (a crash or a hand edit).
+                    foreign: NodeDocument::parse_unverified(&f.content, path)
+                        .is_ok_and(|doc| doc.identity.fingerprint != *ours),
                     sha: f.sha,
                 });
                 self.note(format!(
                     "{path} on {branch}: {}",
                     match &view {
                         None => "absent",
+                        Some(v) if v.foreign => "another machine's",
                         Some(v) if v.same_content => "up to date",
                         Some(_) => "outdated",
                     }
@@ -516,9 +516,7 @@ impl Run<'_> {
                 self.observed.comments_mention_boot = Some(seen);
             }
             other => {
-                return Err(RegisterError::NoProgress {
-                    last: format!("{other:?} is not a read"),
-                });
+                return Err(RegisterError::Internal(format!("{other:?} is not a read")));
             }
         }
         Ok(())
@@ -554,6 +552,7 @@ impl Run<'_> {
                 self.observed.branch_file = Some(Some(FileView {
                     sha: String::new(),
                     same_content: true,
+                    foreign: false,
                 }));
                 format!("would commit {path} on {branch}")
             }
@@ -565,6 +564,7 @@ impl Run<'_> {
                     merged: false,
                     facts_hash: Some(doc.facts_hash.clone()),
                     mentions_boot: true,
+                    labels: Vec::new(),
                     url: String::new(),
                 });
                 format!(
@@ -591,7 +591,7 @@ impl Run<'_> {
 
     /// Executes a write. Ambiguous failures (5xx, timeout) reset the observation the write
     /// depends on, so the planner re-reads before writing again.
-    async fn write(&mut self, action: &Action) -> Result<(), RegisterError> {
+    async fn write(&mut self, forge: &GitHub, action: &Action) -> Result<(), RegisterError> {
         let doc = self.current_document();
         let update = self.is_update();
         let body = match action {
@@ -602,12 +602,6 @@ impl Run<'_> {
                 &self.boot_id,
             ),
             _ => String::new(),
-        };
-        self.forge()?;
-        let Some(forge) = self.forge.as_ref() else {
-            return Err(RegisterError::NoProgress {
-                last: "client".into(),
-            });
         };
         let (kind, result) = match action {
             Action::CreateBranch { branch, from_sha } => {
@@ -663,13 +657,12 @@ impl Run<'_> {
                 )
             }
             other => {
-                return Err(RegisterError::NoProgress {
-                    last: format!("{other:?} is not a write"),
-                });
+                return Err(RegisterError::Internal(format!("{other:?} is not a write")));
             }
         };
         match result {
             Ok(written) => {
+                self.check_repeats(action, &written)?;
                 self.apply(action, written);
                 Ok(())
             }
@@ -691,6 +684,36 @@ impl Run<'_> {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// A stale-sha answer or a 422 "already exists" on opening the PR is normal once (a race, a
+    /// crash); the same again and again means GitHub and enlist disagree about the state, and
+    /// looping would only burn writes.
+    fn check_repeats(&mut self, action: &Action, written: &Written) -> Result<(), RegisterError> {
+        let (kind, status, message) = match (action, written) {
+            (Action::WriteFile { path, .. }, Written::File(FileWrite::Stale)) => (
+                "stale",
+                409,
+                format!("{path} kept changing on the branch while enlist was writing it"),
+            ),
+            (Action::OpenPr { branch, .. }, Written::Pull(Created::AlreadyExists)) => (
+                "adopt",
+                422,
+                format!("GitHub says a pull request for {branch} exists, but it is not listed"),
+            ),
+            _ => return Ok(()),
+        };
+        let repeats = self.write_failures.entry(kind).or_insert(0);
+        *repeats += 1;
+        if *repeats > MAX_WRITE_ATTEMPTS {
+            return Err(ForgeError::Unexpected {
+                what: format!("{action:?}"),
+                status,
+                message,
+            }
+            .into());
+        }
+        Ok(())
     }
 
     /// Folds a successful write into the observations.
@@ -723,6 +746,7 @@ impl Run<'_> {
                 o.branch_file = Some(Some(FileView {
                     sha: String::new(),
                     same_content: true,
+                    foreign: false,
                 }));
             }
             (Action::OpenPr { branch, .. }, Written::Pull(created)) => {
@@ -769,6 +793,7 @@ impl Run<'_> {
         state: MarkerState,
         pr: Option<(u64, String)>,
         outcome: Outcome,
+        counts: RequestCounts,
     ) -> Result<Report, RegisterError> {
         let now = marker::timestamp(self.deps.clock.now());
         // A pending marker that flips keeps its node id and path (they may be an extended id).
@@ -813,7 +838,7 @@ impl Run<'_> {
         } else {
             marker::write(&self.cfg.state_dir, &marker)?;
         }
-        Ok(self.report(Some(outcome), pr_url))
+        Ok(self.report(Some(outcome), pr_url, counts))
     }
 }
 
@@ -859,6 +884,7 @@ fn view(pr: &PullRequest, boot_id: &str) -> PrView {
         merged: pr.merged,
         facts_hash: pr::trailer_facts_hash(&pr.body),
         mentions_boot: pr::mentions_boot(&pr.body, boot_id),
+        labels: pr.labels.clone(),
         url: pr.html_url.clone(),
     }
 }

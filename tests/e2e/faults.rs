@@ -470,3 +470,93 @@ async fn library_logs_never_contain_the_token() {
     }
     assert_eq!(github.state().lines(), fresh(DELL));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn adopted_pr_still_gets_the_configured_labels() {
+    let github = fake().await;
+    github.state().faults.push(fault(
+        "POST",
+        "/repos/acme/fleet/pulls",
+        1,
+        FaultKind::ApplyThenStatus(502),
+    ));
+    let mut node = Node::new("dell-r640", &github);
+    node.set("labels", "[registration]");
+    let (result, _) = run(&node).await;
+    assert_eq!(result.unwrap().outcome, Some(Outcome::PrOpened));
+    let s = github.state();
+    assert_eq!(s.pulls.len(), 1);
+    assert_eq!(s.pulls[0].labels, ["registration"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retry_after_zero_does_not_hammer() {
+    let github = fake().await;
+    github.state().faults.push(fault(
+        "POST",
+        "/repos/acme/fleet/pulls",
+        3,
+        status(
+            403,
+            json!({"message": "You have exceeded a secondary rate limit."}),
+            &[("retry-after", "0")],
+        ),
+    ));
+    let node = Node::new("dell-r640", &github);
+    let (result, clock) = run(&node).await;
+    assert_eq!(result.unwrap().outcome, Some(Outcome::PrOpened));
+    let sleeps = clock.sleeps();
+    assert_eq!(sleeps.len(), 3, "{sleeps:?}");
+    assert!(sleeps[0] >= Duration::from_secs(1), "{sleeps:?}");
+    assert!(
+        sleeps[1] >= Duration::from_secs(60) && sleeps[2] >= Duration::from_secs(60),
+        "{sleeps:?}"
+    );
+    one_pr(&github);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn conflict_that_is_not_a_stale_sha_stops_at_once() {
+    let github = fake().await;
+    github.state().faults.push(fault(
+        "PUT",
+        "/contents/",
+        100,
+        status(409, json!({"message": "Repository rule violations found", "documentation_url": "https://docs.github.com/rest"}), &[]),
+    ));
+    let node = Node::new("dell-r640", &github);
+    let (result, _) = run(&node).await;
+    assert_eq!(code(&result), exit::PROTOCOL, "{result:?}");
+    assert_eq!(
+        github
+            .state()
+            .requests
+            .iter()
+            .filter(|r| r.method == "PUT")
+            .count(),
+        1
+    );
+    assert!(github.state().pulls.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn start_jitter_does_not_eat_the_readiness_budget() {
+    let github = fake().await;
+    github.state().faults.push(fault(
+        "GET",
+        "/repos/acme/fleet",
+        1,
+        status(502, Value::Null, &[]),
+    ));
+    let mut node = Node::new("dell-r640", &github);
+    node.set("start_jitter_secs", "600");
+    node.set("readiness_timeout_secs", "30");
+    let (result, clock) = run(&node).await;
+    assert_eq!(result.unwrap().outcome, Some(Outcome::PrOpened));
+    assert!(
+        clock.sleeps().len() >= 2,
+        "jitter, then one readiness retry: {:?}",
+        clock.sleeps()
+    );
+    one_pr(&github);
+}

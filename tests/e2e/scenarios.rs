@@ -547,3 +547,42 @@ async fn marker_garbage_is_treated_as_absent() {
     assert_eq!(github.state().pulls.len(), 1);
     assert_eq!(node.marker().unwrap()["state"], "pending");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn colliding_machine_never_takes_over_another_machines_open_pr() {
+    let github = fake().await;
+    // Machine A's PR sits on the branch machine B would use (their short ids collide).
+    let a = Node::new("dell-r640", &github);
+    let b_id = "node-8a753f";
+    let a_file = a.facts_yaml().replace(DELL, b_id);
+    let a_body = format!("<!-- enlist node_id={b_id} facts_hash=sha256:aa boot_id=x -->");
+    {
+        let mut s = github.state();
+        s.create_branch(&format!("enlist/{b_id}"));
+        s.put_file(
+            &format!("enlist/{b_id}"),
+            &format!("cluster-nodes/{b_id}/node.yaml"),
+            &a_file,
+        );
+        s.open_pull(&format!("enlist/{b_id}"), "Register (machine A)", &a_body);
+    }
+    let b = Node::new("supermicro-x11", &github);
+    let run = b.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let s = github.state();
+    assert_eq!(
+        s.file(
+            &format!("enlist/{b_id}"),
+            &format!("cluster-nodes/{b_id}/node.yaml")
+        ),
+        Some(a_file),
+        "A's file untouched"
+    );
+    assert_eq!(s.pulls[0].body, a_body, "A's PR untouched");
+    assert!(s.comments.is_empty(), "no comment on A's PR");
+    assert_eq!(s.pulls.len(), 2);
+    assert_eq!(s.pulls[1].head, "enlist/node-8a753ff3", "B extended its id");
+    drop(s);
+    assert_eq!(b.marker().unwrap()["node_id"], "node-8a753ff3");
+    github.assert_contract();
+}

@@ -14,7 +14,7 @@ use super::Cpu;
 pub struct KernelFacts {
     /// CPU facts.
     pub cpu: Cpu,
-    /// `MemTotal` in bytes.
+    /// Installed memory in bytes (online memory blocks, else `MemTotal`).
     pub memory_bytes: u64,
     /// The kernel's hostname (fallback when `/etc/hostname` is absent).
     pub hostname: Option<String>,
@@ -78,13 +78,37 @@ impl KernelProbe for HostKernel {
                 cores,
                 threads,
             },
-            memory_bytes: system.total_memory(),
+            memory_bytes: online_memory_bytes().unwrap_or_else(|| system.total_memory()),
             hostname: System::host_name().ok(),
             kernel_release: System::kernel_version().ok(),
             addresses,
             uptime_secs: System::uptime().ok(),
         })
     }
+}
+
+/// Installed memory as the kernel's memory blocks see it: `block_size_bytes` × online blocks of
+/// `/sys/devices/system/memory`. Unlike `MemTotal` it does not move when a kernel upgrade or a
+/// `crashkernel=` reservation changes what the kernel keeps for itself, so `factsHash` stays put
+/// across OS upgrades. `None` where the kernel has no memory hotplug interface.
+fn online_memory_bytes() -> Option<u64> {
+    let dir = std::path::Path::new("/sys/devices/system/memory");
+    let block = std::fs::read_to_string(dir.join("block_size_bytes")).ok()?;
+    let block = u64::from_str_radix(block.trim(), 16).ok()?;
+    let mut online = 0u64;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with("memory") {
+            continue;
+        }
+        // A block without an `online` file is online (it cannot be offlined).
+        let state =
+            std::fs::read_to_string(entry.path().join("online")).unwrap_or_else(|_| "1".into());
+        if state.trim() == "1" {
+            online += 1;
+        }
+    }
+    (online > 0).then(|| online.saturating_mul(block))
 }
 
 /// Distinct `physical_package_id`s of the online CPUs (sysinfo has no socket count).

@@ -86,8 +86,8 @@ pub struct Cpu {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Memory {
-    /// `MemTotal` rounded up to a whole GiB. The kernel's reservation (and so `MemTotal`) moves by
-    /// a few MiB between kernel versions; rounding keeps `factsHash` stable across OS upgrades.
+    /// Installed memory (the kernel's online memory blocks, else `MemTotal`) rounded up to a whole
+    /// GiB, so `factsHash` stays stable across kernel upgrades and reservations.
     pub total_bytes: u64,
 }
 

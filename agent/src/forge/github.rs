@@ -23,6 +23,9 @@ use crate::clock::Clock;
 use crate::config::RepoName;
 use crate::secret::Token;
 
+/// Longest wait a 5xx `retry-after` may impose on one read retry.
+const MAX_SERVER_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 /// Settings of the client.
 #[derive(Clone, Debug)]
 pub struct GitHubOptions {
@@ -199,6 +202,8 @@ impl GitHub {
             builder = builder.with_jitter_seed(seed);
         }
         let mut backoff = builder.build();
+        let mut limited = 0u32;
+        let mut server_retry_after = None;
         loop {
             let failure = match self.send_once(&method, path, body).await {
                 Err(message) => ForgeError::Transport {
@@ -207,9 +212,22 @@ impl GitHub {
                 },
                 Ok(reply) => {
                     if let Some(wait) = self.rate_limit_wait(&reply) {
-                        self.wait_rate_limit(wait, &reply, what).await?;
+                        limited += 1;
+                        // Never hammer: at least 1 s, and if this very request is limited again
+                        // (a `retry-after: 0`, or a reset already "past" by our clock), at least
+                        // the secondary-limit minute.
+                        let floor = if limited == 1 {
+                            Duration::from_secs(1)
+                        } else {
+                            ratelimit::SECONDARY_LIMIT_WAIT
+                        };
+                        self.wait_rate_limit(wait.max(floor), &reply, what).await?;
                         continue;
                     }
+                    server_retry_after = reply
+                        .header("retry-after")
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
                     match reply.status {
                         200..=299 => return Ok(reply),
                         401 => {
@@ -237,6 +255,10 @@ impl GitHub {
             }
             match backoff.next() {
                 Some(delay) => {
+                    // A 503 with retry-after says when to come back; honour it (bounded like the
+                    // backoff itself).
+                    let delay = server_retry_after
+                        .map_or(delay, |after| after.clamp(delay, MAX_SERVER_RETRY_AFTER));
                     log::warn!("{failure}; retrying in {:.1}s", delay.as_secs_f64());
                     self.clock.sleep(delay).await;
                 }
@@ -264,10 +286,12 @@ impl GitHub {
         what: &str,
     ) -> Result<(), ForgeError> {
         // Jitter spreads a fleet that was limited at the same moment: up to 10% (max 10 s) on top.
-        let wait = wait + self.clock.jitter((wait / 10).min(Duration::from_secs(10)));
+        // A header can say anything: clamp before adding so nothing overflows.
+        let wait = wait.min(self.options.rate_limit_wait + Duration::from_secs(1));
+        let wait = wait.saturating_add(self.clock.jitter((wait / 10).min(Duration::from_secs(10))));
         {
             let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-            if counts.rate_limit_waited + wait > self.options.rate_limit_wait {
+            if counts.rate_limit_waited.saturating_add(wait) > self.options.rate_limit_wait {
                 return Err(ForgeError::RateLimited {
                     wait,
                     message: reply.message(),
@@ -316,9 +340,22 @@ fn describe_transport(error: &octocrab::Error) -> String {
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay).
 fn query_value(raw: &str) -> String {
+    encode(raw, false)
+}
+
+/// Percent-encodes each segment of a path (a branch or file path); `/` separates segments. The
+/// default branch name comes from GitHub and git allows `#` or `?` in it.
+fn path_value(raw: &str) -> String {
+    encode(raw, true)
+}
+
+fn encode(raw: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(raw.len());
     for byte in raw.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+        if byte.is_ascii_alphanumeric()
+            || matches!(byte, b'-' | b'.' | b'_' | b'~')
+            || (keep_slash && byte == b'/')
+        {
             out.push(char::from(byte));
         } else {
             out.push_str(&format!("%{byte:02X}"));
@@ -333,6 +370,16 @@ fn parse_pull(value: &Value) -> Option<PullRequest> {
         open: value.get("state")?.as_str()? == "open",
         merged: value.get("merged_at").is_some_and(|m| !m.is_null()),
         head_ref: value.get("head")?.get("ref")?.as_str()?.to_owned(),
+        labels: value
+            .get("labels")
+            .and_then(Value::as_array)
+            .map(|labels| {
+                labels
+                    .iter()
+                    .filter_map(|l| l.get("name").and_then(Value::as_str).map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
         body: value
             .get("body")
             .and_then(Value::as_str)
@@ -368,7 +415,7 @@ impl Forge for GitHub {
 
     async fn branch_sha(&self, branch: &str) -> Result<Option<String>, ForgeError> {
         let what = format!("branch {branch}");
-        let path = self.repo_path(&format!("/git/ref/heads/{branch}"));
+        let path = self.repo_path(&format!("/git/ref/heads/{}", path_value(branch)));
         let reply = self.request(Method::GET, &path, None, &what).await?;
         match reply.status {
             200 => reply
@@ -385,7 +432,11 @@ impl Forge for GitHub {
 
     async fn file(&self, path: &str, git_ref: &str) -> Result<Option<RemoteFile>, ForgeError> {
         let what = format!("{path} at {git_ref}");
-        let url = self.repo_path(&format!("/contents/{path}?ref={}", query_value(git_ref)));
+        let url = self.repo_path(&format!(
+            "/contents/{}?ref={}",
+            path_value(path),
+            query_value(git_ref)
+        ));
         let reply = self.request(Method::GET, &url, None, &what).await?;
         match reply.status {
             200 => {
@@ -493,7 +544,7 @@ impl Forge for GitHub {
     async fn reset_branch(&self, branch: &str, sha: &str) -> Result<(), ForgeError> {
         let what = format!("resetting branch {branch}");
         let body = json!({ "sha": sha, "force": true });
-        let path = self.repo_path(&format!("/git/refs/heads/{branch}"));
+        let path = self.repo_path(&format!("/git/refs/heads/{}", path_value(branch)));
         let reply = self
             .request(Method::PATCH, &path, Some(&body), &what)
             .await?;
@@ -523,7 +574,7 @@ impl Forge for GitHub {
         let reply = self
             .request(
                 Method::PUT,
-                &self.repo_path(&format!("/contents/{path}")),
+                &self.repo_path(&format!("/contents/{}", path_value(path))),
                 Some(&body),
                 &what,
             )
@@ -532,7 +583,12 @@ impl Forge for GitHub {
             200 | 201 => Ok(FileWrite::Written),
             // 409 "{path} does not match {sha}" / "is at X but expected Y", or
             // 422 "Invalid request.\n\n\"sha\" wasn't supplied.": the file moved under us.
-            409 => Ok(FileWrite::Stale),
+            // Other 409s (a ruleset, "Git Repository is empty") are not a stale sha.
+            409 if reply.message().contains("does not match")
+                || reply.message().contains("expected") =>
+            {
+                Ok(FileWrite::Stale)
+            }
             422 if reply.message().contains("sha") => Ok(FileWrite::Stale),
             _ => Err(Self::unexpected(&what, &reply)),
         }
@@ -615,6 +671,15 @@ impl Forge for GitHub {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(path_value("release#1/x?y"), "release%231/x%3Fy");
+        assert_eq!(
+            path_value("cluster-nodes/node-abc/node.yaml"),
+            "cluster-nodes/node-abc/node.yaml"
+        );
+    }
 
     #[test]
     fn query_values_are_percent_encoded() {

@@ -41,6 +41,8 @@ pub struct PullRequest {
     pub head_ref: String,
     /// Body (holds the enlist trailer).
     pub body: String,
+    /// Label names.
+    pub labels: Vec<String>,
     /// Web URL.
     pub html_url: String,
 }

@@ -43,7 +43,9 @@ pub fn wait_for(signals: &LimitSignals<'_>, now: SystemTime) -> Option<Duration>
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
             // One extra second: the window resets *at* that second, not before it.
-            return Some(Duration::from_secs(reset.saturating_sub(now_secs) + 1));
+            return Some(Duration::from_secs(
+                reset.saturating_sub(now_secs).saturating_add(1),
+            ));
         }
         return Some(SECONDARY_LIMIT_WAIT);
     }
