@@ -534,58 +534,53 @@ impl Run<'_> {
         matches!(self.observed.upstream, Some(Upstream::Ours { .. }))
     }
 
-    /// Dry run: say what would be written and assume it worked.
+    /// Dry run: say what would be written and fold in the result it would have had, through the
+    /// same [`Run::apply`] as real writes.
     fn pretend(&mut self, action: &Action) {
         let doc = self.current_document();
-        let line = match action {
-            Action::CreateBranch { branch, from_sha } => {
-                self.observed.branch = BranchView::FromBase;
-                format!("would create branch {branch} at {}", short(from_sha))
-            }
-            Action::ResetBranch { branch, to_sha } => {
-                self.observed.branch = BranchView::FromBase;
-                self.observed.branch_reset = true;
-                format!("would reset branch {branch} to {}", short(to_sha))
-            }
-            Action::WriteFile { path, branch, .. } => {
-                self.observed.file_written = true;
-                self.observed.branch_file = Some(Some(FileView {
-                    sha: String::new(),
-                    same_content: true,
-                    foreign: false,
-                }));
-                format!("would commit {path} on {branch}")
-            }
-            Action::OpenPr { branch, base } => {
-                self.observed.pr_created_this_run = true;
-                self.observed.opened_pr = Some(PrView {
-                    number: 0,
-                    open: true,
-                    merged: false,
-                    facts_hash: Some(doc.facts_hash.clone()),
-                    mentions_boot: true,
-                    labels: Vec::new(),
-                    url: String::new(),
-                });
+        let (line, written) = match action {
+            Action::CreateBranch { branch, from_sha } => (
+                format!("would create branch {branch} at {}", short(from_sha)),
+                Written::Branch(Created::Created(())),
+            ),
+            Action::ResetBranch { branch, to_sha } => (
+                format!("would reset branch {branch} to {}", short(to_sha)),
+                Written::Done,
+            ),
+            Action::WriteFile { path, branch, .. } => (
+                format!("would commit {path} on {branch}"),
+                Written::File(FileWrite::Written),
+            ),
+            Action::OpenPr { branch, base } => (
                 format!(
                     "would open a pull request {branch} → {base}: {:?}",
                     pr::title(&doc, self.is_update())
-                )
-            }
-            Action::UpdatePr { number } => {
-                self.observed.pr_updated = true;
-                format!("would update the title and body of #{number}")
-            }
-            Action::AddLabels { number } => {
-                self.observed.labels_added = true;
-                format!("would label #{number}: {}", self.cfg.labels.join(", "))
-            }
+                ),
+                // The PR it would open: its body carries these facts and this boot.
+                Written::Pull(Created::Created(PullRequest {
+                    number: 0,
+                    open: true,
+                    merged: false,
+                    head_ref: branch.clone(),
+                    body: pr::trailer(&doc, &self.boot_id),
+                    labels: Vec::new(),
+                    html_url: String::new(),
+                })),
+            ),
+            Action::UpdatePr { number } => (
+                format!("would update the title and body of #{number}"),
+                Written::Done,
+            ),
+            Action::AddLabels { number } => (
+                format!("would label #{number}: {}", self.cfg.labels.join(", ")),
+                Written::Done,
+            ),
             Action::Comment { number, .. } => {
-                self.observed.commented = true;
-                format!("would comment on #{number}")
+                (format!("would comment on #{number}"), Written::Done)
             }
-            other => format!("{other:?}"),
+            other => (format!("{other:?}"), Written::Done),
         };
+        self.apply(action, written);
         self.plan.push(line);
     }
 
