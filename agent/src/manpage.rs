@@ -72,7 +72,7 @@ fn reference_sections() -> Roff {
         (
             exit::OK,
             "registered, already registered, pull request pending or rejected, dry run done, \
-             reconcile passed",
+             reconcile passed, sync or export done",
         ),
         (
             exit::FINDINGS,
@@ -80,7 +80,8 @@ fn reference_sections() -> Roff {
         ),
         (
             exit::USAGE,
-            "usage error (a wrong flag, path or input file)",
+            "usage error (a wrong flag, path or input file; for sync also a missing or invalid \
+             database URL, or a malformed ENLIST_SYNC_LEASE_* value)",
         ),
         (
             exit::DATAERR,
@@ -88,12 +89,17 @@ fn reference_sections() -> Roff {
         ),
         (
             exit::UNAVAILABLE,
-            "GitHub unreachable (or the clock never synced) within the readiness timeout",
+            "GitHub unreachable (or the clock never synced) within the readiness timeout; for \
+             sync, the database cannot be reached",
         ),
-        (exit::SOFTWARE, "internal error: please report it"),
+        (
+            exit::SOFTWARE,
+            "internal error, or a database error sync does not expect: please report it",
+        ),
         (
             exit::OSERR,
-            "the kernel would not tell CPU or memory, or output failed",
+            "the kernel would not tell CPU or memory, output failed, or sync could not start its \
+             runtime",
         ),
         (
             exit::CANTCREAT,
@@ -101,16 +107,21 @@ fn reference_sections() -> Roff {
         ),
         (
             exit::TEMPFAIL,
-            "temporary failure (rate limit past the budget, persistent 5xx): retry later",
+            "temporary failure (rate limit past the budget, persistent 5xx): retry later; for \
+             sync, another sync of the same selection holds the lease, or the database kept \
+             aborting the transaction or reported a temporary failure",
         ),
         (exit::PROTOCOL, "GitHub answered something unexpected"),
         (
             exit::NOPERM,
-            "the token was rejected (401) or lacks rights (403)",
+            "the token was rejected (401) or lacks rights (403); for sync, the database rejected \
+             the login or the user lacks a privilege",
         ),
         (
             exit::CONFIG,
-            "configuration: missing or invalid config or token, live installer",
+            "configuration: missing or invalid config or token, live installer; for sync, TLS \
+             with the database failed or is misconfigured, the database does not exist, or its \
+             schema is newer than this enlist",
         ),
     ] {
         roff.control("TP", []);
@@ -118,6 +129,17 @@ fn reference_sections() -> Roff {
         roff.text([roman(meaning)]);
     }
     roff.control("SH", ["ENVIRONMENT"]);
+    let lease = crate::sync::lease::Timing::default();
+    let ttl = format!(
+        "sync: how long a sync holds its selection's lease before another may take it over \
+         (default {})",
+        lease.ttl.as_secs()
+    );
+    let wait = format!(
+        "sync: how long to wait for another sync of the same selection before exiting 75 \
+         (default {})",
+        lease.wait.as_secs()
+    );
     for (name, meaning) in [
         (
             "ENLIST_<KEY>",
@@ -129,12 +151,20 @@ fn reference_sections() -> Roff {
         ),
         (
             "CREDENTIALS_DIRECTORY",
-            "systemd's credentials; the token is read from github-token there",
+            "systemd's credentials: register reads the token from github-token there, sync the \
+             database URL from database-url",
         ),
         (
             "GITHUB_TOKEN",
             "the token, when neither token_file nor a credential is set",
         ),
+        (
+            "ENLIST_DATABASE_URL",
+            "sync: the database URL, when neither --database-url nor --database-url-file is given \
+             (before the database-url credential)",
+        ),
+        ("ENLIST_SYNC_LEASE_TTL_SECS", ttl.as_str()),
+        ("ENLIST_SYNC_LEASE_WAIT_SECS", wait.as_str()),
         (
             "STATE_DIRECTORY",
             "systemd's StateDirectory=; the default state directory",
@@ -166,7 +196,8 @@ fn reference_sections() -> Roff {
     roff.control("SH", ["SEE ALSO"]);
     roff.text([roman(
         "enlist-facts(1), enlist-register(1), enlist-status(1), enlist-reconcile(1), \
-         systemctl(1), journalctl(1); the README of https://github.com/enlist-dev/enlist",
+         enlist-sync(1), enlist-export(1), systemctl(1), journalctl(1); the README of \
+         https://github.com/enlist-dev/enlist",
     )]);
     roff
 }
@@ -187,7 +218,13 @@ mod tests {
         let pages = pages().unwrap();
         let names: Vec<&str> = pages.iter().map(|p| p.file_name.as_str()).collect();
         assert_eq!(names[0], "enlist.1");
-        for name in ["enlist-facts.1", "enlist-register.1", "enlist-reconcile.1"] {
+        for name in [
+            "enlist-facts.1",
+            "enlist-register.1",
+            "enlist-reconcile.1",
+            "enlist-sync.1",
+            "enlist-export.1",
+        ] {
             assert!(names.contains(&name), "{names:?}");
         }
         assert!(!names.iter().any(|n| n.contains("manpage")), "{names:?}");
@@ -211,5 +248,29 @@ mod tests {
             "global flags are on every page"
         );
         assert_eq!(pages, super::pages().unwrap(), "deterministic");
+    }
+
+    #[test]
+    fn sync_and_export_are_documented_on_the_main_page() {
+        let pages = pages().unwrap();
+        // roff escapes `-` as `\-`.
+        let main = pages[0].text.replace("\\-", "-");
+        for needle in [
+            "ENLIST_DATABASE_URL",
+            "ENLIST_SYNC_LEASE_TTL_SECS",
+            "ENLIST_SYNC_LEASE_WAIT_SECS",
+            "database-url",
+            "enlist-sync(1)",
+            "enlist-export(1)",
+        ] {
+            assert!(main.contains(needle), "{needle} missing:\n{main}");
+        }
+        let exit_status =
+            &main[main.find("EXIT STATUS").unwrap()..main.find("ENVIRONMENT").unwrap()];
+        for code in ["69", "75", "77", "78"] {
+            let entry = &exit_status[exit_status.find(&format!("\\fB{code}\\fR")).unwrap()..];
+            let entry = &entry[..entry.find(".TP").unwrap_or(entry.len())];
+            assert!(entry.contains("for sync"), "{code}: {entry}");
+        }
     }
 }

@@ -4,13 +4,16 @@
 //! whatever order they arrive in, and every list in the report is sorted, so shuffled inputs give
 //! byte-identical JSON.
 //!
+//! SPEC §5 rules, as applied:
+//! - **Matching**: [`super::matching`] (serial, then MACs). Several nodes may match one row (that
+//!   is a duplicate, reported as such).
+//! - **Missing registration**: every unmatched row except `retired` ones. `spare` and `broken`
+//!   rows are expected to register too (a spare is installed when it goes into service, a broken
+//!   machine when it is repaired); their hint says so, and that `retired` is the status for a
+//!   machine that will never run in the cluster.
+//! - **Capacity**: registered nodes whose inventory status is `active`.
+//!
 //! Decisions where SPEC §5 is silent (also in the README):
-//! - **Matching**: a node's system serial (trimmed, case-insensitive, firmware placeholders
-//!   ignored) against the row serials; failing that, the node's NIC MACs in sorted order against
-//!   the row MACs. Several nodes may match one row (that is a duplicate, reported as such).
-//! - **Missing registration**: only `active` rows. SPEC excludes `retired`; `broken` rows cannot
-//!   boot to register and `spare` rows are on the shelf, so reporting them would be a permanent
-//!   warning with nothing to do. A spare that is installed registers and matches like any row.
 //! - **Registered but retired**: a `status` mismatch (the node directory should go).
 //! - **Mismatches**: compared only when both sides state the fact. Memory: the CSV's `memory_gb`
 //!   is GB as sold, which for RAM means GiB; the node's `memory.totalBytes` is `MemTotal` rounded
@@ -19,7 +22,7 @@
 //!   Matched by MAC with a different serial on both sides: a `serial` mismatch.
 //! - **Nodes that parse but fail verification** (hash mismatch, `nodeId` ≠ directory) still take
 //!   part in matching, duplicates and mismatches, but not in capacity, catalog or fleet.
-//! - **Capacity**: per `active` row, the facts of its first valid node by path (a machine
+//! - **Capacity** per `active` row: the facts of its first valid node by path (a machine
 //!   registered twice counts once). Cores from `cpu.cores`, memory GiB from `memory.totalBytes`,
 //!   storage GB (decimal, as disks are sold) from the sum of disk sizes.
 //! - **Default catalog**: make/models of `active` and `spare` rows (a model seen only on retired
@@ -29,14 +32,16 @@
 //!   unit) unless that leaves none; when none is registered, the lower median of the rows' own
 //!   `cores`, `memory_gb`, `storage_gb`. Cost: the lower median of the rows' `cost`. The name shown
 //!   is the most frequent spelling, then the shortest.
+//! - **`nodes`** counts node.yaml files, valid or not; an unreadable directory is an `invalid`
+//!   entry but no file.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::document::NodeDocument;
-use crate::identity::{is_placeholder, normalise_mac};
 
 use super::demand::{self, Amounts, CatalogEntry, Demand};
 use super::inventory::{self, Inventory, InventoryRow, Status};
+use super::matching::{MatchedBy, Matcher, NodeKeys};
 use super::names::{canonical_make, canonical_model, same_make, same_model};
 use super::report::{
     Duplicate, FleetRow, Invalid, Mismatch, MismatchField, MissingRegistration, PhantomNode,
@@ -50,19 +55,11 @@ const GB: f64 = 1_000_000_000.0;
 /// Memory more than this fraction away from the inventory figure is a mismatch (SPEC §5).
 const MEMORY_TOLERANCE: f64 = 0.10;
 
-/// How a node found its row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum MatchedBy {
-    Serial,
-    Mac,
-}
-
 /// A node that parsed, with what matching needs.
 struct Node<'a> {
     scanned: &'a ScannedNode,
     doc: &'a NodeDocument,
-    serial_key: Option<String>,
-    macs: Vec<String>,
+    keys: NodeKeys,
 }
 
 impl Node<'_> {
@@ -79,18 +76,19 @@ fn node_amounts(doc: &NodeDocument) -> Amounts {
     }
 }
 
-/// Reconciles `nodes` against `inventory`; with `demand`, also plans purchases.
+/// Reconciles `nodes` against `inventory` (as [`inventory::parse`] returns it: each machine once,
+/// repeats among `invalid`); with `demand`, also plans purchases.
 pub fn analyse(nodes: &[ScannedNode], inventory: &Inventory, demand: Option<&Demand>) -> Report {
     let mut scanned: Vec<&ScannedNode> = nodes.iter().collect();
     scanned.sort_by(|a, b| a.path.cmp(&b.path));
+    // The parser already dropped repeated machines; line order makes the rest order-free.
     let mut rows = inventory.rows.clone();
-    let duplicate_rows = inventory::dedupe(&mut rows, &inventory.file);
+    rows.sort_by_key(|r| r.line);
 
     let mut invalid: Vec<Invalid> = scanned
         .iter()
         .flat_map(|n| n.problems.iter().cloned())
         .chain(inventory.invalid.iter().cloned())
-        .chain(duplicate_rows)
         .collect();
     invalid.sort_by(|a, b| {
         (&a.file, a.line, a.kind, &a.message).cmp(&(&b.file, b.line, b.kind, &b.message))
@@ -100,23 +98,17 @@ pub fn analyse(nodes: &[ScannedNode], inventory: &Inventory, demand: Option<&Dem
         .iter()
         .filter_map(|s| {
             let doc = s.doc.as_ref()?;
-            let mut macs: Vec<String> = doc
-                .network
-                .iter()
-                .filter_map(|nic| normalise_mac(&nic.mac))
-                .collect();
-            macs.sort();
-            macs.dedup();
             Some(Node {
                 scanned: s,
                 doc,
-                serial_key: node_serial_key(doc),
-                macs,
+                keys: NodeKeys::of(doc),
             })
         })
         .collect();
 
-    let matches = match_nodes(&parsed, &rows);
+    let matcher = Matcher::new(&rows);
+    let matches: Vec<Option<(usize, MatchedBy)>> =
+        parsed.iter().map(|n| matcher.find(&n.keys)).collect();
     let mut nodes_of_row: Vec<Vec<usize>> = vec![Vec::new(); rows.len()];
     for (node, m) in matches.iter().enumerate() {
         if let Some((row, _)) = m {
@@ -137,7 +129,7 @@ pub fn analyse(nodes: &[ScannedNode], inventory: &Inventory, demand: Option<&Dem
         duplicates: duplicates(&parsed),
         invalid,
         recommendations: Vec::new(),
-        nodes: nodes.len(),
+        nodes: nodes.iter().filter(|n| n.is_file()).count(),
         inventory: inventory.data_rows,
         inventory_file: inventory.file.clone(),
         fleet: fleet(&parsed),
@@ -176,43 +168,6 @@ pub fn analyse(nodes: &[ScannedNode], inventory: &Inventory, demand: Option<&Dem
     report
 }
 
-fn node_serial_key(doc: &NodeDocument) -> Option<String> {
-    doc.system
-        .serial
-        .as_deref()
-        .filter(|s| !is_placeholder(s))
-        .map(inventory::serial_key)
-}
-
-/// For each node: its row and how it was found.
-fn match_nodes(nodes: &[Node], rows: &[InventoryRow]) -> Vec<Option<(usize, MatchedBy)>> {
-    let mut by_serial: HashMap<String, usize> = HashMap::with_capacity(rows.len());
-    let mut by_mac: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
-    for (index, row) in rows.iter().enumerate() {
-        if let Some(key) = row.serial_key() {
-            by_serial.entry(key).or_insert(index);
-        }
-        for mac in &row.macs {
-            by_mac.entry(mac.as_str()).or_insert(index);
-        }
-    }
-    nodes
-        .iter()
-        .map(|node| {
-            node.serial_key
-                .as_ref()
-                .and_then(|key| by_serial.get(key))
-                .map(|&row| (row, MatchedBy::Serial))
-                .or_else(|| {
-                    node.macs
-                        .iter()
-                        .find_map(|mac| by_mac.get(mac.as_str()))
-                        .map(|&row| (row, MatchedBy::Mac))
-                })
-        })
-        .collect()
-}
-
 fn missing_registrations(
     rows: &[InventoryRow],
     nodes_of_row: &[Vec<usize>],
@@ -221,7 +176,7 @@ fn missing_registrations(
     let mut missing: Vec<MissingRegistration> = rows
         .iter()
         .zip(nodes_of_row)
-        .filter(|(row, nodes)| nodes.is_empty() && row.status == Status::Active)
+        .filter(|(row, nodes)| nodes.is_empty() && row.status != Status::Retired)
         .map(|(row, _)| MissingRegistration {
             file: file.to_owned(),
             line: row.line,
@@ -233,10 +188,7 @@ fn missing_registrations(
             model: row.model.clone(),
             status: row.status.as_str().to_owned(),
             location: row.location.clone(),
-            hint: "no node.yaml matches this active machine: check that it is installed and \
-                   that `enlist register` ran on it (`enlist status` on the machine, or an open \
-                   `enlist/<node-id>` PR); if it is out of service, set its status to spare, broken or retired"
-                .to_owned(),
+            hint: missing_hint(row.status).to_owned(),
         })
         .collect();
     missing.sort_by(|a, b| {
@@ -254,6 +206,26 @@ fn missing_registrations(
     missing
 }
 
+/// What to do about an unregistered row, by its status (never `retired`: those are not missing).
+fn missing_hint(status: Status) -> &'static str {
+    match status {
+        Status::Spare => {
+            "no node.yaml matches this spare machine: a spare registers too once it is installed \
+             with enlist (`enlist register`, then set its status to active); if it will never run \
+             in the cluster, set its status to retired"
+        }
+        Status::Broken => {
+            "no node.yaml matches this broken machine: once it is repaired and installed, `enlist \
+             register` adds it; if it will not be repaired, set its status to retired"
+        }
+        Status::Active | Status::Retired => {
+            "no node.yaml matches this active machine: check that it is installed and that \
+             `enlist register` ran on it (`enlist status` on the machine, or an open \
+             `enlist/<node-id>` PR); if it is gone for good, set its status to retired"
+        }
+    }
+}
+
 fn phantoms(nodes: &[Node], matches: &[Option<(usize, MatchedBy)>]) -> Vec<PhantomNode> {
     nodes
         .iter()
@@ -262,7 +234,7 @@ fn phantoms(nodes: &[Node], matches: &[Option<(usize, MatchedBy)>]) -> Vec<Phant
         .map(|(node, _)| {
             let doc = node.doc;
             let serial = doc.system.serial.clone();
-            let identified = match (&serial, node.macs.first()) {
+            let identified = match (&serial, node.keys.macs.first()) {
                 (Some(s), _) => format!("serial {s}"),
                 (None, Some(mac)) => format!("MAC {mac}"),
                 (None, None) => "its serial or MAC".to_owned(),
@@ -321,7 +293,7 @@ fn mismatches(
                 });
             };
         if let (MatchedBy::Mac, Some(node_key), Some(row_key)) =
-            (by, &node.serial_key, row.serial_key())
+            (by, &node.keys.serial, row.serial_key())
             && *node_key != row_key
         {
             push(
@@ -419,12 +391,12 @@ fn duplicates(nodes: &[Node]) -> Vec<Duplicate> {
                 entry.1.push(index);
             }
         };
-        if let (Some(key), Some(serial)) = (&node.serial_key, &node.doc.system.serial) {
+        if let (Some(key), Some(serial)) = (&node.keys.serial, &node.doc.system.serial) {
             add(SharedKind::Serial, key.clone(), serial.trim().to_owned());
         }
         let fingerprint = node.doc.identity.fingerprint.clone();
         add(SharedKind::Fingerprint, fingerprint.clone(), fingerprint);
-        for mac in &node.macs {
+        for mac in &node.keys.macs {
             add(SharedKind::Mac, mac.clone(), mac.clone());
         }
     }
@@ -637,6 +609,19 @@ mod tests {
         assert_eq!(lower_median(vec![3.0]), Some(3.0));
         assert_eq!(lower_median(vec![503.0, 251.0]), Some(251.0));
         assert_eq!(lower_median(vec![5.0, 1.0, 3.0]), Some(3.0));
+    }
+
+    #[test]
+    fn nodes_counts_files_not_unreadable_directories() {
+        let file = super::super::scan::check("cluster-nodes/x/node.yaml", "x", "not: [yaml");
+        let directory = ScannedNode {
+            path: "maintainers/bob".into(),
+            directory: true,
+            ..file.clone()
+        };
+        let report = analyse(&[file, directory], &Inventory::default(), None);
+        assert_eq!(report.nodes, 1);
+        assert_eq!(report.invalid.len(), 2, "both are findings");
     }
 
     #[test]

@@ -16,6 +16,10 @@
 //! catalog model the count is the largest ⌈deficit / per-unit⌉ over the resources in deficit; the
 //! cheapest total wins (models without a cost rank after priced ones), then the fewest units, then
 //! make/model order.
+//!
+//! Every amount is bounded ([`MAX_AMOUNT`], [`MAX_HEADROOM`], [`MAX_UNITS`]): a value like
+//! `cores: 1.6e308` is finite on its own but its sum times the headroom is not, and nothing
+//! downstream (counts, costs, chart axes) should have to cope with infinity.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +31,18 @@ pub const DEFAULT_HEADROOM: f64 = 0.2;
 
 /// Deficits and ratios this close to a whole number are that number (float noise, not demand).
 const EPSILON: f64 = 1e-9;
+
+/// The largest amount (cores, GiB, GB, cost) a demand, catalog or inventory figure may state:
+/// far beyond any real machine or workload (a million TB), far below where sums and products of
+/// amounts stop being finite.
+pub const MAX_AMOUNT: f64 = 1e12;
+
+/// The largest headroom: 100 = 10,000 % on top of the demand.
+pub const MAX_HEADROOM: f64 = 100.0;
+
+/// A catalog model needing more units than this is not an option: its per-unit figures (or the
+/// demand) are wrong, and the count would no longer be an exact integer.
+pub const MAX_UNITS: f64 = 1e9;
 
 /// A parsed demand file.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -142,10 +158,11 @@ pub fn parse(text: &str, file: &str) -> Result<Demand, ReconcileError> {
     } else {
         serde_yaml::from_str(text).map_err(|e| invalid(e.to_string()))?
     };
-    let valid = |x: f64| x.is_finite() && x >= 0.0;
-    if !valid(demand.headroom) {
+    // A range excludes NaN and the infinities too.
+    let valid = |x: f64| (0.0..=MAX_AMOUNT).contains(&x);
+    if !(0.0..=MAX_HEADROOM).contains(&demand.headroom) {
         return Err(invalid(format!(
-            "headroom {} must be a fraction ≥ 0 (0.2 = 20 %)",
+            "headroom {:?} must be a fraction from 0 to 100 (0.2 = 20 %)",
             demand.headroom
         )));
     }
@@ -155,15 +172,27 @@ pub fn parse(text: &str, file: &str) -> Result<Demand, ReconcileError> {
         }
         if !Resource::ALL.iter().all(|r| valid(w.amount(*r))) {
             return Err(invalid(format!(
-                "workload {:?}: cores, memory_gb and storage_gb must be numbers ≥ 0",
+                "workload {:?}: cores, memory_gb and storage_gb must be numbers from 0 to 10^12",
                 w.name
+            )));
+        }
+    }
+    // Bounded values give finite totals unless there are absurdly many workloads; checked here so
+    // the buying model can rely on it.
+    for resource in Resource::ALL {
+        let total: f64 = demand.workloads.iter().map(|w| w.amount(resource)).sum();
+        if !(total * (1.0 + demand.headroom)).is_finite() {
+            return Err(invalid(format!(
+                "the total {} demand with headroom is not a finite number",
+                resource.as_str()
             )));
         }
     }
     for c in demand.catalog.iter().flatten() {
         if !Resource::ALL.iter().all(|r| valid(c.per_unit(*r))) || !c.cost.is_none_or(valid) {
             return Err(invalid(format!(
-                "catalog entry {} {}: cores, memory_gb, storage_gb and cost must be numbers ≥ 0",
+                "catalog entry {} {}: cores, memory_gb, storage_gb and cost must be numbers from 0 \
+                 to 10^12",
                 c.make, c.model
             )));
         }
@@ -221,11 +250,15 @@ pub fn plan(
         );
         return (plan, None);
     }
-    let mut options: Vec<Recommendation> = plan
-        .catalog
-        .iter()
-        .filter_map(|entry| option_for(entry, &short, demand))
-        .collect();
+    let mut options: Vec<Recommendation> = Vec::new();
+    let mut too_many = false;
+    for entry in &plan.catalog {
+        match option_for(entry, &short, demand) {
+            Ok(option) => options.push(option),
+            Err(NoOption::TooMany) => too_many = true,
+            Err(NoOption::Lacks) => {}
+        }
+    }
     options.sort_by(|a, b| {
         let cost = |r: &Recommendation| r.total_cost.unwrap_or(f64::INFINITY);
         (a.total_cost.is_none(), cost(a))
@@ -238,35 +271,55 @@ pub fn plan(
     plan.options = options;
     if chosen.is_none() {
         let missing: Vec<&str> = short.iter().map(|l| l.resource.as_str()).collect();
-        plan.note = Some(format!(
-            "no catalog model provides {}: add per-unit figures to the catalog",
-            missing.join(" and ")
-        ));
+        plan.note = Some(if too_many {
+            format!(
+                "covering the shortfall of {} would take more than 10^9 units of any catalog \
+                 model that provides it: check the demand and the catalog's per-unit figures",
+                missing.join(" and ")
+            )
+        } else {
+            format!(
+                "no catalog model provides {}: add per-unit figures to the catalog",
+                missing.join(" and ")
+            )
+        });
     }
     (plan, chosen)
 }
 
-/// How many units of `entry` cover the deficits, or `None` when it lacks a resource in deficit.
+/// Why a catalog model is not an option.
+enum NoOption {
+    /// It brings none of a resource in deficit.
+    Lacks,
+    /// It would take more than [`MAX_UNITS`].
+    TooMany,
+}
+
+/// How many units of `entry` cover the deficits.
 fn option_for(
     entry: &CatalogEntry,
     short: &[&ResourceLine],
     demand: &Demand,
-) -> Option<Recommendation> {
+) -> Result<Recommendation, NoOption> {
     let mut count = 0u64;
     let mut worst: Option<(f64, Resource)> = None;
     for line in short {
         let per_unit = entry.per_unit(line.resource);
         if per_unit <= 0.0 {
-            return None;
+            return Err(NoOption::Lacks);
         }
         let ratio = line.deficit / per_unit;
-        // A saturated cast: ratios are finite and positive here.
+        // Infinity too (a per-unit figure of 1e-300): only a ratio up to MAX_UNITS is a count.
+        if ratio.is_nan() || ratio > MAX_UNITS {
+            return Err(NoOption::TooMany);
+        }
+        // Exact: the ratio is positive and at most MAX_UNITS.
         count = count.max((ratio - EPSILON).ceil().max(1.0) as u64);
         if worst.is_none_or(|(r, _)| ratio > r + EPSILON) {
             worst = Some((ratio, line.resource));
         }
     }
-    let (_, limiting) = worst?;
+    let (_, limiting) = worst.ok_or(NoOption::Lacks)?;
     let mut workloads: Vec<(&str, f64)> = demand
         .workloads
         .iter()
@@ -275,7 +328,7 @@ fn option_for(
         .collect();
     workloads.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
     let total_cost = entry.cost.map(|c| c * count as f64);
-    Some(Recommendation {
+    Ok(Recommendation {
         make: entry.make.clone(),
         model: entry.model.clone(),
         count,
@@ -429,5 +482,47 @@ mod tests {
             let err = parse(bad, "demand.yaml").unwrap_err();
             assert!(err.to_string().contains("demand.yaml"), "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn huge_amounts_are_refused_per_key() {
+        for (bad, says) in [
+            (
+                "workloads:\n  - {name: db, cores: 1.6e308}\n  - {name: b, cores: 1.6e308}\n",
+                "workload \"db\": cores, memory_gb and storage_gb must be numbers from 0 to 10^12",
+            ),
+            ("headroom: 1e300\nworkloads: []\n", "headroom 1e300"),
+            (
+                "workloads: []\ncatalog:\n  - {make: a, model: b, cores: 1, cost: 1e13}\n",
+                "catalog entry a b",
+            ),
+            (
+                "workloads:\n  - {name: db, memory_gb: .inf}\n",
+                "workload \"db\"",
+            ),
+        ] {
+            let err = parse(bad, "demand.yaml").unwrap_err().to_string();
+            assert!(err.contains(says), "{bad:?}: {err}");
+        }
+        let most = parse(
+            "headroom: 100\nworkloads:\n  - {name: db, cores: 1e12, memory_gb: 1e12}\n",
+            "demand.yaml",
+        )
+        .unwrap();
+        assert_eq!(most.workloads[0].cores, MAX_AMOUNT);
+    }
+
+    #[test]
+    fn an_absurd_unit_count_is_no_option_and_never_saturates() {
+        let d = demand(MAX_AMOUNT, 0.0, 0.0);
+        let tiny = entry("tiny", 1e-300, 0.0, 0.0, Some(1.0));
+        let (p, rec) = plan(&d, Amounts::default(), 0, vec![tiny.clone()]);
+        assert!(rec.is_none());
+        assert!(p.note.unwrap().contains("more than 10^9 units"));
+        // A sane model next to it is still recommended, with an exact count.
+        let big = entry("big", 1e6, 0.0, 0.0, None);
+        let (p, rec) = plan(&d, Amounts::default(), 0, vec![tiny, big]);
+        assert_eq!(rec.unwrap().count, 1_000_000);
+        assert_eq!(p.options.len(), 1);
     }
 }

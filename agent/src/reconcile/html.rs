@@ -76,11 +76,29 @@ fn count(n: usize) -> String {
     num(n as f64)
 }
 
+/// The largest value a chart axis reaches. The parsers bound every amount far below it, so only a
+/// report built some other way gets here; its bars are then clipped, never drawn off to infinity.
+const AXIS_LIMIT: f64 = 1e15;
+
+/// `value` as an axis can hold it: from 0 to [`AXIS_LIMIT`], NaN as 0, infinity as the limit.
+fn on_axis(value: f64) -> f64 {
+    if value.is_nan() {
+        0.0
+    } else {
+        value.clamp(0.0, AXIS_LIMIT)
+    }
+}
+
+/// At most this many grid lines per chart, whatever the step.
+const MAX_TICKS: f64 = 20.0;
+
 /// A 1-2-2.5-5 step giving about `ticks` intervals up to `max` (no logarithms: exact and the same
-/// on every platform, so the golden file is too).
+/// on every platform, so the golden file is too). `max` is bounded first, so the search for the
+/// magnitude ends (it would loop forever on infinity).
 fn nice_step(max: f64, ticks: f64) -> f64 {
-    let raw = (max / ticks).max(1.0);
+    let raw = (on_axis(max) / ticks.max(1.0)).max(1.0);
     let mut magnitude = 1.0;
+    // At most 15 rounds: raw ≤ AXIS_LIMIT.
     while magnitude * 10.0 <= raw {
         magnitude *= 10.0;
     }
@@ -383,10 +401,10 @@ fn panel(
     const CAPACITY_X: f64 = 164.0;
     const COL_W: f64 = 80.0;
     let after = line.capacity + added;
-    let max = line.required.max(after).max(line.demand).max(1.0);
+    let max = on_axis(line.required.max(after).max(line.demand)).max(1.0);
     let step = nice_step(max, 4.0);
     let axis_max = (max / step).ceil() * step;
-    let y = |v: f64| BOTTOM - (v.max(0.0) / axis_max) * (BOTTOM - TOP);
+    let y = |v: f64| BOTTOM - (on_axis(v).min(axis_max) / axis_max) * (BOTTOM - TOP);
     let unit = line.resource.unit();
     let (pill, pill_class) = if line.deficit > 0.0 {
         (format!("short {} {unit}", num(line.deficit)), "bad")
@@ -406,9 +424,10 @@ fn panel(
         num(line.required),
         num(line.capacity),
     );
-    // Grid and axis.
-    let mut tick = 0.0;
-    while tick <= axis_max + step / 2.0 {
+    // Grid and axis: a counted loop, never one on a float that might not grow.
+    let intervals = (axis_max / step).round().clamp(0.0, MAX_TICKS) as usize;
+    for i in 0..=intervals {
+        let tick = i as f64 * step;
         let ty = y(tick);
         let _ = writeln!(
             out,
@@ -419,7 +438,6 @@ fn panel(
             ty + 4.0,
             num(tick)
         );
-        tick += step;
     }
     // Demand: stacked workloads, bottom up.
     let mut base = 0.0;
@@ -615,12 +633,18 @@ fn servers(out: &mut String, n: u64) {
     }
 }
 
-/// Every catalog model that would cover the shortfall: total cost (or units) per option.
+/// Every catalog model that would cover the shortfall: total cost (or units) per option, in the
+/// buying model's order (priced models by total cost, then unpriced ones by units).
 fn options(out: &mut String, plan: &CapacityPlan) {
     const W: f64 = 1100.0;
     const LABEL_W: f64 = 300.0;
     const ROW: f64 = 46.0;
-    let by_cost = plan.options.iter().all(|o| o.total_cost.is_some());
+    let priced = plan
+        .options
+        .iter()
+        .filter(|o| o.total_cost.is_some())
+        .count();
+    let by_cost = priced == plan.options.len();
     let value = |o: &Recommendation| {
         if by_cost {
             o.total_cost.unwrap_or(0.0)
@@ -636,10 +660,10 @@ fn options(out: &mut String, plan: &CapacityPlan) {
         "<h3>Options that cover the shortfall ({})</h3>\n\
          <svg class=\"options\" viewBox=\"0 0 {W} {height:.0}\" role=\"img\" \
          aria-label=\"purchase options by {}\">",
-        if by_cost {
-            "cheapest first"
-        } else {
-            "fewest units first"
+        match priced {
+            _ if by_cost => "cheapest first",
+            0 => "fewest units first",
+            _ => "priced models cheapest first, then the others by fewest units",
         },
         if by_cost { "total cost" } else { "units" }
     );
@@ -1220,6 +1244,98 @@ mod tests {
         assert_eq!(nice_step(41_000.0, 4.0), 20_000.0);
         assert_eq!(nice_step(0.0, 4.0), 1.0);
         assert_eq!(nice_step(9.0, 4.0), 2.5);
+    }
+
+    #[test]
+    fn axis_steps_end_for_values_no_parser_lets_through() {
+        for max in [f64::INFINITY, f64::NAN, f64::MAX, 1e308, -1.0] {
+            let step = nice_step(max, 4.0);
+            assert!(step.is_finite() && step >= 1.0, "{max}: {step}");
+        }
+        assert_eq!(nice_step(f64::INFINITY, 4.0), nice_step(AXIS_LIMIT, 4.0));
+    }
+
+    fn recommendation(model: &str, count: u64, cost: Option<f64>) -> Recommendation {
+        Recommendation {
+            make: "Dell".into(),
+            model: model.into(),
+            count,
+            limiting: Resource::Cores,
+            workloads: vec!["db".into()],
+            unit_cost: cost,
+            total_cost: cost.map(|c| c * count as f64),
+            message: format!("buy {count} more of Dell {model}; cores is the limit"),
+        }
+    }
+
+    fn plan_report(lines: Vec<ResourceLine>, options: Vec<Recommendation>) -> Report {
+        Report {
+            recommendations: options.first().cloned().into_iter().collect(),
+            plan: Some(CapacityPlan {
+                headroom: 0.2,
+                active_nodes: 1,
+                lines,
+                catalog: Vec::new(),
+                options,
+                note: None,
+            }),
+            ..Report::default()
+        }
+    }
+
+    #[test]
+    fn infinite_chart_values_render_and_end() {
+        let line = |resource, value: f64| ResourceLine {
+            resource,
+            demand: value,
+            workloads: vec![("db".into(), value)],
+            required: value,
+            capacity: 1.0,
+            deficit: value,
+        };
+        let report = plan_report(
+            vec![
+                line(Resource::Cores, f64::INFINITY),
+                line(Resource::Memory, f64::MAX),
+                line(Resource::Storage, f64::NAN),
+            ],
+            vec![recommendation("R650", u64::MAX, None)],
+        );
+        let page = render(&report, false);
+        assert!(page.contains("id=\"capacity-storage\""));
+        // Grid lines stay few whatever the values.
+        assert!(page.matches("class=\"grid\"").count() <= 3 * (MAX_TICKS as usize + 1));
+    }
+
+    #[test]
+    fn options_heading_says_the_order_they_are_in() {
+        let heading = |options: Vec<Recommendation>| {
+            let page = render(&plan_report(Vec::new(), options), false);
+            let start = page.find("<h3>Options").unwrap();
+            page[start..start + page[start..].find("</h3>").unwrap()].to_owned()
+        };
+        assert!(
+            heading(vec![
+                recommendation("a", 3, Some(10.0)),
+                recommendation("b", 1, Some(40.0))
+            ])
+            .ends_with("(cheapest first)")
+        );
+        assert!(
+            heading(vec![
+                recommendation("a", 1, None),
+                recommendation("b", 2, None)
+            ])
+            .ends_with("(fewest units first)")
+        );
+        // The buying model ranks priced models first, even with more units.
+        assert!(
+            heading(vec![
+                recommendation("a", 9, Some(10.0)),
+                recommendation("b", 1, None)
+            ])
+            .ends_with("(priced models cheapest first, then the others by fewest units)")
+        );
     }
 
     #[test]

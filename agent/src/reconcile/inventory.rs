@@ -13,14 +13,18 @@
 //! separators (`"1,536"`), and a currency sign on `cost`. `status` defaults to `active`. A `mac`
 //! cell may hold several MACs separated by spaces, `;`, `|` or `,`.
 //!
-//! A bad row is one `invalid` entry with its line number; the other rows are still read. Only a
-//! file that cannot be an inventory at all (no `serial` and no `mac` column) is an error.
+//! A bad row is one `invalid` entry with its line number; the other rows are still read: a row
+//! with more cells than the header (empty trailing cells, as `A1,Dell,` under `serial,make`, are
+//! fine), a cell holding a NUL byte (not text; no database column takes it), a number above
+//! [`MAX_AMOUNT`], a row repeating an earlier row's serial or MAC ([`dedupe`]). Only a file that
+//! cannot be an inventory at all (no `serial` and no `mac` column) is an error.
 
 use serde::Serialize;
 
 use crate::identity::{is_placeholder, normalise_mac};
 
 use super::ReconcileError;
+use super::demand::MAX_AMOUNT;
 use super::report::{Invalid, InvalidKind};
 
 /// Inventory status of a machine.
@@ -107,9 +111,9 @@ pub fn serial_key(raw: &str) -> String {
 pub struct Inventory {
     /// The file, as shown in findings.
     pub file: String,
-    /// Usable rows, in file order.
+    /// Usable rows, in file order, each machine once (see [`dedupe`]).
     pub rows: Vec<InventoryRow>,
-    /// Rows that could not be used.
+    /// Rows that could not be used, duplicates included, by line.
     pub invalid: Vec<Invalid>,
     /// Data rows read (usable or not).
     pub data_rows: usize,
@@ -163,7 +167,8 @@ fn column(header: &str) -> Option<Column> {
     COLUMNS.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
 }
 
-/// Parses the inventory; `file` names it in findings and errors.
+/// Parses the inventory and drops repeated machines ([`dedupe`]); `file` names it in findings and
+/// errors.
 pub fn parse(bytes: &[u8], file: &str) -> Result<Inventory, ReconcileError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut inventory = Inventory {
@@ -212,6 +217,9 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Inventory, ReconcileError> {
             Err(message) => inventory.invalid.push(row_problem(file, line, message)),
         }
     }
+    let duplicates = dedupe(&mut inventory.rows, file);
+    inventory.invalid.extend(duplicates);
+    inventory.invalid.sort_by_key(|i| i.line);
     Ok(inventory)
 }
 
@@ -280,7 +288,19 @@ fn read_row(
     columns: &[Option<Column>],
     line: u64,
 ) -> Result<InventoryRow, String> {
-    if record.len() > columns.len() {
+    // PostgreSQL refuses NUL in text (SQLSTATE 22021): a row with one is not data enlist can keep.
+    if let Some(index) = record.iter().position(|field| field.contains(&0)) {
+        return Err(format!(
+            "cell {} contains a NUL byte: save the inventory as a plain-text UTF-8 CSV",
+            index + 1
+        ));
+    }
+    // Spreadsheets write trailing separators (`A1,Dell,`): only values past the header count.
+    let beyond = record
+        .iter()
+        .skip(columns.len())
+        .any(|field| !field.iter().all(u8::is_ascii_whitespace));
+    if beyond {
         return Err(format!(
             "{} cells but the header has {}: quote values that contain a comma",
             record.len(),
@@ -361,7 +381,8 @@ fn read_row(
     })
 }
 
-/// A non-negative number; `1,536.5` style thousands separators are accepted, `1,5` is not.
+/// A number from 0 to [`MAX_AMOUNT`]; `1,536.5` style thousands separators are accepted, `1,5`
+/// is not.
 fn number(raw: Option<&str>, name: &str) -> Result<Option<f64>, String> {
     let Some(raw) = raw else {
         return Ok(None);
@@ -378,13 +399,17 @@ fn number(raw: Option<&str>, name: &str) -> Result<Option<f64>, String> {
     let plain = format!("{}.{}", groups.concat(), fraction);
     let plain = plain.trim_end_matches('.');
     match plain.parse::<f64>() {
+        Ok(value) if value > MAX_AMOUNT && value.is_finite() => Err(format!(
+            "{name} {raw:?} is larger than 10^12: not an amount of one machine; check the cell"
+        )),
         Ok(value) if value.is_finite() && value >= 0.0 => Ok(Some(value)),
         _ => Err(bad()),
     }
 }
 
 /// Drops rows whose serial or a MAC an earlier row (by line) already has, returning them as
-/// `invalid`: the inventory must list a machine once, or matching would be a guess.
+/// `invalid`: the inventory must list a machine once, or matching would be a guess. [`parse`] does
+/// it; the rows come out sorted by line whatever order they came in.
 pub fn dedupe(rows: &mut Vec<InventoryRow>, file: &str) -> Vec<Invalid> {
     rows.sort_by_key(|r| r.line);
     let mut serials: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
@@ -466,7 +491,7 @@ mod tests {
 
     #[test]
     fn bad_rows_are_reported_with_lines_and_do_not_stop_the_rest() {
-        let text = "serial,cores,status,memory_gb,mac\nSA,forty,,,\nSB,40,dead,,\nSC,40,,1,5,\n,,,,\nSD,40,spare,,\n,,,,zz\nSE,8,,,\nSF,,,-3,\n";
+        let text = "serial,cores,status,memory_gb,mac\nSA,forty,,,\nSB,40,dead,,\nSC,40,,1,536,aa:bb:cc:dd:ee:ff\n,,,,\nSD,40,spare,,\n,,,,zz\nSE,8,,,\nSF,,,-3,\n";
         let inv = parse_str(text);
         let lines: Vec<u64> = inv.invalid.iter().filter_map(|i| i.line).collect();
         assert_eq!(lines, vec![2, 3, 4, 7, 9], "{:?}", inv.invalid);
@@ -521,19 +546,85 @@ mod tests {
     }
 
     #[test]
+    fn numbers_above_the_bound_are_bad_rows_not_infinities() {
+        assert!(number(Some("1000000000000"), "x").is_ok());
+        let err = number(Some("1e308"), "memory_gb").unwrap_err();
+        assert!(
+            err.contains("memory_gb \"1e308\" is larger than 10^12"),
+            "{err}"
+        );
+        let inv = parse_str("serial,memory_gb,cost\nA1,1e308,\nA2,,1e13\nA3,384,7000\n");
+        let lines: Vec<u64> = inv.invalid.iter().filter_map(|i| i.line).collect();
+        assert_eq!(lines, vec![2, 3], "{:?}", inv.invalid);
+        assert_eq!(inv.rows.len(), 1);
+    }
+
+    #[test]
+    fn a_nul_byte_makes_the_row_invalid_with_its_line() {
+        let inv = parse(
+            b"serial,make,notes\nA1,Dell,ok\nA2,De\0ll,\nA3,Dell,x\0\nA4,Dell,\n",
+            "inventory.csv",
+        )
+        .unwrap();
+        let problems: Vec<(Option<u64>, &str)> = inv
+            .invalid
+            .iter()
+            .map(|i| (i.line, i.message.as_str()))
+            .collect();
+        assert_eq!(
+            problems,
+            vec![
+                (
+                    Some(3),
+                    "cell 2 contains a NUL byte: save the inventory as a plain-text UTF-8 CSV"
+                ),
+                (
+                    Some(4),
+                    "cell 3 contains a NUL byte: save the inventory as a plain-text UTF-8 CSV"
+                ),
+            ]
+        );
+        let serials: Vec<_> = inv.rows.iter().filter_map(|r| r.serial.clone()).collect();
+        assert_eq!(serials, vec!["A1", "A4"]);
+    }
+
+    #[test]
+    fn empty_cells_past_the_header_are_fine_values_are_not() {
+        let inv = parse_str("serial,make\nA1,Dell,\nA2,Dell,, \nA3,Dell,x\n");
+        let serials: Vec<_> = inv.rows.iter().filter_map(|r| r.serial.clone()).collect();
+        assert_eq!(serials, vec!["A1", "A2"]);
+        assert_eq!(inv.rows[0].make.as_deref(), Some("Dell"));
+        assert_eq!(inv.invalid.len(), 1);
+        assert_eq!(inv.invalid[0].line, Some(4));
+        assert!(
+            inv.invalid[0]
+                .message
+                .contains("3 cells but the header has 2")
+        );
+    }
+
+    #[test]
     fn duplicate_rows_keep_the_first_by_line() {
-        let mut inv =
+        let inv =
             parse_str("serial,mac\nSA1,\nsa1 ,\nSB2,aa:bb:cc:dd:ee:ff\nSC3,AA-BB-CC-DD-EE-FF\n");
-        inv.rows.reverse();
-        let invalid = dedupe(&mut inv.rows, "inventory.csv");
         let kept: Vec<u64> = inv.rows.iter().map(|r| r.line).collect();
         assert_eq!(kept, vec![2, 4]);
-        assert_eq!(invalid.len(), 2);
+        assert_eq!(inv.invalid.len(), 2);
+        assert_eq!(inv.invalid[0].kind, InvalidKind::DuplicateInventoryRow);
         assert!(
-            invalid[0].message.contains("already on line 2"),
+            inv.invalid[0].message.contains("already on line 2"),
             "{:?}",
-            invalid[0]
+            inv.invalid[0]
         );
-        assert!(invalid[1].message.contains("mac aa:bb:cc:dd:ee:ff"));
+        assert!(inv.invalid[1].message.contains("mac aa:bb:cc:dd:ee:ff"));
+
+        // Whatever order the rows come in, the first by line stays.
+        let all = parse_str("serial\nSA1\nSB2\n").rows;
+        let mut rows = vec![all[1].clone(), all[0].clone()];
+        rows[0].serial = Some("sa1".into());
+        let invalid = dedupe(&mut rows, "inventory.csv");
+        assert_eq!(rows.iter().map(|r| r.line).collect::<Vec<_>>(), vec![2]);
+        assert!(invalid[0].message.contains("already on line 2"));
+        assert_eq!(invalid[0].line, Some(3));
     }
 }

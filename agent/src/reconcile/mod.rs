@@ -8,6 +8,7 @@
 //! | find and check node.yaml files | [`scan`] | reads files |
 //! | read the inventory CSV | [`inventory`] | none (bytes in) |
 //! | read the demand file, the buying model | [`demand`] | none (text in) |
+//! | the matching rule (also for `sync` and `export`) | [`matching`] | none |
 //! | match, find gaps and duplicates, plan | [`analyse`] | none |
 //! | print text / JSON / Markdown / annotations | [`mod@render`] | none (string out) |
 //! | the self-contained HTML fleet report | [`html`] | none (string out) |
@@ -21,6 +22,7 @@ pub mod analyse;
 pub mod demand;
 pub mod html;
 pub mod inventory;
+pub mod matching;
 pub mod names;
 pub mod render;
 pub mod report;
@@ -155,7 +157,8 @@ pub fn reconcile(options: &Options) -> Result<Report, ReconcileError> {
 
 /// How a file is named in findings: relative to the `--nodes` root when it is inside it (so
 /// GitHub annotations point at the right file when `--nodes` is the checkout), else as given.
-fn shown(root: &Path, file: &Path) -> String {
+/// `enlist sync` and `enlist export` name the inventory the same way.
+pub(crate) fn shown(root: &Path, file: &Path) -> String {
     if let (Ok(root), Ok(full)) = (root.canonicalize(), file.canonicalize())
         && full.starts_with(&root)
     {

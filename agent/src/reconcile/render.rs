@@ -425,17 +425,72 @@ fn text(report: &Report, strict: bool) -> String {
     out
 }
 
-/// Escapes a Markdown table cell.
+/// Escapes text for a Markdown table cell (GitHub-flavoured): `|` and line breaks would end the
+/// cell or the row. Outside code spans `&`, `<` and `>` become entities, so a value from a node.yaml
+/// or the inventory never becomes HTML in the bot's PR comment (GitHub drops scripts, but not
+/// `<img>`, `<a>` or `<details>`), and `\` is a literal backslash. Code spans, paired the way
+/// CommonMark pairs them (a backtick string closed by the next one of the same length), keep their
+/// text: Markdown shows it literally, so `<node-id>` inside backticks stays readable. A backtick
+/// string without a partner is escaped.
 fn cell(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace(['\r', '\n'], " ")
+    let chars: Vec<char> = value.chars().collect();
+    let run_at = |i: usize| chars[i..].iter().take_while(|c| **c == '`').count();
+    let mut out = String::with_capacity(value.len() + 8);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '`' {
+            let run = run_at(i);
+            let mut close = i + run;
+            while close < chars.len() && !(chars[close] == '`' && run_at(close) == run) {
+                close += if chars[close] == '`' {
+                    run_at(close)
+                } else {
+                    1
+                };
+            }
+            if close < chars.len() {
+                for &c in &chars[i..close + run] {
+                    match c {
+                        '|' => out.push_str("\\|"),
+                        '\r' | '\n' => out.push(' '),
+                        c => out.push(c),
+                    }
+                }
+                i = close + run;
+            } else {
+                out.push_str(&"\\`".repeat(run));
+                i += run;
+            }
+            continue;
+        }
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '|' => out.push_str("\\|"),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' | '\n' => out.push(' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    out
 }
 
-/// A code span in a table cell (backticks inside are dropped: they cannot be escaped).
+/// A code span in a table cell. Backticks inside are dropped (they cannot be escaped there);
+/// nothing else is escaped but `|` and line breaks: a code span shows its text literally.
 fn code(value: &str) -> String {
-    format!("`{}`", cell(&value.replace('`', "'")))
+    let inner: String = value
+        .chars()
+        .map(|c| match c {
+            '`' => "'".to_owned(),
+            '|' => "\\|".to_owned(),
+            '\r' | '\n' => " ".to_owned(),
+            c => c.to_string(),
+        })
+        .collect();
+    format!("`{inner}`")
 }
 
 /// Rows per Markdown table: a PR comment holds at most 65,536 characters, and a reviewer reads
@@ -715,6 +770,9 @@ fn markdown(report: &Report, strict: bool) -> String {
     out
 }
 
+/// Other files a duplicate annotation names before "and N more".
+pub const MAX_OTHERS_NAMED: usize = 5;
+
 /// Escapes workflow-command data (the message).
 fn gh_data(value: &str) -> String {
     value
@@ -766,13 +824,21 @@ fn github(report: &Report, strict: bool) -> String {
             .iter()
             .map(|s| shared_text(s.kind, &s.value))
             .collect();
+        // One annotation per file, each naming a few of the others: k files sharing a MAC would
+        // otherwise print k × (k − 1) paths.
+        let others = d.paths.len().saturating_sub(1);
         for (path, line) in d.paths.iter().zip(&d.lines) {
-            let others: Vec<&str> = d
+            let named: Vec<&str> = d
                 .paths
                 .iter()
                 .filter(|p| *p != path)
+                .take(MAX_OTHERS_NAMED)
                 .map(String::as_str)
                 .collect();
+            let with = match others - named.len() {
+                0 => named.join(", "),
+                more => format!("{} and {more} more", named.join(", ")),
+            };
             annotation(
                 &mut out,
                 "error",
@@ -780,9 +846,8 @@ fn github(report: &Report, strict: bool) -> String {
                 *line,
                 "enlist: duplicate",
                 &format!(
-                    "shares {} with {}\nWhat to do: {}",
+                    "shares {} with {with}\nWhat to do: {}",
                     shared.join("; "),
-                    others.join(", "),
                     d.hint
                 ),
             );
@@ -860,6 +925,102 @@ mod tests {
     fn markdown_cells_cannot_break_the_table() {
         assert_eq!(cell("a|b\nc"), "a\\|b c");
         assert_eq!(code("x`y"), "`x'y`");
+        assert_eq!(code("a|b\\c<d>"), "`a\\|b\\c<d>`");
+    }
+
+    #[test]
+    fn markdown_cells_carry_no_html_outside_code_spans() {
+        assert_eq!(
+            cell("<img src=x onerror=alert(1)> & <b>bold</b>"),
+            "&lt;img src=x onerror=alert(1)&gt; &amp; &lt;b&gt;bold&lt;/b&gt;"
+        );
+        // A code span shows its text literally: left alone (but for `|`).
+        assert_eq!(
+            cell("open an `enlist/<node-id>` PR, a|b"),
+            "open an `enlist/<node-id>` PR, a\\|b"
+        );
+        assert_eq!(cell("``a`<b>``"), "``a`<b>``");
+        // A backtick without a partner opens nothing: escaped, and the rest is text.
+        assert_eq!(cell("x`<script>"), "x\\`&lt;script&gt;");
+        assert_eq!(cell("``<i>`"), "\\`\\`&lt;i&gt;\\`");
+        assert_eq!(cell("a\\b"), "a\\\\b");
+    }
+
+    #[test]
+    fn markdown_report_shows_hostile_values_as_text() {
+        use crate::reconcile::report::PhantomNode;
+        let report = Report {
+            phantom_nodes: vec![PhantomNode {
+                node_id: "node-x".into(),
+                path: "cluster-nodes/node-x/node.yaml".into(),
+                hostname: "<img src=https://evil.example/t.png>".into(),
+                serial: Some("<b>S1</b>".into()),
+                make: Some("<details open>".into()),
+                model: Some("A&B".into()),
+                hint: "h".into(),
+                line: None,
+            }],
+            ..Report::default()
+        };
+        let md = render(&report, Format::Markdown, false);
+        assert!(!md.contains("<img") && !md.contains("<details"), "{md}");
+        assert!(
+            md.contains("| &lt;img src=https://evil.example/t.png&gt; |"),
+            "{md}"
+        );
+        assert!(md.contains("&lt;details open&gt; A&amp;B"), "{md}");
+        // In a code span the text is literal already.
+        assert!(md.contains("| `<b>S1</b>` |"), "{md}");
+    }
+
+    #[test]
+    fn duplicate_annotations_name_at_most_five_others() {
+        use crate::reconcile::report::{Duplicate, Shared};
+        let paths: Vec<String> = (0..40)
+            .map(|i| format!("cluster-nodes/node-{i:02}/node.yaml"))
+            .collect();
+        let report = Report {
+            duplicates: vec![Duplicate {
+                nodes: (0..40).map(|i| format!("node-{i:02}")).collect(),
+                paths: paths.clone(),
+                shared: vec![Shared {
+                    kind: SharedKind::Mac,
+                    value: "aa:bb:cc:dd:ee:ff".into(),
+                }],
+                hint: "h".into(),
+                lines: vec![None; 40],
+            }],
+            ..Report::default()
+        };
+        let out = render(&report, Format::Github, false);
+        let annotations: Vec<&str> = out.lines().filter(|l| l.starts_with("::error")).collect();
+        assert_eq!(annotations.len(), 40);
+        for (annotation, path) in annotations.iter().zip(&paths) {
+            let named = paths
+                .iter()
+                .filter(|p| annotation.contains(p.as_str()))
+                .count();
+            assert_eq!(named, 1 + MAX_OTHERS_NAMED, "{annotation}");
+            assert!(annotation.contains(" and 34 more%0A"), "{annotation}");
+            assert!(annotation.starts_with(&format!("::error file={path},")));
+        }
+        // Linear: each annotation is short.
+        assert!(out.len() < 40 * 600, "{} bytes", out.len());
+        // Few enough: all named, no "more".
+        let few = Report {
+            duplicates: vec![Duplicate {
+                paths: paths[..3].to_vec(),
+                lines: vec![None; 3],
+                ..report.duplicates[0].clone()
+            }],
+            ..Report::default()
+        };
+        let out = render(&few, Format::Github, false);
+        assert!(
+            out.contains(&format!("with {}, {}%0A", paths[1], paths[2])),
+            "{out}"
+        );
+        assert!(!out.contains("more"), "{out}");
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub struct MissingRegistration {
     pub make: Option<String>,
     /// Model as written.
     pub model: Option<String>,
-    /// Inventory status (always `active` here; see [`super::analyse`]).
+    /// Inventory status: `active`, `spare` or `broken` (retired rows are never missing).
     pub status: String,
     /// Location.
     pub location: Option<String>,

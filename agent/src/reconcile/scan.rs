@@ -1,15 +1,23 @@
 //! Finding and checking the registrations: every `**/cluster-nodes/*/node.yaml` under `--nodes`.
 //!
-//! The walk skips `.git` and `target` (a checkout's history and a build directory never hold
-//! registrations, and can be huge) and does not follow symlinked directories (no loops). Each file
-//! is checked on its own, so one broken file is one `invalid` entry, never an aborted run:
-//! schema, `nodeId` = directory name, and `factsHash` recomputed from the content.
+//! The walk skips version-control metadata (`.git`, `.hg`, …: history never holds registrations,
+//! and can be huge) and a `target` build directory at the top of `--nodes` when it carries a
+//! `CACHEDIR.TAG` (cargo's); any other directory is searched, whatever its name
+//! (`maintainers/target/cluster-nodes/…` is a registration). Symlinked directories are not
+//! followed (no loops). A `node.yaml` is read only if it is, or links to, a regular file inside
+//! `--nodes` and at most [`MAX_NODE_FILE`] long: a link to `/dev/zero` (never ends), a FIFO (blocks
+//! forever) or a file elsewhere on the CI runner is an `invalid` entry, not a read.
+//!
+//! Each file is checked on its own, so one broken file is one `invalid` entry, never an aborted
+//! run: schema, `nodeId` = directory name, `factsHash` recomputed from the content, and no NUL
+//! character anywhere (no database text column takes one, so `enlist sync` could not store it).
 //!
 //! A file that parses but fails a check (hand edit, renamed directory) is still returned with its
 //! document: its facts are what the file says, so the machine is not *also* reported as a missing
 //! registration. It is left out of capacity and the fleet table.
 
 use std::fs;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use crate::document::{DocumentError, NodeDocument, SCHEMA};
@@ -18,8 +26,11 @@ use crate::identity::normalise_mac;
 use super::ReconcileError;
 use super::report::{Invalid, InvalidKind};
 
-/// Directories never descended into.
-const SKIPPED_DIRS: [&str; 2] = [".git", "target"];
+/// Version-control metadata directories, never descended into (at any depth).
+const VCS_DIRS: [&str; 7] = [".git", ".hg", ".svn", ".bzr", ".jj", ".pijul", "_darcs"];
+
+/// The longest node.yaml read. The files enlist writes are a few kilobytes.
+pub const MAX_NODE_FILE: u64 = 1024 * 1024;
 
 /// One node.yaml found under `--nodes`.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,12 +43,20 @@ pub struct ScannedNode {
     pub problems: Vec<Invalid>,
     /// Lines of the values findings point at.
     pub lines: KeyLines,
+    /// An unreadable directory (`problems` says why), not a node.yaml: what is below it was not
+    /// checked.
+    pub directory: bool,
 }
 
 impl ScannedNode {
     /// Parsed and passed every check.
     pub fn is_valid(&self) -> bool {
         self.doc.is_some() && self.problems.is_empty()
+    }
+
+    /// A node.yaml file (valid or not), as opposed to an unreadable directory.
+    pub fn is_file(&self) -> bool {
+        !self.directory
     }
 }
 
@@ -124,18 +143,18 @@ pub fn scan(root: &Path) -> Result<Vec<ScannedNode>, ReconcileError> {
     let root = canonical.as_path();
     let mut found = Vec::new();
     let mut unreadable = Vec::new();
-    walk(root, &mut found, &mut unreadable);
-    found.sort();
+    walk(root, true, &mut found, &mut unreadable);
+    found.sort_by(|a, b| a.0.cmp(&b.0));
     let mut nodes: Vec<ScannedNode> = found
         .into_iter()
-        .map(|path| {
+        .map(|(path, file_type)| {
             let shown = relative(root, &path);
             let dir_name = path
                 .parent()
                 .and_then(Path::file_name)
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            match fs::read(&path) {
+            match read_node_file(root, &path, file_type) {
                 Ok(bytes) => match String::from_utf8(bytes) {
                     Ok(text) => check(&shown, &dir_name, &text),
                     Err(_) => failed(
@@ -145,17 +164,13 @@ pub fn scan(root: &Path) -> Result<Vec<ScannedNode>, ReconcileError> {
                         "regenerate it with `enlist facts --format yaml` on the node",
                     ),
                 },
-                Err(e) => failed(
-                    &shown,
-                    InvalidKind::Unreadable,
-                    format!("cannot read: {e}"),
-                    "check the file's permissions in the checkout",
-                ),
+                Err((kind, message, hint)) => failed(&shown, kind, message, hint),
             }
         })
         .collect();
-    nodes.extend(unreadable.into_iter().map(|(dir, e)| {
-        failed(
+    nodes.extend(unreadable.into_iter().map(|(dir, e)| ScannedNode {
+        directory: true,
+        ..failed(
             &relative(root, &dir),
             InvalidKind::Unreadable,
             format!("cannot list directory: {e}"),
@@ -164,6 +179,79 @@ pub fn scan(root: &Path) -> Result<Vec<ScannedNode>, ReconcileError> {
     }));
     nodes.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(nodes)
+}
+
+/// Reads a found node.yaml under the (canonical) `root`: a regular file, or a symlink to one
+/// inside `root`, of at most [`MAX_NODE_FILE`] bytes; `file_type` is the directory entry's (not
+/// followed). Else the problem: kind, message, hint.
+fn read_node_file(
+    root: &Path,
+    path: &Path,
+    file_type: fs::FileType,
+) -> Result<Vec<u8>, (InvalidKind, String, &'static str)> {
+    let permissions = "check the file's permissions in the checkout";
+    let not_a_file = "a node.yaml must be a regular file in the checkout (or a symlink to one inside \
+                      --nodes): replace it with the file `enlist facts --format yaml` prints on the \
+                      node";
+    let unreadable = |e: std::io::Error| {
+        (
+            InvalidKind::Unreadable,
+            format!("cannot read: {e}"),
+            permissions,
+        )
+    };
+    let not_regular = || {
+        (
+            InvalidKind::Unreadable,
+            "not a regular file (a device, FIFO or socket, or a symlink to one): not read".into(),
+            not_a_file,
+        )
+    };
+    // Only a symlink costs a path resolution; the directory entry already says what the rest is.
+    let target = if file_type.is_symlink() {
+        let resolved = fs::canonicalize(path).map_err(unreadable)?;
+        if !resolved.starts_with(root) {
+            return Err((
+                InvalidKind::Unreadable,
+                "a symlink to a file outside the scanned directory: not followed".into(),
+                not_a_file,
+            ));
+        }
+        if !fs::metadata(&resolved).map_err(unreadable)?.is_file() {
+            return Err(not_regular());
+        }
+        resolved
+    } else if file_type.is_file() {
+        path.to_path_buf()
+    } else {
+        // Opening a FIFO would block: never open what is not a regular file.
+        return Err(not_regular());
+    };
+    let too_large = || {
+        (
+            InvalidKind::Parse,
+            format!("larger than {} KiB: not a node.yaml", MAX_NODE_FILE / 1024),
+            "a node.yaml is a few kilobytes: regenerate it with `enlist facts --format yaml` on the \
+             node",
+        )
+    };
+    let file = fs::File::open(&target).map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    if meta.len() > MAX_NODE_FILE {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(MAX_NODE_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    // It may have grown since its size was read.
+    if bytes.len() as u64 > MAX_NODE_FILE {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 fn failed(path: &str, kind: InvalidKind, message: String, hint: &str) -> ScannedNode {
@@ -178,10 +266,22 @@ fn failed(path: &str, kind: InvalidKind, message: String, hint: &str) -> Scanned
             hint: hint.to_owned(),
         }],
         lines: KeyLines::default(),
+        directory: false,
     }
 }
 
-fn walk(dir: &Path, found: &mut Vec<PathBuf>, unreadable: &mut Vec<(PathBuf, std::io::Error)>) {
+/// Whether the walk skips the directory `name` (`at_root`: directly under `--nodes`).
+fn skipped(path: &Path, name: &std::ffi::OsStr, at_root: bool) -> bool {
+    VCS_DIRS.iter().any(|s| name == *s)
+        || (at_root && name == "target" && path.join("CACHEDIR.TAG").is_file())
+}
+
+fn walk(
+    dir: &Path,
+    at_root: bool,
+    found: &mut Vec<(PathBuf, fs::FileType)>,
+    unreadable: &mut Vec<(PathBuf, std::io::Error)>,
+) {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
@@ -206,12 +306,13 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>, unreadable: &mut Vec<(PathBuf, std
         };
         let name = entry.file_name();
         if file_type.is_dir() {
-            if !SKIPPED_DIRS.iter().any(|s| name == *s) {
-                walk(&entry.path(), found, unreadable);
+            let path = entry.path();
+            if !skipped(&path, &name, at_root) {
+                walk(&path, false, found, unreadable);
             }
         } else if in_node_dir && name == "node.yaml" {
-            // A regular file or a symlink to one (reading follows it).
-            found.push(entry.path());
+            // Whatever it is: reading checks it (see `read_node_file`).
+            found.push((entry.path(), file_type));
         }
     }
 }
@@ -230,9 +331,13 @@ pub fn relative(root: &Path, path: &Path) -> String {
     }
 }
 
-/// Checks one node.yaml's text: parse, schema, `nodeId` = `dir_name`, `factsHash`.
+/// Checks one node.yaml's text: parse, schema, `nodeId` = `dir_name`, `factsHash`, no NUL.
 pub fn check(path: &str, dir_name: &str, text: &str) -> ScannedNode {
     let lines = KeyLines::find(text);
+    if let Some(at) = text.find('\0') {
+        let line = text[..at].matches('\n').count() as u64 + 1;
+        return nul(path, Some(line), lines);
+    }
     // Fast path: one typed parse. Only a failure pays for the second parse that tells a future
     // schema apart from a broken file.
     let parsed = match serde_yaml::from_str::<NodeDocument>(text) {
@@ -240,6 +345,9 @@ pub fn check(path: &str, dir_name: &str, text: &str) -> ScannedNode {
         _ => NodeDocument::parse_unverified(text, path),
     };
     let err = match parsed {
+        // YAML writes NUL as an escape (`"\0"`, `"\x00"`, `"\u0000"`): only a file with a
+        // backslash can hold one.
+        Ok(doc) if text.contains('\\') && has_nul(&doc) => return nul(path, None, lines),
         Ok(doc) => return verify(path, dir_name, doc, lines),
         Err(err) => err,
     };
@@ -248,7 +356,8 @@ pub fn check(path: &str, dir_name: &str, text: &str) -> ScannedNode {
             let line = line_in_message(&message);
             (
                 InvalidKind::Parse,
-                format!("not a valid node.yaml: {message}"),
+                // The parser may quote a key as written, NUL included.
+                format!("not a valid node.yaml: {}", message.replace('\0', "\\0")),
                 line,
             )
         }
@@ -284,6 +393,43 @@ pub fn check(path: &str, dir_name: &str, text: &str) -> ScannedNode {
             hint: hint.to_owned(),
         }],
         lines,
+        directory: false,
+    }
+}
+
+/// A document string holding NUL (see [`check`]).
+fn has_nul(doc: &NodeDocument) -> bool {
+    fn any_nul(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().any(any_nul),
+            serde_json::Value::Object(map) => {
+                map.iter().any(|(k, v)| k.contains('\0') || any_nul(v))
+            }
+            _ => false,
+        }
+    }
+    // Plain data with string keys: serializing cannot fail (and if it did, verification would).
+    serde_json::to_value(doc).is_ok_and(|v| any_nul(&v))
+}
+
+fn nul(path: &str, line: Option<u64>, lines: KeyLines) -> ScannedNode {
+    ScannedNode {
+        path: path.to_owned(),
+        doc: None,
+        problems: vec![Invalid {
+            file: path.to_owned(),
+            line,
+            kind: InvalidKind::Parse,
+            message: "contains a NUL character: not a node.yaml enlist wrote (and no database \
+                      stores it)"
+                .into(),
+            hint: "regenerate it with `enlist facts --format yaml` on the node (or let `enlist \
+                   register` propose it)"
+                .into(),
+        }],
+        lines,
+        directory: false,
     }
 }
 
@@ -326,6 +472,7 @@ fn verify(path: &str, dir_name: &str, doc: NodeDocument, lines: KeyLines) -> Sca
         doc: Some(doc),
         problems,
         lines,
+        directory: false,
     }
 }
 

@@ -27,14 +27,14 @@ pub struct FindingRow {
     pub detail: Value,
 }
 
-/// The finding kinds and the `--format json` keys of their lists.
-pub const KINDS: [(&str, &str); 6] = [
-    ("missing_registration", "missing_registration"),
-    ("phantom_node", "phantom_nodes"),
-    ("mismatch", "mismatches"),
-    ("duplicate", "duplicates"),
-    ("invalid", "invalid"),
-    ("recommendation", "recommendations"),
+/// The finding kinds (`findings.kind`), in report order.
+pub const KINDS: [&str; 6] = [
+    "missing_registration",
+    "phantom_node",
+    "mismatch",
+    "duplicate",
+    "invalid",
+    "recommendation",
 ];
 
 /// Every finding of `report`, list by list.
@@ -90,7 +90,7 @@ fn to_value(item: &impl Serialize) -> Value {
 /// What a run counted, stored in `sync_runs.counts`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
-    /// node.yaml files (and unreadable directories) reconcile looked at: its `nodes`.
+    /// node.yaml files reconcile looked at (valid or not): its `nodes`.
     pub nodes: usize,
     /// Inventory data rows: reconcile's `inventory`.
     pub inventory: usize,
@@ -112,7 +112,7 @@ impl Counts {
     /// Counts from the report and the rows written.
     pub fn new(report: &Report, node_rows: usize, valid_nodes: usize, items: usize) -> Counts {
         let mut findings: BTreeMap<&'static str, usize> =
-            KINDS.iter().map(|(kind, _)| (*kind, 0)).collect();
+            KINDS.iter().map(|kind| (*kind, 0)).collect();
         for row in rows(report) {
             *findings.entry(row.kind).or_default() += 1;
         }

@@ -122,14 +122,10 @@ pub struct Outcome {
     pub run_id: i64,
     /// `completed` or `partial`.
     pub status: RunStatus,
-    /// The selection's hash.
-    pub selection_hash: String,
     /// Counts stored with the run.
     pub counts: Counts,
     /// Invalid-entry kinds of the run (sorted).
     pub error_codes: Vec<String>,
-    /// Schema version before the run (0: the database was empty).
-    pub schema_found: i64,
     /// Nodes missing for this selection now.
     pub missing: Vec<MissingNode>,
     /// `high` or `low` (see the module docs).
@@ -483,7 +479,7 @@ pub async fn sync(options: &Options) -> Result<Outcome, SyncError> {
     let mut client = target.connect().await?;
     phases.mark("connect");
     let holder = lease::holder();
-    let schema_found = schema::migrate(&client, &target, &holder).await?;
+    schema::migrate(&client, &target, &holder).await?;
     phases.mark("migrate");
     let lease = lease::acquire(&client, &target, &selection_hash, &holder, options.lease).await?;
     phases.mark("lease");
@@ -507,10 +503,8 @@ pub async fn sync(options: &Options) -> Result<Outcome, SyncError> {
     Ok(Outcome {
         run_id,
         status: prepared.status,
-        selection_hash,
         counts,
         error_codes: prepared.error_codes,
-        schema_found,
         missing,
         confidence,
         elapsed: started.elapsed(),
@@ -540,10 +534,11 @@ async fn run(
     let run_id: i64 = client
         .query_one(
             "INSERT INTO sync_runs (selection_hash, selection, status, holder, agent_version) \
-             VALUES ($1::TEXT, $2::TEXT::JSONB, 'running', $3::TEXT, $4::TEXT) RETURNING id",
+             VALUES ($1::TEXT, $2::TEXT::JSONB, $3::TEXT, $4::TEXT, $5::TEXT) RETURNING id",
             &[
                 &selection_hash,
                 &selection_json,
+                &RunStatus::Running.as_str(),
                 &lease.holder,
                 &env!("CARGO_PKG_VERSION"),
             ],
@@ -618,7 +613,6 @@ async fn run(
     })
 }
 
-/// The run's transaction: everything or nothing.
 /// What the run's transaction writes, and under which lease.
 struct ThisRun<'a> {
     target: &'a Target,
@@ -629,6 +623,7 @@ struct ThisRun<'a> {
     rebuild: bool,
 }
 
+/// The run's transaction: everything or nothing.
 async fn write(
     client: &mut Client,
     this: &ThisRun<'_>,
@@ -701,9 +696,9 @@ async fn mark_failed(client: &Client, target: &Target, run_id: i64, error: &Sync
     let codes = vec![error.kind().to_owned()];
     if let Err(e) = client
         .execute(
-            "UPDATE sync_runs SET status = 'failed', finished_at = clock_timestamp(), \
-             error = $2::TEXT, error_codes = $3::TEXT[], had_errors = true WHERE id = $1::INT8",
-            &[&run_id, &message, &codes],
+            "UPDATE sync_runs SET status = $2::TEXT, finished_at = clock_timestamp(), \
+             error = $3::TEXT, error_codes = $4::TEXT[], had_errors = true WHERE id = $1::INT8",
+            &[&run_id, &RunStatus::Failed.as_str(), &message, &codes],
         )
         .await
     {

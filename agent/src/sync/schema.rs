@@ -221,12 +221,11 @@ fn is_race(error: &tokio_postgres::Error) -> bool {
     })
 }
 
-/// Brings the schema to [`LATEST`]; returns the version found before. `holder` names this sync
-/// in the migration lease.
-pub async fn migrate(client: &Client, target: &Target, holder: &str) -> Result<i64, SyncError> {
+/// Brings the schema to [`LATEST`]. `holder` names this sync in the migration lease.
+pub async fn migrate(client: &Client, target: &Target, holder: &str) -> Result<(), SyncError> {
     let found = retry_races(|| bootstrap(client, target)).await?;
     if found == LATEST {
-        return Ok(found);
+        return Ok(());
     }
     let lease = lease::acquire(
         client,
@@ -242,7 +241,7 @@ pub async fn migrate(client: &Client, target: &Target, holder: &str) -> Result<i
     // Another sync may have migrated while this one waited: apply_missing re-reads the version.
     let result = retry_races(|| apply_missing(client, target)).await;
     lease::release(client, &lease).await;
-    result.map(|_| found)
+    result.map(|_| ())
 }
 
 /// Retries `step` when it lost a race with another first sync (see [`is_race`]).

@@ -18,26 +18,24 @@
 //!   `--operator` keeps the files of those operators; an unreadable *directory* is kept by every
 //!   selection (what is below it is unknown), which makes the run partial.
 //! - **Inventory item key**: `serial:<serial, trimmed, lowercased>`, else `mac:<lowest MAC>`, the
-//!   same identity reconcile matches on; the parser already refuses rows with neither, and rows
-//!   repeating an earlier row's serial or MAC are reconcile's `duplicate_inventory_row` findings,
-//!   not items.
+//!   same identity reconcile matches on; the parser already refuses rows with neither, and drops
+//!   rows repeating an earlier row's serial or MAC (reconcile's `duplicate_inventory_row`
+//!   findings, not items).
 //! - **Matching** a node to its item (`nodes.inventory_key`, the join `enlist export` makes) is
-//!   reconcile's rule (SPEC §5): the node's serial (placeholders ignored), then its MACs in sorted
-//!   order, against the de-duplicated rows, the first row by line winning.
+//!   reconcile's own [matching](crate::reconcile::matching) rule (SPEC §5), over the same rows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::document::NodeDocument;
 use crate::hash::{canonical_json, sha256_hex};
-use crate::identity::{is_placeholder, normalise_mac};
 use crate::reconcile::inventory::{self, Inventory, InventoryRow};
+use crate::reconcile::matching::{Matcher, NodeKeys};
 use crate::reconcile::report::{InvalidKind, Report};
-use crate::reconcile::{ReconcileError, analyse, scan};
+use crate::reconcile::{ReconcileError, analyse, scan, shown};
 
 /// What a sync covers: its hash keys runs, sightings and leases (SPEC issue 7: "SHA-256 of the
 /// canonical JSON of what was synced (operators, paths; order-independent)").
@@ -174,7 +172,7 @@ pub struct Checkout {
     pub selection: Selection,
     /// node.yaml files (and unreadable directories) of the selection, sorted by path.
     pub scanned: Vec<scan::ScannedNode>,
-    /// The parsed inventory (empty when none was given).
+    /// The parsed inventory (empty when none was given), each machine once.
     pub inventory: Inventory,
     /// `--nodes` relative to the repository root, `""` for the root itself.
     prefix: String,
@@ -262,37 +260,33 @@ impl Checkout {
             .any(|p| p.kind == InvalidKind::Unreadable)
     }
 
-    /// The inventory rows that are items (duplicates dropped, as reconcile does), by line.
-    fn kept_rows(&self) -> Vec<InventoryRow> {
-        let mut rows = self.inventory.rows.clone();
-        inventory::dedupe(&mut rows, &self.inventory.file);
-        rows
-    }
-
     /// Inventory items, sorted by key.
     pub fn item_rows(&self) -> Vec<ItemRow> {
-        let mut items: Vec<ItemRow> = self.kept_rows().iter().filter_map(item_row).collect();
+        // The parser dropped repeated machines already: every row is an item.
+        let mut items: Vec<ItemRow> = self.inventory.rows.iter().filter_map(item_row).collect();
         items.sort_by(|a, b| a.key.cmp(&b.key));
         items
     }
 
     /// node.yaml files as rows, sorted by path, each with its matched inventory item.
     pub fn node_rows(&self) -> Vec<NodeRow> {
-        let rows = self.kept_rows();
-        let matcher = Matcher::new(&rows);
+        let rows = &self.inventory.rows;
+        let matcher = Matcher::new(rows);
         let mut out: Vec<NodeRow> = self
             .scanned
             .iter()
             // Unreadable directories are findings, not nodes.
-            .filter(|n| n.path == "node.yaml" || n.path.ends_with("/node.yaml"))
+            .filter(|n| n.is_file())
             .map(|n| {
-                let mut row = node_row(&self.prefix, n);
-                row.inventory_key = n
-                    .doc
+                let keys = n.doc.as_ref().map(NodeKeys::of);
+                let inventory_key = keys
                     .as_ref()
-                    .and_then(|doc| matcher.find(doc))
-                    .and_then(|i| item_key(&rows[i]));
-                row
+                    .and_then(|k| matcher.find(k))
+                    .and_then(|(i, _)| item_key(&rows[i]));
+                NodeRow {
+                    inventory_key,
+                    ..node_row(&self.prefix, n, keys)
+                }
             })
             .collect();
         out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -316,7 +310,7 @@ impl Checkout {
                 (n, item)
             })
             .collect();
-        let matched: std::collections::HashSet<&str> = nodes
+        let matched: HashSet<&str> = nodes
             .iter()
             .filter_map(|(n, _)| n.inventory_key.as_deref())
             .collect();
@@ -328,16 +322,6 @@ impl Checkout {
         unmatched.sort_by_key(|i| i.line);
         (nodes, unmatched)
     }
-}
-
-/// How reconcile names a file in findings: relative to `--nodes` when inside it, else as given.
-fn shown(root: &Path, file: &Path) -> String {
-    if let (Ok(root), Ok(full)) = (root.canonicalize(), file.canonicalize())
-        && full.starts_with(&root)
-    {
-        return scan::relative(&root, &full);
-    }
-    file.display().to_string()
 }
 
 /// The nearest ancestor of `dir` (itself included) holding `.git`, else `dir`.
@@ -359,14 +343,12 @@ pub fn operator_of(node: &scan::ScannedNode) -> Option<String> {
 }
 
 fn selected(node: &scan::ScannedNode, operators: &[String]) -> bool {
-    let is_file = node.path == "node.yaml" || node.path.ends_with("/node.yaml");
-    if !is_file {
-        return true;
-    }
-    operator_of(node).is_some_and(|op| operators.contains(&op))
+    // An unreadable directory may hold anyone's files.
+    node.directory || operator_of(node).is_some_and(|op| operators.contains(&op))
 }
 
-fn node_row(prefix: &str, node: &scan::ScannedNode) -> NodeRow {
+/// The row of a scanned file; `keys` are its document's ([`NodeKeys::of`]).
+fn node_row(prefix: &str, node: &scan::ScannedNode, keys: Option<NodeKeys>) -> NodeRow {
     let path = if prefix.is_empty() {
         node.path.clone()
     } else {
@@ -375,7 +357,7 @@ fn node_row(prefix: &str, node: &scan::ScannedNode) -> NodeRow {
     let dir_name = node.path.rsplit('/').nth(1).unwrap_or_default().to_owned();
     let operator = operator_of(node);
     let valid = node.is_valid();
-    let Some(doc) = &node.doc else {
+    let (Some(doc), Some(keys)) = (&node.doc, keys) else {
         return NodeRow {
             path,
             node_id: dir_name,
@@ -413,7 +395,7 @@ fn node_row(prefix: &str, node: &scan::ScannedNode) -> NodeRow {
         memory_bytes: Some(saturate_i64(doc.memory.total_bytes)),
         storage_bytes: Some(saturate_i64(storage)),
         disks: Some(saturate_i32(doc.disks.len() as u64)),
-        macs: node_macs(doc),
+        macs: keys.macs,
         gpus: Some(saturate_i32(doc.gpus.len() as u64)),
         facts_hash: Some(doc.facts_hash.clone()),
         // Plain data with string keys: serializing to a Value cannot fail.
@@ -421,17 +403,6 @@ fn node_row(prefix: &str, node: &scan::ScannedNode) -> NodeRow {
         valid,
         inventory_key: None,
     }
-}
-
-fn node_macs(doc: &NodeDocument) -> Vec<String> {
-    let mut macs: Vec<String> = doc
-        .network
-        .iter()
-        .filter_map(|nic| normalise_mac(&nic.mac))
-        .collect();
-    macs.sort();
-    macs.dedup();
-    macs
 }
 
 fn saturate_i32(x: u64) -> i32 {
@@ -488,44 +459,6 @@ fn item_row(row: &InventoryRow) -> Option<ItemRow> {
         cost: row.cost,
         row: Value::Object(fields),
     })
-}
-
-/// Reconcile's matching rule over de-duplicated rows (see the module docs).
-struct Matcher {
-    by_serial: HashMap<String, usize>,
-    by_mac: HashMap<String, usize>,
-}
-
-impl Matcher {
-    fn new(rows: &[InventoryRow]) -> Matcher {
-        let mut by_serial = HashMap::with_capacity(rows.len());
-        let mut by_mac = HashMap::with_capacity(rows.len());
-        for (index, row) in rows.iter().enumerate() {
-            if let Some(key) = row.serial_key() {
-                by_serial.entry(key).or_insert(index);
-            }
-            for mac in &row.macs {
-                by_mac.entry(mac.clone()).or_insert(index);
-            }
-        }
-        Matcher { by_serial, by_mac }
-    }
-
-    fn find(&self, doc: &NodeDocument) -> Option<usize> {
-        let serial = doc
-            .system
-            .serial
-            .as_deref()
-            .filter(|s| !is_placeholder(s))
-            .map(inventory::serial_key);
-        serial
-            .and_then(|key| self.by_serial.get(&key).copied())
-            .or_else(|| {
-                node_macs(doc)
-                    .iter()
-                    .find_map(|mac| self.by_mac.get(mac).copied())
-            })
-    }
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use super::connect::Target;
 use super::findings::FindingRow;
 use super::snapshot::{ItemRow, NodeRow};
 
-/// Rows per statement. With 16 parameters a node row, 500 rows are 8,000 parameters (the wire
+/// Rows per statement. With 17 parameters a node row, 500 rows are 8,500 parameters (the wire
 /// protocol allows 65,535) and a few hundred kilobytes of SQL values: large enough that round
 /// trips do not dominate, small enough for CockroachDB's advice of batches in the hundreds.
 pub const BATCH_ROWS: usize = 500;
@@ -174,7 +174,8 @@ async fn batched<R>(
                 statement
             }
         };
-        let mut values: Vec<Param<'_>> = Vec::with_capacity(1 + chunk.len() * 16);
+        // Node rows are the widest.
+        let mut values: Vec<Param<'_>> = Vec::with_capacity(1 + chunk.len() * NODE_COLUMNS.len());
         values.push(&run_id);
         for row in chunk {
             params(row, &mut values);

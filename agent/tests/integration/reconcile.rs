@@ -538,9 +538,10 @@ fn example_repo_findings_are_the_documented_ones() {
         .collect();
     assert_eq!(
         missing,
-        ["9XK2WD3"],
-        "spare and retired rows are not missing registrations"
+        ["9XK2WD3", "S452173X1A28190"],
+        "the active and the spare row are missing registrations, the retired one is not"
     );
+    assert_eq!(report.missing_registration[1].status, "spare");
     assert_eq!(report.phantom_nodes.len(), 1);
     assert_eq!(report.phantom_nodes[0].hostname, "sm-d01");
     assert_eq!(report.mismatches.len(), 1);
@@ -725,7 +726,7 @@ fn empty_inventory_makes_every_node_a_phantom() {
 }
 
 #[test]
-fn empty_repo_makes_every_active_row_missing() {
+fn empty_repo_makes_every_row_but_retired_ones_missing() {
     let repo = Repo::new();
     let report = repo
         .reconcile("serial,status\nSN1A,active\nSN2B,\nSN3C,spare\nSN4D,retired\nSN5E,broken\n");
@@ -733,9 +734,18 @@ fn empty_repo_makes_every_active_row_missing() {
     let missing: Vec<_> = report
         .missing_registration
         .iter()
-        .map(|m| m.serial.clone().unwrap())
+        .map(|m| (m.serial.clone().unwrap(), m.status.as_str()))
         .collect();
-    assert_eq!(missing, ["SN1A", "SN2B"]);
+    // SPEC §5: "retired rows excluded" — and only those.
+    assert_eq!(
+        missing,
+        [
+            ("SN1A".to_owned(), "active"),
+            ("SN2B".to_owned(), "active"),
+            ("SN3C".to_owned(), "spare"),
+            ("SN5E".to_owned(), "broken")
+        ]
+    );
     assert!(!report.failed(false) && report.failed(true));
 }
 
@@ -802,11 +812,22 @@ fn retired_and_spare_rows() {
     let report = repo.reconcile(
         "serial,status\nSN00001X,Retired\nSN00002X,SPARE\nSN00003X,spare\nSN00004X,retired\nSN00005X,broken\n",
     );
+    // Unregistered: the spare and the broken machine are missing, the retired one is not.
+    let missing: Vec<_> = report
+        .missing_registration
+        .iter()
+        .map(|m| (m.line, m.status.as_str()))
+        .collect();
+    assert_eq!(missing, [(4, "spare"), (6, "broken")]);
     assert!(
-        report.missing_registration.is_empty(),
-        "{:?}",
-        report.missing_registration
+        report.missing_registration[0]
+            .hint
+            .contains("spare machine")
     );
+    assert!(report.missing_registration[1].hint.contains("repaired"));
+    for m in &report.missing_registration {
+        assert!(m.hint.contains("set its status to retired"), "{}", m.hint);
+    }
     assert_eq!(report.mismatches.len(), 1);
     assert_eq!(report.mismatches[0].field, MismatchField::Status);
     assert!(report.mismatches[0].hint.contains("cluster-nodes/"));
@@ -893,7 +914,7 @@ fn node_id_must_match_its_directory_and_garbage_is_reported_not_fatal() {
 }
 
 #[test]
-fn discovery_finds_nested_layouts_and_skips_git_and_target() {
+fn discovery_finds_nested_layouts_and_skips_vcs_dirs_and_the_build_dir() {
     let repo = Repo::new();
     let a = machine(1).document(None);
     let b = machine(2).document(None);
@@ -904,13 +925,20 @@ fn discovery_finds_nested_layouts_and_skips_git_and_target() {
         ),
         &a.to_yaml(),
     );
-    repo.add_text(
-        &format!(".git/cluster-nodes/{}/node.yaml", b.node_id.as_str()),
-        &b.to_yaml(),
-    );
+    for vcs in [".git", ".hg", "maintainers/.svn"] {
+        repo.add_text(
+            &format!("{vcs}/cluster-nodes/{}/node.yaml", b.node_id.as_str()),
+            &b.to_yaml(),
+        );
+    }
+    // cargo's build directory at the top (it carries CACHEDIR.TAG): skipped.
     repo.add_text(
         &format!("target/cluster-nodes/{}/node.yaml", b.node_id.as_str()),
         &b.to_yaml(),
+    );
+    repo.add_text(
+        "target/CACHEDIR.TAG",
+        "Signature: 8a477f597d28d172789f06886806bc55\n",
     );
     repo.add_text("cluster-nodes/node.yaml", &b.to_yaml()); // not in a node directory
     repo.add_text(
@@ -930,6 +958,187 @@ fn discovery_finds_nested_layouts_and_skips_git_and_target() {
     let nodes = scan::scan(&repo.path().join("maintainers/alice/cluster-nodes")).unwrap();
     let paths: Vec<_> = nodes.iter().map(|n| n.path.as_str()).collect();
     assert_eq!(paths, [format!("{}/node.yaml", a.node_id.as_str())]);
+}
+
+#[test]
+fn a_directory_named_target_is_searched_unless_it_is_the_tagged_build_dir() {
+    let repo = Repo::new();
+    let a = machine(1).document(Some("target"));
+    let b = machine(2).document(None);
+    let nested = format!(
+        "maintainers/target/cluster-nodes/{}/node.yaml",
+        a.node_id.as_str()
+    );
+    repo.add_text(&nested, &a.to_yaml());
+    // A top-level `target/` without CACHEDIR.TAG is not cargo's: searched too.
+    let top = format!("target/cluster-nodes/{}/node.yaml", b.node_id.as_str());
+    repo.add_text(&top, &b.to_yaml());
+    let report = repo.reconcile("serial\nSN00001X\nSN00002X\n");
+    assert_eq!(report.nodes, 2);
+    assert!(
+        report.missing_registration.is_empty() && report.phantom_nodes.is_empty(),
+        "{report:#?}"
+    );
+    // Tagged, the top-level one is a build directory; the nested one is still found.
+    repo.add_text(
+        "target/CACHEDIR.TAG",
+        "Signature: 8a477f597d28d172789f06886806bc55\n",
+    );
+    let paths: Vec<String> = scan::scan(repo.path())
+        .unwrap()
+        .into_iter()
+        .map(|n| n.path)
+        .collect();
+    assert_eq!(paths, [nested]);
+}
+
+#[test]
+fn node_yaml_symlinks_are_read_only_to_regular_files_inside_the_tree() {
+    use std::os::unix::fs::symlink;
+    let repo = Repo::new();
+    let outside = tempfile::tempdir().unwrap();
+    let doc = machine(1).document(None);
+    // A symlink to a real node.yaml inside the tree: followed.
+    repo.add_text("store/node-1.yaml", &doc.to_yaml());
+    let linked = repo.path().join("cluster-nodes").join(doc.node_id.as_str());
+    fs::create_dir_all(&linked).unwrap();
+    symlink(
+        repo.path().join("store/node-1.yaml"),
+        linked.join("node.yaml"),
+    )
+    .unwrap();
+    // A symlink to a file outside the tree (a secret on the CI runner): not read.
+    fs::write(
+        outside.path().join("secret.yaml"),
+        machine(2).document(None).to_yaml(),
+    )
+    .unwrap();
+    let link = |dir: &str, target: &Path| {
+        let dir = repo.path().join("cluster-nodes").join(dir);
+        fs::create_dir_all(&dir).unwrap();
+        symlink(target, dir.join("node.yaml")).unwrap();
+    };
+    link("node-outside", &outside.path().join("secret.yaml"));
+    // Devices that never end and a FIFO that blocks forever: not read.
+    link("node-zero", Path::new("/dev/zero"));
+    let fifo = repo.path().join("cluster-nodes/node-fifo");
+    fs::create_dir_all(&fifo).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(fifo.join("node.yaml"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Larger than 1 MiB: not a node.yaml.
+    repo.add_text(
+        "cluster-nodes/node-huge/node.yaml",
+        &format!(
+            "schema: enlist.dev/node/v1\n# {}\n",
+            "x".repeat(1024 * 1024)
+        ),
+    );
+    let started = std::time::Instant::now();
+    let report = repo.reconcile("serial\nSN00001X\n");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let problems: Vec<(&str, InvalidKind, &str)> = report
+        .invalid
+        .iter()
+        .map(|i| (i.file.as_str(), i.kind, i.message.as_str()))
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            (
+                "cluster-nodes/node-fifo/node.yaml",
+                InvalidKind::Unreadable,
+                "not a regular file (a device, FIFO or socket, or a symlink to one): not read"
+            ),
+            (
+                "cluster-nodes/node-huge/node.yaml",
+                InvalidKind::Parse,
+                "larger than 1024 KiB: not a node.yaml"
+            ),
+            (
+                "cluster-nodes/node-outside/node.yaml",
+                InvalidKind::Unreadable,
+                "a symlink to a file outside the scanned directory: not followed"
+            ),
+            (
+                "cluster-nodes/node-zero/node.yaml",
+                InvalidKind::Unreadable,
+                "a symlink to a file outside the scanned directory: not followed"
+            ),
+        ]
+    );
+    for i in &report.invalid {
+        assert!(!i.message.contains("secret"), "{}", i.message);
+    }
+    // The linked file inside the tree is a valid registration of its row.
+    assert_eq!(report.nodes, 5);
+    assert_eq!(report.fleet.len(), 1);
+    assert!(report.missing_registration.is_empty() && report.phantom_nodes.is_empty());
+}
+
+#[test]
+fn a_nul_in_a_node_yaml_or_a_csv_cell_is_invalid() {
+    let repo = Repo::new();
+    let doc = machine(1).document(None);
+    repo.add(&doc);
+    // Escaped in a double-quoted YAML string, with a factsHash that matches (so only the NUL is
+    // wrong), and as a raw byte.
+    let mut escaped = machine(2).document(None);
+    escaped.hostname = "node\0two".into();
+    escaped.facts_hash = escaped.compute_facts_hash();
+    let escaped_yaml = escaped.to_yaml();
+    assert!(escaped_yaml.contains("\\0"), "{escaped_yaml}");
+    let escaped_path = repo.add_text(
+        &format!("cluster-nodes/{}/node.yaml", escaped.node_id.as_str()),
+        &escaped_yaml,
+    );
+    // Path order: node-3ce534 (raw) before node-4841ea (escaped).
+    let raw = machine(3).document(None);
+    let raw_yaml = raw.to_yaml().replace("node\n", "no\0de\n");
+    let raw_path = repo.add_text(
+        &format!("cluster-nodes/{}/node.yaml", raw.node_id.as_str()),
+        &raw_yaml,
+    );
+    let report = repo.reconcile("serial,notes\nSN00001X,fine\nSN00004X,bad\0cell\n");
+    let problems: Vec<(&str, Option<u64>, InvalidKind)> = report
+        .invalid
+        .iter()
+        .map(|i| (i.file.as_str(), i.line, i.kind))
+        .collect();
+    let raw_line = raw_yaml[..raw_yaml.find('\0').unwrap()].lines().count() as u64;
+    assert_eq!(
+        problems,
+        [
+            (raw_path.as_str(), Some(raw_line), InvalidKind::Parse),
+            (escaped_path.as_str(), None, InvalidKind::Parse),
+            ("inventory.csv", Some(3), InvalidKind::InventoryRow),
+        ]
+    );
+    assert!(report.invalid[0].message.contains("NUL"));
+    assert!(report.invalid[1].message.contains("NUL"));
+    assert!(
+        report.invalid[2]
+            .message
+            .contains("cell 2 contains a NUL byte")
+    );
+    for i in &report.invalid {
+        assert!(!i.message.contains('\0') && !i.hint.contains('\0'));
+    }
+    let json = reconcile::render(&report, Format::Json, false);
+    assert!(!json.contains("\\u0000"), "{json}");
+    assert!(report.failed(false));
+}
+
+#[test]
+fn trailing_commas_are_empty_cells_not_bad_rows() {
+    let repo = Repo::new();
+    repo.add(&machine(1).document(None));
+    repo.add(&machine(2).document(None));
+    let report = repo.reconcile("serial,make\nSN00001X,Dell,\nSN00002X,Dell,,\n");
+    assert!(report.invalid.is_empty(), "{:?}", report.invalid);
+    assert!(report.missing_registration.is_empty() && report.phantom_nodes.is_empty());
 }
 
 #[test]
@@ -1056,6 +1265,73 @@ fn capacity_counts_active_rows_once_and_recommends_from_the_catalog() {
         (2, Resource::Cores, Some(14000.0))
     );
     assert_eq!(rec.message, "buy 2 more of Dell R640; cores is the limit");
+}
+
+#[test]
+fn html_report_of_absurd_numbers_finishes_and_json_counts_stay_sane() {
+    // `memory_gb=1e308` on the rows of a model nobody registered made it the catalog's per-unit
+    // memory; three units of it are infinite, and the chart's axis search looped forever. And a
+    // demand of `cores: 1.6e308` twice printed `count: 18446744073709551615`.
+    let repo = Repo::new();
+    repo.inventory(
+        "serial,make,model,cores,memory_gb,cost\n\
+         SN1,Dell,R750,40,1e308,9000\n\
+         SN2,Dell,R750,40,1e308,9000\n\
+         SN3,Dell,R750,40,384,9000\n",
+    );
+    repo.add_text(
+        "demand.yaml",
+        "headroom: 0.2\nworkloads:\n  - {name: db, cores: 100}\n",
+    );
+    let options = Options {
+        nodes: repo.path().to_path_buf(),
+        inventory: repo.path().join("inventory.csv"),
+        demand: Some(repo.path().join("demand.yaml")),
+    };
+    let (done, result) = std::sync::mpsc::channel();
+    let background = options.clone();
+    std::thread::spawn(move || {
+        let report = reconcile::reconcile(&background).unwrap();
+        let html = reconcile::render(&report, Format::Html, false);
+        let _ = done.send((report, html));
+    });
+    let (report, html) = result
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("--format html finishes");
+    assert!(html.contains("id=\"capacity-memory\""));
+    let invalid: Vec<_> = report
+        .invalid
+        .iter()
+        .map(|i| (i.line, i.message.as_str()))
+        .collect();
+    let too_large =
+        "memory_gb \"1e308\" is larger than 10^12: not an amount of one machine; check the cell";
+    assert_eq!(invalid, [(Some(2), too_large), (Some(3), too_large)]);
+    // The sane row is the catalog: ⌈100 × 1.2 / 40⌉ = 3 units of 384 GiB.
+    let rec = &report.recommendations[0];
+    assert_eq!((rec.count, rec.total_cost), (3, Some(27_000.0)), "{rec:?}");
+    assert!(html.contains("0 → 1,152"), "memory after buying");
+
+    // A demand whose sum is infinite is a usage error naming the key, not a report.
+    repo.add_text(
+        "demand.yaml",
+        "workloads:\n  - {name: a, cores: 1.6e308}\n  - {name: b, cores: 1.6e308}\n",
+    );
+    let err = reconcile::reconcile(&options).unwrap_err().to_string();
+    assert!(err.contains("workload \"a\": cores"), "{err}");
+    let out = run(&[
+        "reconcile",
+        "--nodes",
+        &repo.path().to_string_lossy(),
+        "--inventory",
+        &repo.path().join("inventory.csv").to_string_lossy(),
+        "--demand",
+        &repo.path().join("demand.yaml").to_string_lossy(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 64, "{}", stderr(&out));
+    assert!(!stdout(&out).contains("18446744073709551615"));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -406,6 +406,75 @@ fn first_sync_creates_the_schema_and_mirrors_the_checkout() {
 }
 
 #[test]
+fn nul_bytes_are_invalid_entries_in_reconcile_export_and_sync_alike() {
+    // PostgreSQL refuses NUL in TEXT and JSONB (SQLSTATE 22021): a NUL in a CSV cell or a
+    // node.yaml string used to abort the sync with exit 70.
+    let tree = Tree::new();
+    let paths = fleet(&tree, 3);
+    let mut escaped = machine(7);
+    escaped.hostname = "rack\0evil".into();
+    let nul_node = tree.node("bob", &escaped);
+    let text = fs::read_to_string(tree.path().join(&nul_node)).unwrap();
+    assert!(text.contains("\\0"), "YAML escapes the NUL: {text}");
+    let csv = fs::read_to_string(tree.path().join("inventory.csv")).unwrap();
+    tree.inventory(&format!("{csv}NUL01,bad\0host,Dell,R640,40,384,active,\n"));
+
+    let report = tree.reconcile();
+    let invalid: Vec<(&str, &str)> = report["invalid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["file"].as_str().unwrap(), i["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        invalid,
+        [
+            ("inventory.csv", "inventory_row"),
+            (nul_node.as_str(), "parse")
+        ]
+    );
+    // Export: the file is a record (not valid), the bad row is not an item.
+    let jsonl: Vec<Value> = export(&tree, "jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let record = jsonl
+        .iter()
+        .find(|r| r["path"] == nul_node.as_str())
+        .unwrap();
+    assert_eq!(
+        (&record["valid"], &record["hostname"]),
+        (&json!(false), &Value::Null)
+    );
+    assert!(!jsonl.iter().any(|r| r["serial"] == "NUL01"));
+    assert_eq!(
+        jsonl.len(),
+        paths.len() + 1 + 1,
+        "4 files and the unregistered NEVER01"
+    );
+
+    let Some(db) = Db::new("nul_bytes") else {
+        return;
+    };
+    let out = db.sync(tree.path(), &[]);
+    assert_exit(&out, 0, "sync with NUL bytes");
+    let run = &db.rows("SELECT status, had_errors, error_codes FROM sync_runs")[0];
+    assert_eq!(run["status"], "completed");
+    assert_eq!(run["error_codes"], json!(["inventory_row", "parse"]));
+    assert_eq!(findings_as_report(&db, &db.selection_hash(&[])), report);
+    assert_eq!(
+        db.scalar(&format!(
+            "SELECT valid FROM nodes WHERE path = '{nul_node}'"
+        )),
+        "f"
+    );
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM inventory_items WHERE serial = 'NUL01'"),
+        "0"
+    );
+}
+
+#[test]
 fn resync_of_an_unchanged_tree_changes_only_last_seen() {
     let Some(db) = Db::new("resync") else {
         return;
