@@ -208,18 +208,16 @@ pub async fn nodes(
 ) -> Result<usize, SyncError> {
     let during = "writing nodes";
     let hashes: Vec<String> = rows.iter().map(NodeRow::content_hash).collect();
-    let sql = "SELECT path, row_hash FROM nodes";
-    let stored = stored_hashes(tx, target, sql, during, all).await?;
     let keys: Vec<&str> = rows.iter().map(|r| r.path.as_str()).collect();
-    let (same, mut full) = split(&keys, &hashes, &stored);
-    let touched = touch(
-        tx, target, "nodes", "path", run_id, &keys, &hashes, &same, during,
-    )
-    .await?;
-    if touched < same.len() {
-        // Changed under us by another selection's sync since the read: write them in full.
-        full.extend(same);
-    }
+    let changed = Changed {
+        table: "nodes",
+        key: "path",
+        keys: &keys,
+        hashes: &hashes,
+    };
+    let full = changed
+        .rows_to_write(tx, target, run_id, all, during)
+        .await?;
     let facts: Vec<Option<String>> = full
         .iter()
         .map(|&i| rows[i].facts.as_ref().map(|v| v.to_string()))
@@ -271,25 +269,16 @@ pub async fn items(
 ) -> Result<usize, SyncError> {
     let during = "writing inventory items";
     let hashes: Vec<String> = rows.iter().map(ItemRow::content_hash).collect();
-    let sql = "SELECT item_key, row_hash FROM inventory_items";
-    let stored = stored_hashes(tx, target, sql, during, all).await?;
     let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
-    let (same, mut full) = split(&keys, &hashes, &stored);
-    let touched = touch(
-        tx,
-        target,
-        "inventory_items",
-        "item_key",
-        run_id,
-        &keys,
-        &hashes,
-        &same,
-        during,
-    )
-    .await?;
-    if touched < same.len() {
-        full.extend(same);
-    }
+    let changed = Changed {
+        table: "inventory_items",
+        key: "item_key",
+        keys: &keys,
+        hashes: &hashes,
+    };
+    let full = changed
+        .rows_to_write(tx, target, run_id, all, during)
+        .await?;
     let fields: Vec<String> = full.iter().map(|&i| rows[i].row.to_string()).collect();
     let indexed: Vec<(&ItemRow, &String, &String)> = full
         .iter()
@@ -328,6 +317,48 @@ pub async fn items(
 }
 
 /// `key → row_hash` of what the table holds now (nothing when every row is to be rewritten).
+/// The rows of one table about to be written, by key and content hash.
+struct Changed<'a> {
+    table: &'static str,
+    key: &'static str,
+    keys: &'a [&'a str],
+    hashes: &'a [String],
+}
+
+impl Changed<'_> {
+    /// Indices of the rows to write in full: new and changed ones (all of them with `all`).
+    /// Unchanged rows only get `last_seen_*` here (see `touch`); one that another selection's
+    /// sync changed since the read is written in full after all.
+    async fn rows_to_write(
+        &self,
+        tx: &Transaction<'_>,
+        target: &Target,
+        run_id: i64,
+        all: bool,
+        during: &'static str,
+    ) -> Result<Vec<usize>, SyncError> {
+        let sql = format!("SELECT {}, row_hash FROM {}", self.key, self.table);
+        let stored = stored_hashes(tx, target, &sql, during, all).await?;
+        let (same, mut full) = split(self.keys, self.hashes, &stored);
+        let touched = touch(
+            tx,
+            target,
+            self.table,
+            self.key,
+            run_id,
+            self.keys,
+            self.hashes,
+            &same,
+            during,
+        )
+        .await?;
+        if touched < same.len() {
+            full.extend(same);
+        }
+        Ok(full)
+    }
+}
+
 async fn stored_hashes(
     tx: &Transaction<'_>,
     target: &Target,
