@@ -9,6 +9,7 @@ mod boot;
 mod crash;
 mod faults;
 mod matrix;
+mod nixos_module;
 mod scenarios;
 
 use enlist_e2e::fake::FakeGitHub;

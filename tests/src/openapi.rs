@@ -1,6 +1,7 @@
-//! GitHub's official REST description (the subset enlist uses, `../shared/github-openapi/`) as
-//! the contract of the fake: every request the client sends and every response the fake gives
-//! is checked against it, so the fake cannot drift from the real API.
+//! GitHub's official REST description (the subset enlist uses, vendored in `tests/github-api/`
+//! by `scripts/vendor-github-api`) as the contract of the fake: every request the client sends
+//! and every response the fake gives is checked against it, so the fake cannot drift from the
+//! real API.
 //!
 //! A small validator for the OpenAPI 3.0 schema keywords that subset uses: `$ref`, `type`,
 //! `nullable`, `properties`, `required`, `additionalProperties`, `items`, `enum`, `oneOf` (with
@@ -11,10 +12,9 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-/// Location of the description, relative to this crate (CI clones the repo with `shared/` beside it).
+/// Location of the vendored description, inside this crate.
 pub fn spec_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/github-openapi/api.github.com.subset.json")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("github-api/api.github.com.subset.json")
 }
 
 /// The loaded description.
@@ -41,7 +41,7 @@ impl Spec {
             let path = spec_path();
             let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
                 panic!(
-                    "{}: {e}; the tests need ../shared/github-openapi beside the repository",
+                    "{}: {e}; it is part of the repository (re-create it with scripts/vendor-github-api)",
                     path.display()
                 )
             });
@@ -66,9 +66,77 @@ impl Spec {
         })
     }
 
-    /// A named example value (`#/components/examples/<name>`), to build complete responses from.
-    pub fn example(&self, name: &str) -> Value {
-        self.doc["components"]["examples"][name]["value"].clone()
+    /// The smallest instance of a component schema (`#/components/schemas/<name>`) that the
+    /// description accepts: every required property, each with the simplest value its schema
+    /// allows (null where nullable, the first enum value, the first `oneOf` alternative, a
+    /// plausible string for a `format`). The fake builds its answers from these and sets the
+    /// fields that matter; GitHub's prose examples are not vendored.
+    pub fn skeleton(&self, name: &str) -> Value {
+        let schema = serde_json::json!({ "$ref": format!("#/components/schemas/{name}") });
+        assert!(
+            !self.resolve(&schema).is_null(),
+            "schema {name} is not in the vendored description (add its operation to scripts/vendor-github-api.mjs)"
+        );
+        self.instance(&schema, 0)
+    }
+
+    fn instance(&self, schema: &Value, depth: usize) -> Value {
+        /// Deeper than any schema in the subset; stops a (hypothetical) required cycle.
+        const MAX_DEPTH: usize = 24;
+        let schema = self.resolve(schema);
+        if depth > MAX_DEPTH || schema["nullable"] == true {
+            return Value::Null;
+        }
+        if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
+            return first.clone();
+        }
+        if let Some(parts) = schema["allOf"].as_array() {
+            let mut merged = serde_json::Map::new();
+            for part in parts {
+                if let Value::Object(fields) = self.instance(part, depth + 1) {
+                    merged.extend(fields);
+                }
+            }
+            return Value::Object(merged);
+        }
+        let alternatives = schema["oneOf"].as_array().or(schema["anyOf"].as_array());
+        if let Some(first) = alternatives.and_then(|a| a.first()) {
+            return self.instance(first, depth + 1);
+        }
+        let ty = match schema["type"].as_str() {
+            Some(ty) => ty,
+            None if schema.get("properties").is_some() => "object",
+            None => return Value::Null,
+        };
+        match ty {
+            "object" => {
+                let mut fields = serde_json::Map::new();
+                for name in schema["required"].as_array().into_iter().flatten() {
+                    if let Some(name) = name.as_str() {
+                        let inner = &schema["properties"][name];
+                        fields.insert(name.to_owned(), self.instance(inner, depth + 1));
+                    }
+                }
+                Value::Object(fields)
+            }
+            "array" => {
+                let count = schema["minItems"].as_u64().unwrap_or(0);
+                let items = (0..count).map(|_| self.instance(&schema["items"], depth + 1));
+                Value::Array(items.collect())
+            }
+            "string" => Value::String(
+                match schema["format"].as_str() {
+                    Some("date-time" | "timestamp") => "2026-11-21T12:00:00Z",
+                    Some("uri" | "uri-template") => "https://api.github.com/",
+                    Some("repo.nwo") => "acme/fleet",
+                    _ => "x",
+                }
+                .to_owned(),
+            ),
+            "integer" | "number" => Value::from(1),
+            "boolean" => Value::Bool(false),
+            _ => Value::Null,
+        }
     }
 
     fn find(&self, method: &str, path: &str) -> Option<&Operation> {
@@ -317,7 +385,7 @@ mod tests {
     #[test]
     fn validator_catches_missing_and_mistyped_fields() {
         let spec = Spec::get();
-        let good = spec.example("git-ref");
+        let good = spec.skeleton("git-ref");
         assert!(
             spec.check_response("GET", "/repos/o/r/git/ref/heads/main", 200, &good)
                 .is_empty()
@@ -359,6 +427,68 @@ mod tests {
             Some(&json!({"ref": "refs/heads/x"})),
         );
         assert!(errors.iter().any(|e| e.contains("\"sha\"")), "{errors:?}");
+    }
+
+    #[test]
+    fn skeletons_satisfy_their_own_schemas() {
+        let spec = Spec::get();
+        let names: Vec<String> = spec.doc["components"]["schemas"]
+            .as_object()
+            .expect("schemas")
+            .keys()
+            .cloned()
+            .collect();
+        assert!(names.len() > 20, "{names:?}");
+        for name in names {
+            let schema = json!({ "$ref": format!("#/components/schemas/{name}") });
+            let mut errors = Vec::new();
+            spec.validate(&schema, &spec.skeleton(&name), &name, &mut errors);
+            assert!(errors.is_empty(), "{name}: {errors:?}");
+        }
+    }
+
+    #[test]
+    fn vendored_description_carries_no_prose() {
+        /// Keywords that are prose; as *names* (a repository's property `description`, a check
+        /// run output's `summary`, a header `x-ratelimit-reset`) they are the contract and stay.
+        const PROSE: [&str; 5] = [
+            "description",
+            "summary",
+            "externalDocs",
+            "example",
+            "examples",
+        ];
+        fn walk(value: &Value, at: &str, found: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => {
+                    for (key, inner) in map {
+                        if PROSE.contains(&key.as_str()) || key.starts_with("x-") {
+                            found.push(format!("{at}.{key}"));
+                        }
+                        // Maps from names to objects: components' sections, properties, headers.
+                        let names = at == ".components" || key == "properties" || key == "headers";
+                        if names {
+                            for (name, item) in inner.as_object().into_iter().flatten() {
+                                walk(item, &format!("{at}.{key}.{name}"), found);
+                            }
+                        } else {
+                            walk(inner, &format!("{at}.{key}"), found);
+                        }
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|i| walk(i, at, found)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        walk(&Spec::get().doc, "", &mut found);
+        assert!(
+            found.is_empty(),
+            "prose left in the vendored description: {found:?}"
+        );
+        // ... while the property names survive.
+        let schemas = &Spec::get().doc["components"]["schemas"];
+        assert!(schemas["full-repository"]["properties"]["description"].is_object());
     }
 
     #[test]

@@ -27,8 +27,9 @@ fn main() -> std::process::ExitCode {
     let spec = enlist_e2e::openapi::spec_path();
     if !spec.is_file() {
         eprintln!(
-            "playground: {} is missing: the fake GitHub is built from GitHub's REST description; \
-             put the shared/ directory (github-openapi/) beside the checkout",
+            "playground: {} is missing: the fake GitHub is built from GitHub's REST description, \
+             which the repository carries (tests/github-api/); restore it with `git checkout -- \
+             tests/github-api` or re-cut it with scripts/vendor-github-api",
             spec.display()
         );
         return std::process::ExitCode::FAILURE;

@@ -1,0 +1,198 @@
+# Evaluates nix/module.nix with lib.evalModules alone: no nixpkgs package set, no NixOS. A
+# stand-in module declares the few NixOS options enlist's module sets (strictly: a misspelt or
+# unknown option fails the evaluation), and a stand-in `pkgs` provides what it reads.
+#
+#   nix-instantiate --eval --strict --json nix/tests/module-eval.nix \
+#     --arg lib 'import /path/to/nixpkgs/lib'
+#
+# prints one JSON object with a result per scenario; tests/e2e/nixos_module.rs runs it (with
+# ENLIST_NIXPKGS_LIB pointing at nixpkgs' lib/) and compares the generated unit with
+# systemd/enlist.service. Nix 2.8 evaluates it (nixpkgs.lib as of nix-community/nixpkgs.lib de42d442).
+{ lib }:
+let
+  inherit (lib) mkOption types;
+
+  # What NixOS's systemd unit options accept as a value (simplified: no path coercion).
+  unitValue = types.oneOf [
+    types.bool
+    types.int
+    types.str
+    (types.listOf types.str)
+  ];
+  unitList = mkOption {
+    type = types.listOf types.str;
+    default = [ ];
+  };
+  commonUnitOptions = {
+    description = mkOption {
+      type = types.str;
+      default = "";
+    };
+    documentation = unitList;
+    wantedBy = unitList;
+    requiredBy = unitList;
+    wants = unitList;
+    requires = unitList;
+    after = unitList;
+    before = unitList;
+    unitConfig = mkOption {
+      type = types.attrsOf unitValue;
+      default = { };
+    };
+  };
+
+  nixosStandIn = {
+    options = {
+      assertions = mkOption {
+        type = types.listOf types.unspecified;
+        default = [ ];
+      };
+      warnings = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
+      environment.systemPackages = mkOption {
+        type = types.listOf types.unspecified;
+        default = [ ];
+      };
+      environment.etc = mkOption {
+        type = types.attrsOf (types.submodule { options.source = mkOption { type = types.str; }; });
+        default = { };
+      };
+      systemd.services = mkOption {
+        type = types.attrsOf (
+          types.submodule {
+            options = commonUnitOptions // {
+              restartIfChanged = mkOption {
+                type = types.bool;
+                default = true;
+              };
+              serviceConfig = mkOption {
+                type = types.attrsOf unitValue;
+                default = { };
+              };
+            };
+          }
+        );
+        default = { };
+      };
+      systemd.timers = mkOption {
+        type = types.attrsOf (
+          types.submodule {
+            options = commonUnitOptions // {
+              timerConfig = mkOption {
+                type = types.attrsOf unitValue;
+                default = { };
+              };
+            };
+          }
+        );
+        default = { };
+      };
+      meta.maintainers = mkOption {
+        type = types.listOf types.unspecified;
+        default = [ ];
+      };
+    };
+  };
+
+  # The package and `pkgs.formats.yaml` as far as the module uses them.
+  enlistPackage = {
+    type = "derivation";
+    name = "enlist-0.1.0";
+    pname = "enlist";
+    version = "0.1.0";
+    outPath = "/nix/store/00000000000000000000000000000000-enlist-0.1.0";
+    meta.mainProgram = "enlist";
+  };
+  jsonValue = types.nullOr (
+    types.oneOf [
+      types.bool
+      types.int
+      types.float
+      types.str
+      (types.listOf jsonValue)
+      (types.attrsOf jsonValue)
+    ]
+  );
+  pkgs = {
+    enlist = enlistPackage;
+    formats.yaml = _: {
+      type = types.attrsOf jsonValue;
+      # The real one writes YAML into the store; the file name is all the unit sees.
+      generate = name: _value: "/nix/store/00000000000000000000000000000000-${name}";
+    };
+  };
+
+  evaluate =
+    settings:
+    lib.evalModules {
+      modules = [
+        ../module.nix
+        nixosStandIn
+        { _module.args = { inherit pkgs; }; }
+        settings
+      ];
+    };
+
+  # A scenario's observable result: what the module defines (and which assertions fail).
+  result =
+    settings:
+    let
+      config = (evaluate settings).config;
+    in
+    {
+      failedAssertions = map (a: a.message) (lib.filter (a: !a.assertion) config.assertions);
+      service = config.systemd.services.enlist or null;
+      timer = config.systemd.timers.enlist or null;
+      etc = lib.mapAttrs (_: e: e.source) config.environment.etc;
+      settings = if config.services.enlist.enable then config.services.enlist.settings else null;
+    };
+
+  # The same, or `evaluationFailed` when the module system refuses the scenario (a type error, a
+  # required option left undefined). tryEval cannot say why; the test evaluates a refused
+  # scenario once more through `raw` to read the error message.
+  observe =
+    settings:
+    let
+      attempt = builtins.tryEval (builtins.deepSeq (result settings) (result settings));
+    in
+    if attempt.success then attempt.value else { evaluationFailed = true; };
+
+  tokenFile = "/run/secrets/github-token";
+  base = {
+    services.enlist = {
+      enable = true;
+      settings.repo = "acme/fleet";
+      inherit tokenFile;
+    };
+  };
+
+  # Each scenario differs from `base` (which evaluates cleanly: see `enabled`) in one value, so a
+  # refusal is that value's.
+  scenarios = {
+    enabled = lib.recursiveUpdate base { services.enlist.after = [ "sops-install-secrets.service" ]; };
+    disabled = {
+      services.enlist.enable = false;
+    };
+    missingRepo = {
+      services.enlist = {
+        enable = true;
+        inherit tokenFile;
+      };
+    };
+    badRepo = lib.recursiveUpdate base { services.enlist.settings.repo = "not-a-repo"; };
+    storeToken = lib.recursiveUpdate base {
+      services.enlist.tokenFile = "/nix/store/00000000000000000000000000000000-github-token";
+    };
+    relativeToken = lib.recursiveUpdate base { services.enlist.tokenFile = "secrets/token"; };
+    pathLiteralToken = lib.recursiveUpdate base { services.enlist.tokenFile = ./module-eval.nix; };
+    stateDirMoved = lib.recursiveUpdate base { services.enlist.settings.state_dir = "/srv/enlist"; };
+  };
+in
+{
+  inherit tokenFile;
+  observed = lib.mapAttrs (_: observe) scenarios;
+  # Not caught: `-A raw.NAME` fails with the module system's own message.
+  raw = lib.mapAttrs (_: s: builtins.deepSeq (result s) (result s)) scenarios;
+}

@@ -1,0 +1,335 @@
+//! The NixOS module (`nix/module.nix`) evaluated with `lib.evalModules` by the nixpkgs library
+//! (`nix/tests/module-eval.nix`), and its unit compared with `systemd/enlist.service`: the two
+//! packagings of the same unit cannot drift apart.
+//!
+//! Opt-in: it needs `nix-instantiate` (Debian: nix-bin; Nix 2.8 is enough) and nixpkgs' `lib/`
+//! directory, named by `ENLIST_NIXPKGS_LIB` (CI: nix-community/nixpkgs.lib at de42d442):
+//!
+//! ```text
+//! ENLIST_NIXPKGS_LIB=/path/to/nixpkgs/lib cargo test -p enlist-e2e --test e2e nixos_module
+//! ```
+//!
+//! Without the variable each test prints that it was skipped and passes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Where the repository is (this crate sits in `tests/`).
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// nixpkgs' `lib/`, or `None` (and a printed reason) when the suite is not switched on.
+fn nixpkgs_lib(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("ENLIST_NIXPKGS_LIB") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            assert!(
+                dir.join("default.nix").is_file(),
+                "ENLIST_NIXPKGS_LIB={} is not nixpkgs' lib/ directory (no default.nix)",
+                dir.display()
+            );
+            Some(dir)
+        }
+        None => {
+            eprintln!(
+                "{test}: skipped: set ENLIST_NIXPKGS_LIB to nixpkgs' lib/ directory (and install \
+                 nix-instantiate) to evaluate the NixOS module"
+            );
+            None
+        }
+    }
+}
+
+/// `nix-instantiate --eval --strict --json` of one attribute of the harness: Ok(JSON) or
+/// Err(stderr).
+fn evaluate(lib: &Path, attribute: &str) -> Result<Value, String> {
+    let out = Command::new("nix-instantiate")
+        .args(["--eval", "--strict", "--json"])
+        .arg(repo().join("nix/tests/module-eval.nix"))
+        .arg("--arg")
+        .arg("lib")
+        .arg(format!("import {}", lib.display()))
+        .args(["-A", attribute])
+        .output()
+        .expect("nix-instantiate runs (Debian: apt-get install nix-bin)");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() {
+        return Err(stderr);
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("{e}: {stderr}"))
+}
+
+/// A unit file as systemd reads it: section → key → the whitespace-separated values of all its
+/// lines in order (an empty assignment resets the list, as in systemd).
+pub fn parse_unit(text: &str) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+    let mut sections: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    let mut current = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = name.to_owned();
+            continue;
+        }
+        let (key, value) = line.split_once('=').expect("key=value line");
+        let values = sections
+            .entry(current.clone())
+            .or_default()
+            .entry(key.trim().to_owned())
+            .or_default();
+        if value.trim().is_empty() {
+            values.clear();
+        }
+        values.extend(value.split_whitespace().map(str::to_owned));
+    }
+    sections
+}
+
+/// A value of a NixOS unit option as the words systemd would read from the generated file.
+fn words(value: &Value) -> Vec<String> {
+    match value {
+        Value::Bool(b) => vec![if *b { "yes" } else { "no" }.to_owned()],
+        Value::Number(n) => vec![n.to_string()],
+        Value::String(s) => s.split_whitespace().map(str::to_owned).collect(),
+        Value::Array(items) => items.iter().flat_map(words).collect(),
+        other => panic!("unexpected unit value {other}"),
+    }
+}
+
+/// A systemd time span in seconds (`15min`, `900s`, `1h`, `300`).
+fn seconds(span: &str) -> u64 {
+    let digits: String = span.chars().take_while(char::is_ascii_digit).collect();
+    let n: u64 = digits.parse().expect("a number");
+    n * match &span[digits.len()..] {
+        "" | "s" | "sec" => 1,
+        "min" | "m" => 60,
+        "h" | "hour" => 3600,
+        unit => panic!("time unit {unit:?} not handled"),
+    }
+}
+
+/// Compares one unit of the module (a `systemd.services.<name>` or `systemd.timers.<name>` value)
+/// with a unit file, key by key: both must define the same keys with the same words.
+/// `main` is the unit type's own section (`Service`, `Timer`) and `config` the module's option
+/// for it (`serviceConfig`, `timerConfig`). `normalise` maps (key, words) of both sides before
+/// the comparison, for the values that legitimately differ (store paths).
+pub fn assert_unit_matches(
+    module: &Value,
+    file: &Path,
+    main: &str,
+    config: &str,
+    normalise: &dyn Fn(&str, Vec<String>) -> Vec<String>,
+) {
+    let text = std::fs::read_to_string(file).expect("unit file");
+    let expected = parse_unit(&text);
+    let mut generated: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    let mut put = |section: &str, key: &str, value: &Value| {
+        let w = words(value);
+        if !w.is_empty() || value.is_string() {
+            generated
+                .entry(section.to_owned())
+                .or_default()
+                .insert(key.to_owned(), w);
+        }
+    };
+    for (option, key) in [
+        ("description", "Description"),
+        ("documentation", "Documentation"),
+        ("wants", "Wants"),
+        ("requires", "Requires"),
+        ("after", "After"),
+        ("before", "Before"),
+    ] {
+        if let Some(v) = module
+            .get(option)
+            .filter(|v| v.as_array().is_none_or(|a| !a.is_empty()))
+        {
+            put("Unit", key, v);
+        }
+    }
+    for (option, key) in [("wantedBy", "WantedBy"), ("requiredBy", "RequiredBy")] {
+        if let Some(v) = module
+            .get(option)
+            .filter(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+        {
+            put("Install", key, v);
+        }
+    }
+    for (option, section) in [("unitConfig", "Unit"), (config, main)] {
+        for (key, v) in module[option].as_object().into_iter().flatten() {
+            put(section, key, v);
+        }
+    }
+    let mut problems = Vec::new();
+    let sections: std::collections::BTreeSet<&String> =
+        expected.keys().chain(generated.keys()).collect();
+    for section in sections {
+        let empty = BTreeMap::new();
+        let want = expected.get(section).unwrap_or(&empty);
+        let got = generated.get(section).unwrap_or(&empty);
+        let keys: std::collections::BTreeSet<&String> = want.keys().chain(got.keys()).collect();
+        for key in keys {
+            let w = want.get(key).map(|v| normalise(key, v.clone()));
+            let g = got.get(key).map(|v| normalise(key, v.clone()));
+            if w != g {
+                problems.push(format!(
+                    "[{section}] {key}: {} has {w:?}, the module {g:?}",
+                    file.display()
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "the NixOS module and {} disagree:\n{}",
+        file.display(),
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn module_unit_equals_the_plain_unit() {
+    let Some(lib) = nixpkgs_lib("module_unit_equals_the_plain_unit") else {
+        return;
+    };
+    let observed = evaluate(&lib, "observed").unwrap_or_else(|e| panic!("{e}"));
+    let token = evaluate(&lib, "tokenFile").expect("tokenFile");
+    let token = token.as_str().expect("string");
+    let enabled = &observed["enabled"];
+    assert_eq!(enabled["failedAssertions"], serde_json::json!([]));
+    let service = &enabled["service"];
+
+    // Ordering: network-online and time-sync, plus the configured extra unit (wanted too, as
+    // nixpkgs requires for After= network-online.target).
+    for list in ["wants", "after"] {
+        let units: Vec<&str> = service[list]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        for unit in [
+            "network-online.target",
+            "time-sync.target",
+            "sops-install-secrets.service",
+        ] {
+            assert!(units.contains(&unit), "{list} lacks {unit}: {units:?}");
+        }
+    }
+    // A first-boot oneshot must not be re-run by `nixos-rebuild switch`.
+    assert_eq!(service["restartIfChanged"], false);
+
+    // The token reaches the unit only as a credential: never in the store, the config file, an
+    // environment variable or the command line.
+    assert_eq!(
+        service["serviceConfig"]["LoadCredential"],
+        serde_json::json!([format!("github-token:{token}")])
+    );
+    let mut without_credential = service.clone();
+    without_credential["serviceConfig"]
+        .as_object_mut()
+        .expect("object")
+        .remove("LoadCredential");
+    assert!(
+        !without_credential.to_string().contains(token),
+        "the token path leaks outside LoadCredential: {without_credential}"
+    );
+    assert!(!enabled["settings"].to_string().contains(token));
+
+    // The extra unit is this scenario's; the plain unit has none.
+    let mut plain = service.clone();
+    for list in ["wants", "after"] {
+        plain[list]
+            .as_array_mut()
+            .expect("list")
+            .retain(|u| u != "sops-install-secrets.service");
+    }
+    let store = "/nix/store/";
+    assert_unit_matches(
+        &plain,
+        &repo().join("systemd/enlist.service"),
+        "Service",
+        "serviceConfig",
+        &|key, words| match key {
+            // /usr/bin/enlist register  vs  /nix/store/…/bin/enlist register --config /nix/store/…
+            "ExecStart" => {
+                let mut out = Vec::new();
+                let mut iter = words.into_iter();
+                while let Some(w) = iter.next() {
+                    if w == "--config" {
+                        let file = iter.next().unwrap_or_default();
+                        assert!(file.starts_with(store), "--config {file}");
+                        continue;
+                    }
+                    out.push(w.rsplit('/').next().unwrap_or_default().to_owned());
+                }
+                out
+            }
+            // The credential's name must agree; its source is the operator's (checked above).
+            "LoadCredential" => words
+                .iter()
+                .map(|w| w.split(':').next().unwrap_or_default().to_owned())
+                .collect(),
+            k if k.ends_with("Sec") && !k.starts_with("StartLimit") => {
+                words.iter().map(|w| seconds(w).to_string()).collect()
+            }
+            _ => words,
+        },
+    );
+}
+
+#[test]
+fn module_refuses_what_would_break_the_unit() {
+    let Some(lib) = nixpkgs_lib("module_refuses_what_would_break_the_unit") else {
+        return;
+    };
+    let observed = evaluate(&lib, "observed").unwrap_or_else(|e| panic!("{e}"));
+    // The control: `enabled` is the base every refused scenario changes in one value.
+    assert!(observed["enabled"]["service"].is_object());
+
+    assert_eq!(observed["disabled"]["service"], Value::Null);
+    assert_eq!(observed["disabled"]["etc"], serde_json::json!({}));
+
+    for (scenario, message) in [
+        ("badRepo", "settings.repo must look like OWNER/NAME"),
+        ("stateDirMoved", "state_dir cannot be changed"),
+    ] {
+        let failed = observed[scenario]["failedAssertions"].to_string();
+        assert!(failed.contains(message), "{scenario}: {failed}");
+    }
+
+    // Refused by the module system itself: read its message.
+    for (scenario, option) in [
+        ("missingRepo", "services.enlist.settings.repo"),
+        ("storeToken", "services.enlist.tokenFile"),
+        ("relativeToken", "services.enlist.tokenFile"),
+        ("pathLiteralToken", "services.enlist.tokenFile"),
+    ] {
+        assert_eq!(
+            observed[scenario]["evaluationFailed"], true,
+            "{scenario} evaluated: {}",
+            observed[scenario]
+        );
+        let error = evaluate(&lib, &format!("raw.{scenario}")).expect_err(scenario);
+        assert!(error.contains(option), "{scenario}: {error}");
+    }
+}
+
+#[test]
+fn unit_parser_reads_lists_resets_and_sections() {
+    let unit = parse_unit(
+        "# c\n[Unit]\nWants=a.target\nWants=b.target c.target\n[Service]\nX=1\nX=\nX=2 3\n",
+    );
+    assert_eq!(unit["Unit"]["Wants"], ["a.target", "b.target", "c.target"]);
+    assert_eq!(unit["Service"]["X"], ["2", "3"]);
+    assert_eq!(seconds("15min"), 900);
+    assert_eq!(seconds("900s"), 900);
+}
