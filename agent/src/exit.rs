@@ -4,9 +4,9 @@
 
 use crate::facts::FactsError;
 use crate::forge::ForgeError;
-use crate::planner::PlanError;
-use crate::readiness::NotReady;
 use crate::register::RegisterError;
+use crate::register::planner::PlanError;
+use crate::register::readiness::NotReady;
 use crate::sync::SyncError;
 
 /// Success (including "already registered", "pending", "rejected", dry run).

@@ -10,10 +10,9 @@
 //! | node identity and node id | [`identity`] |
 //! | node.yaml, `factsHash`, Nix output | [`document`], [`hash`], [`nix`] |
 //! | configuration layering, token | [`config`], [`secret`] |
-//! | marker and lock in the state dir | [`marker`], [`lock`] |
 //! | GitHub client, rate limits | [`forge`] |
-//! | the registration decision (pure) | [`planner`] |
-//! | executing it | [`register`], [`readiness`], [`live`], [`pr`] |
+//! | `enlist register`: the pure decision, executing it, readiness, PR text | [`register`] ([`register::planner`], [`register::readiness`], [`register::live`], [`register::pr`]) |
+//! | marker and lock in the state dir, `enlist status` | [`register::marker`], [`register::lock`], [`register::status`] |
 //! | reconcile in CI | [`reconcile`] |
 //! | the registry as a database, CSV/JSON lines export | [`mod@sync`], [`export`] |
 //! | logging, journald events, sd_notify | [`logging`] |
@@ -32,18 +31,11 @@ pub mod facts;
 pub mod forge;
 pub mod hash;
 pub mod identity;
-pub mod live;
-pub mod lock;
 pub mod logging;
 pub mod manpage;
-pub mod marker;
 pub mod nix;
-pub mod planner;
-pub mod pr;
-pub mod readiness;
 pub mod reconcile;
 pub mod register;
 pub mod secret;
-pub mod status;
 pub mod sync;
 pub mod sysroot;

@@ -17,8 +17,8 @@ use enlist::document::NodeDocument;
 use enlist::exit;
 use enlist::facts::{self, FactsError, HostKernel};
 use enlist::logging::{self, Verbosity};
-use enlist::marker::MarkerError;
 use enlist::reconcile::{self, ReconcileError};
+use enlist::register::marker::MarkerError;
 use enlist::register::{self, Deps, RegisterError};
 use enlist::sync::{self, SyncError};
 
@@ -106,7 +106,7 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Register(args) => register_command(args, &env),
         Command::Status(args) => {
             let dir = config::resolve_state_dir(args.state_dir, &env)?;
-            print_stdout(&enlist::status::render(&dir, args.json)?)
+            print_stdout(&enlist::register::status::render(&dir, args.json)?)
         }
         Command::Completions { shell } => {
             let mut out = Vec::new();

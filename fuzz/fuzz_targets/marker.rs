@@ -5,8 +5,8 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(marker) = enlist::marker::parse(data) {
+    if let Ok(marker) = enlist::register::marker::parse(data) {
         let bytes = serde_json::to_vec(&marker).expect("serialize");
-        assert_eq!(enlist::marker::parse(&bytes).expect("round trip"), marker);
+        assert_eq!(enlist::register::marker::parse(&bytes).expect("round trip"), marker);
     }
 });

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use enlist::exit;
 use enlist::forge::ForgeError;
-use enlist::planner::Outcome;
+use enlist::register::planner::Outcome;
 use enlist::register::{RegisterError, Report};
 use enlist_e2e::clock::VirtualClock;
 use enlist_e2e::fake::{FakeGitHub, Fault, FaultKind};
@@ -150,7 +150,7 @@ async fn clock_before_the_release_waits_for_time_sync_then_exits_69() {
         matches!(
             result,
             Err(RegisterError::NotReady(
-                enlist::readiness::NotReady::ClockNotSynced { .. }
+                enlist::register::readiness::NotReady::ClockNotSynced { .. }
             ))
         ),
         "{result:?}"

@@ -1,6 +1,6 @@
 //! The registration decision, as a pure function: what was observed → the next action (SPEC §4).
 //!
-//! No I/O, no clock. The shell ([`crate::register`]) executes the action, folds the result into
+//! No I/O, no clock. The shell ([`super`]) executes the action, folds the result into
 //! [`Observed`] and asks again, until the planner says [`Action::Record`] (write the marker and
 //! stop), [`Action::Finish`] or [`Action::Fail`]. Every row of SPEC §4 is a case in the tests
 //! below. `--dry-run` runs the same planner and pretends write actions succeeded.
@@ -13,8 +13,8 @@
 //!    unmerged one with these facts is a rejection;
 //! 4. otherwise create (or adopt) the branch, make its file right, open (or adopt) the PR.
 
+use super::marker::{Marker, MarkerState};
 use crate::identity::NodeId;
-use crate::marker::{Marker, MarkerState};
 
 /// What this machine wants registered.
 #[derive(Clone, Debug)]
@@ -608,7 +608,7 @@ mod tests {
     //! One test per SPEC §4 row, stepping the planner with scripted observations.
 
     use super::*;
-    use crate::marker::MARKER_VERSION;
+    use crate::register::marker::MARKER_VERSION;
 
     const HASH: &str = "sha256:aaaa";
     const OTHER_HASH: &str = "sha256:bbbb";

@@ -1,13 +1,39 @@
-//! The `register` shell: gathers facts, takes the lock, reads the marker, then runs the planner
-//! loop ([`crate::planner`]) against the forge until it records an outcome.
+//! `enlist register` (and `enlist status`): gathers facts, takes the lock, reads the marker, then
+//! runs the planner loop ([`planner`]) against the forge until it records an outcome.
 //!
-//! Everything that touches the world is here; every decision is in the planner. `--dry-run` uses
-//! the same loop with writes replaced by a line in the plan (no POST/PUT/PATCH, no marker, no lock
-//! file).
+//! Everything that touches the world is in this file; every decision is in the planner. `--dry-run`
+//! uses the same loop with writes replaced by a line in the plan (no POST/PUT/PATCH, no marker, no
+//! lock file).
+//!
+//! | concern | module |
+//! |---|---|
+//! | the registration decision (pure) | [`planner`] |
+//! | executing it (this file) | [`register`] |
+//! | waiting for GitHub and a sane clock | [`readiness`] |
+//! | refusing the live installer | [`live`] |
+//! | PR title, body, comments, trailer | [`pr`] |
+//! | marker and lock in the state dir | [`marker`], [`lock`] |
+//! | `enlist status` | [`status`] |
+
+pub mod live;
+pub mod lock;
+pub mod marker;
+pub mod planner;
+pub mod pr;
+pub mod readiness;
+pub mod status;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use self::live::live_installer_reason;
+use self::lock::{LockError, StateLock};
+use self::marker::{MARKER_VERSION, Marker, MarkerError, MarkerState};
+use self::planner::{
+    Action, BranchView, Candidate, CommentReason, FileView, Local, Observed, Outcome, PlanError,
+    PrView, Upstream, next_action,
+};
+use self::readiness::{NotReady, wait_until_ready};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, RegisterConfig, UnsafeHostname};
 use crate::document::NodeDocument;
@@ -16,16 +42,7 @@ use crate::forge::{
     Created, FileWrite, Forge, ForgeError, GitHub, GitHubOptions, PullRequest, RequestCounts,
 };
 use crate::identity::{NODE_ID_HEX_LENGTHS, NodeId};
-use crate::live::live_installer_reason;
-use crate::lock::{LockError, StateLock};
 use crate::logging::{self, Event};
-use crate::marker::{self, MARKER_VERSION, Marker, MarkerError, MarkerState};
-use crate::planner::{
-    Action, BranchView, Candidate, CommentReason, FileView, Local, Observed, Outcome, PlanError,
-    PrView, Upstream, next_action,
-};
-use crate::pr;
-use crate::readiness::{NotReady, wait_until_ready};
 use crate::sysroot::SysRoot;
 
 /// A run never needs more steps than this (fresh registration: 8; with every collision

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
-use crate::marker::{self, MARKER_FILE, Marker, MarkerError, MarkerState};
+use super::marker::{self, MARKER_FILE, Marker, MarkerError, MarkerState};
 
 /// Renders the marker in `state_dir` (or "not registered") as text or JSON.
 pub fn render(state_dir: &Path, as_json: bool) -> Result<String, MarkerError> {
