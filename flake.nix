@@ -29,6 +29,17 @@
         }
       );
 
+      # The installer's preview from a live ISO, without installing anything:
+      #   nix run github:enlist-dev/enlist -- register --target /mnt
+      # (what the first boot of the system mounted at /mnt will propose; nothing is written).
+      apps = forAllSystems (pkgs: {
+        default = {
+          type = "app";
+          program = lib.getExe self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+          meta.description = "enlist (e.g. `register --target /mnt`: preview the first boot's registration)";
+        };
+      });
+
       # For users who want pkgs.enlist built with their own nixpkgs (and for nix/module.nix used
       # without the flake, whose `package` option defaults to pkgs.enlist).
       overlays.default = final: _prev: {

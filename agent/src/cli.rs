@@ -76,9 +76,14 @@ pub struct FactsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "yaml")]
     pub format: FactsFormat,
-    /// Read file-based facts (DMI, /sys/block, /sys/class/net, /etc) under DIR instead of /.
+    /// Read file-based facts (DMI, /sys/block, /sys/class/net, /etc) under DIR instead of /
+    /// (fixtures).
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// The installed system mounted at DIR (installer): its config, hostname, machine-id and
+    /// os-release from DIR, the hardware from this machine.
+    #[arg(long, value_name = "DIR", conflicts_with = "root")]
+    pub target: Option<PathBuf>,
     /// Use this node id instead of the derived one.
     #[arg(long, value_name = "ID")]
     pub node_id: Option<String>,
@@ -123,9 +128,17 @@ pub struct RegisterArgs {
     /// Base branch of the pull request.
     #[arg(long, value_name = "BRANCH")]
     pub base: Option<String>,
-    /// Read file-based facts under DIR instead of /.
+    /// Read file-based facts under DIR instead of / (fixtures).
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// Preview the installed system mounted at DIR (installer): what its first boot will
+    /// propose, from its config (DIR/etc/enlist/config.yaml) and this machine's hardware.
+    /// Implies --dry-run: nothing is written.
+    #[arg(long, value_name = "DIR", conflicts_with = "root")]
+    pub target: Option<PathBuf>,
+    /// Machine output: the preview as one JSON object on stdout (with --dry-run or --target).
+    #[arg(long)]
+    pub json: bool,
     /// Allow registering from a live installer.
     #[arg(long)]
     pub allow_live: bool,

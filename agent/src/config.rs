@@ -5,6 +5,11 @@
 //! `--config`/`ENLIST_CONFIG` must exist). Unknown keys are an error naming the key and the file:
 //! a typo such as `reop:` must not silently fall back to a default.
 //!
+//! Under `--target DIR` (the installer's preview of the system mounted at DIR) the file is
+//! `DIR/etc/enlist/config.yaml` unless `--config` names one, and the paths *in the file*
+//! (`state_dir`, `root`, `token_file`) are the installed system's: they are resolved inside DIR,
+//! symlinks as under `chroot`. Paths given as flags or environment variables are this machine's.
+//!
 //! The token is never a config value or a flag: it comes from `--token-file`/`token_file`, else
 //! `$CREDENTIALS_DIRECTORY/github-token` (systemd `LoadCredential=`), else `GITHUB_TOKEN`.
 
@@ -16,7 +21,7 @@ use serde::Deserialize;
 
 use crate::identity::{NodeId, is_safe_name};
 use crate::secret::Token;
-use crate::sysroot::SysRoot;
+use crate::sysroot::{Roots, SysRoot};
 
 /// Where the config file is looked for when none is named.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/enlist/config.yaml";
@@ -101,6 +106,8 @@ pub struct Overrides {
     pub token_file: Option<PathBuf>,
     /// `--root`.
     pub root: Option<PathBuf>,
+    /// `--target`: the installed system mounted at this directory (implies a dry run).
+    pub target: Option<PathBuf>,
     /// `--allow-live` (only `true` is expressible as a flag).
     pub allow_live: bool,
     /// `--dry-run`.
@@ -151,8 +158,10 @@ pub struct RegisterConfig {
     pub request_timeout: Duration,
     /// Upper bound of the random delay before the first request.
     pub start_jitter: Duration,
-    /// Facts root.
-    pub root: SysRoot,
+    /// Where facts, the marker's system and the config come from.
+    pub roots: Roots,
+    /// `--target`: the installed system being previewed (then `dry_run` is set).
+    pub target: Option<SysRoot>,
     /// Allow live installer.
     pub allow_live: bool,
     /// Dry run.
@@ -173,6 +182,28 @@ pub enum ConfigError {
         path: PathBuf,
         /// Why.
         source: std::io::Error,
+    },
+    /// A path inside the target could not be resolved (a symlink loop, an unreadable directory).
+    #[error(
+        "{path}: cannot resolve inside the target {target}: {source}; fix the link or the mount"
+    )]
+    Target {
+        /// The path as the installed system names it.
+        path: PathBuf,
+        /// The target directory.
+        target: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `root` given in a way that cannot be combined with `--target`.
+    #[error(
+        "{origin} cannot be combined with --target: --target reads the installed system's files \
+         under its directory and the hardware from this machine, --root reads everything from a \
+         fixture; unset {origin}"
+    )]
+    RootWithTarget {
+        /// Where the root came from.
+        origin: String,
     },
     /// YAML syntax error, unknown key or wrong type.
     #[error("{path}: {message}; fix the file (valid keys: {valid})")]
@@ -244,25 +275,63 @@ pub fn process_env() -> Env {
 }
 
 /// Loads the config file named by `--config`, `ENLIST_CONFIG`, or the default (missing is fine
-/// only for the default).
+/// only for the default). Under `--target DIR` the default is the target's
+/// `DIR/etc/enlist/config.yaml` (on NixOS a link into the target's store, followed inside DIR) and
+/// `ENLIST_CONFIG`, a setting of this machine's environment, is not used.
 pub fn load_file(overrides: &Overrides, env: &Env) -> Result<(FileConfig, String), ConfigError> {
-    let (path, must_exist) = match (&overrides.config, env.get("ENLIST_CONFIG")) {
-        (Some(p), _) => (p.clone(), true),
-        (None, Some(p)) if !p.is_empty() => (PathBuf::from(p), true),
-        _ => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+    let named = env
+        .get("ENLIST_CONFIG")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
+    let (path, shown, must_exist) = match (&overrides.config, &overrides.target, named) {
+        (Some(p), _, _) => (p.clone(), p.clone(), true),
+        (None, Some(target), named) => {
+            let target = SysRoot::new(target);
+            let shown = target.path(DEFAULT_CONFIG_FILE);
+            if let Some(named) = named {
+                log::warn!(
+                    "ENLIST_CONFIG={} is not used with --target: the installed system's config \
+                     is {}; name another file with --config",
+                    named.display(),
+                    shown.display()
+                );
+            }
+            let path = in_target(&target, Path::new(DEFAULT_CONFIG_FILE))?;
+            (path, shown, false)
+        }
+        (None, None, Some(p)) => (p.clone(), p, true),
+        (None, None, None) => (
+            PathBuf::from(DEFAULT_CONFIG_FILE),
+            PathBuf::from(DEFAULT_CONFIG_FILE),
+            false,
+        ),
     };
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
-            return Ok((FileConfig::default(), path.display().to_string()));
+            return Ok((FileConfig::default(), shown.display().to_string()));
         }
-        Err(source) => return Err(ConfigError::Read { path, source }),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: shown,
+                source,
+            });
+        }
     };
     if text.trim().is_empty() {
-        return Ok((FileConfig::default(), path.display().to_string()));
+        return Ok((FileConfig::default(), shown.display().to_string()));
     }
-    let file = parse_file(&text, &path)?;
-    Ok((file, path.display().to_string()))
+    let file = parse_file(&text, &shown)?;
+    Ok((file, shown.display().to_string()))
+}
+
+/// Where the installed system's `path` is on this machine (see [`SysRoot::place`]).
+fn in_target(target: &SysRoot, path: &Path) -> Result<PathBuf, ConfigError> {
+    target.place(path).map_err(|source| ConfigError::Target {
+        path: path.to_owned(),
+        target: target.dir().to_owned(),
+        source,
+    })
 }
 
 /// Parses config file text (a fuzz target: any input gives a config or an error naming `path`).
@@ -278,6 +347,8 @@ pub fn parse_file(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
 struct Layered<T> {
     value: T,
     origin: String,
+    /// It came from the config file (whose paths, under `--target`, are the target's).
+    from_file: bool,
 }
 
 fn pick<T>(
@@ -293,6 +364,7 @@ fn pick<T>(
         return Ok(Some(Layered {
             value,
             origin: format!("--{flag_name}"),
+            from_file: false,
         }));
     }
     let var = format!("ENLIST_{}", key.to_uppercase());
@@ -303,11 +375,16 @@ fn pick<T>(
             value: raw.clone(),
             reason,
         })?;
-        return Ok(Some(Layered { value, origin: var }));
+        return Ok(Some(Layered {
+            value,
+            origin: var,
+            from_file: false,
+        }));
     }
     Ok(file.map(|value| Layered {
         value,
         origin: format!("{file_name} (key {key})"),
+        from_file: true,
     }))
 }
 
@@ -483,6 +560,7 @@ impl RegisterConfig {
             None => None,
         };
 
+        let target = overrides.target.as_ref().map(SysRoot::new);
         let state_dir = pick(
             overrides.state_dir.clone(),
             "state-dir",
@@ -491,9 +569,15 @@ impl RegisterConfig {
             |raw| Ok(PathBuf::from(raw)),
             file.state_dir.clone(),
             f,
-        )?
-        .map(|l| l.value)
-        .unwrap_or_else(|| default_state_dir(env));
+        )?;
+        let state_dir = match (&target, state_dir) {
+            // The installed system's state (a marker left by an earlier install, say) is what its
+            // first boot will see; $STATE_DIRECTORY belongs to this machine's environment.
+            (Some(target), None) => in_target(target, Path::new(DEFAULT_STATE_DIR))?,
+            (Some(target), Some(l)) if l.from_file => in_target(target, &l.value)?,
+            (_, Some(l)) => l.value,
+            (None, None) => default_state_dir(env),
+        };
 
         let node_id = pick(
             overrides.node_id.clone(),
@@ -559,16 +643,7 @@ impl RegisterConfig {
             });
         }
 
-        let root = pick(
-            overrides.root.clone(),
-            "root",
-            env,
-            "root",
-            |raw| Ok(PathBuf::from(raw)),
-            file.root.clone(),
-            f,
-        )?
-        .map_or_else(SysRoot::host, |l| SysRoot::new(l.value));
+        let roots = resolve_roots(overrides, env, &file, f)?;
         let allow_live = pick(
             overrides.allow_live.then_some(true),
             "allow-live",
@@ -579,16 +654,17 @@ impl RegisterConfig {
             f,
         )?
         .is_some_and(|l| l.value);
-        let dry_run = pick(
-            overrides.dry_run.then_some(true),
-            "dry-run",
-            env,
-            "dry_run",
-            boolean,
-            file.dry_run,
-            f,
-        )?
-        .is_some_and(|l| l.value);
+        let dry_run = target.is_some()
+            || pick(
+                overrides.dry_run.then_some(true),
+                "dry-run",
+                env,
+                "dry_run",
+                boolean,
+                file.dry_run,
+                f,
+            )?
+            .is_some_and(|l| l.value);
 
         let token_file = pick(
             overrides.token_file.clone(),
@@ -598,8 +674,26 @@ impl RegisterConfig {
             |raw| Ok(PathBuf::from(raw)),
             file.token_file.clone(),
             f,
-        )?
-        .map(|l| l.value);
+        )?;
+        let token_file = match (&target, token_file) {
+            (Some(target), Some(l)) if l.from_file => {
+                let path = in_target(target, &l.value)?;
+                if path.exists() {
+                    Some(path)
+                } else {
+                    // Usually restored at boot (a secret manager): the preview needs a token
+                    // from the live environment instead.
+                    log::warn!(
+                        "token_file {} of the installed system is not in {} (yet); the preview \
+                         uses --token-file, $CREDENTIALS_DIRECTORY or GITHUB_TOKEN instead",
+                        l.value.display(),
+                        target.dir().display()
+                    );
+                    None
+                }
+            }
+            (_, l) => l.map(|l| l.value),
+        };
         let token = resolve_token(token_file.as_deref(), env)?;
 
         Ok(RegisterConfig {
@@ -616,7 +710,8 @@ impl RegisterConfig {
             rate_limit_wait: Duration::from_secs(rate_wait),
             request_timeout: Duration::from_secs(request_timeout),
             start_jitter: Duration::from_secs(start_jitter),
-            root,
+            roots,
+            target,
             allow_live,
             dry_run,
             token,
@@ -629,6 +724,36 @@ impl RegisterConfig {
     }
 }
 
+/// Where facts come from: `--root` (flag > `ENLIST_ROOT` > file `root:`) reads everything under
+/// a fixture; `--target DIR` the installed system's files under DIR and the hardware here, unless
+/// the target's own config names a `root:` (then its first boot reads that fixture, inside DIR).
+fn resolve_roots(
+    overrides: &Overrides,
+    env: &Env,
+    file: &FileConfig,
+    file_name: &str,
+) -> Result<Roots, ConfigError> {
+    let root = pick(
+        overrides.root.clone(),
+        "root",
+        env,
+        "root",
+        |raw| Ok(PathBuf::from(raw)),
+        file.root.clone(),
+        file_name,
+    )?;
+    let Some(target) = &overrides.target else {
+        return Ok(root.map_or_else(Roots::host, |l| Roots::fixture(l.value)));
+    };
+    match root {
+        None => Ok(Roots::target(target)),
+        // `root: /` in the installed system's config is its own root: the same as no root.
+        Some(l) if l.from_file && l.value == Path::new("/") => Ok(Roots::target(target)),
+        Some(l) if l.from_file => Ok(Roots::fixture(in_target(&SysRoot::new(target), &l.value)?)),
+        Some(l) => Err(ConfigError::RootWithTarget { origin: l.origin }),
+    }
+}
+
 /// Options `enlist facts` shares with `register` (operator, node id, root), layered the same
 /// way, so `facts` prints exactly the node.yaml `register` would propose.
 #[derive(Clone, Debug)]
@@ -637,8 +762,8 @@ pub struct FactsOptions {
     pub operator: Option<String>,
     /// Fixed node id.
     pub node_id: Option<NodeId>,
-    /// Facts root.
-    pub root: SysRoot,
+    /// Where facts come from.
+    pub roots: Roots,
 }
 
 /// Resolves [`FactsOptions`]: flag > env > config file (if present) > default.
@@ -684,20 +809,11 @@ pub fn resolve_facts_options(
         })?),
         None => None,
     };
-    let root = pick(
-        overrides.root.clone(),
-        "root",
-        env,
-        "root",
-        |raw| Ok(PathBuf::from(raw)),
-        file.root.clone(),
-        f,
-    )?
-    .map_or_else(SysRoot::host, |l| SysRoot::new(l.value));
+    let roots = resolve_roots(overrides, env, &file, f)?;
     Ok(FactsOptions {
         operator,
         node_id,
-        root,
+        roots,
     })
 }
 
@@ -1096,6 +1212,106 @@ mod tests {
             ("ENLIST_RATE_LIMIT_WAIT_SECS", "604800"),
         ]);
         assert!(RegisterConfig::resolve(&overrides, &e).is_ok());
+    }
+
+    /// A target as `nixos-install` leaves it: the config is a link into the store, `/var` a link
+    /// to a persistent file system (absolute, as impermanence setups have it).
+    fn nixos_target(config: &str) -> tempfile::TempDir {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("nix/store/abc-etc/etc/enlist")).unwrap();
+        std::fs::write(root.join("nix/store/def-enlist.yaml"), config).unwrap();
+        symlink(
+            "/nix/store/def-enlist.yaml",
+            root.join("nix/store/abc-etc/etc/enlist/config.yaml"),
+        )
+        .unwrap();
+        std::fs::create_dir_all(root.join("etc/enlist")).unwrap();
+        symlink("/nix/store/abc-etc/etc", root.join("etc/static")).unwrap();
+        symlink(
+            "/etc/static/enlist/config.yaml",
+            root.join("etc/enlist/config.yaml"),
+        )
+        .unwrap();
+        std::fs::create_dir_all(root.join("persist/var")).unwrap();
+        symlink("/persist/var", root.join("var")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn target_reads_its_own_config_through_links_and_is_a_dry_run() {
+        let target = nixos_target("repo: target-org/fleet\noperator: alice\n");
+        let overrides = Overrides {
+            target: Some(target.path().to_owned()),
+            ..Overrides::default()
+        };
+        // ENLIST_CONFIG and STATE_DIRECTORY describe this machine, not the target.
+        let e = env(&[
+            ("ENLIST_CONFIG", "/dev/null"),
+            ("STATE_DIRECTORY", "/run/host-state"),
+        ]);
+        let cfg = RegisterConfig::resolve(&overrides, &e).unwrap();
+        assert_eq!(cfg.repo.to_string(), "target-org/fleet");
+        assert_eq!(cfg.operator.as_deref(), Some("alice"));
+        assert!(cfg.dry_run, "--target implies --dry-run");
+        assert_eq!(cfg.roots, Roots::target(target.path()));
+        assert_eq!(
+            cfg.state_dir,
+            target.path().join("persist/var/lib/enlist"),
+            "the target's state directory, its links followed inside it"
+        );
+        // --config names another file, read as given.
+        let (_dir, path) = write_config("repo: flag/repo\n");
+        let named = Overrides {
+            config: Some(path),
+            ..overrides.clone()
+        };
+        let cfg = RegisterConfig::resolve(&named, &e).unwrap();
+        assert_eq!(cfg.repo.to_string(), "flag/repo");
+    }
+
+    #[test]
+    fn paths_in_a_targets_config_are_the_targets() {
+        let target = nixos_target(
+            "repo: a/b\nstate_dir: /var/lib/enlist-custom\nroot: /srv/fixture\n\
+             token_file: /run/keys/github-token\n",
+        );
+        let overrides = Overrides {
+            target: Some(target.path().to_owned()),
+            ..Overrides::default()
+        };
+        let cfg = RegisterConfig::resolve(&overrides, &Env::new()).unwrap();
+        assert_eq!(
+            cfg.state_dir,
+            target.path().join("persist/var/lib/enlist-custom")
+        );
+        assert_eq!(
+            cfg.roots,
+            Roots::fixture(target.path().join("srv/fixture")),
+            "the first boot reads that fixture: so does the preview"
+        );
+        // The token file is restored at boot: not there yet, so no token (and no error)...
+        assert!(cfg.token.is_none());
+        // ...until it is, inside the target.
+        std::fs::create_dir_all(target.path().join("run/keys")).unwrap();
+        std::fs::write(target.path().join("run/keys/github-token"), "tok\n").unwrap();
+        let cfg = RegisterConfig::resolve(&overrides, &Env::new()).unwrap();
+        assert_eq!(
+            cfg.token.map(|t| t.expose().to_owned()).as_deref(),
+            Some("tok")
+        );
+        // `root: /` is the installed system itself: hardware from this machine, as without it.
+        let plain = nixos_target("repo: a/b\nroot: /\n");
+        let plain_overrides = Overrides {
+            target: Some(plain.path().to_owned()),
+            ..Overrides::default()
+        };
+        let cfg = RegisterConfig::resolve(&plain_overrides, &Env::new()).unwrap();
+        assert_eq!(cfg.roots, Roots::target(plain.path()));
+        // A root from this machine's environment contradicts --target.
+        let err = RegisterConfig::resolve(&overrides, &env(&[("ENLIST_ROOT", "/x")])).unwrap_err();
+        assert!(matches!(err, ConfigError::RootWithTarget { .. }), "{err}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ use enlist::facts::{self, FactsError, HostKernel};
 use enlist::logging::{self, Verbosity};
 use enlist::reconcile::{self, ReconcileError};
 use enlist::register::marker::MarkerError;
+use enlist::register::preview::Preview;
 use enlist::register::{self, Deps, RegisterError};
 use enlist::sync::{self, SyncError};
 
@@ -42,6 +43,9 @@ enum Failure {
     Findings(String),
     #[error("cannot write output: {0}; check that the output file or pipe is writable")]
     Output(std::io::Error),
+    /// Options that do not go together.
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// The one place errors become exit codes.
@@ -55,6 +59,7 @@ fn exit_code(failure: &Failure) -> u8 {
         Failure::Reconcile(_) => exit::USAGE,
         Failure::Findings(_) => exit::FINDINGS,
         Failure::Output(_) => exit::OSERR,
+        Failure::Usage(_) => exit::USAGE,
         Failure::Register(e) => exit::of_register(e),
         Failure::Sync(e) => exit::of_sync(e),
     }
@@ -126,10 +131,11 @@ fn facts_command(args: &FactsArgs, env: &config::Env) -> Result<(), Failure> {
         operator: args.operator.clone(),
         node_id: args.node_id.clone(),
         root: args.root.clone(),
+        target: args.target.clone(),
         ..Overrides::default()
     };
     let options = config::resolve_facts_options(&overrides, env)?;
-    let (facts, _) = facts::gather(&options.root, &HostKernel)?;
+    let (facts, _) = facts::gather(&options.roots, &HostKernel)?;
     let node_id = options.node_id.unwrap_or_else(|| facts.identity.node_id(6));
     let doc = NodeDocument::new(&facts, node_id, options.operator);
     print_stdout(&match args.format {
@@ -151,6 +157,7 @@ fn register_command(args: RegisterArgs, env: &config::Env) -> Result<(), Failure
         node_id: args.node_id,
         token_file: args.token_file,
         root: args.root,
+        target: args.target,
         allow_live: args.allow_live,
         dry_run: args.dry_run,
     };
@@ -158,19 +165,26 @@ fn register_command(args: RegisterArgs, env: &config::Env) -> Result<(), Failure
         logging::event_error(logging::Event::Failed, "config", &e.to_string());
         RegisterError::Config(e)
     })?;
+    if args.json && !cfg.dry_run {
+        return Err(Failure::Usage(
+            "--json prints the preview of a run that writes nothing: add --dry-run (or \
+             --target DIR for an installed system mounted at DIR)"
+                .into(),
+        ));
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(Failure::Output)?;
     let report = runtime.block_on(register::register(&cfg, &Deps::default()))?;
     if cfg.dry_run {
-        eprintln!("node id: {}", report.node_id);
-        eprintln!("path:    {}", report.path);
-        eprintln!("plan (dry run, nothing written):");
-        for line in &report.plan {
-            eprintln!("  - {line}");
+        let preview = Preview::new(&cfg, &report);
+        if args.json {
+            print_stdout(&preview.to_json())?;
+        } else {
+            eprint!("{}", preview.to_text());
+            print_stdout(&preview.node_yaml)?;
         }
-        print_stdout(&report.document.to_yaml())?;
     } else {
         log::debug!(
             "{} requests ({} writes)",

@@ -427,3 +427,128 @@ async fn boot_without_the_token_file_fails_before_exec_without_a_request_or_rest
         started.elapsed().as_secs_f64()
     );
 }
+
+/// Where the NixOS-style `/etc` of [`installed_like_nixos`] lives in the container's store.
+const NIXOS_ETC: &str = "/nix/store/1f7wfsv2hsn2rmxs80qm1n7yiwfk5a1d-etc/etc";
+
+/// Lays the machine's `/etc` out as `nixos-install` leaves it (issue 18): `/etc/static` an absolute
+/// link into the store, `/etc/hostname` and `/etc/enlist/config.yaml` absolute links through it.
+/// The config has no `root:`: the first boot reads this machine's real hardware (the container
+/// shares the host's kernel and `/sys`), and the preview from the host must agree with it.
+fn installed_like_nixos(m: &Machine, api_url: &str, hostname: &str) {
+    let files = [
+        (
+            "hostname",
+            "/nix/store/2kcrbyb8wjsx5n0z6xkgvfhdd0m9qf1y-etc-hostname",
+            format!("{hostname}\n"),
+        ),
+        (
+            "enlist/config.yaml",
+            "/nix/store/6zv1j4w9q3m0r2x7c8b5n1k4d3f2g0h9-enlist.yaml",
+            // allow_live: the container's `/` is a tmpfs, which the live-installer check rightly
+            // takes for a live system; a real installed disk is not.
+            format!(
+                "repo: acme/fleet\napi_url: {api_url}\noperator: alice\nallow_live: true\n\
+                 readiness_timeout_secs: 5\nrequest_timeout_secs: 5\n"
+            ),
+        ),
+    ];
+    for (name, store_file, content) in files {
+        m.write(store_file, &content, 0o444);
+        for link in [format!("{NIXOS_ETC}/{name}"), format!("/etc/{name}")] {
+            let path = m.path(&link);
+            let _ = std::fs::remove_file(&path);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+            let target = if link.starts_with("/etc/") {
+                format!("/etc/static/{name}")
+            } else {
+                store_file.to_owned()
+            };
+            std::os::unix::fs::symlink(target, &path).expect("link");
+        }
+    }
+    std::os::unix::fs::symlink(NIXOS_ETC, m.path("/etc/static")).expect("link /etc/static");
+    // Pinned, so an identity that falls back to the machine-id is the same on both sides (the
+    // rootfs has none: systemd would invent one at boot).
+    m.write(
+        "/etc/machine-id",
+        "7c3e5a9b1d2f4e6a8b0c1d2e3f4a5b6c\n",
+        0o444,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn boot_proposes_byte_for_byte_the_node_yaml_the_installer_preview_showed() {
+    let Some(rootfs) = enabled_rootfs() else {
+        return;
+    };
+    let started = Instant::now();
+    let github = fake().await;
+    let mut m = machine(&rootfs, &github.url());
+    installed_like_nixos(&m, &github.url(), "rack1-n7");
+
+    // The installer's preview, from the host, of the system about to boot: its config and
+    // hostname from the container's root, the hardware from this machine. Read-only calls.
+    let preview = std::process::Command::new(node::binary())
+        .arg("register")
+        .arg("--target")
+        .arg(m.root())
+        .arg("--json")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("GITHUB_TOKEN", TOKEN)
+        .output()
+        .expect("run the preview");
+    let stderr = String::from_utf8_lossy(&preview.stderr);
+    assert_no_token(&stderr);
+    assert_eq!(preview.status.code(), Some(0), "{stderr}");
+    let preview: Value = serde_json::from_slice(&preview.stdout).expect("--json is JSON");
+    let node_id = preview["node_id"].as_str().expect("node_id").to_owned();
+    let path = format!("cluster-nodes/{node_id}/node.yaml");
+    assert_eq!(preview["path"], path.as_str());
+    assert_eq!(preview["repo"], "acme/fleet");
+    assert_eq!(preview["hostname"], "rack1-n7");
+    assert_eq!(preview["github"], "nothing", "{preview}");
+    assert_eq!(preview["first_boot"], "open_pr", "{preview}");
+    {
+        let s = github.state();
+        assert!(s.writes().is_empty(), "{:?}", s.lines());
+        assert_eq!(s.requests.len(), 4, "read-only checks: {:?}", s.lines());
+    }
+    assert!(
+        !m.path("/var/lib/enlist").exists(),
+        "the preview wrote into the target"
+    );
+    eprintln!(
+        "boot test: preview of {node_id} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    github.state().requests.clear();
+    let first = boot(&mut m, "first boot after the preview").await;
+    first.assert_unit("active", "exited", "success", "0");
+    assert_eq!(
+        github.state().lines(),
+        fresh(&node_id),
+        "{}",
+        first.context()
+    );
+    let proposed = github
+        .state()
+        .file(&format!("enlist/{node_id}"), &path)
+        .expect("the PR's node.yaml");
+    assert_eq!(
+        proposed,
+        preview["node_yaml"].as_str().expect("node_yaml"),
+        "the first boot proposed what the preview showed, byte for byte{}",
+        first.context()
+    );
+    assert_eq!(marker(&m)["node_id"], node_id.as_str());
+    github.assert_contract();
+
+    m.remove();
+    eprintln!(
+        "boot test: preview and first boot in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}

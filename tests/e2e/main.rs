@@ -10,6 +10,7 @@ mod crash;
 mod faults;
 mod matrix;
 mod nixos_module;
+mod preview;
 mod scenarios;
 
 use enlist_e2e::fake::FakeGitHub;

@@ -161,9 +161,15 @@ impl Node {
         self.reboot();
     }
 
-    /// Changes the static hostname (a fact change).
+    /// Changes the static hostname (a fact change). On the NixOS-style fixtures `/etc/hostname` is
+    /// an absolute link into the store, which the host would follow to its own `/etc`: the link
+    /// is replaced by a plain file instead of written through.
     pub fn set_hostname(&self, hostname: &str) {
-        std::fs::write(self.root.join("etc/hostname"), format!("{hostname}\n")).expect("hostname");
+        let path = self.root.join("etc/hostname");
+        if path.is_symlink() {
+            std::fs::remove_file(&path).expect("remove the hostname link");
+        }
+        std::fs::write(path, format!("{hostname}\n")).expect("hostname");
     }
 
     /// The marker, parsed.

@@ -2,8 +2,6 @@
 //! zram, dm-*, md*, nbd have none). Removable and USB disks are left out: the installer stick is
 //! often still plugged in on first boot, and counting it would change the facts once removed.
 
-use std::path::Path;
-
 use super::Disk;
 use crate::sysroot::SysRoot;
 
@@ -25,16 +23,15 @@ pub(super) fn disks(root: &SysRoot) -> Vec<Disk> {
 }
 
 fn disk(root: &SysRoot, name: &str) -> Option<Disk> {
-    let dir = root.path(format!("/sys/block/{name}"));
-    let device = dir.join("device");
-    if !device.exists() {
+    let dir = format!("/sys/block/{name}");
+    if !root.exists(format!("{dir}/device")) {
         return None;
     }
-    let read = |p: &Path| root.read_mapped(p).value();
-    if read(&dir.join("removable")).as_deref() == Some("1") {
+    let read = |rel: &str| root.read(format!("{dir}/{rel}")).value();
+    if read("removable").as_deref() == Some("1") {
         return None;
     }
-    let sectors: u64 = read(&dir.join("size"))?.parse().ok()?;
+    let sectors: u64 = read("size")?.parse().ok()?;
     if sectors == 0 {
         return None; // empty card reader slot
     }
@@ -43,17 +40,21 @@ fn disk(root: &SysRoot, name: &str) -> Option<Disk> {
     if transport == "usb" {
         return None;
     }
-    let model = read(&device.join("model")).map(|m| collapse_spaces(&m));
-    let serial = read(&device.join("serial"))
-        .or_else(|| read(&dir.join("serial")))
-        .or_else(|| vpd_serial(&device.join("vpd_pg80")))
+    let model = read("device/model").map(|m| collapse_spaces(&m));
+    let serial = read("device/serial")
+        .or_else(|| read("serial"))
+        .or_else(|| {
+            root.read_bytes(format!("{dir}/device/vpd_pg80"))
+                .ok()
+                .and_then(|page| vpd_serial(&page))
+        })
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty());
     Some(Disk {
         model,
         serial,
         size_bytes: sectors * SECTOR_BYTES,
-        rotational: read(&dir.join("queue/rotational")).as_deref() == Some("1"),
+        rotational: read("queue/rotational").as_deref() == Some("1"),
         transport: transport.to_owned(),
     })
 }
@@ -82,8 +83,7 @@ fn transport(name: &str, placement: &str) -> &'static str {
 
 /// SCSI VPD page 0x80 (unit serial number): 4-byte header, then the serial in ASCII. SATA disks
 /// behind libata expose their serial only here.
-fn vpd_serial(path: &Path) -> Option<String> {
-    let bytes = std::fs::read(path).ok()?;
+fn vpd_serial(bytes: &[u8]) -> Option<String> {
     let len = usize::from(*bytes.get(3)?);
     let serial = bytes.get(4..4 + len)?;
     let text = String::from_utf8_lossy(serial).trim().to_owned();
@@ -139,11 +139,13 @@ mod tests {
 
     #[test]
     fn vpd_page_80_serial() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("vpd_pg80");
         let mut page = vec![0x00, 0x80, 0x00, 0x0a];
         page.extend_from_slice(b"  S3Z9NB0K");
-        std::fs::write(&path, &page).unwrap();
-        assert_eq!(vpd_serial(&path).as_deref(), Some("S3Z9NB0K"));
+        assert_eq!(vpd_serial(&page).as_deref(), Some("S3Z9NB0K"));
+        assert_eq!(
+            vpd_serial(&page[..8]),
+            None,
+            "a truncated page has no serial"
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! Hardware facts: what this machine *is*, gathered from sysfs/DMI (under a [`SysRoot`]) and the
-//! running kernel. Split in two on purpose:
+//! running kernel. The hostname, machine-id and os-release come from the system's own files
+//! ([`Roots::system`]: under `--target`, the installed system), the hardware from the machine
+//! ([`Roots::machine`]). Split in two on purpose:
 //!
 //! - stable facts ([`Facts`]) go into node.yaml and its `factsHash`; they must be identical across
 //!   reboots and OS upgrades, so nothing here depends on link state, addresses, kernel version or
@@ -20,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::identity::{self, Candidates, Identity, NoIdentity};
 use crate::logging::{self, Event};
-use crate::sysroot::{Read, SysRoot};
+use crate::sysroot::{Read, Roots, SysRoot};
 
 pub use kernel::{HostKernel, KernelFacts, KernelProbe};
 
@@ -179,14 +181,22 @@ impl FactsError {
 
 /// Gathers the stable facts (and, for the PR body, the volatile observations).
 pub fn gather(
-    root: &SysRoot,
+    roots: &Roots,
     kernel: &dyn KernelProbe,
 ) -> Result<(Facts, Observations), FactsError> {
+    let under = if roots.system == roots.machine {
+        format!("under {}", roots.system.dir().display())
+    } else {
+        format!(
+            "of the system at {} on this machine's hardware",
+            roots.system.dir().display()
+        )
+    };
     logging::event(
         Event::ExtractionStarted,
-        &format!("gathering facts under {}", root.dir().display()),
+        &format!("gathering facts {under}"),
     );
-    let result = gather_inner(root, kernel);
+    let result = gather_inner(roots, kernel);
     match &result {
         Ok((facts, _)) => {
             logging::event(
@@ -208,12 +218,13 @@ pub fn gather(
 }
 
 fn gather_inner(
-    root: &SysRoot,
+    roots: &Roots,
     kernel: &dyn KernelProbe,
 ) -> Result<(Facts, Observations), FactsError> {
-    let dmi = dmi::read(root);
-    let network = net::physical_nics(root);
-    let machine_id = read_warn(root, "/etc/machine-id");
+    let (system, machine) = (&roots.system, &roots.machine);
+    let dmi = dmi::read(machine);
+    let network = net::physical_nics(machine);
+    let machine_id = read_warn(system, "/etc/machine-id");
     let candidates = Candidates {
         product_uuid: dmi.product_uuid.clone(),
         product_serial: dmi.product_serial.clone(),
@@ -233,14 +244,28 @@ fn gather_inner(
         );
     }
     let kernel_facts = kernel.probe().map_err(FactsError::Kernel)?;
-    let hostname = read_warn(root, "/etc/hostname")
-        .or(kernel_facts.hostname.clone())
-        .unwrap_or_else(|| "localhost".to_owned());
-    let mut gpus = pci::display_controllers(root);
+    let hostname = match read_warn(system, "/etc/hostname") {
+        Some(name) => name,
+        None => {
+            let kernel_name = kernel_facts.hostname.clone();
+            if system != machine {
+                log::warn!(
+                    "{} is missing: the installed system will take its hostname from the kernel \
+                     when it boots (DHCP, or systemd's fallback), which a preview cannot know; \
+                     this preview shows the running system's ({}), so the hostname and \
+                     factsHash may differ; set networking.hostName to make them fixed",
+                    system.path("/etc/hostname").display(),
+                    kernel_name.as_deref().unwrap_or("localhost")
+                );
+            }
+            kernel_name.unwrap_or_else(|| "localhost".to_owned())
+        }
+    };
+    let mut gpus = pci::display_controllers(machine);
     gpus.sort_by(|a, b| a.address.cmp(&b.address));
     let mut nics: Vec<Nic> = network.into_iter().map(|n| n.nic).collect();
     nics.sort_by(|a, b| a.name.cmp(&b.name).then(a.mac.cmp(&b.mac)));
-    let mut disks = block::disks(root);
+    let mut disks = block::disks(machine);
     disks.sort_by(|a, b| {
         (&a.transport, a.size_bytes, &a.model, &a.serial).cmp(&(
             &b.transport,
@@ -252,7 +277,7 @@ fn gather_inner(
 
     let observations = Observations {
         kernel: kernel_facts.kernel_release.clone(),
-        os: os_pretty_name(root),
+        os: os_pretty_name(system),
         addresses: kernel_facts.addresses.clone(),
         uptime_secs: kernel_facts.uptime_secs,
     };
@@ -277,13 +302,13 @@ pub(crate) fn read_warn(root: &SysRoot, path: &str) -> Option<String> {
     match root.read(path) {
         Read::Value(v) => Some(v),
         Read::Absent => None,
-        Read::Unreadable(kind) => {
+        Read::Unreadable { kind, reason } => {
             let hint = if kind == io::ErrorKind::PermissionDenied {
                 " (run as root: the service does, and would see a different identity)"
             } else {
                 ""
             };
-            log::warn!("cannot read {}: {kind}{hint}", root.path(path).display());
+            log::warn!("cannot read {}: {reason}{hint}", root.path(path).display());
             None
         }
     }

@@ -25,12 +25,11 @@ pub(super) fn physical_nics(root: &SysRoot) -> Vec<PhysicalNic> {
 }
 
 fn physical_nic(root: &SysRoot, name: &str) -> Option<PhysicalNic> {
-    let dir = root.path(format!("/sys/class/net/{name}"));
-    let device = dir.join("device");
-    if !device.exists() || device.join("physfn").exists() {
+    let dir = format!("/sys/class/net/{name}");
+    if !root.exists(format!("{dir}/device")) || root.exists(format!("{dir}/device/physfn")) {
         return None;
     }
-    let read = |rel: &str| root.read_mapped(&dir.join(rel)).value();
+    let read = |rel: &str| root.read(format!("{dir}/{rel}")).value();
     let permanent_address = read("addr_assign_type").as_deref() == Some(NET_ADDR_PERM);
     let (mac, identity_grade) = match read("bonding_slave/perm_hwaddr") {
         Some(perm) => (perm, true),
@@ -40,9 +39,7 @@ fn physical_nic(root: &SysRoot, name: &str) -> Option<PhysicalNic> {
         None => return None,
     };
     let mac = normalise_mac(&mac)?;
-    let driver = std::fs::read_link(device.join("driver"))
-        .ok()
-        .and_then(|target| target.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let driver = root.link_name(format!("{dir}/device/driver"));
     Some(PhysicalNic {
         nic: Nic {
             name: name.to_owned(),

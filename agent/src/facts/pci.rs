@@ -22,8 +22,8 @@ pub(super) fn display_controllers(root: &SysRoot) -> Vec<Gpu> {
     root.list(PCI_DEVICES)
         .into_iter()
         .filter_map(|address| {
-            let dir = root.path(format!("{PCI_DEVICES}/{address}"));
-            let read = |rel: &str| root.read_mapped(&dir.join(rel)).value();
+            let dir = format!("{PCI_DEVICES}/{address}");
+            let read = |rel: &str| root.read(format!("{dir}/{rel}")).value();
             let class = read("class")?;
             if !class.to_lowercase().starts_with("0x03") {
                 return None;
@@ -34,9 +34,7 @@ pub(super) fn display_controllers(root: &SysRoot) -> Vec<Gpu> {
                 .iter()
                 .find(|(id, _)| *id == vendor_id)
                 .map(|(_, name)| (*name).to_owned());
-            let driver = std::fs::read_link(dir.join("driver"))
-                .ok()
-                .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()));
+            let driver = root.link_name(format!("{dir}/driver"));
             Some(Gpu {
                 address,
                 vendor_id,

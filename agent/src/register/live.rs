@@ -9,9 +9,11 @@ use crate::sysroot::SysRoot;
 
 /// Why this looks like a live installer, or `None`.
 pub fn live_installer_reason(root: &SysRoot) -> Option<String> {
-    let ro_store = root.path("/nix/.ro-store");
-    if ro_store.exists() {
-        return Some(format!("{} exists (NixOS live medium)", ro_store.display()));
+    if root.exists("/nix/.ro-store") {
+        return Some(format!(
+            "{} exists (NixOS live medium)",
+            root.path("/nix/.ro-store").display()
+        ));
     }
     let mounts = root.read("/proc/self/mounts").value().or_else(|| {
         // The real mount table only describes the host root.

@@ -23,6 +23,8 @@ pub mod pr;
 pub mod readiness;
 pub mod status;
 
+pub mod preview;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -92,6 +94,10 @@ pub struct Report {
     pub plan: Vec<String>,
     /// Requests made.
     pub counts: RequestCounts,
+    /// Everything the run observed (the preview names what GitHub holds from it).
+    pub observed: Observed,
+    /// Shorter node ids found to belong to other machines (collisions), in the order tried.
+    pub taken_ids: Vec<NodeId>,
 }
 
 /// Why a run failed. `main` maps each to an exit code.
@@ -203,12 +209,12 @@ pub async fn register(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, Regis
 async fn register_inner(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, RegisterError> {
     if !cfg.dry_run
         && !cfg.allow_live
-        && let Some(reason) = live_installer_reason(&cfg.root)
+        && let Some(reason) = live_installer_reason(&cfg.roots.machine)
     {
         return Err(RegisterError::LiveInstaller { reason });
     }
     logging::status("gathering hardware facts");
-    let (facts, observations) = facts::gather(&cfg.root, deps.kernel.as_ref())?;
+    let (facts, observations) = facts::gather(&cfg.roots, deps.kernel.as_ref())?;
     let node_ids: Vec<NodeId> = match &cfg.node_id {
         Some(id) => vec![id.clone()],
         None => NODE_ID_HEX_LENGTHS
@@ -237,7 +243,7 @@ async fn register_inner(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, Reg
         base_branch: cfg.base_branch.clone(),
         labels: cfg.labels.clone(),
     };
-    let boot_id = read_boot_id(&cfg.root);
+    let boot_id = read_boot_id(&cfg.roots.machine);
 
     // The lock is taken before the marker is read, so a concurrent run sees the first run's
     // marker. A dry run takes no lock (it must leave no file behind) and only reads.
@@ -312,6 +318,12 @@ impl Run<'_> {
             pr_url,
             plan: self.plan.clone(),
             counts,
+            observed: self.observed.clone(),
+            taken_ids: self.local.candidates
+                [..self.observed.id_index.min(self.local.candidates.len())]
+                .iter()
+                .map(|c| c.node_id.clone())
+                .collect(),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use enlist::document::NodeDocument;
 use enlist::facts::{self, Cpu, KernelFacts, KernelProbe};
-use enlist::sysroot::SysRoot;
+use enlist::sysroot::Roots;
 use serde_json::Value;
 
 use crate::support::{enlist, fixture, golden, stderr, stdout};
@@ -301,7 +301,7 @@ impl KernelProbe for FixedKernel {
 #[test]
 fn documents_match_golden_files() {
     for (name, ..) in CASES {
-        let (facts, _) = facts::gather(&SysRoot::new(fixture(name)), &FixedKernel).unwrap();
+        let (facts, _) = facts::gather(&Roots::fixture(fixture(name)), &FixedKernel).unwrap();
         let doc = NodeDocument::new(&facts, facts.identity.node_id(6), Some("alice".into()));
         golden(&format!("facts/{name}.yaml"), &doc.to_yaml());
         // What we write verifies.

@@ -7,3 +7,4 @@ mod facts;
 mod reconcile;
 mod support;
 mod sync;
+mod target;
