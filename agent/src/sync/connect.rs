@@ -139,6 +139,7 @@ impl Target {
     /// Parses the URL. Errors name the problem but never echo the URL.
     pub fn parse(url: &DatabaseUrl) -> Result<Target, SyncError> {
         let raw = url.expose();
+        refuse_ambiguous_at(raw)?;
         let mut secrets = Vec::new();
         let (driver_text, taken) = split_tls_params(raw, &mut secrets);
         let invalid = |message: String| SyncError::InvalidUrl { message };
@@ -485,6 +486,42 @@ fn find_source<'a, T: std::error::Error + 'static>(
     None
 }
 
+/// Refuses a URL-form connection string whose `@` signs do not split it the way its author meant.
+///
+/// tokio-postgres (like most URL parsers) ends the credentials at the *first* `@`, so a password
+/// holding an unencoded `@` (`postgresql://ci:p@ss@db/registry`) parses as password `p` and host
+/// `ss@db`, and every message that names the host would show the rest of the password. Hosts never
+/// contain `@`, so an `@` after the first one and before the query means the credentials were not
+/// percent-encoded; an `@` whose "user" part holds `/` or `?` sits in the path or query of a URL
+/// without credentials, which the driver would misread the same way. Either is refused, and the
+/// message shows no part of the URL.
+fn refuse_ambiguous_at(raw: &str) -> Result<(), SyncError> {
+    let Some(rest) = raw
+        .strip_prefix("postgresql://")
+        .or_else(|| raw.strip_prefix("postgres://"))
+    else {
+        return Ok(());
+    };
+    let Some(first) = rest.find('@') else {
+        return Ok(());
+    };
+    let user = rest[..first].split(':').next().unwrap_or_default();
+    let after = &rest[first + 1..];
+    let before_query = &after[..after.find('?').unwrap_or(after.len())];
+    if user.contains(['/', '?']) || before_query.contains('@') {
+        return Err(SyncError::InvalidUrl {
+            message: "the URL holds an `@` that is not the one between the credentials and the \
+                      host, so it would not connect where it seems to (a password with an `@` \
+                      would be read as part of the host name); percent-encode `@` in the user \
+                      name, password or database name as %40 (and `:` as %3A, `/` as %2F, `?` as \
+                      %3F, `#` as %23, `%` as %25), e.g. \
+                      postgresql://USER:p%40ssword@HOST:PORT/DATABASE"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 /// Takes libpq's TLS parameters out of a URL-form connection string (the key=value form is
 /// returned as is), collecting the password as a secret on the way.
 fn split_tls_params(raw: &str, secrets: &mut Vec<String>) -> (String, Vec<(String, String)>) {
@@ -751,6 +788,32 @@ mod tests {
             assert!(matches!(err, SyncError::InvalidUrl { .. }), "{url}: {err}");
             assert!(!err.to_string().contains("topsecret"), "{err}");
         }
+    }
+
+    #[test]
+    fn an_unencoded_at_in_the_password_is_refused_without_showing_any_of_it() {
+        for url in [
+            "postgresql://ci:p@ssW0rdXYZ@db.example:5432/registry",
+            "postgres://ci:p@ssW0rdXYZ@db.example/registry?sslmode=require",
+            "postgresql://ci:p/ssW0rd@XYZ@db.example/registry",
+            "postgresql://ci@corp:ssW0rdXYZ@db.example/registry",
+            "postgresql://db.example/registry?application_name=ssW0rd@XYZ",
+        ] {
+            let err = target(url).unwrap_err();
+            assert!(matches!(err, SyncError::InvalidUrl { .. }), "{url}: {err}");
+            let text = err.to_string();
+            for part in ["ssW0rd", "XYZ", "p@ss", "db.example", "ci:"] {
+                assert!(!text.contains(part), "{url}: {part} in {text}");
+            }
+            assert!(text.contains("%40"), "{text}");
+        }
+        // Encoded, or `@` only in the query after real credentials: parsed as meant.
+        let t = target("postgresql://ci:p%40ssW0rd@db.example/registry").unwrap();
+        assert_eq!(t.config.get_password(), Some(&b"p@ssW0rd"[..]));
+        assert_eq!(t.shown(), "postgresql://ci@db.example:5432/registry?sslmode=prefer");
+        let t = target("postgresql://ci:pw@db.example/registry?application_name=me@ci").unwrap();
+        assert_eq!(t.config.get_application_name(), Some("me@ci"));
+        assert!(target("host=db user=ci password=p@ss@word").is_ok());
     }
 
     #[test]
