@@ -194,11 +194,21 @@ pub struct ReconcileArgs {
 #[derive(Debug, Args)]
 pub struct SyncArgs {
     /// Root of the GitOps checkout.
-    #[arg(long, value_name = "DIR")]
-    pub nodes: PathBuf,
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "migrate",
+        requires = "inventory"
+    )]
+    pub nodes: Option<PathBuf>,
     /// Hardware inventory CSV.
-    #[arg(long, value_name = "CSV")]
-    pub inventory: PathBuf,
+    #[arg(
+        long,
+        value_name = "CSV",
+        required_unless_present = "migrate",
+        requires = "nodes"
+    )]
+    pub inventory: Option<PathBuf>,
     /// PostgreSQL/CockroachDB URL (postgresql://USER:PASSWORD@HOST:PORT/DB?sslmode=verify-full).
     /// A password here is visible to other users in `ps`: prefer --database-url-file or
     /// $ENLIST_DATABASE_URL.
@@ -218,6 +228,15 @@ pub struct SyncArgs {
     /// Print nodes missing from the latest completed run.
     #[arg(long)]
     pub show_missing: bool,
+    /// Create or upgrade the registry schema (as the role that owns it), then sync if --nodes is
+    /// given, else stop. A sync whose schema is current runs no DDL: its role needs only
+    /// SELECT, INSERT, UPDATE, DELETE on enlist's tables and USAGE on its sequence.
+    #[arg(long)]
+    pub migrate: bool,
+    /// Name of the repository the checkout came from, for the selection (default: the
+    /// checkout's `origin` remote; env ENLIST_SYNC_SOURCE).
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
 }
 
 /// Export formats.

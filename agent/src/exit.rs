@@ -73,7 +73,10 @@ pub fn of_sync(error: &SyncError) -> u8 {
         | SyncError::InvalidSetting { .. }
         | SyncError::Reconcile(_) => USAGE,
         SyncError::Unreachable { .. } => UNAVAILABLE,
-        SyncError::Auth { .. } | SyncError::Permission { .. } => NOPERM,
+        SyncError::Auth { .. }
+        | SyncError::Permission { .. }
+        | SyncError::MissingGrants { .. }
+        | SyncError::SchemaNotCurrent { .. } => NOPERM,
         SyncError::TlsSetup { .. }
         | SyncError::Tls { .. }
         | SyncError::NoSuchDatabase { .. }
@@ -81,6 +84,7 @@ pub fn of_sync(error: &SyncError) -> u8 {
         SyncError::LeaseHeld { .. }
         | SyncError::LeaseLost { .. }
         | SyncError::Conflict { .. }
+        | SyncError::Ambiguous { .. }
         | SyncError::Temporary { .. } => TEMPFAIL,
         SyncError::Database { .. } => SOFTWARE,
         SyncError::Runtime(_) => OSERR,

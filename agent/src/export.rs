@@ -5,8 +5,13 @@
 //! reconcile's matching rule; with `--inventory`, then one record per inventory row no node matched
 //! (by line), with `registered = false`. Both formats have the same columns ([`COLUMNS`]; CSV in
 //! that order, JSON objects with sorted keys); JSON lines keep numbers, booleans and nulls typed
-//! and `macs` as an array, CSV writes empty cells for nulls and joins `macs` with spaces. The rows come from the same
-//! [`Checkout`] as `enlist sync`, so the export and the database agree.
+//! and `macs` as an array, CSV writes empty cells for nulls and joins `macs` with spaces. The rows
+//! come from the same [`Checkout`] as `enlist sync`, so the export and the database agree.
+//!
+//! **Streaming** (issue 16): files are read one at a time and each record is written as soon as
+//! it is made, so exporting 100,000 registrations holds one document, the inventory and a bit per
+//! inventory row (matched or not), never the whole table. [`for_each_record`] is the per-node model
+//! any output format builds on: a node row, its inventory row, or an inventory row alone.
 //!
 //! ```sh
 //! enlist export --nodes . --inventory inventory.csv --format jsonl > nodes.jsonl
@@ -14,6 +19,7 @@
 //!            where registered group by model"
 //! ```
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
@@ -39,6 +45,17 @@ pub struct Options {
     pub inventory: Option<PathBuf>,
     /// Output format.
     pub format: Format,
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// `--nodes` or `--inventory` is unusable.
+    #[error(transparent)]
+    Input(#[from] ReconcileError),
+    /// The output could not be written.
+    #[error("cannot write the export: {0}; check that the output file or pipe is writable")]
+    Output(#[from] io::Error),
 }
 
 /// The columns, in order.
@@ -77,20 +94,62 @@ pub const COLUMNS: [&str; 30] = [
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
-/// Reads the checkout and renders it.
-pub fn export(options: &Options) -> Result<String, ReconcileError> {
-    let checkout = Checkout::read(&options.nodes, options.inventory.as_deref(), &[])?;
-    Ok(render(&records(&checkout), options.format))
+/// Reads the checkout and writes it to `out`, record by record.
+pub fn export(options: &Options, out: &mut dyn Write) -> Result<(), ExportError> {
+    // An export has no selection to name: the source is never stored or compared.
+    let checkout = Checkout::open(
+        &options.nodes,
+        options.inventory.as_deref(),
+        &[],
+        Some("export"),
+    )?;
+    let mut writer = Writer::new(options.format, out)?;
+    for_each_record(&checkout, |node, item| writer.write(&record(node, item)))?;
+    writer.finish()?;
+    Ok(())
 }
 
-/// One JSON object per record, with every key of [`COLUMNS`].
-pub fn records(checkout: &Checkout) -> Vec<Map<String, Value>> {
-    let (nodes, unmatched) = checkout.joined();
-    let mut out: Vec<Map<String, Value>> = nodes
+/// Calls `f` once per record, in export order: every node.yaml file (valid or not, by path) with
+/// its inventory row, then every inventory row no node matched (by line), without a node.
+pub fn for_each_record(
+    checkout: &Checkout,
+    mut f: impl FnMut(Option<&NodeRow>, Option<&ItemRow>) -> io::Result<()>,
+) -> io::Result<()> {
+    let matcher = checkout.matcher();
+    let mut matched = vec![false; checkout.inventory.rows.len()];
+    for node in checkout.read() {
+        let (row, index) = checkout.node_row(&node, &matcher);
+        drop(node);
+        let item = index.and_then(|i| {
+            matched[i] = true;
+            checkout.item_row(i)
+        });
+        f(Some(&row), item.as_ref())?;
+    }
+    let mut unmatched: Vec<(u64, usize)> = matched
         .iter()
-        .map(|(node, item)| record(Some(node), item.as_ref()))
+        .enumerate()
+        .filter(|(_, m)| !**m)
+        .map(|(i, _)| (checkout.inventory.rows[i].line, i))
         .collect();
-    out.extend(unmatched.iter().map(|item| record(None, Some(item))));
+    unmatched.sort_unstable();
+    for (_, i) in unmatched {
+        if let Some(item) = checkout.item_row(i) {
+            f(None, Some(&item))?;
+        }
+    }
+    Ok(())
+}
+
+/// One JSON object per record, with every key of [`COLUMNS`] (every file read at once: small
+/// trees and tests).
+pub fn records(checkout: &Checkout) -> Vec<Map<String, Value>> {
+    let mut out = Vec::new();
+    // Collecting into a Vec cannot fail.
+    let _ = for_each_record(checkout, |node, item| {
+        out.push(record(node, item));
+        Ok(())
+    });
     out
 }
 
@@ -142,31 +201,65 @@ fn record(node: Option<&NodeRow>, item: Option<&ItemRow>) -> Map<String, Value> 
         .collect()
 }
 
-/// Renders records as CSV or JSON lines.
-pub fn render(records: &[Map<String, Value>], format: Format) -> String {
-    match format {
-        Format::Jsonl => {
-            let mut out = String::new();
-            for r in records {
-                out.push_str(&Value::Object(r.clone()).to_string());
-                out.push('\n');
-            }
-            out
+/// Writes records as CSV or JSON lines, one at a time.
+struct Writer<'a> {
+    format: Format,
+    out: io::BufWriter<&'a mut dyn Write>,
+    line: Vec<u8>,
+}
+
+impl<'a> Writer<'a> {
+    fn new(format: Format, out: &'a mut dyn Write) -> io::Result<Writer<'a>> {
+        let mut writer = Writer {
+            format,
+            out: io::BufWriter::with_capacity(64 * 1024, out),
+            line: Vec::new(),
+        };
+        if format == Format::Csv {
+            writer.csv_row(COLUMNS.iter().map(|c| (*c).to_owned()))?;
         }
-        Format::Csv => {
-            let mut writer = csv::Writer::from_writer(Vec::new());
-            // Writing to a Vec cannot fail.
-            let _ = writer.write_record(COLUMNS);
-            for r in records {
-                let cells: Vec<String> = COLUMNS
-                    .iter()
-                    .map(|k| cell(r.get(*k).unwrap_or(&Value::Null)))
-                    .collect();
-                let _ = writer.write_record(&cells);
+        Ok(writer)
+    }
+
+    fn write(&mut self, record: &Map<String, Value>) -> io::Result<()> {
+        match self.format {
+            Format::Jsonl => {
+                serde_json::to_writer(&mut self.out, record)?;
+                self.out.write_all(b"\n")
             }
-            String::from_utf8_lossy(&writer.into_inner().unwrap_or_default()).into_owned()
+            Format::Csv => self.csv_row(
+                COLUMNS
+                    .iter()
+                    .map(|k| cell(record.get(*k).unwrap_or(&Value::Null))),
+            ),
         }
     }
+
+    fn csv_row(&mut self, cells: impl Iterator<Item = String>) -> io::Result<()> {
+        self.line.clear();
+        {
+            let mut csv = csv::Writer::from_writer(&mut self.line);
+            csv.write_record(cells).map_err(io::Error::other)?;
+            csv.flush()?;
+        }
+        self.out.write_all(&self.line)
+    }
+
+    fn finish(mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Renders records as CSV or JSON lines.
+pub fn render(records: &[Map<String, Value>], format: Format) -> String {
+    let mut out = Vec::new();
+    let written = Writer::new(format, &mut out).and_then(|mut writer| {
+        records.iter().try_for_each(|r| writer.write(r))?;
+        writer.finish()
+    });
+    // Writing to a Vec cannot fail.
+    debug_assert!(written.is_ok());
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn cell(value: &Value) -> String {

@@ -38,6 +38,8 @@ enum Failure {
     Reconcile(#[from] ReconcileError),
     #[error(transparent)]
     Sync(#[from] SyncError),
+    #[error(transparent)]
+    Export(#[from] enlist::export::ExportError),
     /// The report was printed; this only sets the exit status.
     #[error("reconcile: {0}")]
     Findings(String),
@@ -62,6 +64,8 @@ fn exit_code(failure: &Failure) -> u8 {
         Failure::Usage(_) => exit::USAGE,
         Failure::Register(e) => exit::of_register(e),
         Failure::Sync(e) => exit::of_sync(e),
+        Failure::Export(enlist::export::ExportError::Input(_)) => exit::USAGE,
+        Failure::Export(enlist::export::ExportError::Output(_)) => exit::OSERR,
     }
 }
 
@@ -242,25 +246,40 @@ fn manpage_command(dir: Option<&std::path::Path>) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `enlist sync`: the checkout into PostgreSQL/CockroachDB (issue 7).
+/// `enlist sync`: the checkout into PostgreSQL/CockroachDB (issues 7, 16).
 fn sync_command(args: &SyncArgs, env: &config::Env) -> Result<(), Failure> {
     let database_url = sync::resolve_url(
         args.database_url.as_deref(),
         args.database_url_file.as_deref(),
         env,
     )?;
-    let options = sync::Options {
-        nodes: args.nodes.clone(),
-        inventory: args.inventory.clone(),
-        database_url,
-        operators: args.operator.clone(),
-        rebuild: args.rebuild,
-        lease: sync::lease_timing(env)?,
-    };
+    let (chunk_rows, retry) = sync::tuning(env)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(SyncError::Runtime)?;
+    let (Some(nodes), Some(inventory)) = (&args.nodes, &args.inventory) else {
+        // `--migrate` alone (clap requires --nodes and --inventory otherwise).
+        let found = runtime.block_on(sync::migrate_only(&database_url, retry))?;
+        log::info!(
+            "registry schema at version {} (was {found}); a role with SELECT, INSERT, UPDATE, \
+             DELETE on its tables and USAGE on its sequence can sync now",
+            sync::schema::LATEST
+        );
+        return Ok(());
+    };
+    let options = sync::Options {
+        operators: args.operator.clone(),
+        source: args
+            .source
+            .clone()
+            .or_else(|| env.get("ENLIST_SYNC_SOURCE").cloned()),
+        rebuild: args.rebuild,
+        lease: sync::lease_timing(env)?,
+        chunk_rows,
+        retry,
+        ..sync::Options::new(nodes.clone(), inventory.clone(), database_url)
+    };
     let outcome = runtime.block_on(sync::sync(&options))?;
     for (phase, took) in &outcome.phases {
         log::debug!("sync phase {phase}: {took:.2?}");
@@ -278,11 +297,16 @@ fn export_command(args: &ExportArgs) -> Result<(), Failure> {
         ExportFormat::Csv => enlist::export::Format::Csv,
         ExportFormat::Jsonl => enlist::export::Format::Jsonl,
     };
-    print_stdout(&enlist::export::export(&enlist::export::Options {
-        nodes: args.nodes.clone(),
-        inventory: args.inventory.clone(),
-        format,
-    })?)
+    let mut out = std::io::stdout().lock();
+    enlist::export::export(
+        &enlist::export::Options {
+            nodes: args.nodes.clone(),
+            inventory: args.inventory.clone(),
+            format,
+        },
+        &mut out,
+    )?;
+    Ok(())
 }
 
 fn print_stdout(text: &str) -> Result<(), Failure> {

@@ -1,24 +1,29 @@
-//! Reconcile at fleet scale (issue 5): 10,000 node.yaml files + 10,000 inventory rows, then
-//! 20,000 + 20,000, through the same entry point as `enlist reconcile --format json` (files on
-//! disk: discovery, parsing, factsHash verification, CSV, matching, rendering).
+//! Reconcile and export at fleet scale (issues 5, 16): 10,000 and 100,000 node.yaml files with
+//! as many inventory rows, through the real binary (`enlist reconcile --format json`, `enlist
+//! export --format jsonl`): discovery, parsing, factsHash verification, CSV, matching, output.
 //!
-//! Targets: 10k ≤ 1 s on a 2-core machine, and 20k ≤ 2.2 × the 10k time (no quadratic step).
-//! Each size is run 3 times after a warm-up and the best time counts (the page cache is warm in
-//! CI too: the checkout was just written). Run: `cargo bench -p enlist-e2e --bench reconcile`.
+//! Targets: reconcile of 10,000 ≤ 1 s; of 100,000 within 12× the 10,000 time (no super-linear
+//! step); reconcile and export of 100,000 each under 256 MiB peak RSS (bounded memory: one
+//! document at a time, a summary per node). Times are the best of [`RUNS`] whole-process runs
+//! (the page cache is warm in CI too: the checkout was just written), RSS the highest seen. Exits
+//! 1 when a target is missed.
+//!
+//!     cargo build --release -p enlist && cargo bench -p enlist-e2e --bench reconcile
 
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use enlist::reconcile::{self, Format, Options, scan};
-use enlist_e2e::fleetgen;
+use enlist_e2e::measure::{self, Measured};
+use enlist_e2e::{fleetgen, node::binary};
 
 const TARGET_10K: Duration = Duration::from_secs(1);
-const TARGET_RATIO: f64 = 2.2;
+const TARGET_RATIO: f64 = 12.0;
+const TARGET_RSS_KIB: u64 = 256 * 1024;
 const RUNS: usize = 3;
 
 /// The synthetic fleet plus a demand file sized to it.
-fn generate(dir: &Path, n: u32) -> Options {
+fn generate(dir: &Path, n: u32) -> (String, String, String) {
     let inventory = fleetgen::write_checkout(dir, n);
     let demand = dir.join("demand.yaml");
     let demand_text = format!(
@@ -27,69 +32,101 @@ fn generate(dir: &Path, n: u32) -> Options {
         n * 400
     );
     fs::write(&demand, demand_text).unwrap_or_else(|e| panic!("{}: {e}", demand.display()));
-    Options {
-        nodes: dir.to_path_buf(),
-        inventory,
-        demand: Some(demand),
-    }
-}
-
-/// Best of [`RUNS`] (after one warm-up) of reconcile + JSON rendering, as the CLI does it; and,
-/// for the breakdown, the best time of discovery + parsing + verification alone.
-fn measure(options: &Options) -> (Duration, Duration, usize) {
-    let mut best = Duration::MAX;
-    let mut best_scan = Duration::MAX;
-    let mut bytes = 0;
-    for run in 0..=RUNS {
-        let start = Instant::now();
-        let report = reconcile::reconcile(options).unwrap_or_else(|e| panic!("reconcile: {e}"));
-        let json = reconcile::render(&report, Format::Json, false);
-        let elapsed = start.elapsed();
-        bytes = json.len();
-        assert!(report.invalid.is_empty(), "generated data must be valid");
-        let start = Instant::now();
-        let nodes = scan::scan(&options.nodes).unwrap_or_else(|e| panic!("scan: {e}"));
-        let scanned = start.elapsed();
-        assert_eq!(nodes.len(), report.nodes);
-        if run > 0 {
-            best = best.min(elapsed);
-            best_scan = best_scan.min(scanned);
-        }
-    }
-    (best, best_scan, bytes)
+    let text = |p: &Path| {
+        p.to_str()
+            .unwrap_or_else(|| panic!("utf-8 path"))
+            .to_owned()
+    };
+    (text(dir), text(&inventory), text(&demand))
 }
 
 fn main() {
-    let mut times = Vec::new();
-    for n in [10_000u32, 20_000] {
+    let bin = binary();
+    if !bin.exists() {
+        eprintln!(
+            "{} not found: run `cargo build --release -p enlist` first",
+            bin.display()
+        );
+        std::process::exit(2);
+    }
+    let mut results: Vec<(u32, Measured, Measured)> = Vec::new();
+    for n in [10_000u32, 100_000] {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
         let start = Instant::now();
-        let options = generate(dir.path(), n);
+        let (nodes, inventory, demand) = generate(dir.path(), n);
         println!(
             "reconcile bench: generated {n} nodes + inventory in {:.2?}",
             start.elapsed()
         );
-        let (best, scan, bytes) = measure(&options);
+        let reconcile = measure::best_of(RUNS, || {
+            measure::run(
+                &bin,
+                &[
+                    "reconcile",
+                    "--nodes",
+                    &nodes,
+                    "--inventory",
+                    &inventory,
+                    "--demand",
+                    &demand,
+                    "--format",
+                    "json",
+                ],
+                &[],
+            )
+        });
+        let export = measure::best_of(RUNS, || {
+            measure::run(
+                &bin,
+                &[
+                    "export",
+                    "--nodes",
+                    &nodes,
+                    "--inventory",
+                    &inventory,
+                    "--format",
+                    "jsonl",
+                ],
+                &[],
+            )
+        });
         println!(
-            "reconcile bench: {n:>6} nodes: {best:.3?} (best of {RUNS}; of which scan + parse + \
-             verify {scan:.3?}; JSON {bytes} bytes)"
+            "reconcile bench: {n:>7} nodes: reconcile {:.3?}, peak RSS {}; export {:.3?}, peak \
+             RSS {}",
+            reconcile.time,
+            reconcile.rss_mib(),
+            export.time,
+            export.rss_mib()
         );
-        times.push(best);
+        results.push((n, reconcile, export));
     }
-    let ratio = times[1].as_secs_f64() / times[0].as_secs_f64();
-    println!(
-        "reconcile bench: 10k {:.3?} (target ≤ {:?}: {}), 20k/10k ratio {ratio:.2} (target ≤ {TARGET_RATIO}: {})",
-        times[0],
-        TARGET_10K,
-        if times[0] <= TARGET_10K {
-            "met"
-        } else {
-            "MISSED"
-        },
-        if ratio <= TARGET_RATIO {
-            "met"
-        } else {
-            "MISSED"
-        },
-    );
+    let (small, large) = (&results[0], &results[1]);
+    let ratio = large.1.time.as_secs_f64() / small.1.time.as_secs_f64();
+    let rss_ok = |m: &Measured| m.peak_rss_kib.is_none_or(|k| k < TARGET_RSS_KIB);
+    let checks = [
+        (
+            format!("reconcile 10k {:.3?} ≤ {TARGET_10K:?}", small.1.time),
+            small.1.time <= TARGET_10K,
+        ),
+        (
+            format!("reconcile 100k/10k time ratio {ratio:.2} ≤ {TARGET_RATIO}"),
+            ratio <= TARGET_RATIO,
+        ),
+        (
+            format!("reconcile 100k peak RSS {} < 256 MiB", large.1.rss_mib()),
+            rss_ok(&large.1),
+        ),
+        (
+            format!("export 100k peak RSS {} < 256 MiB", large.2.rss_mib()),
+            rss_ok(&large.2),
+        ),
+    ];
+    let mut missed = false;
+    for (what, ok) in &checks {
+        println!("reconcile bench: {what}: {}", measure::verdict(*ok));
+        missed |= !ok;
+    }
+    if missed {
+        std::process::exit(1);
+    }
 }

@@ -1,26 +1,29 @@
-//! `enlist sync` at fleet scale (issue 7): 10,000 node.yaml files + 10,000 inventory rows into a
-//! local PostgreSQL (a throwaway server, [`enlist_e2e::postgres`]), through the library entry point
-//! the CLI calls.
+//! `enlist sync` at fleet scale (issues 7, 16): 10,000 and 100,000 node.yaml files with as many
+//! inventory rows into a local PostgreSQL (a throwaway server, [`enlist_e2e::postgres`]), through
+//! the real binary.
 //!
-//! Targets: first sync into an empty database ≤ 5 s; resync of the unchanged tree ≤ 2 s. The
-//! baseline measured in the same run is reading + reconciling the same checkout without a
-//! database (what every sync does before it connects), so the ratio shows what the database
-//! costs on top. Each figure is the best of [`RUNS`] (the first sync on a fresh database each
-//! time). Run: `cargo bench -p enlist-e2e --bench sync` (`ENLIST_DB_TEST=1` makes a missing
-//! PostgreSQL an error instead of a skip).
+//! Per size: the first sync into an empty database and a resync of the unchanged tree, each with
+//! its wall time and peak RSS. Targets: peak RSS under 256 MiB at 100,000 (one document and one
+//! chunk of rows at a time); the unchanged resync at most as slow as the first sync (it reads the
+//! stored hashes chunk by chunk and sends only keys). Then the chunk-size sweep: the first sync
+//! of the 100,000-node tree with each of [`CHUNK_SIZES`] rows per transaction
+//! (`ENLIST_SYNC_CHUNK_ROWS`), which chose `DEFAULT_CHUNK_ROWS`. Exits 1 when a target is missed.
+//!
+//!     cargo build --release -p enlist && cargo bench -p enlist-e2e --bench sync
+//!
+//! (`ENLIST_DB_TEST=1` makes a missing PostgreSQL an error instead of a skip;
+//! `ENLIST_BENCH_SIZES=10000` limits the sizes, `ENLIST_BENCH_SWEEP=0` skips the sweep.)
 
 use std::fs;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use enlist::secret::DatabaseUrl;
-use enlist::sync::{self, Options, snapshot::Checkout};
-use enlist_e2e::fleetgen;
+use enlist_e2e::measure::{self, Measured};
+use enlist_e2e::{fleetgen, node::binary};
 
-const NODES: u32 = 10_000;
-const TARGET_FIRST: Duration = Duration::from_secs(5);
-const TARGET_RESYNC: Duration = Duration::from_secs(2);
-const RUNS: usize = 3;
+const TARGET_RSS_KIB: u64 = 256 * 1024;
+/// Rows per transaction tried by the sweep.
+const CHUNK_SIZES: [usize; 6] = [100, 250, 500, 1000, 2500, 5000];
 
 /// The benchmarks' synthetic fleet, plus 1 % inventory rows that never registered.
 fn generate(dir: &Path, n: u32) {
@@ -34,90 +37,141 @@ fn generate(dir: &Path, n: u32) {
     fs::write(&inventory, csv).unwrap_or_else(|e| panic!("inventory: {e}"));
 }
 
+/// The `sync phase …` debug lines of a run, as one line.
+fn phases(stderr: &str) -> String {
+    stderr
+        .lines()
+        .filter_map(|l| {
+            l.split_once("sync phase ")
+                .map(|(_, p)| p.trim().to_owned())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn main() {
     let Some(pg) = enlist_e2e::postgres::shared_or_skip("the sync benchmark") else {
         println!("sync bench: skipped (no PostgreSQL)");
         return;
     };
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
-    let start = Instant::now();
-    generate(dir.path(), NODES);
-    println!(
-        "sync bench: generated {NODES} nodes + inventory in {:.2?}",
-        start.elapsed()
-    );
-    let nodes = dir.path().to_path_buf();
-    let inventory = dir.path().join("inventory.csv");
-
-    // Baseline: read + reconcile + rows, no database.
-    let mut baseline = Duration::MAX;
-    for _ in 0..RUNS {
-        let start = Instant::now();
-        let checkout =
-            Checkout::read(&nodes, Some(&inventory), &[]).unwrap_or_else(|e| panic!("read: {e}"));
-        let report = checkout.report();
-        let rows = checkout.node_rows();
-        let items = checkout.item_rows();
-        baseline = baseline.min(start.elapsed());
-        assert!(report.invalid.is_empty(), "generated data must be valid");
-        assert!(!rows.is_empty() && !items.is_empty());
+    let bin = binary();
+    if !bin.exists() {
+        eprintln!(
+            "{} not found: run `cargo build --release -p enlist` first",
+            bin.display()
+        );
+        std::process::exit(2);
     }
-
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"));
-    let options = |database: &str| Options {
-        nodes: nodes.clone(),
-        inventory: inventory.clone(),
-        database_url: DatabaseUrl::new(&pg.url(database)).unwrap_or_else(|| panic!("url")),
-        operators: vec![],
-        rebuild: false,
-        lease: sync::lease::Timing::default(),
-    };
-    let mut first = Duration::MAX;
-    let mut resync = Duration::MAX;
-    let mut last = None;
-    for run in 0..RUNS {
-        let database = format!("bench_sync_{run}");
-        pg.create_database(&database)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let opts = options(&database);
+    let sizes: Vec<u32> = std::env::var("ENLIST_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![10_000, 100_000]);
+    let sweep = std::env::var("ENLIST_BENCH_SWEEP").as_deref() != Ok("0");
+    let mut checks: Vec<(String, bool)> = Vec::new();
+    let mut database = 0;
+    for &n in &sizes {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
         let start = Instant::now();
-        let outcome = runtime
-            .block_on(sync::sync(&opts))
-            .unwrap_or_else(|e| panic!("first sync: {e}"));
-        first = first.min(start.elapsed());
-        assert_eq!(outcome.counts.node_rows, (NODES - NODES / 100) as usize);
-        let start = Instant::now();
-        let again = runtime
-            .block_on(sync::sync(&opts))
-            .unwrap_or_else(|e| panic!("resync: {e}"));
-        resync = resync.min(start.elapsed());
-        assert!(again.missing.is_empty());
-        last = Some(again);
+        generate(dir.path(), n);
+        println!(
+            "sync bench: generated {n} nodes + inventory in {:.2?}",
+            start.elapsed()
+        );
+        let nodes = dir
+            .path()
+            .to_str()
+            .unwrap_or_else(|| panic!("utf-8"))
+            .to_owned();
+        let inventory = dir.path().join("inventory.csv");
+        let inventory = inventory
+            .to_str()
+            .unwrap_or_else(|| panic!("utf-8"))
+            .to_owned();
+        let mut sync = |chunk: Option<usize>| -> (Measured, Measured) {
+            database += 1;
+            let name = format!("bench_sync_{database}");
+            pg.create_database(&name).unwrap_or_else(|e| panic!("{e}"));
+            let url = pg.url(&name);
+            let chunk = chunk.map(|c| c.to_string());
+            let mut env = vec![("ENLIST_DATABASE_URL", url.as_str())];
+            if let Some(c) = &chunk {
+                env.push(("ENLIST_SYNC_CHUNK_ROWS", c.as_str()));
+            }
+            let args = [
+                "-v",
+                "sync",
+                "--nodes",
+                &nodes,
+                "--inventory",
+                &inventory,
+                "--source",
+                "bench",
+            ];
+            let first = measure::run(&bin, &args, &env);
+            assert_eq!(first.code, Some(0), "first sync:\n{}", first.stderr);
+            let again = measure::run(&bin, &args, &env);
+            assert_eq!(again.code, Some(0), "resync:\n{}", again.stderr);
+            assert!(
+                again.stderr.contains("0 new or changed"),
+                "{}",
+                again.stderr
+            );
+            (first, again)
+        };
+        let (first, again) = sync(None);
+        println!(
+            "sync bench: {n:>7} nodes: first sync {:.2?}, peak RSS {}; unchanged resync {:.2?}, \
+             peak RSS {}",
+            first.time,
+            first.rss_mib(),
+            again.time,
+            again.rss_mib()
+        );
+        println!("sync bench:   first sync phases: {}", phases(&first.stderr));
+        println!("sync bench:   resync phases: {}", phases(&again.stderr));
+        checks.push((
+            format!(
+                "{n}: unchanged resync {:.2?} ≤ first sync {:.2?}",
+                again.time, first.time
+            ),
+            again.time <= first.time,
+        ));
+        for (what, m) in [("first sync", &first), ("resync", &again)] {
+            if n >= 100_000 {
+                checks.push((
+                    format!("{n}: {what} peak RSS {} < 256 MiB", m.rss_mib()),
+                    m.peak_rss_kib.is_none_or(|k| k < TARGET_RSS_KIB),
+                ));
+            }
+        }
+        if sweep && n == *sizes.iter().max().unwrap_or(&n) {
+            println!("sync bench: chunk sweep, first sync of {n} nodes (rows per transaction):");
+            let mut best: Option<(usize, Measured)> = None;
+            for size in CHUNK_SIZES {
+                let (first, _) = sync(Some(size));
+                println!(
+                    "sync bench:   {size:>5} rows: {:.2?}, peak RSS {}",
+                    first.time,
+                    first.rss_mib()
+                );
+                if best.as_ref().is_none_or(|(_, b)| first.time < b.time) {
+                    best = Some((size, first));
+                }
+            }
+            if let Some((size, m)) = best {
+                println!(
+                    "sync bench:   fastest: {size} rows per transaction ({:.2?})",
+                    m.time
+                );
+            }
+        }
     }
-    if let Some(outcome) = last {
-        println!("sync bench: {}", sync::summary(&outcome));
-        let phases: Vec<String> = outcome
-            .phases
-            .iter()
-            .map(|(phase, took)| format!("{phase} {took:.3?}"))
-            .collect();
-        println!("sync bench: resync phases: {}", phases.join(", "));
+    let mut missed = false;
+    for (what, ok) in &checks {
+        println!("sync bench: {what}: {}", measure::verdict(*ok));
+        missed |= !ok;
     }
-    let verdict = |time: Duration, target: Duration| {
-        if time <= target { "met" } else { "MISSED" }
-    };
-    println!(
-        "sync bench: read + reconcile (baseline, no database) {baseline:.3?}; first sync \
-         {first:.3?} ({:.1}× baseline; target ≤ {TARGET_FIRST:?}: {}); resync unchanged \
-         {resync:.3?} ({:.1}× baseline; target ≤ {TARGET_RESYNC:?}: {}); best of {RUNS}, \
-         {} rows per statement",
-        first.as_secs_f64() / baseline.as_secs_f64(),
-        verdict(first, TARGET_FIRST),
-        resync.as_secs_f64() / baseline.as_secs_f64(),
-        verdict(resync, TARGET_RESYNC),
-        sync::upsert::BATCH_ROWS,
-    );
+    if missed {
+        std::process::exit(1);
+    }
 }

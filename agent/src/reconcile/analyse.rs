@@ -35,6 +35,7 @@
 //! - **`nodes`** counts node.yaml files, valid or not; an unreadable directory is an `invalid`
 //!   entry but no file.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::document::NodeDocument;
@@ -47,7 +48,7 @@ use super::report::{
     Duplicate, FleetRow, Invalid, Mismatch, MismatchField, MissingRegistration, PhantomNode,
     Report, Shared, SharedKind,
 };
-use super::scan::ScannedNode;
+use super::scan::{KeyLines, ScannedNode};
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 /// Storage is sold in decimal units.
@@ -55,35 +56,146 @@ const GB: f64 = 1_000_000_000.0;
 /// Memory more than this fraction away from the inventory figure is a mismatch (SPEC §5).
 const MEMORY_TOLERANCE: f64 = 0.10;
 
+/// What reconcile keeps of one scanned node.yaml (or unreadable directory): its findings so far
+/// and the few facts that matching, gaps, duplicates, capacity and the fleet table read — a few
+/// hundred bytes instead of the whole document, so a fleet of 100,000 fits in tens of MiB while
+/// the files are read one at a time ([`super::scan::Tree::read`]; issue 16).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeSummary {
+    /// Path relative to `--nodes`.
+    pub path: String,
+    /// An unreadable directory, not a file.
+    pub directory: bool,
+    /// What is wrong with it (empty: valid).
+    pub problems: Vec<Invalid>,
+    /// Lines of the values findings point at.
+    pub lines: KeyLines,
+    /// The facts, when the file parsed (even if a check failed).
+    pub facts: Option<NodeFacts>,
+}
+
+/// The facts of a parsed node.yaml that reconcile compares.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeFacts {
+    /// `nodeId`.
+    pub node_id: String,
+    /// `hostname`.
+    pub hostname: String,
+    /// `system.serial` as written.
+    pub serial: Option<String>,
+    /// `system.vendor`.
+    pub vendor: Option<String>,
+    /// `system.model`.
+    pub model: Option<String>,
+    /// `identity.fingerprint`.
+    pub fingerprint: String,
+    /// `cpu.cores`.
+    pub cores: u32,
+    /// `memory.totalBytes`.
+    pub memory_bytes: u64,
+    /// Σ `disks[].sizeBytes`.
+    pub storage_bytes: u64,
+    /// What the node is matched by.
+    pub keys: NodeKeys,
+}
+
+impl NodeFacts {
+    /// The facts of `doc`.
+    pub fn of(doc: &NodeDocument) -> NodeFacts {
+        NodeFacts {
+            node_id: doc.node_id.as_str().to_owned(),
+            hostname: doc.hostname.clone(),
+            serial: doc.system.serial.clone(),
+            vendor: doc.system.vendor.clone(),
+            model: doc.system.model.clone(),
+            fingerprint: doc.identity.fingerprint.clone(),
+            cores: doc.cpu.cores,
+            memory_bytes: doc.memory.total_bytes,
+            storage_bytes: doc
+                .disks
+                .iter()
+                .fold(0u64, |sum, d| sum.saturating_add(d.size_bytes)),
+            keys: NodeKeys::of(doc),
+        }
+    }
+}
+
+impl NodeSummary {
+    /// The summary of a scanned entry.
+    pub fn of(node: &ScannedNode) -> NodeSummary {
+        NodeSummary {
+            path: node.path.clone(),
+            directory: node.directory,
+            problems: node.problems.clone(),
+            lines: node.lines.clone(),
+            facts: node.doc.as_ref().map(NodeFacts::of),
+        }
+    }
+
+    /// Parsed and passed every check.
+    pub fn is_valid(&self) -> bool {
+        self.facts.is_some() && self.problems.is_empty()
+    }
+
+    /// A node.yaml file (valid or not), as opposed to an unreadable directory.
+    pub fn is_file(&self) -> bool {
+        !self.directory
+    }
+}
+
+impl From<ScannedNode> for NodeSummary {
+    fn from(node: ScannedNode) -> NodeSummary {
+        NodeSummary {
+            facts: node.doc.as_ref().map(NodeFacts::of),
+            path: node.path,
+            directory: node.directory,
+            problems: node.problems,
+            lines: node.lines,
+        }
+    }
+}
+
 /// A node that parsed, with what matching needs.
 struct Node<'a> {
-    scanned: &'a ScannedNode,
-    doc: &'a NodeDocument,
-    keys: NodeKeys,
+    summary: &'a NodeSummary,
+    facts: &'a NodeFacts,
 }
 
 impl Node<'_> {
     fn amounts(&self) -> Amounts {
-        node_amounts(self.doc)
-    }
-}
-
-fn node_amounts(doc: &NodeDocument) -> Amounts {
-    Amounts {
-        cores: f64::from(doc.cpu.cores),
-        memory_gib: doc.memory.total_bytes as f64 / GIB,
-        storage_gb: doc.disks.iter().map(|d| d.size_bytes as f64).sum::<f64>() / GB,
+        Amounts {
+            cores: f64::from(self.facts.cores),
+            memory_gib: self.facts.memory_bytes as f64 / GIB,
+            storage_gb: self.facts.storage_bytes as f64 / GB,
+        }
     }
 }
 
 /// Reconciles `nodes` against `inventory` (as [`inventory::parse`] returns it: each machine once,
-/// repeats among `invalid`); with `demand`, also plans purchases.
+/// repeats among `invalid`); with `demand`, also plans purchases. Holds every document: a fleet
+/// is better summarised file by file and given to [`analyse_summaries`].
 pub fn analyse(nodes: &[ScannedNode], inventory: &Inventory, demand: Option<&Demand>) -> Report {
-    let mut scanned: Vec<&ScannedNode> = nodes.iter().collect();
+    let summaries: Vec<NodeSummary> = nodes.iter().map(NodeSummary::of).collect();
+    analyse_summaries(&summaries, inventory, demand)
+}
+
+/// [`analyse`] over summaries ([`NodeSummary`]).
+pub fn analyse_summaries(
+    nodes: &[NodeSummary],
+    inventory: &Inventory,
+    demand: Option<&Demand>,
+) -> Report {
+    let mut scanned: Vec<&NodeSummary> = nodes.iter().collect();
     scanned.sort_by(|a, b| a.path.cmp(&b.path));
-    // The parser already dropped repeated machines; line order makes the rest order-free.
-    let mut rows = inventory.rows.clone();
-    rows.sort_by_key(|r| r.line);
+    // The parser already dropped repeated machines and keeps file order; line order makes the
+    // rest order-free (copied only when the caller shuffled them).
+    let rows: Cow<'_, [InventoryRow]> = if inventory.rows.is_sorted_by_key(|r| r.line) {
+        Cow::Borrowed(&inventory.rows)
+    } else {
+        let mut rows = inventory.rows.clone();
+        rows.sort_by_key(|r| r.line);
+        Cow::Owned(rows)
+    };
 
     let mut invalid: Vec<Invalid> = scanned
         .iter()
@@ -97,18 +209,16 @@ pub fn analyse(nodes: &[ScannedNode], inventory: &Inventory, demand: Option<&Dem
     let parsed: Vec<Node> = scanned
         .iter()
         .filter_map(|s| {
-            let doc = s.doc.as_ref()?;
             Some(Node {
-                scanned: s,
-                doc,
-                keys: NodeKeys::of(doc),
+                summary: s,
+                facts: s.facts.as_ref()?,
             })
         })
         .collect();
 
     let matcher = Matcher::new(&rows);
     let matches: Vec<Option<(usize, MatchedBy)>> =
-        parsed.iter().map(|n| matcher.find(&n.keys)).collect();
+        parsed.iter().map(|n| matcher.find(&n.facts.keys)).collect();
     let mut nodes_of_row: Vec<Vec<usize>> = vec![Vec::new(); rows.len()];
     for (node, m) in matches.iter().enumerate() {
         if let Some((row, _)) = m {
@@ -142,7 +252,7 @@ pub fn analyse(nodes: &[ScannedNode], inventory: &Inventory, demand: Option<&Dem
             .map(|ns| {
                 ns.iter()
                     .map(|&n| &parsed[n])
-                    .find(|n| n.scanned.is_valid())
+                    .find(|n| n.summary.is_valid())
             })
             .collect();
         let mut capacity = Amounts::default();
@@ -232,27 +342,27 @@ fn phantoms(nodes: &[Node], matches: &[Option<(usize, MatchedBy)>]) -> Vec<Phant
         .zip(matches)
         .filter(|(_, m)| m.is_none())
         .map(|(node, _)| {
-            let doc = node.doc;
-            let serial = doc.system.serial.clone();
-            let identified = match (&serial, node.keys.macs.first()) {
+            let facts = node.facts;
+            let serial = facts.serial.clone();
+            let identified = match (&serial, facts.keys.macs.first()) {
                 (Some(s), _) => format!("serial {s}"),
                 (None, Some(mac)) => format!("MAC {mac}"),
                 (None, None) => "its serial or MAC".to_owned(),
             };
             PhantomNode {
-                node_id: doc.node_id.as_str().to_owned(),
-                path: node.scanned.path.clone(),
-                hostname: doc.hostname.clone(),
+                node_id: facts.node_id.clone(),
+                path: node.summary.path.clone(),
+                hostname: facts.hostname.clone(),
                 serial,
-                make: doc.system.vendor.clone(),
-                model: doc.system.model.clone(),
+                make: facts.vendor.clone(),
+                model: facts.model.clone(),
                 hint: format!(
                     "stale inventory or an unknown machine registered: add the machine \
                      ({identified}) to the inventory, or remove {} if it does not belong in the \
                      cluster",
-                    parent_dir(&node.scanned.path)
+                    parent_dir(&node.summary.path)
                 ),
-                line: node.scanned.lines.serial.or(node.scanned.lines.node_id),
+                line: node.summary.lines.serial.or(node.summary.lines.node_id),
             }
         })
         .collect()
@@ -277,15 +387,15 @@ fn mismatches(
             continue;
         };
         let row = &rows[*row_index];
-        let doc = node.doc;
+        let facts = node.facts;
         let mut push =
             |field: MismatchField, inventory: String, node_value: String, hint: String| {
                 out.push(Mismatch {
-                    node_id: doc.node_id.as_str().to_owned(),
-                    path: node.scanned.path.clone(),
+                    node_id: facts.node_id.clone(),
+                    path: node.summary.path.clone(),
                     file: file.to_owned(),
                     line: row.line,
-                    serial: doc.system.serial.clone().or_else(|| row.serial.clone()),
+                    serial: facts.serial.clone().or_else(|| row.serial.clone()),
                     field,
                     inventory,
                     node: node_value,
@@ -293,13 +403,13 @@ fn mismatches(
                 });
             };
         if let (MatchedBy::Mac, Some(node_key), Some(row_key)) =
-            (by, &node.keys.serial, row.serial_key())
+            (by, &facts.keys.serial, row.serial_key())
             && *node_key != row_key
         {
             push(
                 MismatchField::Serial,
                 row.serial.clone().unwrap_or_default(),
-                doc.system.serial.clone().unwrap_or_default(),
+                facts.serial.clone().unwrap_or_default(),
                 "matched by MAC, but the serials differ: the mainboard was replaced or the serial \
                  is mistyped; correct the inventory row"
                     .to_owned(),
@@ -307,7 +417,7 @@ fn mismatches(
         }
         let wrong_row = "correct the inventory row; if the row's serial/MAC belongs to another \
                          machine, fix that instead";
-        if let (Some(inv), Some(fact)) = (&row.make, &doc.system.vendor)
+        if let (Some(inv), Some(fact)) = (&row.make, &facts.vendor)
             && !same_make(inv, fact)
         {
             push(
@@ -317,7 +427,7 @@ fn mismatches(
                 wrong_row.to_owned(),
             );
         }
-        if let (Some(inv), Some(fact)) = (&row.model, &doc.system.model)
+        if let (Some(inv), Some(fact)) = (&row.model, &facts.model)
             && !same_model(inv, fact)
         {
             push(
@@ -328,19 +438,19 @@ fn mismatches(
             );
         }
         if let Some(cores) = row.cores
-            && cores != doc.cpu.cores
+            && cores != facts.cores
         {
             push(
                 MismatchField::Cores,
                 cores.to_string(),
-                doc.cpu.cores.to_string(),
+                facts.cores.to_string(),
                 "a different CPU is fitted or cores are disabled in the firmware: check the \
                  machine, or correct the inventory row"
                     .to_owned(),
             );
         }
         if let Some(sold) = row.memory_gb {
-            let gib = doc.memory.total_bytes as f64 / GIB;
+            let gib = facts.memory_bytes as f64 / GIB;
             if (gib - sold).abs() > MEMORY_TOLERANCE * sold {
                 push(
                     MismatchField::Memory,
@@ -361,7 +471,7 @@ fn mismatches(
                 format!(
                     "the inventory says retired but the machine is registered: remove {} from \
                      the repository, or correct the status",
-                    parent_dir(&node.scanned.path)
+                    parent_dir(&node.summary.path)
                 ),
             );
         }
@@ -379,25 +489,38 @@ pub fn trim_number(x: f64) -> String {
     }
 }
 
-fn duplicates(nodes: &[Node]) -> Vec<Duplicate> {
-    // (kind, key) → (shown value, nodes sharing it)
-    let mut shared: BTreeMap<(SharedKind, String), (String, Vec<usize>)> = BTreeMap::new();
+fn duplicates<'a>(nodes: &[Node<'a>]) -> Vec<Duplicate> {
+    // (kind, key) → the first node with it; keys seen again → every node sharing them. Keys are
+    // borrowed from the summaries: one entry per serial, fingerprint and MAC of the fleet, no
+    // copies (issue 16).
+    let mut first: HashMap<(SharedKind, &'a str), usize> = HashMap::new();
+    let mut shared: BTreeMap<(SharedKind, &'a str), (String, Vec<usize>)> = BTreeMap::new();
+    // As the first node with the key wrote it (serials compare case-insensitively).
+    let shown = |kind: SharedKind, key: &str, node: &Node| match (kind, &node.facts.serial) {
+        (SharedKind::Serial, Some(serial)) => serial.trim().to_owned(),
+        _ => key.to_owned(),
+    };
     for (index, node) in nodes.iter().enumerate() {
-        let mut add = |kind: SharedKind, key: String, shown: String| {
-            let entry = shared
-                .entry((kind, key))
-                .or_insert_with(|| (shown, Vec::new()));
-            if entry.1.last() != Some(&index) {
-                entry.1.push(index);
+        let facts = node.facts;
+        let mut add = |kind: SharedKind, key: &'a str| match first.get(&(kind, key)) {
+            None => {
+                first.insert((kind, key), index);
+            }
+            Some(&earlier) => {
+                let entry = shared
+                    .entry((kind, key))
+                    .or_insert_with(|| (shown(kind, key, &nodes[earlier]), vec![earlier]));
+                if entry.1.last() != Some(&index) {
+                    entry.1.push(index);
+                }
             }
         };
-        if let (Some(key), Some(serial)) = (&node.keys.serial, &node.doc.system.serial) {
-            add(SharedKind::Serial, key.clone(), serial.trim().to_owned());
+        if let (Some(key), Some(_)) = (&facts.keys.serial, &facts.serial) {
+            add(SharedKind::Serial, key);
         }
-        let fingerprint = node.doc.identity.fingerprint.clone();
-        add(SharedKind::Fingerprint, fingerprint.clone(), fingerprint);
-        for mac in &node.keys.macs {
-            add(SharedKind::Mac, mac.clone(), mac.clone());
+        add(SharedKind::Fingerprint, &facts.fingerprint);
+        for mac in &facts.keys.macs {
+            add(SharedKind::Mac, mac);
         }
     }
     let mut groups: BTreeMap<Vec<usize>, Vec<Shared>> = BTreeMap::new();
@@ -427,16 +550,16 @@ fn duplicates(nodes: &[Node]) -> Vec<Duplicate> {
             Duplicate {
                 nodes: members
                     .iter()
-                    .map(|&i| nodes[i].doc.node_id.as_str().to_owned())
+                    .map(|&i| nodes[i].facts.node_id.clone())
                     .collect(),
                 paths: members
                     .iter()
-                    .map(|&i| nodes[i].scanned.path.clone())
+                    .map(|&i| nodes[i].summary.path.clone())
                     .collect(),
                 lines: members
                     .iter()
                     .map(|&i| {
-                        let lines = &nodes[i].scanned.lines;
+                        let lines = &nodes[i].summary.lines;
                         match first.kind {
                             SharedKind::Serial => lines.serial,
                             SharedKind::Fingerprint => lines.fingerprint,
@@ -453,19 +576,13 @@ fn duplicates(nodes: &[Node]) -> Vec<Duplicate> {
 
 fn fleet(nodes: &[Node]) -> Vec<FleetRow> {
     let mut groups: BTreeMap<(String, String), FleetRow> = BTreeMap::new();
-    for node in nodes.iter().filter(|n| n.scanned.is_valid()) {
+    for node in nodes.iter().filter(|n| n.summary.is_valid()) {
         let make = node
-            .doc
-            .system
+            .facts
             .vendor
             .clone()
             .unwrap_or_else(|| "unknown".into());
-        let model = node
-            .doc
-            .system
-            .model
-            .clone()
-            .unwrap_or_else(|| "unknown".into());
+        let model = node.facts.model.clone().unwrap_or_else(|| "unknown".into());
         let row = groups
             .entry((canonical_make(&make), canonical_model(&model)))
             .or_insert_with(|| FleetRow {
@@ -483,8 +600,8 @@ fn fleet(nodes: &[Node]) -> Vec<FleetRow> {
         }
         let a = node.amounts();
         row.count += 1;
-        row.cores += u64::from(node.doc.cpu.cores);
-        row.memory_gib += node.doc.memory.total_bytes / (1024 * 1024 * 1024);
+        row.cores += u64::from(node.facts.cores);
+        row.memory_gib += node.facts.memory_bytes / (1024 * 1024 * 1024);
         row.storage_gb += a.storage_gb;
     }
     let mut rows: Vec<FleetRow> = groups.into_values().collect();
@@ -554,7 +671,7 @@ fn default_catalog(
         *group.models.entry(model.clone()).or_default() += 1;
         group.rows.push(row);
         if let Some(node) = node {
-            let is_degraded = degraded.contains(node.scanned.path.as_str());
+            let is_degraded = degraded.contains(node.summary.path.as_str());
             group.nodes.push((node.amounts(), is_degraded));
         }
     }

@@ -146,13 +146,25 @@ pub fn reconcile(options: &Options) -> Result<Report, ReconcileError> {
             .as_ref()
             .map_or_else(|| "none".to_owned(), |p| p.display().to_string())
     );
-    let nodes = scan::scan(&options.nodes)?;
+    // One document at a time: only its summary is kept (bounded memory at fleet scale).
+    let tree = scan::Tree::find(&options.nodes)?;
     log::debug!(
         "{} node.yaml files under {}",
-        nodes.len(),
+        tree.files(),
         options.nodes.display()
     );
-    Ok(analyse::analyse(&nodes, &inventory, demand.as_ref()))
+    let mut nodes: Vec<analyse::NodeSummary> =
+        tree.read().map(analyse::NodeSummary::from).collect();
+    nodes.extend(
+        tree.unreadable_directories()
+            .iter()
+            .map(analyse::NodeSummary::of),
+    );
+    Ok(analyse::analyse_summaries(
+        &nodes,
+        &inventory,
+        demand.as_ref(),
+    ))
 }
 
 /// How a file is named in findings: relative to the `--nodes` root when it is inside it (so

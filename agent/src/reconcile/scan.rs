@@ -117,44 +117,118 @@ impl KeyLines {
     }
 }
 
-/// Finds every `cluster-nodes/*/node.yaml` under `root` and checks each; sorted by path.
+/// Finds every `cluster-nodes/*/node.yaml` under `root` and checks each; sorted by path (files and
+/// unreadable directories together). Holds every document at once: for a whole fleet, read the
+/// [`Tree`] file by file instead.
 pub fn scan(root: &Path) -> Result<Vec<ScannedNode>, ReconcileError> {
-    let meta = fs::metadata(root).map_err(|source| ReconcileError::NodesDir {
-        path: root.to_path_buf(),
-        source,
-    })?;
-    if !meta.is_dir() {
-        return Err(ReconcileError::NodesNotDir {
-            path: root.to_path_buf(),
-        });
-    }
-    // The top level must be listable; deeper unreadable directories are findings, not aborts.
-    fs::read_dir(root).map_err(|source| ReconcileError::NodesDir {
-        path: root.to_path_buf(),
-        source,
-    })?;
-    // Walk the canonical path, so `--nodes .` run inside `cluster-nodes/` sees that name too.
-    let canonical = root
-        .canonicalize()
-        .map_err(|source| ReconcileError::NodesDir {
+    let tree = Tree::find(root)?;
+    let mut nodes: Vec<ScannedNode> = tree.read().collect();
+    nodes.extend(tree.unreadable_directories().iter().cloned());
+    nodes.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(nodes)
+}
+
+/// The registrations under `--nodes`, found but not yet read.
+///
+/// Finding them is a directory walk that keeps one relative path per file; reading and checking
+/// a file is the expensive part, and [`Tree::read`] does it one file at a time, in path order.
+/// So a caller keeps only what it needs of each document — `reconcile` a summary, `sync` one chunk
+/// of rows, `export` one record — and memory stays bounded however large the fleet (issue 16).
+#[derive(Debug)]
+pub struct Tree {
+    /// `--nodes`, canonical.
+    root: PathBuf,
+    /// node.yaml files relative to `root`, sorted by their `/`-separated text, with the directory
+    /// entry's type (not followed).
+    files: Vec<(PathBuf, fs::FileType)>,
+    /// Directories that could not be listed, as entries with their problem, sorted by path.
+    unreadable: Vec<ScannedNode>,
+}
+
+impl Tree {
+    /// Walks `root` (see the module docs). Fails only when `root` itself is unusable.
+    pub fn find(root: &Path) -> Result<Tree, ReconcileError> {
+        let meta = fs::metadata(root).map_err(|source| ReconcileError::NodesDir {
             path: root.to_path_buf(),
             source,
         })?;
-    let root = canonical.as_path();
-    let mut found = Vec::new();
-    let mut unreadable = Vec::new();
-    walk(root, true, &mut found, &mut unreadable);
-    found.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut nodes: Vec<ScannedNode> = found
-        .into_iter()
-        .map(|(path, file_type)| {
-            let shown = relative(root, &path);
-            let dir_name = path
+        if !meta.is_dir() {
+            return Err(ReconcileError::NodesNotDir {
+                path: root.to_path_buf(),
+            });
+        }
+        // The top level must be listable; deeper unreadable directories are findings, not aborts.
+        fs::read_dir(root).map_err(|source| ReconcileError::NodesDir {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        // Walk the canonical path, so `--nodes .` run inside `cluster-nodes/` sees that name too.
+        let canonical = root
+            .canonicalize()
+            .map_err(|source| ReconcileError::NodesDir {
+                path: root.to_path_buf(),
+                source,
+            })?;
+        let mut found = Vec::new();
+        let mut unreadable = Vec::new();
+        walk(&canonical, true, &mut found, &mut unreadable);
+        let mut files: Vec<(PathBuf, fs::FileType)> = found
+            .into_iter()
+            .map(|(path, file_type)| {
+                let rel = path
+                    .strip_prefix(&canonical)
+                    .map(Path::to_path_buf)
+                    .unwrap_or(path);
+                (rel, file_type)
+            })
+            .collect();
+        // By the shown (`/`-separated) text, not component-wise: `a-b/…` sorts before `a/…`.
+        files.sort_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
+        let mut unreadable: Vec<ScannedNode> = unreadable
+            .into_iter()
+            .map(|(dir, e)| ScannedNode {
+                directory: true,
+                ..failed(
+                    &relative(&canonical, &dir),
+                    InvalidKind::Unreadable,
+                    format!("cannot list directory: {e}"),
+                    "registrations below it were not checked: fix the directory's permissions",
+                )
+            })
+            .collect();
+        unreadable.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(Tree {
+            root: canonical,
+            files,
+            unreadable,
+        })
+    }
+
+    /// `--nodes`, canonical.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// How many node.yaml files were found.
+    pub fn files(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Directories that could not be listed (what is below them was not checked).
+    pub fn unreadable_directories(&self) -> &[ScannedNode] {
+        &self.unreadable
+    }
+
+    /// Reads and checks the files one at a time, in path order.
+    pub fn read(&self) -> impl Iterator<Item = ScannedNode> + '_ {
+        self.files.iter().map(|(rel, file_type)| {
+            let shown = relative(Path::new(""), rel);
+            let dir_name = rel
                 .parent()
                 .and_then(Path::file_name)
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            match read_node_file(root, &path, file_type) {
+            match read_node_file(&self.root, &self.root.join(rel), *file_type) {
                 Ok(bytes) => match String::from_utf8(bytes) {
                     Ok(text) => check(&shown, &dir_name, &text),
                     Err(_) => failed(
@@ -167,18 +241,7 @@ pub fn scan(root: &Path) -> Result<Vec<ScannedNode>, ReconcileError> {
                 Err((kind, message, hint)) => failed(&shown, kind, message, hint),
             }
         })
-        .collect();
-    nodes.extend(unreadable.into_iter().map(|(dir, e)| ScannedNode {
-        directory: true,
-        ..failed(
-            &relative(root, &dir),
-            InvalidKind::Unreadable,
-            format!("cannot list directory: {e}"),
-            "registrations below it were not checked: fix the directory's permissions",
-        )
-    }));
-    nodes.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(nodes)
+    }
 }
 
 /// Reads a found node.yaml under the (canonical) `root`: a regular file, or a symlink to one

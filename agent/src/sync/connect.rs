@@ -24,7 +24,8 @@
 //! text from the driver or server passes [`Target::scrub`] before it is shown or stored.
 //!
 //! **Failures** become [`SyncError`]s by SQLSTATE class where the server answered (28 → the
-//! credentials, 08 → unreachable, 40/53/57 → temporary, …) and by the driver's error kind where it
+//! credentials, 08 → unreachable, 40001/40P01 → conflict, 40003 → ambiguous commit, other
+//! 40/53/57 → temporary, …) and by the driver's error kind where it
 //! did not (refused, DNS, timeout → unreachable; certificate → TLS configuration).
 
 use std::io;
@@ -219,6 +220,11 @@ impl Target {
         &self.shown
     }
 
+    /// The user named in the URL.
+    pub fn user(&self) -> Option<&str> {
+        self.config.get_user()
+    }
+
     /// Whether the URL carries a password.
     pub fn has_password(&self) -> bool {
         !self.secrets.is_empty()
@@ -399,6 +405,8 @@ impl Target {
                 || *code == SqlState::T_R_DEADLOCK_DETECTED
             {
                 SyncError::Conflict { during, message }
+            } else if *code == SqlState::T_R_STATEMENT_COMPLETION_UNKNOWN {
+                SyncError::Ambiguous { during, message }
             } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
                 SyncError::Permission { shown, message }
             } else if *code == SqlState::INVALID_CATALOG_NAME {
@@ -810,7 +818,10 @@ mod tests {
         // Encoded, or `@` only in the query after real credentials: parsed as meant.
         let t = target("postgresql://ci:p%40ssW0rd@db.example/registry").unwrap();
         assert_eq!(t.config.get_password(), Some(&b"p@ssW0rd"[..]));
-        assert_eq!(t.shown(), "postgresql://ci@db.example:5432/registry?sslmode=prefer");
+        assert_eq!(
+            t.shown(),
+            "postgresql://ci@db.example:5432/registry?sslmode=prefer"
+        );
         let t = target("postgresql://ci:pw@db.example/registry?application_name=me@ci").unwrap();
         assert_eq!(t.config.get_application_name(), Some("me@ci"));
         assert!(target("host=db user=ci password=p@ss@word").is_ok());

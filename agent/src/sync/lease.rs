@@ -19,10 +19,11 @@
 
 use std::time::{Duration, Instant};
 
-use tokio_postgres::{Client, GenericClient};
+use tokio_postgres::GenericClient;
 
 use super::SyncError;
 use super::connect::Target;
+use super::session::Session;
 
 /// How long a lease lasts and how long a second sync waits for one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,10 +62,10 @@ pub struct Lease {
 const FIRST_POLL: Duration = Duration::from_millis(200);
 const MAX_POLL: Duration = Duration::from_secs(2);
 
-/// Takes the lease of `selection_hash`, waiting up to `timing.wait` for another holder.
+/// Takes the lease of `selection_hash`, waiting up to `timing.wait` for another holder. Each
+/// attempt is one transaction, retried on conflicts like every other ([`Session::transaction`]).
 pub async fn acquire(
-    client: &Client,
-    target: &Target,
+    session: &mut Session,
     selection_hash: &str,
     holder: &str,
     timing: Timing,
@@ -73,38 +74,54 @@ pub async fn acquire(
     let mut poll = FIRST_POLL;
     let mut announced = false;
     let ttl_secs = timing.ttl.as_secs_f64();
+    let target = session.target().clone();
     loop {
-        let taken = client
-            .query_opt(
-                "INSERT INTO sync_leases (selection_hash, holder, acquired_at, expires_at) \
-                 VALUES ($1, $2, now(), now() + $3::FLOAT8 * INTERVAL '1 second') \
-                 ON CONFLICT (selection_hash) DO UPDATE SET holder = excluded.holder, \
-                 acquired_at = excluded.acquired_at, expires_at = excluded.expires_at \
-                 WHERE sync_leases.expires_at < now() \
-                 RETURNING holder",
-                &[&selection_hash, &holder, &ttl_secs],
-            )
-            .await
-            .map_err(|e| target.classify(&e, "taking the sync lease"))?;
-        if taken.is_some() {
-            return Ok(Lease {
-                selection_hash: selection_hash.to_owned(),
-                holder: holder.to_owned(),
-                ttl: timing.ttl,
-            });
-        }
-        let current = client
-            .query_opt(
-                "SELECT holder, acquired_at::TEXT, expires_at::TEXT FROM sync_leases \
-                 WHERE selection_hash = $1",
-                &[&selection_hash],
-            )
-            .await
-            .map_err(|e| target.classify(&e, "reading the sync lease"))?;
-        // Released between the two statements: try again at once.
-        let Some(row) = current else { continue };
-        let (other, since, expires): (String, String, String) =
-            (row.get(0), row.get(1), row.get(2));
+        // Taken, or who holds it (a row released in between reads as nobody: try again at once).
+        let state = session
+            .transaction("taking the sync lease", async |tx| {
+                let taken = tx
+                    .query_opt(
+                        "INSERT INTO sync_leases (selection_hash, holder, acquired_at, expires_at) \
+                         VALUES ($1, $2, now(), now() + $3::FLOAT8 * INTERVAL '1 second') \
+                         ON CONFLICT (selection_hash) DO UPDATE SET holder = excluded.holder, \
+                         acquired_at = excluded.acquired_at, expires_at = excluded.expires_at \
+                         WHERE sync_leases.expires_at < now() \
+                         RETURNING holder",
+                        &[&selection_hash, &holder, &ttl_secs],
+                    )
+                    .await
+                    .map_err(|e| target.classify(&e, "taking the sync lease"))?;
+                if taken.is_some() {
+                    return Ok(None);
+                }
+                let current = tx
+                    .query_opt(
+                        "SELECT holder, acquired_at::TEXT, expires_at::TEXT FROM sync_leases \
+                         WHERE selection_hash = $1",
+                        &[&selection_hash],
+                    )
+                    .await
+                    .map_err(|e| target.classify(&e, "reading the sync lease"))?;
+                Ok(Some(current.map(|row| {
+                    (
+                        row.get::<_, String>(0),
+                        row.get::<_, String>(1),
+                        row.get::<_, String>(2),
+                    )
+                })))
+            })
+            .await?;
+        let (other, since, expires) = match state {
+            None => {
+                return Ok(Lease {
+                    selection_hash: selection_hash.to_owned(),
+                    holder: holder.to_owned(),
+                    ttl: timing.ttl,
+                });
+            }
+            Some(None) => continue,
+            Some(Some(current)) => current,
+        };
         let waited = started.elapsed();
         if waited >= timing.wait {
             return Err(SyncError::LeaseHeld {
@@ -155,17 +172,21 @@ pub async fn fence(
 }
 
 /// Gives the lease back (best effort: an unreleased lease expires on its own).
-pub async fn release(client: &Client, lease: &Lease) {
-    if let Err(e) = client
-        .execute(
-            "DELETE FROM sync_leases WHERE selection_hash = $1 AND holder = $2",
-            &[&lease.selection_hash, &lease.holder],
-        )
-        .await
-    {
+pub async fn release(session: &mut Session, lease: &Lease) {
+    let target = session.target().clone();
+    let released = session
+        .transaction("releasing the sync lease", async |tx| {
+            tx.execute(
+                "DELETE FROM sync_leases WHERE selection_hash = $1 AND holder = $2",
+                &[&lease.selection_hash, &lease.holder],
+            )
+            .await
+            .map_err(|e| target.classify(&e, "releasing the sync lease"))
+        })
+        .await;
+    if let Err(e) = released {
         log::warn!(
-            "could not release the sync lease ({}); it expires on its own within {}s",
-            e.code().map_or("connection", |c| c.code()),
+            "could not release the sync lease ({e}); it expires on its own within {}s",
             lease.ttl.as_secs()
         );
     }

@@ -4,44 +4,61 @@
 //!
 //! | step | module |
 //! |---|---|
-//! | read the checkout with reconcile's scanner and CSV parser; rows, selection | [`snapshot`] |
+//! | read the checkout with reconcile's scanner and CSV parser, file by file; rows, selection | [`snapshot`] |
+//! | which repository the checkout is (the selection's source) | [`source`] |
 //! | reconcile's findings as rows, run counts | [`findings`] |
 //! | URL, TLS (rustls + ring), what a failure means | [`connect`] |
-//! | versioned, idempotent migrations | [`schema`] |
+//! | one connection; every transaction retried on conflicts, with backoff | [`session`], [`retry`] |
+//! | versioned migrations, no DDL when current | [`schema`] |
+//! | what a DML-only role needs; the exact missing grant | [`privileges`] |
 //! | one sync per selection at a time | [`lease`] |
-//! | batched upserts | [`upsert`] |
+//! | chunked upserts | [`upsert`] |
 //!
-//! A run: read and reconcile the checkout (usage errors fail here, before any connection) →
-//! connect → migrate → take the selection's lease → insert a `running` run → **one transaction**
-//! that re-checks the lease, upserts nodes and inventory items (`last_seen_*` = this run), records
-//! the selection's sightings, inserts the findings, marks the run `completed` or `partial` and
-//! makes it the selection's latest → release the lease. Readers see the old or the new state,
-//! never half a run; a crash leaves a `running` run and an expiring lease, nothing else.
+//! A run (issue 16): walk the tree and parse the inventory (usage errors fail here, before any
+//! connection) → connect → check the schema version (migrate only when it is missing or older)
+//! → take the selection's lease → close runs whose sync died (`abandoned`) → insert a `running`
+//! run → read the node.yaml files one at a time and write them **a chunk per transaction**
+//! (upserts of new and changed rows, `last_seen_*` of unchanged ones, the selection's sightings),
+//! keeping only a summary of each → the inventory items, chunked → reconcile the summaries and
+//! write the findings, chunked → **complete the run last**, in one small transaction (status,
+//! counts, the selection's `latest_run_id`) → clean up (old findings; `--rebuild`: old runs,
+//! orphaned rows) → release the lease. Every transaction re-checks the lease and is retried on
+//! 40001/40P01/40003 and lost connections ([`session`]).
 //!
-//! Semantics (issue 7):
+//! Semantics (issue 7, refined by issue 16):
 //! - **Idempotent**: syncing the same tree again changes nothing but `last_seen_*` (and adds a
 //!   run with its findings).
-//! - **Missing** is derived, never stored: the rows a selection saw before that its latest
-//!   completed run did not see (views `missing_nodes`, `missing_inventory_items`), with
+//! - **Missing** is derived, never stored: the rows a selection saw before its latest completed
+//!   run that this run did not see (views `missing_nodes`, `missing_inventory_items`), with
 //!   `confidence = low` when that run was `partial` (part of the tree unreadable) or had errors
-//!   (invalid files or rows). Runs of other selections never change it.
-//! - **Selection** = operators + scanned paths + inventory file; see [`snapshot::Selection`].
-//! - **`--rebuild`** forgets the selection's runs, findings and sightings, and the rows no other
-//!   selection saw, then writes every row in full as if for the first time (one transaction:
-//!   readers never see it empty). An ordinary run rewrites only rows whose content changed.
+//!   (invalid files or rows). Runs of other selections never change it; a run in progress or one
+//!   that failed never does either: it is not the latest completed run.
+//! - **Readers** may see a run's rows (contents, `last_seen_*`) chunk by chunk as it writes them;
+//!   what is missing and which findings are the latest change only when it completes.
+//! - **Selection** = source repository + operators + scanned paths + inventory file; see
+//!   [`snapshot::Selection`].
+//! - **`--rebuild`** writes every row in full, forgets the selection's sightings the run did not
+//!   renew just before completing, and after completing its older runs (with their findings) and
+//!   the rows no selection sees any more. An ordinary run rewrites only rows whose content
+//!   changed.
+//! - **Crashes**: a killed sync leaves a `running` run and its lease; once the lease expired, the
+//!   next sync (of any selection) closes that run as `abandoned`.
 //! - **Secrets**: the URL is a [`DatabaseUrl`]; nothing stored or printed contains its password.
 
 pub mod connect;
 pub mod findings;
 pub mod lease;
+pub mod privileges;
+pub mod retry;
+mod run;
 pub mod schema;
+pub mod session;
 pub mod snapshot;
+pub mod source;
 pub mod upsert;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-use tokio_postgres::Client;
+use std::time::Duration;
 
 use crate::config::Env;
 use crate::reconcile::ReconcileError;
@@ -49,14 +66,21 @@ use crate::secret::DatabaseUrl;
 
 use connect::Target;
 use findings::Counts;
-use snapshot::Checkout;
+
+pub use run::{migrate_only, sync};
 
 /// The systemd credential name the URL is read from (`LoadCredential=database-url:…`).
 pub const CREDENTIAL_NAME: &str = "database-url";
 
-/// Attempts of the data transaction when the database asks for a retry (CockroachDB's
-/// serializable conflicts, SQLSTATE 40001; PostgreSQL deadlocks, 40P01).
-const TRANSACTION_ATTEMPTS: u32 = 4;
+/// Rows (nodes, inventory items or findings) per transaction by default: the best of the sizes
+/// measured by `tests/benches/sync.rs` (README, "Performance"): large enough that transaction
+/// overhead does not dominate, small enough that a transaction stays far below CockroachDB's
+/// limits and a conflict under SERIALIZABLE repeats little work.
+pub const DEFAULT_CHUNK_ROWS: usize = 1000;
+
+/// The most rows per transaction `ENLIST_SYNC_CHUNK_ROWS` may ask for (CockroachDB advises
+/// batches in the hundreds to low thousands; beyond this a chunk is a "large transaction" again).
+pub const MAX_CHUNK_ROWS: usize = 10_000;
 
 /// What to sync.
 #[derive(Clone, Debug)]
@@ -69,10 +93,33 @@ pub struct Options {
     pub database_url: DatabaseUrl,
     /// Only these operators' files (all when empty).
     pub operators: Vec<String>,
+    /// The repository's name for the selection (default: the checkout's origin, see [`source`]).
+    pub source: Option<String>,
     /// Forget this selection's history first.
     pub rebuild: bool,
     /// Lease lifetime and wait.
     pub lease: lease::Timing,
+    /// Rows per transaction.
+    pub chunk_rows: usize,
+    /// How long each transaction is retried.
+    pub retry: retry::Policy,
+}
+
+impl Options {
+    /// Options with the defaults for everything but the paths and the URL.
+    pub fn new(nodes: PathBuf, inventory: PathBuf, database_url: DatabaseUrl) -> Options {
+        Options {
+            nodes,
+            inventory,
+            database_url,
+            operators: Vec::new(),
+            source: None,
+            rebuild: false,
+            lease: lease::Timing::default(),
+            chunk_rows: DEFAULT_CHUNK_ROWS,
+            retry: retry::Policy::default(),
+        }
+    }
 }
 
 /// `sync_runs.status`.
@@ -84,8 +131,10 @@ pub enum RunStatus {
     Completed,
     /// Part of the tree could not be read.
     Partial,
-    /// The run failed; nothing of it was written.
+    /// The run failed; what it wrote before is not trusted (it never became the latest run).
     Failed,
+    /// Its sync died (killed, crashed) and its lease expired.
+    Abandoned,
 }
 
 impl RunStatus {
@@ -96,6 +145,7 @@ impl RunStatus {
             RunStatus::Completed => "completed",
             RunStatus::Partial => "partial",
             RunStatus::Failed => "failed",
+            RunStatus::Abandoned => "abandoned",
         }
     }
 }
@@ -130,29 +180,17 @@ pub struct Outcome {
     pub missing: Vec<MissingNode>,
     /// `high` or `low` (see the module docs).
     pub confidence: &'static str,
+    /// The selection's source (the repository).
+    pub source: String,
+    /// Transactions run again after a conflict, an ambiguous commit or a lost connection.
+    pub retries: u32,
+    /// Runs of dead syncs this sync closed as `abandoned`.
+    pub abandoned: Vec<i64>,
     /// Wall time of the whole run.
     pub elapsed: Duration,
-    /// Where the time went: `(phase, duration)` in order (read, connect, migrate, lease, the
-    /// transaction's steps, missing).
+    /// Where the time went: `(phase, duration)` in order (walk, connect, schema, lease, nodes,
+    /// items, findings, completion, cleanup, missing).
     pub phases: Vec<(&'static str, Duration)>,
-}
-
-/// Records how long each phase took.
-#[derive(Default)]
-struct Phases {
-    done: Vec<(&'static str, Duration)>,
-    since: Option<Instant>,
-}
-
-impl Phases {
-    /// Ends the current phase under `name` and starts the next.
-    fn mark(&mut self, name: &'static str) {
-        let now = Instant::now();
-        if let Some(since) = self.since {
-            self.done.push((name, now - since));
-        }
-        self.since = Some(now);
-    }
 }
 
 /// Why a sync failed. Every message says what failed and what to do; none contains the database
@@ -180,12 +218,14 @@ pub enum SyncError {
         message: String,
     },
     /// A setting from the environment is malformed.
-    #[error("{name}={value:?} is not a whole number of seconds")]
+    #[error("{name}={value:?} is not {expected}")]
     InvalidSetting {
         /// Variable.
         name: &'static str,
         /// Value.
         value: String,
+        /// What it should be.
+        expected: &'static str,
     },
     /// Certificates or keys named in the URL cannot be used.
     #[error("TLS setup: {message}")]
@@ -227,15 +267,56 @@ pub enum SyncError {
         /// What the server said.
         message: String,
     },
-    /// Logged in, but not allowed to do what sync does.
+    /// Logged in, but not allowed to do what sync does (and the database could not say
+    /// exactly which grant is missing: see [`SyncError::MissingGrants`]).
     #[error(
-        "the database user at {shown} lacks a privilege: {message}; grant it CREATE on the \
-         database (the first sync creates the tables) and SELECT, INSERT, UPDATE, DELETE on \
-         enlist's tables"
+        "the database user at {shown} lacks a privilege: {message}; a sync needs SELECT, \
+         INSERT, UPDATE, DELETE on enlist's tables and USAGE on its sequence sync_run_ids (as \
+         the tables' owner: GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public \
+         TO <user>; GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO <user>)"
     )]
     Permission {
         /// The database.
         shown: String,
+        /// What the server said.
+        message: String,
+    },
+    /// Logged in, but lacking these privileges on enlist's tables or sequence.
+    #[error(
+        "the database user {user:?} at {shown} lacks privileges `enlist sync` needs: {}; as the \
+         owner of enlist's tables run: {} (or, for all of them at once: {grant_all})",
+        missing.join("; "),
+        grants.join(" ")
+    )]
+    MissingGrants {
+        /// The database.
+        shown: String,
+        /// The current user.
+        user: String,
+        /// `INSERT, UPDATE on table nodes`, …
+        missing: Vec<String>,
+        /// One `GRANT` per object.
+        grants: Vec<String>,
+        /// The two `GRANT … ON ALL … IN SCHEMA` statements.
+        grant_all: String,
+    },
+    /// The schema is missing or older than this enlist, and this user may not create it.
+    #[error(
+        "the registry schema at {shown} is at version {found} (0: not created yet) and this \
+         enlist needs version {latest}, but user {user:?} may not create or change it \
+         ({message}); run `enlist sync --migrate` once as the role that owns enlist's tables \
+         (README: \"two roles\"), or let this user create in the schema (GRANT CREATE ON SCHEMA \
+         public TO {user})"
+    )]
+    SchemaNotCurrent {
+        /// The database.
+        shown: String,
+        /// Version found.
+        found: i64,
+        /// Version needed.
+        latest: i64,
+        /// The user of the URL.
+        user: String,
         /// What the server said.
         message: String,
     },
@@ -300,6 +381,19 @@ pub enum SyncError {
         /// What the server said.
         message: String,
     },
+    /// The database could not tell whether a commit happened (CockroachDB, SQLSTATE 40003);
+    /// retried (every transaction re-checks what it would write), so this only surfaces when
+    /// the retry budget ran out.
+    #[error(
+        "the database could not tell whether the transaction while {during} was committed \
+         ({message}); retry later"
+    )]
+    Ambiguous {
+        /// What enlist was doing.
+        during: &'static str,
+        /// What the server said.
+        message: String,
+    },
     /// A failure the database says is temporary.
     #[error("temporary database failure while {during}: {message}; retry later")]
     Temporary {
@@ -335,7 +429,10 @@ impl SyncError {
             SyncError::InvalidUrl { .. } | SyncError::InvalidSetting { .. } => "usage",
             SyncError::TlsSetup { .. } | SyncError::Tls { .. } => "tls",
             SyncError::Unreachable { .. } => "unreachable",
-            SyncError::Auth { .. } | SyncError::Permission { .. } => "auth",
+            SyncError::Auth { .. } => "auth",
+            SyncError::Permission { .. } | SyncError::MissingGrants { .. } => "permission",
+            SyncError::SchemaNotCurrent { .. } => "schema_not_current",
+            SyncError::Ambiguous { .. } => "ambiguous",
             SyncError::NoSuchDatabase { .. } => "no_database",
             SyncError::SchemaTooNew { .. } => "schema_too_new",
             SyncError::LeaseHeld { .. } => "lease_held",
@@ -405,6 +502,7 @@ pub fn lease_timing(env: &Env) -> Result<lease::Timing, SyncError> {
                 .map_err(|_| SyncError::InvalidSetting {
                     name,
                     value: value.clone(),
+                    expected: "a whole number of seconds",
                 })?;
             *slot = Duration::from_secs(secs);
         }
@@ -412,301 +510,35 @@ pub fn lease_timing(env: &Env) -> Result<lease::Timing, SyncError> {
     Ok(timing)
 }
 
-/// Everything the run writes, prepared before the transaction.
-struct Prepared {
-    checkout: Checkout,
-    nodes: Vec<snapshot::NodeRow>,
-    items: Vec<snapshot::ItemRow>,
-    findings: Vec<findings::FindingRow>,
-    counts: Counts,
-    status: RunStatus,
-    had_errors: bool,
-    error_codes: Vec<String>,
-}
-
-fn prepare(checkout: Checkout) -> Prepared {
-    let report = checkout.report();
-    let nodes = checkout.node_rows();
-    let items = checkout.item_rows();
-    let valid = nodes.iter().filter(|n| n.valid).count();
-    let counts = Counts::new(&report, nodes.len(), valid, items.len());
-    let mut error_codes: Vec<String> = report
-        .invalid
-        .iter()
-        .filter_map(|i| serde_json::to_value(i.kind).ok())
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect();
-    error_codes.sort();
-    error_codes.dedup();
-    Prepared {
-        status: if checkout.partial() {
-            RunStatus::Partial
-        } else {
-            RunStatus::Completed
-        },
-        had_errors: !report.invalid.is_empty(),
-        error_codes,
-        findings: findings::rows(&report),
-        counts,
-        nodes,
-        items,
-        checkout,
+/// Rows per transaction (`ENLIST_SYNC_CHUNK_ROWS`, 1 to [`MAX_CHUNK_ROWS`]) and the retry
+/// budget of each transaction (`ENLIST_SYNC_RETRY_SECS`): defaults, or what the environment says.
+pub fn tuning(env: &Env) -> Result<(usize, retry::Policy), SyncError> {
+    let mut chunk_rows = DEFAULT_CHUNK_ROWS;
+    let mut policy = retry::Policy::default();
+    if let Some(value) = env.get("ENLIST_SYNC_CHUNK_ROWS") {
+        chunk_rows = value
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (1..=MAX_CHUNK_ROWS).contains(n))
+            .ok_or_else(|| SyncError::InvalidSetting {
+                name: "ENLIST_SYNC_CHUNK_ROWS",
+                value: value.clone(),
+                expected: "a number of rows from 1 to 10000",
+            })?;
     }
-}
-
-/// Runs one sync (see the module docs).
-pub async fn sync(options: &Options) -> Result<Outcome, SyncError> {
-    let started = Instant::now();
-    let mut phases = Phases::default();
-    phases.mark("start");
-    let target = Target::parse(&options.database_url)?;
-    let checkout = Checkout::read(
-        &options.nodes,
-        Some(options.inventory.as_path()),
-        &options.operators,
-    )?;
-    let prepared = prepare(checkout);
-    phases.mark("read and reconcile");
-    let selection = &prepared.checkout.selection;
-    let selection_hash = selection.hash();
-    log::info!(
-        "read {} node.yaml file(s) and {} inventory item(s) in {:.2?}; connecting to {}",
-        prepared.nodes.len(),
-        prepared.items.len(),
-        started.elapsed(),
-        target.shown()
-    );
-    let mut client = target.connect().await?;
-    phases.mark("connect");
-    let holder = lease::holder();
-    schema::migrate(&client, &target, &holder).await?;
-    phases.mark("migrate");
-    let lease = lease::acquire(&client, &target, &selection_hash, &holder, options.lease).await?;
-    phases.mark("lease");
-    let result = run(
-        &mut client,
-        &target,
-        &lease,
-        &prepared,
-        &selection_hash,
-        options.rebuild,
-        &mut phases,
-    )
-    .await;
-    lease::release(&client, &lease).await;
-    let Ran {
-        run_id,
-        counts,
-        missing,
-        confidence,
-    } = result?;
-    Ok(Outcome {
-        run_id,
-        status: prepared.status,
-        counts,
-        error_codes: prepared.error_codes,
-        missing,
-        confidence,
-        elapsed: started.elapsed(),
-        phases: phases.done,
-    })
-}
-
-/// What [`run`] returns.
-struct Ran {
-    run_id: i64,
-    counts: Counts,
-    missing: Vec<MissingNode>,
-    confidence: &'static str,
-}
-
-/// The part under the lease: the run row, the transaction, and reading back what is missing.
-async fn run(
-    client: &mut Client,
-    target: &Target,
-    lease: &lease::Lease,
-    prepared: &Prepared,
-    selection_hash: &str,
-    rebuild: bool,
-    phases: &mut Phases,
-) -> Result<Ran, SyncError> {
-    let selection_json = prepared.checkout.selection.to_json().to_string();
-    let run_id: i64 = client
-        .query_one(
-            "INSERT INTO sync_runs (selection_hash, selection, status, holder, agent_version) \
-             VALUES ($1::TEXT, $2::TEXT::JSONB, $3::TEXT, $4::TEXT, $5::TEXT) RETURNING id",
-            &[
-                &selection_hash,
-                &selection_json,
-                &RunStatus::Running.as_str(),
-                &lease.holder,
-                &env!("CARGO_PKG_VERSION"),
-            ],
-        )
-        .await
-        .map_err(|e| target.classify(&e, "starting the run"))?
-        .get(0);
-    log::info!(
-        "sync run {run_id} started (selection {})",
-        &selection_hash[..12]
-    );
-    let mut attempt = 1;
-    let written = loop {
-        let this = ThisRun {
-            target,
-            lease,
-            prepared,
-            run_id,
-            selection_json: &selection_json,
-            rebuild,
-        };
-        let step = write(client, &this, phases);
-        match step.await {
-            Err(SyncError::Conflict { message, .. }) if attempt < TRANSACTION_ATTEMPTS => {
-                log::info!(
-                    "the database asked to retry the transaction ({message}); attempt {}",
-                    attempt + 1
-                );
-                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
-                attempt += 1;
-            }
-            other => break other,
-        }
-    };
-    let counts = match written {
-        Ok(counts) => counts,
-        Err(error) => {
-            mark_failed(client, target, run_id, &error).await;
-            return Err(error);
-        }
-    };
-    phases.mark("commit");
-    let rows = client
-        .query(
-            "SELECT path, node_id, hostname, last_seen_at::TEXT, last_seen_run_id, confidence \
-             FROM missing_nodes WHERE selection_hash = $1::TEXT ORDER BY path",
-            &[&selection_hash],
-        )
-        .await
-        .map_err(|e| target.classify(&e, "reading missing nodes"))?;
-    let missing = rows
-        .iter()
-        .map(|r| MissingNode {
-            path: r.get(0),
-            node_id: r.get(1),
-            hostname: r.get(2),
-            last_seen_at: r.get(3),
-            last_seen_run_id: r.get(4),
-        })
-        .collect();
-    phases.mark("missing");
-    let confidence = if prepared.status == RunStatus::Partial || prepared.had_errors {
-        "low"
-    } else {
-        "high"
-    };
-    Ok(Ran {
-        run_id,
-        counts,
-        missing,
-        confidence,
-    })
-}
-
-/// What the run's transaction writes, and under which lease.
-struct ThisRun<'a> {
-    target: &'a Target,
-    lease: &'a lease::Lease,
-    prepared: &'a Prepared,
-    run_id: i64,
-    selection_json: &'a str,
-    rebuild: bool,
-}
-
-/// The run's transaction: everything or nothing.
-async fn write(
-    client: &mut Client,
-    this: &ThisRun<'_>,
-    phases: &mut Phases,
-) -> Result<Counts, SyncError> {
-    let ThisRun {
-        target,
-        lease,
-        prepared,
-        run_id,
-        selection_json,
-        rebuild,
-    } = *this;
-    phases.mark("start the run");
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|e| target.classify(&e, "starting the transaction"))?;
-    lease::fence(&tx, target, lease).await?;
-    let selection_hash = lease.selection_hash.as_str();
-    if rebuild {
-        upsert::forget_selection(&tx, target, run_id, selection_hash).await?;
-        phases.mark("forget (--rebuild)");
+    if let Some(value) = env.get("ENLIST_SYNC_RETRY_SECS") {
+        let secs: u64 = value
+            .trim()
+            .parse()
+            .map_err(|_| SyncError::InvalidSetting {
+                name: "ENLIST_SYNC_RETRY_SECS",
+                value: value.clone(),
+                expected: "a whole number of seconds",
+            })?;
+        policy.budget = Duration::from_secs(secs);
     }
-    let mut counts = prepared.counts.clone();
-    counts.node_rows_written = upsert::nodes(&tx, target, run_id, &prepared.nodes, rebuild).await?;
-    phases.mark("nodes");
-    counts.inventory_items_written =
-        upsert::items(&tx, target, run_id, &prepared.items, rebuild).await?;
-    phases.mark("inventory items");
-    upsert::sightings(&tx, target, run_id, selection_hash).await?;
-    phases.mark("sightings");
-    upsert::findings(&tx, target, run_id, &prepared.findings).await?;
-    upsert::prune_findings(&tx, target, selection_hash).await?;
-    phases.mark("findings");
-    let counts_json = serde_json::to_string(&counts).unwrap_or_else(|_| "{}".into());
-    tx.execute(
-        "UPDATE sync_runs SET status = $2::TEXT, finished_at = clock_timestamp(), \
-         counts = $3::TEXT::JSONB, had_errors = $4::BOOL, error_codes = $5::TEXT[] \
-         WHERE id = $1::INT8",
-        &[
-            &run_id,
-            &prepared.status.as_str(),
-            &counts_json,
-            &prepared.had_errors,
-            &prepared.error_codes,
-        ],
-    )
-    .await
-    .map_err(|e| target.classify(&e, "finishing the run"))?;
-    tx.execute(
-        "INSERT INTO selections (selection_hash, selection, latest_run_id, updated_at) \
-         VALUES ($1::TEXT, $2::TEXT::JSONB, $3::INT8, now()) \
-         ON CONFLICT (selection_hash) DO UPDATE SET selection = excluded.selection, \
-         latest_run_id = excluded.latest_run_id, updated_at = excluded.updated_at",
-        &[&selection_hash, &selection_json, &run_id],
-    )
-    .await
-    .map_err(|e| target.classify(&e, "recording the selection's latest run"))?;
-    tx.commit()
-        .await
-        .map_err(|e| target.classify(&e, "committing the run"))?;
-    Ok(counts)
-}
-
-/// Records a failed run (best effort: the connection may be what failed). The stored error is
-/// the message without any secret: it was built from scrubbed texts and the shown URL only.
-async fn mark_failed(client: &Client, target: &Target, run_id: i64, error: &SyncError) {
-    let message = target.scrub(&error.to_string());
-    let codes = vec![error.kind().to_owned()];
-    if let Err(e) = client
-        .execute(
-            "UPDATE sync_runs SET status = $2::TEXT, finished_at = clock_timestamp(), \
-             error = $3::TEXT, error_codes = $4::TEXT[], had_errors = true WHERE id = $1::INT8",
-            &[&run_id, &RunStatus::Failed.as_str(), &message, &codes],
-        )
-        .await
-    {
-        log::debug!(
-            "could not mark run {run_id} failed: {}",
-            target.scrub(&e.to_string())
-        );
-    }
+    Ok((chunk_rows, policy))
 }
 
 /// The `--show-missing` table (stdout).
@@ -778,6 +610,18 @@ pub fn summary(outcome: &Outcome) -> String {
     );
     if !outcome.error_codes.is_empty() {
         text.push_str(&format!("; errors: {}", outcome.error_codes.join(", ")));
+    }
+    if outcome.retries > 0 {
+        text.push_str(&format!(
+            "; {} transaction(s) retried after conflicts",
+            outcome.retries
+        ));
+    }
+    if !outcome.abandoned.is_empty() {
+        text.push_str(&format!(
+            "; closed {} abandoned run(s)",
+            outcome.abandoned.len()
+        ));
     }
     text
 }

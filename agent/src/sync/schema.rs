@@ -1,9 +1,13 @@
 //! The registry schema and its versioned migrations.
 //!
-//! `enlist sync` creates and migrates the schema itself. `schema_migrations` records each applied
-//! version; a binary applies the versions it knows that are missing and refuses (exit 78) a
-//! database whose schema is newer than it understands, so an old CI runner never writes rows a
-//! newer schema would misread.
+//! **Least privilege** (issue 16). A sync first reads `schema_migrations` — one `SELECT`, no DDL.
+//! When the schema is current, that is all: the run needs only DML on enlist's tables
+//! ([`super::privileges`]). When it is missing or older (a first sync, an upgraded enlist), the
+//! sync creates or migrates it, which needs a role that may create in the schema; a role that may
+//! not gets [`SyncError::SchemaNotCurrent`], naming the version and `enlist sync --migrate` (run
+//! by the schema's owner: the README's two-role setup). `schema_migrations` records each applied
+//! version; a binary refuses (exit 78) a database whose schema is newer than it understands, so
+//! an old CI runner never writes rows a newer schema would misread.
 //!
 //! **One dialect for two databases.** Every statement here runs unchanged on PostgreSQL ≥ 15 and
 //! CockroachDB (checked against CockroachDB's SQL reference; only PostgreSQL runs in CI):
@@ -16,8 +20,12 @@
 //!   lease is a row (see [`super::lease`]);
 //! - each DDL statement runs on its own (implicit transaction): CockroachDB runs schema changes
 //!   asynchronously and advises against mixing them with other statements in an explicit
-//!   transaction. Every statement is idempotent (`IF NOT EXISTS`, `CREATE OR REPLACE VIEW`), so a
-//!   migration interrupted half-way is simply run again; the version row is written last;
+//!   transaction. Every statement is idempotent (`IF NOT EXISTS`, `CREATE OR REPLACE VIEW`,
+//!   `DROP … IF EXISTS`; an `ADD CONSTRAINT` follows the `DROP CONSTRAINT IF EXISTS` of its name),
+//!   so a migration interrupted half-way is simply run again; the version row is written last;
+//! - a constraint is changed by dropping it under every name the two databases give an unnamed
+//!   column check (PostgreSQL `<table>_<column>_check`, CockroachDB `check_<column>`) and adding
+//!   it back under an explicit name;
 //! - `CREATE OR REPLACE VIEW` may only add columns at the end (both databases): later migrations
 //!   that change a view's columns drop it first.
 //!
@@ -31,7 +39,8 @@ use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
 use super::connect::Target;
-use super::{SyncError, lease};
+use super::session::Session;
+use super::{SyncError, lease, privileges};
 
 /// One schema version.
 pub struct Migration {
@@ -44,14 +53,21 @@ pub struct Migration {
 }
 
 /// The newest schema this binary knows.
-pub const LATEST: i64 = 1;
+pub const LATEST: i64 = 2;
 
 /// All migrations, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "registry: nodes, inventory items, runs, findings, sightings, lease, missing views",
-    statements: V1,
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "registry: nodes, inventory items, runs, findings, sightings, lease, missing views",
+        statements: V1,
+    },
+    Migration {
+        version: 2,
+        name: "chunked runs: `abandoned` runs; missing = seen before the latest finished run",
+        statements: V2,
+    },
+];
 
 /// Created before anything else, outside the versions: the version record, and the lease table
 /// (migrations themselves run under a lease, so two first syncs do not race through the DDL —
@@ -207,6 +223,32 @@ const V1: &[&str] = &[
     JOIN latest_runs AS l ON l.run_id = f.run_id",
 ];
 
+/// Version 2 (issue 16): runs are written in chunks, so a run in progress has already recorded
+/// sightings under its own (higher) id: "missing" compares with `<`, not `<>`, and only rows last
+/// seen *before* the selection's latest finished run are missing. A run left `running` by a crash
+/// is closed as `abandoned` once its lease expired.
+const V2: &[&str] = &[
+    "ALTER TABLE sync_runs DROP CONSTRAINT IF EXISTS sync_runs_status_check",
+    "ALTER TABLE sync_runs DROP CONSTRAINT IF EXISTS check_status",
+    "ALTER TABLE sync_runs DROP CONSTRAINT IF EXISTS sync_runs_status_known",
+    "ALTER TABLE sync_runs ADD CONSTRAINT sync_runs_status_known CHECK (status IN ('running', \
+     'completed', 'partial', 'failed', 'abandoned'))",
+    "CREATE OR REPLACE VIEW missing_nodes AS
+    SELECT l.selection_hash, n.path, n.node_id, n.operator, n.hostname, n.serial, n.vendor,
+        n.model, ns.last_seen_at, ns.last_seen_run_id, l.run_id AS checked_run_id, l.confidence
+    FROM node_sightings AS ns
+    JOIN latest_runs AS l ON l.selection_hash = ns.selection_hash
+    JOIN nodes AS n ON n.path = ns.path
+    WHERE ns.last_seen_run_id < l.run_id",
+    "CREATE OR REPLACE VIEW missing_inventory_items AS
+    SELECT l.selection_hash, i.item_key, i.serial, i.asset_tag, i.hostname, i.make, i.model,
+        i.status, s.last_seen_at, s.last_seen_run_id, l.run_id AS checked_run_id, l.confidence
+    FROM inventory_sightings AS s
+    JOIN latest_runs AS l ON l.selection_hash = s.selection_hash
+    JOIN inventory_items AS i ON i.item_key = s.item_key
+    WHERE s.last_seen_run_id < l.run_id",
+];
+
 /// SQLSTATEs two migrators racing on an empty database can hit (both create the same table or
 /// insert the same version): the loser retries and finds the work done.
 fn is_race(error: &tokio_postgres::Error) -> bool {
@@ -221,15 +263,67 @@ fn is_race(error: &tokio_postgres::Error) -> bool {
     })
 }
 
-/// Brings the schema to [`LATEST`]. `holder` names this sync in the migration lease.
-pub async fn migrate(client: &Client, target: &Target, holder: &str) -> Result<(), SyncError> {
-    let found = retry_races(|| bootstrap(client, target)).await?;
-    if found == LATEST {
-        return Ok(());
+/// Makes sure the schema is at [`LATEST`]: one `SELECT` when it is (no DDL, so a DML-only role
+/// syncs); else creates or migrates it, which needs a role that may create. Returns the version
+/// found before.
+pub async fn ensure(session: &mut Session, holder: &str) -> Result<i64, SyncError> {
+    let target = session.target().clone();
+    let found = session
+        .transaction("reading the schema version", async |tx| {
+            match tx
+                .query_one(
+                    "SELECT COALESCE(max(version), 0)::INT8 FROM schema_migrations",
+                    &[],
+                )
+                .await
+            {
+                Ok(row) => Ok(row.get::<_, i64>(0)),
+                // No schema yet (the table is missing).
+                Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(0),
+                Err(e) => Err(target.classify(&e, "reading the schema version")),
+            }
+        })
+        .await;
+    let found = match found {
+        Ok(found) => found,
+        Err(e @ SyncError::Permission { .. }) => {
+            return Err(privileges::diagnose(session.client(), &target)
+                .await
+                .unwrap_or(e));
+        }
+        Err(e) => return Err(e),
+    };
+    if found > LATEST {
+        return Err(SyncError::SchemaTooNew {
+            found,
+            supported: LATEST,
+        });
     }
+    if found == LATEST {
+        return Ok(found);
+    }
+    match migrate(session, holder).await {
+        Ok(()) => {
+            log::info!("database schema: now at version {LATEST} (was {found})");
+            Ok(found)
+        }
+        Err(SyncError::Permission { message, .. }) => Err(SyncError::SchemaNotCurrent {
+            shown: session.target().shown().to_owned(),
+            found,
+            latest: LATEST,
+            user: session.target().user().unwrap_or("this user").to_owned(),
+            message,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates or upgrades the schema to [`LATEST`] under the migration lease.
+async fn migrate(session: &mut Session, holder: &str) -> Result<(), SyncError> {
+    let target = session.target().clone();
+    retry_races(|| bootstrap(session.client(), &target)).await?;
     let lease = lease::acquire(
-        client,
-        target,
+        session,
         MIGRATION_LEASE,
         holder,
         lease::Timing {
@@ -239,8 +333,8 @@ pub async fn migrate(client: &Client, target: &Target, holder: &str) -> Result<(
     )
     .await?;
     // Another sync may have migrated while this one waited: apply_missing re-reads the version.
-    let result = retry_races(|| apply_missing(client, target)).await;
-    lease::release(client, &lease).await;
+    let result = retry_races(|| apply_missing(session.client(), &target)).await;
+    lease::release(session, &lease).await;
     result.map(|_| ())
 }
 
@@ -389,8 +483,18 @@ mod tests {
                         m.version
                     );
                 }
-                let idempotent = upper.contains("IF NOT EXISTS") || upper.contains("OR REPLACE");
-                assert!(idempotent, "not idempotent: {statement}");
+                let idempotent = upper.contains("IF NOT EXISTS")
+                    || upper.contains("OR REPLACE")
+                    || upper.contains("IF EXISTS");
+                // An added constraint is dropped by name first, earlier in the same migration.
+                let re_added = upper.split("ADD CONSTRAINT ").nth(1).is_some_and(|rest| {
+                    let name = rest.split_whitespace().next().unwrap_or_default();
+                    m.statements.iter().any(|s| {
+                        s.to_uppercase()
+                            .contains(&format!("DROP CONSTRAINT IF EXISTS {name}"))
+                    })
+                });
+                assert!(idempotent || re_added, "not idempotent: {statement}");
             }
         }
     }

@@ -2,10 +2,16 @@
 //! reconcile's own [`scan`] and [`inventory`] modules, flattened into the rows the database (and
 //! `enlist export`) hold, plus the [`Selection`] they were read under.
 //!
-//! Pure apart from [`Checkout::read`], which only reads files. Everything is sorted (nodes by path,
-//! inventory items by key), so the same checkout always yields the same rows in the same order;
-//! the upserts rely on that order to take row locks in one order (no deadlocks between two syncs
-//! of overlapping selections on PostgreSQL).
+//! **Bounded memory** (issue 16): [`Checkout::open`] parses the inventory and walks the tree, but
+//! reads no node.yaml yet; [`Checkout::read`] then reads the selection's files one at a time, in
+//! path order, and the caller turns each into what it keeps — a row for the current chunk, a
+//! summary for reconcile's analysis, one exported record — so the whole fleet's documents are
+//! never in memory at once.
+//!
+//! Pure apart from [`Checkout::open`] and [`Checkout::read`], which only read files. Everything
+//! comes sorted (nodes by path, inventory items by key), so the same checkout always yields the
+//! same rows in the same order; the chunks rely on that order to take row locks in one order (no
+//! deadlocks between two syncs of overlapping selections on PostgreSQL).
 //!
 //! Decisions where the issue is silent (also in the README):
 //! - **Paths** in the database are relative to the repository root: the nearest ancestor of
@@ -13,6 +19,8 @@
 //!   `--nodes maintainers/alice` name one file the same way. Findings keep reconcile's JSON as is
 //!   (paths relative to `--nodes`), so `detail` is exactly what `enlist reconcile --format json`
 //!   prints for the same arguments.
+//! - **Source**: the repository the checkout came from ([`super::source`]), so two repositories
+//!   never share a selection and one repository keeps its selection across CI workspaces.
 //! - **Operator** of a file: the document's `operator`; for a file that does not parse, the
 //!   directory just above `cluster-nodes/` (the `maintainers/<operator>/cluster-nodes/` layout).
 //!   `--operator` keeps the files of those operators; an unreadable *directory* is kept by every
@@ -24,7 +32,6 @@
 //! - **Matching** a node to its item (`nodes.inventory_key`, the join `enlist export` makes) is
 //!   reconcile's own [matching](crate::reconcile::matching) rule (SPEC §5), over the same rows.
 
-use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -32,15 +39,22 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::hash::{canonical_json, sha256_hex};
+use crate::reconcile::analyse::NodeSummary;
 use crate::reconcile::inventory::{self, Inventory, InventoryRow};
 use crate::reconcile::matching::{Matcher, NodeKeys};
 use crate::reconcile::report::{InvalidKind, Report};
 use crate::reconcile::{ReconcileError, analyse, scan, shown};
 
+use super::source;
+
 /// What a sync covers: its hash keys runs, sightings and leases (SPEC issue 7: "SHA-256 of the
-/// canonical JSON of what was synced (operators, paths; order-independent)").
+/// canonical JSON of what was synced (operators, paths; order-independent)"; issue 16: and the
+/// repository it came from).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Selection {
+    /// The repository ([`super::source`]): `github.com/org/cluster`, a `--source` name, or
+    /// `path:/…` for a tree that is not a git checkout.
+    pub source: String,
     /// `--operator` values, sorted and de-duplicated; empty = every operator.
     pub operators: Vec<String>,
     /// The scanned directories, relative to the repository root (`.` = the root).
@@ -53,6 +67,7 @@ impl Selection {
     /// The selection as JSON (stored in `sync_runs.selection`).
     pub fn to_json(&self) -> Value {
         json!({
+            "source": self.source,
             "operators": self.operators,
             "paths": self.paths,
             "inventory": self.inventory,
@@ -165,27 +180,28 @@ pub struct ItemRow {
     pub row: Value,
 }
 
-/// The checkout as one sync sees it.
-#[derive(Clone, Debug)]
+/// The checkout as one sync (or export) sees it, before any node.yaml is read.
+#[derive(Debug)]
 pub struct Checkout {
-    /// What was read.
+    /// What is read.
     pub selection: Selection,
-    /// node.yaml files (and unreadable directories) of the selection, sorted by path.
-    pub scanned: Vec<scan::ScannedNode>,
     /// The parsed inventory (empty when none was given), each machine once.
     pub inventory: Inventory,
+    /// The node.yaml files found under `--nodes`.
+    tree: scan::Tree,
     /// `--nodes` relative to the repository root, `""` for the root itself.
     prefix: String,
 }
 
 impl Checkout {
-    /// Reads `nodes` (and `inventory`) the way `enlist reconcile` does, keeping the files of
-    /// `operators` (all when empty). Input files are read before the scan, so a wrong path fails
-    /// fast.
-    pub fn read(
+    /// Parses `inventory` and walks `nodes` the way `enlist reconcile` does, for the files of
+    /// `operators` (all when empty), as the repository `source` names (else its origin, see
+    /// [`super::source`]). Input files are read before the walk, so a wrong path fails fast.
+    pub fn open(
         nodes: &Path,
         inventory_path: Option<&Path>,
         operators: &[String],
+        source: Option<&str>,
     ) -> Result<Checkout, ReconcileError> {
         let mut inventory = Inventory::default();
         let mut inventory_shown = String::new();
@@ -197,14 +213,8 @@ impl Checkout {
             inventory = inventory::parse(&bytes, &shown(nodes, path))?;
             inventory_shown = inventory.file.clone();
         }
-        let scanned = scan::scan(nodes)?;
-        // scan() succeeded, so the directory exists and canonicalises.
-        let root = nodes
-            .canonicalize()
-            .map_err(|source| ReconcileError::NodesDir {
-                path: nodes.to_path_buf(),
-                source,
-            })?;
+        let tree = scan::Tree::find(nodes)?;
+        let root = tree.root().to_path_buf();
         let repo = repository_root(&root);
         let prefix = match scan::relative(&repo, &root).as_str() {
             "." => String::new(),
@@ -217,10 +227,6 @@ impl Checkout {
             .collect();
         wanted.sort();
         wanted.dedup();
-        let scanned: Vec<scan::ScannedNode> = scanned
-            .into_iter()
-            .filter(|node| wanted.is_empty() || selected(node, &wanted))
-            .collect();
         let inventory_in_repo = inventory_path
             .and_then(|p| p.canonicalize().ok())
             .map(|full| {
@@ -233,6 +239,7 @@ impl Checkout {
             .unwrap_or(inventory_shown);
         Ok(Checkout {
             selection: Selection {
+                source: source::resolve(&repo, source),
                 operators: wanted,
                 paths: vec![if prefix.is_empty() {
                     ".".to_owned()
@@ -241,87 +248,111 @@ impl Checkout {
                 }],
                 inventory: inventory_in_repo,
             },
-            scanned,
             inventory,
+            tree,
             prefix,
         })
     }
 
-    /// Reconcile's findings for this selection (no demand file: no recommendations).
-    pub fn report(&self) -> Report {
-        analyse::analyse(&self.scanned, &self.inventory, None)
+    /// node.yaml files found under `--nodes` (of every operator).
+    pub fn files_found(&self) -> usize {
+        self.tree.files()
     }
 
-    /// Whether part of the tree could not be read: absence is then no evidence of removal.
-    pub fn partial(&self) -> bool {
-        self.scanned
+    /// The selection's node.yaml files, read and checked one at a time, in path order.
+    pub fn read(&self) -> impl Iterator<Item = scan::ScannedNode> + '_ {
+        let wanted = &self.selection.operators;
+        self.tree
+            .read()
+            .filter(move |node| wanted.is_empty() || selected(node, wanted))
+    }
+
+    /// Directories that could not be listed: every selection keeps them (what is below them is
+    /// unknown), and they make the run partial.
+    pub fn unreadable_directories(&self) -> &[scan::ScannedNode] {
+        self.tree.unreadable_directories()
+    }
+
+    /// The inventory rows indexed for matching.
+    pub fn matcher(&self) -> Matcher<'_> {
+        Matcher::new(&self.inventory.rows)
+    }
+
+    /// The row of a file that [`Checkout::read`] returned, with its matched inventory item (its
+    /// key in the row, its index in `inventory.rows` beside it).
+    pub fn node_row(
+        &self,
+        node: &scan::ScannedNode,
+        matcher: &Matcher<'_>,
+    ) -> (NodeRow, Option<usize>) {
+        let keys = node.doc.as_ref().map(NodeKeys::of);
+        let matched = keys.as_ref().and_then(|k| matcher.find(k)).map(|(i, _)| i);
+        let inventory_key = matched.and_then(|i| item_key(&self.inventory.rows[i]));
+        (
+            NodeRow {
+                inventory_key,
+                ..node_row(&self.prefix, node, keys)
+            },
+            matched,
+        )
+    }
+
+    /// Indices of the inventory rows, in item-key order (the order items are written in).
+    pub fn item_order(&self) -> Vec<usize> {
+        // The parser dropped repeated machines and rows without a key: every row is an item.
+        let mut keyed: Vec<(String, usize)> = self
+            .inventory
+            .rows
             .iter()
-            .flat_map(|n| &n.problems)
-            .any(|p| p.kind == InvalidKind::Unreadable)
+            .enumerate()
+            .filter_map(|(i, row)| Some((item_key(row)?, i)))
+            .collect();
+        keyed.sort();
+        keyed.into_iter().map(|(_, i)| i).collect()
+    }
+
+    /// The item of inventory row `index`.
+    pub fn item_row(&self, index: usize) -> Option<ItemRow> {
+        self.inventory.rows.get(index).and_then(item_row)
+    }
+
+    /// Reads every file and reconciles them (no demand file: no recommendations); with the run's
+    /// status (partial when part of the tree could not be read). For small trees and tests: a
+    /// sync keeps the summaries while it writes the rows instead.
+    pub fn report(&self) -> (Report, bool) {
+        let mut summaries: Vec<NodeSummary> = self.read().map(NodeSummary::from).collect();
+        summaries.extend(self.unreadable_directories().iter().map(NodeSummary::of));
+        let partial = summaries.iter().any(is_unreadable);
+        (
+            analyse::analyse_summaries(&summaries, &self.inventory, None),
+            partial,
+        )
+    }
+
+    /// Node rows, sorted by path (every file read at once: small trees and tests).
+    pub fn node_rows(&self) -> Vec<NodeRow> {
+        let matcher = self.matcher();
+        self.read()
+            .map(|node| self.node_row(&node, &matcher).0)
+            .collect()
     }
 
     /// Inventory items, sorted by key.
     pub fn item_rows(&self) -> Vec<ItemRow> {
-        // The parser dropped repeated machines already: every row is an item.
-        let mut items: Vec<ItemRow> = self.inventory.rows.iter().filter_map(item_row).collect();
-        items.sort_by(|a, b| a.key.cmp(&b.key));
-        items
-    }
-
-    /// node.yaml files as rows, sorted by path, each with its matched inventory item.
-    pub fn node_rows(&self) -> Vec<NodeRow> {
-        let rows = &self.inventory.rows;
-        let matcher = Matcher::new(rows);
-        let mut out: Vec<NodeRow> = self
-            .scanned
-            .iter()
-            // Unreadable directories are findings, not nodes.
-            .filter(|n| n.is_file())
-            .map(|n| {
-                let keys = n.doc.as_ref().map(NodeKeys::of);
-                let inventory_key = keys
-                    .as_ref()
-                    .and_then(|k| matcher.find(k))
-                    .and_then(|(i, _)| item_key(&rows[i]));
-                NodeRow {
-                    inventory_key,
-                    ..node_row(&self.prefix, n, keys)
-                }
-            })
-            .collect();
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        out
-    }
-
-    /// Node rows with their matched inventory row, and the inventory rows nothing matched (for
-    /// `enlist export`).
-    pub fn joined(&self) -> (Vec<(NodeRow, Option<ItemRow>)>, Vec<ItemRow>) {
-        let items = self.item_rows();
-        let by_key: HashMap<&str, &ItemRow> = items.iter().map(|i| (i.key.as_str(), i)).collect();
-        let nodes: Vec<(NodeRow, Option<ItemRow>)> = self
-            .node_rows()
+        self.item_order()
             .into_iter()
-            .map(|n| {
-                let item = n
-                    .inventory_key
-                    .as_deref()
-                    .and_then(|k| by_key.get(k))
-                    .map(|i| (*i).clone());
-                (n, item)
-            })
-            .collect();
-        let matched: HashSet<&str> = nodes
-            .iter()
-            .filter_map(|(n, _)| n.inventory_key.as_deref())
-            .collect();
-        let mut unmatched: Vec<ItemRow> = items
-            .iter()
-            .filter(|i| !matched.contains(i.key.as_str()))
-            .cloned()
-            .collect();
-        unmatched.sort_by_key(|i| i.line);
-        (nodes, unmatched)
+            .filter_map(|i| self.item_row(i))
+            .collect()
     }
+}
+
+/// Whether an entry says part of the tree could not be read (absence is then no evidence of
+/// removal).
+pub fn is_unreadable(summary: &NodeSummary) -> bool {
+    summary
+        .problems
+        .iter()
+        .any(|p| p.kind == InvalidKind::Unreadable)
 }
 
 /// The nearest ancestor of `dir` (itself included) holding `.git`, else `dir`.
@@ -468,6 +499,7 @@ mod tests {
     #[test]
     fn selection_hash_ignores_operator_order_and_repeats() {
         let a = Selection {
+            source: "github.com/o/r".into(),
             operators: vec!["alice".into(), "bob".into()],
             paths: vec![".".into()],
             inventory: "inventory.csv".into(),
@@ -483,6 +515,12 @@ mod tests {
         };
         assert_ne!(a.hash(), c.hash());
         assert_eq!(a.hash().len(), 64);
+        // Another repository with the same layout is another selection.
+        let d = Selection {
+            source: "github.com/o/other".into(),
+            ..a.clone()
+        };
+        assert_ne!(a.hash(), d.hash());
     }
 
     #[test]

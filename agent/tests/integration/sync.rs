@@ -367,7 +367,10 @@ fn first_sync_creates_the_schema_and_mirrors_the_checkout() {
         stderr(&out)
     );
 
-    assert_eq!(db.scalar("SELECT max(version) FROM schema_migrations"), "1");
+    assert_eq!(
+        db.scalar("SELECT max(version) FROM schema_migrations"),
+        enlist::sync::schema::LATEST.to_string()
+    );
     let nodes = db.rows(
         "SELECT path, node_id, operator, valid, inventory_key, cores FROM nodes ORDER BY path",
     );
@@ -891,9 +894,15 @@ fn errors_stored_in_sync_runs_never_contain_the_password() {
     let error = failed["error"].as_str().unwrap();
     assert!(error.contains("refusing <redacted>"), "{error}");
     assert!(!error.contains(&password), "{error}");
-    // Nothing of the failed run was written; the previous state stands.
-    assert_eq!(db.scalar("SELECT max(last_seen_run_id) FROM nodes"), "1");
+    // The failed run wrote its node chunks (chunked runs, issue 16) but never became the
+    // selection's latest run: what is missing and the latest findings still come from run 1.
+    assert_eq!(db.scalar("SELECT max(last_seen_run_id) FROM nodes"), "2");
     assert_eq!(db.scalar("SELECT latest_run_id FROM selections"), "1");
+    assert_eq!(db.missing(&[]), (vec![], Some("high".into())));
+    assert_eq!(
+        db.scalar("SELECT count(DISTINCT run_id) FROM latest_findings"),
+        "1"
+    );
 }
 
 #[test]
@@ -905,7 +914,10 @@ fn schema_newer_than_the_binary_is_exit_78() {
     fleet(&tree, 1);
     assert_exit(&db.sync(tree.path(), &[]), 0, "first sync");
     // Migrations are idempotent: a second binary run re-applies nothing.
-    assert_eq!(db.scalar("SELECT count(*) FROM schema_migrations"), "1");
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM schema_migrations"),
+        enlist::sync::schema::LATEST.to_string()
+    );
     db.exec("INSERT INTO schema_migrations (version, name) VALUES (99, 'from the future')");
     let out = db.sync(tree.path(), &[]);
     assert_exit(&out, 78, "schema too new");
