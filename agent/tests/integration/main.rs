@@ -7,4 +7,5 @@ mod facts;
 mod reconcile;
 mod support;
 mod sync;
+mod sync_fleet;
 mod target;

@@ -22,22 +22,22 @@ use enlist::identity::{Candidates, Identity};
 use crate::support::{enlist, stderr, stdout};
 
 #[path = "../../../tests/src/postgres.rs"]
-mod postgres;
+pub(crate) mod postgres;
 
 use postgres::Postgres;
 
 // ---------------------------------------------------------------------------------------------
 // A database per test
 
-struct Db {
-    pg: &'static Postgres,
-    name: String,
+pub(crate) struct Db {
+    pub(crate) pg: &'static Postgres,
+    pub(crate) name: String,
 }
 
 impl Db {
     /// A fresh database named after the test, or `None` when PostgreSQL is unavailable (and not
     /// required).
-    fn new(test: &str) -> Option<Db> {
+    pub(crate) fn new(test: &str) -> Option<Db> {
         let pg = postgres::shared_or_skip(test)?;
         let name = format!("t_{test}");
         pg.create_database(&name)
@@ -45,12 +45,12 @@ impl Db {
         Some(Db { pg, name })
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         self.pg.url(&self.name)
     }
 
     /// Rows of `sql` as JSON objects.
-    fn rows(&self, sql: &str) -> Vec<Value> {
+    pub(crate) fn rows(&self, sql: &str) -> Vec<Value> {
         let text = self.scalar(&format!(
             "SELECT coalesce(json_agg(t), '[]'::json) FROM ({sql}) AS t"
         ));
@@ -60,7 +60,7 @@ impl Db {
         }
     }
 
-    fn scalar(&self, sql: &str) -> String {
+    pub(crate) fn scalar(&self, sql: &str) -> String {
         self.pg
             .psql(&self.name, sql)
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
@@ -68,16 +68,16 @@ impl Db {
             .to_owned()
     }
 
-    fn exec(&self, sql: &str) {
+    pub(crate) fn exec(&self, sql: &str) {
         self.scalar(sql);
     }
 
     /// Runs `enlist sync` on `tree` with the URL in the environment.
-    fn sync(&self, tree: &Path, args: &[&str]) -> Output {
+    pub(crate) fn sync(&self, tree: &Path, args: &[&str]) -> Output {
         self.sync_env(tree, args, &[])
     }
 
-    fn sync_env(&self, tree: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    pub(crate) fn sync_env(&self, tree: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         let url = self.url();
         let mut all_env: Vec<(&str, &str)> = vec![("ENLIST_DATABASE_URL", url.as_str())];
         all_env.extend_from_slice(env);
@@ -85,7 +85,7 @@ impl Db {
     }
 
     /// Nodes of a selection missing now (sorted paths) and the confidence.
-    fn missing(&self, operators: &[&str]) -> (Vec<String>, Option<String>) {
+    pub(crate) fn missing(&self, operators: &[&str]) -> (Vec<String>, Option<String>) {
         let hash = self.selection_hash(operators);
         let rows = self.rows(&format!(
             "SELECT path, confidence FROM missing_nodes WHERE selection_hash = '{hash}' \
@@ -105,7 +105,7 @@ impl Db {
     }
 
     /// The hash of the selection whose `selection.operators` is `operators` (sorted).
-    fn selection_hash(&self, operators: &[&str]) -> String {
+    pub(crate) fn selection_hash(&self, operators: &[&str]) -> String {
         let mut ops: Vec<&str> = operators.to_vec();
         ops.sort();
         let wanted = json!(ops).to_string();
@@ -115,7 +115,7 @@ impl Db {
     }
 }
 
-fn sync_args<'a>(tree: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn sync_args<'a>(tree: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "sync",
         "--nodes",
@@ -127,7 +127,7 @@ fn sync_args<'a>(tree: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
     args
 }
 
-fn inventory_path(tree: &Path) -> &'static str {
+pub(crate) fn inventory_path(tree: &Path) -> &'static str {
     // Leaked once per call: the tests are short-lived and this keeps the argument lists simple.
     Box::leak(
         tree.join("inventory.csv")
@@ -138,7 +138,7 @@ fn inventory_path(tree: &Path) -> &'static str {
     )
 }
 
-fn assert_exit(out: &Output, code: i32, what: &str) {
+pub(crate) fn assert_exit(out: &Output, code: i32, what: &str) {
     assert_eq!(
         out.status.code(),
         Some(code),
@@ -155,7 +155,7 @@ fn assert_exit(out: &Output, code: i32, what: &str) {
 const GIB: u64 = 1024 * 1024 * 1024;
 
 /// A plausible machine, varied by `n`.
-fn machine(n: u32) -> Facts {
+pub(crate) fn machine(n: u32) -> Facts {
     let r650 = n.is_multiple_of(3);
     Facts {
         hostname: format!("rack{:02}-n{:02}", n / 20, n % 20),
@@ -212,23 +212,23 @@ fn mac(n: u32, nic: u32) -> String {
 }
 
 /// A GitOps checkout in a temporary directory.
-struct Tree {
+pub(crate) struct Tree {
     dir: tempfile::TempDir,
 }
 
 impl Tree {
-    fn new() -> Tree {
+    pub(crate) fn new() -> Tree {
         Tree {
             dir: tempfile::tempdir().unwrap(),
         }
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// Writes `facts` as `maintainers/<operator>/cluster-nodes/<id>/node.yaml`; returns that path.
-    fn node(&self, operator: &str, facts: &Facts) -> String {
+    pub(crate) fn node(&self, operator: &str, facts: &Facts) -> String {
         let doc = NodeDocument::new(facts, facts.identity.node_id(6), Some(operator.to_owned()));
         let rel = format!(
             "maintainers/{operator}/cluster-nodes/{}/node.yaml",
@@ -238,22 +238,22 @@ impl Tree {
         rel
     }
 
-    fn write(&self, rel: &str, text: &str) {
+    pub(crate) fn write(&self, rel: &str, text: &str) {
         let path = self.path().join(rel);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(path, text).unwrap();
     }
 
-    fn remove_node(&self, rel: &str) {
+    pub(crate) fn remove_node(&self, rel: &str) {
         fs::remove_dir_all(self.path().join(rel).parent().unwrap()).unwrap();
     }
 
-    fn inventory(&self, csv: &str) {
+    pub(crate) fn inventory(&self, csv: &str) {
         fs::write(self.path().join("inventory.csv"), csv).unwrap();
     }
 
     /// `enlist reconcile --format json` on this tree.
-    fn reconcile(&self) -> Value {
+    pub(crate) fn reconcile(&self) -> Value {
         let out = enlist(
             &[
                 "reconcile",
@@ -273,7 +273,7 @@ impl Tree {
 
 /// `n` nodes (operators alice and bob, alternating) and an inventory: row per node by serial,
 /// plus one machine nobody registered.
-fn fleet(tree: &Tree, n: u32) -> Vec<String> {
+pub(crate) fn fleet(tree: &Tree, n: u32) -> Vec<String> {
     let mut csv = String::from("serial,hostname,make,model,cores,memory_gb,status,notes\n");
     let mut paths = Vec::new();
     for i in 0..n {
@@ -320,7 +320,7 @@ fn content(rows: Vec<Value>) -> Vec<Value> {
 }
 
 /// The latest run's findings of the selection, rebuilt into reconcile's JSON shape.
-fn findings_as_report(db: &Db, selection_hash: &str) -> Value {
+pub(crate) fn findings_as_report(db: &Db, selection_hash: &str) -> Value {
     let kinds = [
         ("missing_registration", "missing_registration"),
         ("phantom_node", "phantom_nodes"),
@@ -1200,7 +1200,9 @@ fn property_database_view_equals_reconcile_json_for_random_trees() {
         );
         let tree = Tree::new();
         let paths = random_tree(&tree, &mut rng);
-        let out = db.sync(tree.path(), &[]);
+        // Small chunks: every tree spans several transactions per table (issue 16).
+        let chunks = [("ENLIST_SYNC_CHUNK_ROWS", "4")];
+        let out = db.sync_env(tree.path(), &[], &chunks);
         assert_exit(&out, 0, &format!("seed {seed}"));
         let hash = db.selection_hash(&[]);
         assert_eq!(
@@ -1221,7 +1223,7 @@ fn property_database_view_equals_reconcile_json_for_random_trees() {
             fs::remove_file(tree.path().join(path)).unwrap();
         }
         assert_exit(
-            &db.sync(tree.path(), &[]),
+            &db.sync_env(tree.path(), &[], &chunks),
             0,
             &format!("seed {seed} resync"),
         );
@@ -1262,7 +1264,7 @@ fn property_database_view_equals_reconcile_json_for_random_trees() {
 // ---------------------------------------------------------------------------------------------
 // Export
 
-fn export(tree: &Tree, format: &str) -> String {
+pub(crate) fn export(tree: &Tree, format: &str) -> String {
     let out = enlist(
         &[
             "export",
