@@ -20,9 +20,14 @@ let
     lib.filterAttrs (_: value: value != null) cfg.settings
   );
 
-  # Slack on top of the readiness wait for the requests themselves and a rate-limit pause. With
-  # the default 600 s this gives the 15 min of the plain unit.
-  startTimeoutSlackSecs = 300;
+  # The unit's start timeout is the run's deadline (run_timeout_secs, which bounds readiness,
+  # requests and rate-limit waits) plus this minute for facts, lock and marker: with the default
+  # 840 s, the 15 min of the plain unit. systemd then never kills a run before it reports.
+  startTimeoutSlackSecs = 60;
+
+  # Exit codes after which a restart cannot help (everything but 69, 73, 75); the same list as
+  # systemd/enlist.service, which the module test compares.
+  restartPreventExitStatus = "1 2 64 65 70 71 76 77 78 243 SIGABRT";
 
   # externalPath (nixpkgs lib since late 2025) rejects path literals and store paths at the
   # definition; on older nixpkgs a string plus the assertions below do the same job.
@@ -102,9 +107,17 @@ in
             type = lib.types.ints.positive;
             default = cfg.readinessTimeout;
             defaultText = lib.literalExpression "config.services.enlist.readinessTimeout";
+            description = "Set through {option}`services.enlist.readinessTimeout`.";
+          };
+
+          run_timeout_secs = lib.mkOption {
+            type = lib.types.ints.positive;
+            default = 840;
             description = ''
-              Set through {option}`services.enlist.readinessTimeout`, which also sizes the unit's
-              start timeout.
+              One deadline over a whole run: the readiness wait, every request including its
+              body, and rate-limit waits (each keeps its own budget inside it). Past it enlist
+              exits 69 (GitHub never answered) or 75. The unit's start timeout is this plus
+              ${toString startTimeoutSlackSecs} seconds.
             '';
           };
         };
@@ -152,8 +165,8 @@ in
       default = 600;
       description = ''
         Seconds enlist waits for the GitHub API to become reachable before giving up with exit
-        code 69 (retried by the unit 5 minutes later). Becomes `readiness_timeout_secs`; the
-        unit's start timeout is this plus ${toString startTimeoutSlackSecs} seconds.
+        code 69 (retried by the unit 5 minutes later). Becomes `readiness_timeout_secs`; it lies
+        within `settings.run_timeout_secs`, the run's deadline.
       '';
     };
   };
@@ -218,14 +231,13 @@ in
         # Without it a oneshot gets no NOTIFY_SOCKET and STATUS= is lost.
         NotifyAccess = "main";
         ExecStart = "${lib.getExe cfg.package} register --config ${configFile}";
-        TimeoutStartSec = "${toString (cfg.settings.readiness_timeout_secs + startTimeoutSlackSecs)}s";
+        TimeoutStartSec = "${toString (cfg.settings.run_timeout_secs + startTimeoutSlackSecs)}s";
 
-        # Retry 69 (GitHub unreachable) and 75 (temporary failure) only. Type=oneshot refuses the
-        # allow-list RestartForceExitStatus=, hence on-failure minus what a retry cannot fix:
-        # 64/65/77/78 (usage, data, permission, config), 1/2 (unmapped error, clap usage),
-        # 243 (CREDENTIALS: token file missing), SIGABRT (a panic).
+        # Retry 69 (GitHub unreachable), 73 (state directory unusable) and 75 (temporary failure)
+        # only. Type=oneshot refuses the allow-list RestartForceExitStatus=, hence on-failure
+        # minus every other code (see systemd/enlist.service for each one's reason).
         Restart = "on-failure";
-        RestartPreventExitStatus = "1 2 64 65 77 78 243 SIGABRT";
+        RestartPreventExitStatus = restartPreventExitStatus;
         RestartSec = "5min";
 
         # $STATE_DIRECTORY = /var/lib/enlist: marker and lock file.

@@ -142,6 +142,10 @@ pub struct RegisterArgs {
     /// Allow registering from a live installer.
     #[arg(long)]
     pub allow_live: bool,
+    /// GitHub auto-merge for the registration PR once the base branch's rules hold (default
+    /// squash).
+    #[arg(long, value_name = "squash|merge|rebase|off")]
+    pub auto_merge: Option<String>,
 }
 
 /// `enlist status`.

@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::identity::{NodeId, is_safe_name};
+use crate::identity::NodeId;
+use crate::markdown::is_rfc1123_hostname;
 use crate::secret::Token;
 use crate::sysroot::{Roots, SysRoot};
 
@@ -40,6 +41,10 @@ pub const DEFAULT_READINESS_TIMEOUT_SECS: u64 = 600;
 pub const DEFAULT_RATE_LIMIT_WAIT_SECS: u64 = 900;
 /// Per-request timeout.
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
+/// One deadline over a whole run (readiness, every request including its body, rate-limit
+/// waits, each of which keeps its own budget inside it): 14 min, so the unit's 15 min start
+/// timeout never kills a run before it reports its exit code.
+pub const DEFAULT_RUN_TIMEOUT_SECS: u64 = 840;
 /// The credential name the unit's `LoadCredential=` uses.
 pub const CREDENTIAL_NAME: &str = "github-token";
 
@@ -73,6 +78,12 @@ pub struct FileConfig {
     pub request_timeout_secs: Option<u64>,
     /// Random delay (0..=N s) before the first request, to spread a mass bring-up.
     pub start_jitter_secs: Option<u64>,
+    /// One deadline over the whole run, in seconds.
+    pub run_timeout_secs: Option<u64>,
+    /// GitHub auto-merge for the registration PR: `squash` (default), `merge`, `rebase`, `off`.
+    pub auto_merge: Option<String>,
+    /// Also turn on auto-merge for PRs that update a registered node's facts (default false).
+    pub auto_merge_updates: Option<bool>,
     /// File holding the token.
     pub token_file: Option<PathBuf>,
     /// Read file-based facts under this directory.
@@ -108,10 +119,55 @@ pub struct Overrides {
     pub root: Option<PathBuf>,
     /// `--target`: the installed system mounted at this directory (implies a dry run).
     pub target: Option<PathBuf>,
+    /// `--auto-merge`.
+    pub auto_merge: Option<String>,
     /// `--allow-live` (only `true` is expressible as a flag).
     pub allow_live: bool,
     /// `--dry-run`.
     pub dry_run: bool,
+}
+
+/// GitHub's merge methods for auto-merge (GraphQL `PullRequestMergeMethod`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeMethod {
+    /// One squashed commit (the default: one commit per registration on the base branch).
+    Squash,
+    /// A merge commit.
+    Merge,
+    /// The PR's commits rebased onto the base.
+    Rebase,
+}
+
+impl MergeMethod {
+    /// The GraphQL enum value.
+    pub fn graphql(self) -> &'static str {
+        match self {
+            MergeMethod::Squash => "SQUASH",
+            MergeMethod::Merge => "MERGE",
+            MergeMethod::Rebase => "REBASE",
+        }
+    }
+
+    /// The config value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeMethod::Squash => "squash",
+            MergeMethod::Merge => "merge",
+            MergeMethod::Rebase => "rebase",
+        }
+    }
+}
+
+/// `auto_merge`: a merge method, or `off` (`None`).
+fn auto_merge_value(raw: &str) -> Result<Option<MergeMethod>, String> {
+    match raw.trim().to_lowercase().as_str() {
+        "squash" => Ok(Some(MergeMethod::Squash)),
+        "merge" => Ok(Some(MergeMethod::Merge)),
+        "rebase" => Ok(Some(MergeMethod::Rebase)),
+        "off" | "false" | "no" => Ok(None),
+        _ => Err("expected squash, merge, rebase or off".to_owned()),
+    }
 }
 
 /// A repository name, `owner/name`.
@@ -162,6 +218,12 @@ pub struct RegisterConfig {
     pub roots: Roots,
     /// `--target`: the installed system being previewed (then `dry_run` is set).
     pub target: Option<SysRoot>,
+    /// The run's deadline.
+    pub run_timeout: Duration,
+    /// How GitHub should merge the PR once its rules hold (`None`: auto-merge off).
+    pub auto_merge: Option<MergeMethod>,
+    /// Auto-merge update PRs too.
+    pub auto_merge_updates: bool,
     /// Allow live installer.
     pub allow_live: bool,
     /// Dry run.
@@ -264,7 +326,8 @@ pub enum ConfigError {
 
 const VALID_KEYS: &str = "repo, api_url, operator, path_template, base_branch, state_dir, node_id, \
     branch_prefix, labels, readiness_timeout_secs, rate_limit_wait_secs, request_timeout_secs, \
-    start_jitter_secs, token_file, root, allow_live, dry_run";
+    start_jitter_secs, run_timeout_secs, auto_merge, auto_merge_updates, token_file, root, \
+    allow_live, dry_run";
 
 /// The process environment, injectable for tests.
 pub type Env = BTreeMap<String, String>;
@@ -482,7 +545,12 @@ impl RegisterConfig {
             Some(l) => validate_api_url(&l.value).map_err(|reason| ConfigError::Invalid {
                 origin: l.origin,
                 key: "api_url",
-                value: l.value.clone(),
+                // A URL with `user:password@` carries a secret: never echo it, not even in part.
+                value: if l.value.contains('@') {
+                    "<not shown>".to_owned()
+                } else {
+                    l.value.clone()
+                },
                 reason,
             })?,
             None => DEFAULT_API_URL.to_owned(),
@@ -634,14 +702,60 @@ impl RegisterConfig {
             .unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECS);
         let start_jitter =
             seconds(env, "start_jitter_secs", file.start_jitter_secs, f)?.unwrap_or(0);
-        if request_timeout == 0 {
+        let run_timeout = seconds(env, "run_timeout_secs", file.run_timeout_secs, f)?
+            .unwrap_or(DEFAULT_RUN_TIMEOUT_SECS);
+        for (key, value) in [
+            ("request_timeout_secs", request_timeout),
+            ("run_timeout_secs", run_timeout),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    origin: "config".into(),
+                    key,
+                    value: "0".into(),
+                    reason: "must be at least 1".into(),
+                });
+            }
+        }
+        if start_jitter >= run_timeout {
             return Err(ConfigError::Invalid {
                 origin: "config".into(),
-                key: "request_timeout_secs",
-                value: "0".into(),
-                reason: "must be at least 1".into(),
+                key: "start_jitter_secs",
+                value: start_jitter.to_string(),
+                reason: format!(
+                    "the start jitter is part of the run, whose deadline is run_timeout_secs \
+                     ({run_timeout}): keep it well below that"
+                ),
             });
         }
+        let auto_merge = pick(
+            overrides.auto_merge.clone(),
+            "auto-merge",
+            env,
+            "auto_merge",
+            text,
+            file.auto_merge.clone(),
+            f,
+        )?;
+        let auto_merge = match auto_merge {
+            Some(l) => auto_merge_value(&l.value).map_err(|reason| ConfigError::Invalid {
+                origin: l.origin,
+                key: "auto_merge",
+                value: l.value.clone(),
+                reason,
+            })?,
+            None => Some(MergeMethod::Squash),
+        };
+        let auto_merge_updates = pick(
+            None,
+            "",
+            env,
+            "auto_merge_updates",
+            boolean,
+            file.auto_merge_updates,
+            f,
+        )?
+        .is_some_and(|l| l.value);
 
         let roots = resolve_roots(overrides, env, &file, f)?;
         let allow_live = pick(
@@ -712,6 +826,9 @@ impl RegisterConfig {
             start_jitter: Duration::from_secs(start_jitter),
             roots,
             target,
+            run_timeout: Duration::from_secs(run_timeout),
+            auto_merge,
+            auto_merge_updates,
             allow_live,
             dry_run,
             token,
@@ -928,6 +1045,16 @@ fn validate_api_url(raw: &str) -> Result<String, String> {
     let uri: http::Uri = trimmed
         .parse()
         .map_err(|_| "expected an http(s) URL such as https://api.github.com".to_owned())?;
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        // http::Uri keeps `user:password@` in the authority; the client would ignore it for
+        // authentication and every error would echo it.
+        return Err(
+            "it carries credentials (user:password@host): remove them; enlist authenticates with \
+             the token (token_file, LoadCredential=github-token or GITHUB_TOKEN), and the URL \
+             appears in errors and logs"
+                .to_owned(),
+        );
+    }
     match (uri.scheme_str(), uri.host()) {
         (Some("https"), Some(_)) if uri.query().is_none() => Ok(trimmed.to_owned()),
         (Some("http"), Some(host)) if uri.query().is_none() => {
@@ -981,7 +1108,9 @@ pub struct PathTemplate(String);
 /// A hostname that cannot be used in a path.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "hostname {0:?} cannot be used in path_template: use {{node_id}} instead or fix /etc/hostname"
+    "hostname {0:?} is not a valid RFC 1123 host name (dot-separated labels of 1-63 letters, \
+     digits and '-', not starting or ending with '-'), so it cannot be used in path_template: fix \
+     /etc/hostname, or use {{node_id}} instead of {{hostname}}"
 )]
 pub struct UnsafeHostname(pub String);
 
@@ -1029,7 +1158,7 @@ impl PathTemplate {
         node_id: &NodeId,
         hostname: &str,
     ) -> Result<String, UnsafeHostname> {
-        if self.0.contains("{hostname}") && !is_safe_hostname(hostname) {
+        if self.0.contains("{hostname}") && !is_rfc1123_hostname(hostname) {
             return Err(UnsafeHostname(hostname.to_owned()));
         }
         Ok(self
@@ -1043,14 +1172,6 @@ impl PathTemplate {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-fn is_safe_hostname(hostname: &str) -> bool {
-    is_safe_name(hostname)
-        || (hostname.len() <= 253
-            && hostname
-                .split('.')
-                .all(|label| is_safe_name(label) || (label.len() == 1 && label != "-")))
 }
 
 #[cfg(test)]
@@ -1188,8 +1309,100 @@ mod tests {
         );
         assert!(PathTemplate::parse("x/{operator}/{node_id}.yaml", false).is_err());
         let h = PathTemplate::parse("x/{hostname}/{node_id}.yaml", false).unwrap();
-        assert!(h.expand(None, &id, "..").is_err());
         assert!(h.expand(None, &id, "rack1-n1.example.org").is_ok());
+        // Only RFC 1123 host names: no traversal, separators, control characters or empty labels.
+        for bad in [
+            "..",
+            ".",
+            "a/b",
+            "a\u{1}b",
+            "a..b",
+            "-x",
+            "x-",
+            "under_score",
+            "host\n",
+            "",
+            "a b",
+        ] {
+            let err = h.expand(None, &id, bad).unwrap_err();
+            assert!(err.to_string().contains("RFC 1123"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn api_url_with_credentials_is_refused_without_echoing_them() {
+        let overrides = Overrides {
+            config: Some("/dev/null".into()),
+            api_url: Some("https://enlist:s3cr3t-pa55@ghe.example.com/api/v3".into()),
+            ..Overrides::default()
+        };
+        let e = env(&[("ENLIST_REPO", "a/b")]);
+        let err = RegisterConfig::resolve(&overrides, &e).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("credentials"), "{msg}");
+        for secret in ["s3cr3t", "pa55", "enlist:", "ghe.example.com"] {
+            assert!(!msg.contains(secret), "{msg}");
+            assert!(!format!("{err:?}").contains(secret), "{err:?}");
+        }
+        // The same from the environment, and a malformed one.
+        let e = env(&[
+            ("ENLIST_REPO", "a/b"),
+            ("ENLIST_API_URL", "http://u:p@ss@127.0.0.1:1"),
+        ]);
+        let overrides = Overrides {
+            config: Some("/dev/null".into()),
+            ..Overrides::default()
+        };
+        let msg = RegisterConfig::resolve(&overrides, &e)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("ENLIST_API_URL") && !msg.contains("ss@"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn run_timeout_and_auto_merge_have_defaults_and_checks() {
+        let overrides = Overrides {
+            config: Some("/dev/null".into()),
+            ..Overrides::default()
+        };
+        let cfg = RegisterConfig::resolve(&overrides, &env(&[("ENLIST_REPO", "a/b")])).unwrap();
+        assert_eq!(
+            cfg.run_timeout,
+            Duration::from_secs(DEFAULT_RUN_TIMEOUT_SECS)
+        );
+        assert_eq!(cfg.auto_merge, Some(MergeMethod::Squash));
+        assert!(!cfg.auto_merge_updates);
+        let cfg = RegisterConfig::resolve(
+            &Overrides {
+                auto_merge: Some("off".into()),
+                ..overrides.clone()
+            },
+            &env(&[
+                ("ENLIST_REPO", "a/b"),
+                ("ENLIST_AUTO_MERGE", "rebase"),
+                ("ENLIST_AUTO_MERGE_UPDATES", "true"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.auto_merge, None, "the flag beats the environment");
+        assert!(cfg.auto_merge_updates);
+        for (key, value, names) in [
+            (
+                "ENLIST_AUTO_MERGE",
+                "fast-forward",
+                "squash, merge, rebase or off",
+            ),
+            ("ENLIST_RUN_TIMEOUT_SECS", "0", "at least 1"),
+            ("ENLIST_START_JITTER_SECS", "900", "run_timeout_secs"),
+        ] {
+            let err =
+                RegisterConfig::resolve(&overrides, &env(&[("ENLIST_REPO", "a/b"), (key, value)]))
+                    .unwrap_err();
+            assert!(err.to_string().contains(names), "{key}: {err}");
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Exit codes (sysexits.h), the contract with the systemd unit: it restarts on 69/73/75/76 and
-//! never on 64/65/77/78. `main` maps every failure through here; registration errors through
+//! Exit codes (sysexits.h), the contract with the systemd unit: it restarts only on the transient
+//! 69/73/75; every other code is final until the next boot (or the timer's next run). `main` maps every failure through here; registration errors through
 //! [`of_register`], which the end-to-end tests also use to assert the documented codes.
 
 use crate::facts::FactsError;
@@ -56,7 +56,8 @@ pub fn of_register(error: &RegisterError) -> u8 {
             ForgeError::NotFound { .. } | ForgeError::Client(_) => CONFIG,
             ForgeError::RateLimited { .. }
             | ForgeError::Server { .. }
-            | ForgeError::Transport { .. } => TEMPFAIL,
+            | ForgeError::Transport { .. }
+            | ForgeError::RunTimeout { .. } => TEMPFAIL,
             ForgeError::Unexpected { .. } => PROTOCOL,
         },
     }

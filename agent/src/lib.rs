@@ -16,6 +16,7 @@
 //! | reconcile in CI | [`reconcile`] |
 //! | the registry as a database, CSV/JSON lines export | [`mod@sync`], [`export`] |
 //! | logging, journald events, sd_notify | [`logging`] |
+//! | machine values in PR Markdown (inert) | [`markdown`] |
 //! | man pages (for packagers) | [`manpage`] |
 
 #![forbid(unsafe_code)]
@@ -33,6 +34,7 @@ pub mod hash;
 pub mod identity;
 pub mod logging;
 pub mod manpage;
+pub mod markdown;
 pub mod nix;
 pub mod reconcile;
 pub mod register;

@@ -162,6 +162,7 @@ fn register_command(args: RegisterArgs, env: &config::Env) -> Result<(), Failure
         token_file: args.token_file,
         root: args.root,
         target: args.target,
+        auto_merge: args.auto_merge,
         allow_live: args.allow_live,
         dry_run: args.dry_run,
     };

@@ -114,7 +114,7 @@ async fn full_disk_exits_73_before_any_request() {
     let mnt = node.dir().join("full");
     std::fs::create_dir(&mnt).unwrap();
     let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=4k", "tmpfs"])
+        .args(["-t", "tmpfs", "-o", "size=4k,mode=0700", "tmpfs"])
         .arg(&mnt)
         .status()
         .is_ok_and(|s| s.success());

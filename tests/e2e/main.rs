@@ -8,6 +8,7 @@
 mod boot;
 mod crash;
 mod faults;
+mod hardening;
 mod matrix;
 mod nixos_module;
 mod preview;

@@ -10,6 +10,12 @@
 //!
 //! Faults (status codes, delays, "apply the write and then fail") and a secondary rate limit
 //! (content-creating requests per window) can be injected to test the client's behaviour.
+//!
+//! Lists paginate like GitHub's: `per_page` defaults to 30 and is capped at 100, and a `Link`
+//! header names the `next`/`last` (and `first`/`prev`) pages — by repository id
+//! (`/repositories/{id}/…`), as GitHub writes them, so a client that only reads page one, or that
+//! rebuilds the next URL itself from the path it asked for, is caught. The API also answers under
+//! GitHub Enterprise's `/api/v3` prefix.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,8 +32,11 @@ use crate::openapi::Spec;
 pub struct Recorded {
     /// HTTP method.
     pub method: String,
-    /// Path without the query.
+    /// Path without the query, as the operation's (`/repos/{owner}/{repo}/…`; a GitHub
+    /// Enterprise `/api/v3` prefix and a `/repositories/{id}` pagination link resolved).
     pub path: String,
+    /// The path exactly as the client sent it.
+    pub raw_path: String,
     /// Query parameters.
     pub query: Vec<(String, String)>,
     /// JSON body, if any.
@@ -105,6 +114,9 @@ pub enum FaultKind {
     Reset,
     /// Let GitHub process the request, then reset the connection instead of answering.
     ApplyThenReset,
+    /// Let GitHub process the request, then send its answer one byte per this interval (a
+    /// server, proxy or link that never quite delivers).
+    Trickle(Duration),
 }
 
 /// A fault for requests matching `method` and a path suffix/infix.
@@ -193,6 +205,10 @@ pub struct State {
     /// Process the n-th request (1-based) normally but hold its answer this long (crash tests
     /// kill the client while it waits).
     pub hang_at: Option<(usize, Duration)>,
+    /// The repository's numeric id (GitHub's pagination links use it).
+    pub repo_id: u64,
+    /// `http://host[:port][/api/v3]` of the request being answered, for `Link` headers.
+    link_base: String,
     next_number: u64,
     next_id: u64,
     commit_counter: u64,
@@ -227,6 +243,8 @@ impl State {
             head_filter: HeadFilter::GitHub,
             rate_limited: 0,
             hang_at: None,
+            repo_id: 702_312,
+            link_base: String::new(),
             next_number: 1,
             next_id: 1000,
             commit_counter: 0,
@@ -328,17 +346,26 @@ impl State {
         p.state = "closed".to_owned();
     }
 
-    /// Consumes a connection-reset fault matching this request: `Some(false)` resets before the
-    /// request reaches GitHub, `Some(true)` after GitHub processed it.
-    pub fn take_reset(&mut self, method: &str, path: &str) -> Option<bool> {
+    /// Consumes a connection-level fault (reset, trickle) matching this request, for the proxy.
+    pub fn take_connection_fault(&mut self, method: &str, path: &str) -> Option<FaultKind> {
         let fault = self.faults.iter_mut().find(|f| {
             f.times > 0
                 && f.method == method
                 && path.contains(&f.path_contains)
-                && matches!(f.kind, FaultKind::Reset | FaultKind::ApplyThenReset)
+                && is_connection_fault(&f.kind)
         })?;
         fault.times -= 1;
-        Some(matches!(fault.kind, FaultKind::ApplyThenReset))
+        Some(fault.kind.clone())
+    }
+
+    /// Adds a comment to PR `number` as someone else (test arrangement).
+    pub fn add_comment(&mut self, number: u64, body: &str) {
+        self.next_id += 1;
+        self.comments.push(Comment {
+            id: self.next_id,
+            issue: number,
+            body: body.to_owned(),
+        });
     }
 
     /// Requests that wrote.
@@ -356,6 +383,62 @@ impl State {
         self.pulls.iter().filter(|p| p.state == "open").collect()
     }
 
+    /// `/repositories/{id}/rest` → `/repos/{owner}/{name}/rest`.
+    fn canonical(&self, path: &str) -> String {
+        let by_id = format!("/repositories/{}", self.repo_id);
+        match path.strip_prefix(&by_id) {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                format!("/repos/{}/{}{rest}", self.owner, self.name)
+            }
+            _ => path.to_owned(),
+        }
+    }
+
+    /// One page of `items` as GitHub answers a list: `per_page` (default 30, at most 100) items
+    /// of page `page` (default 1), and a `Link` header for the other pages, which repeats the
+    /// request's other query parameters.
+    fn page(&self, rest: &str, query: &[(String, String)], items: Vec<Value>) -> Answer {
+        let number = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+        };
+        let per_page = number("per_page").unwrap_or(30).clamp(1, 100);
+        let page = number("page").unwrap_or(1).max(1);
+        let last = items.len().div_ceil(per_page).max(1);
+        let shown: Vec<Value> = items
+            .into_iter()
+            .skip((page - 1).saturating_mul(per_page))
+            .take(per_page)
+            .collect();
+        let mut answer = Answer::json(200, json!(shown));
+        if last > 1 {
+            let others: String = query
+                .iter()
+                .filter(|(k, _)| k != "page" && k != "per_page")
+                .map(|(k, v)| format!("&{k}={}", encode_query(v)))
+                .collect();
+            let url = |n: usize| {
+                format!(
+                    "{}/repositories/{}{rest}?per_page={per_page}{others}&page={n}",
+                    self.link_base, self.repo_id
+                )
+            };
+            let mut links = Vec::new();
+            if page < last {
+                links.push(format!("<{}>; rel=\"next\"", url(page + 1)));
+                links.push(format!("<{}>; rel=\"last\"", url(last)));
+            }
+            if page > 1 {
+                links.push(format!("<{}>; rel=\"first\"", url(1)));
+                links.push(format!("<{}>; rel=\"prev\"", url(page - 1)));
+            }
+            answer.headers.push(("link".to_owned(), links.join(", ")));
+        }
+        answer
+    }
+
     fn base_url(&self) -> String {
         format!("https://api.github.com/repos/{}/{}", self.owner, self.name)
     }
@@ -363,6 +446,26 @@ impl State {
     fn html_url(&self) -> String {
         format!("https://github.com/{}/{}", self.owner, self.name)
     }
+}
+
+fn is_connection_fault(kind: &FaultKind) -> bool {
+    matches!(
+        kind,
+        FaultKind::Reset | FaultKind::ApplyThenReset | FaultKind::Trickle(_)
+    )
+}
+
+fn encode_query(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 fn sha40(bytes: &[u8]) -> String {
@@ -487,6 +590,20 @@ impl Respond for Responder {
             .iter()
             .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
             .collect();
+        let host = headers
+            .iter()
+            .find(|(k, _)| k == "host")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        // GitHub Enterprise serves the REST API under /api/v3; pagination links name the
+        // repository by id. Both are the same operations as /repos/{owner}/{repo}/….
+        let raw_path = path.clone();
+        let (prefix, path) = match path.strip_prefix("/api/v3") {
+            Some(rest) if rest.starts_with('/') => ("/api/v3", rest.to_owned()),
+            _ => ("", path),
+        };
+        let path = state.canonical(&path);
+        state.link_base = format!("http://{host}{prefix}");
         let spec = Spec::get();
         let mut violations = spec.check_request(&method, &path, &query, body.as_ref());
         if !request.body.is_empty() && body.is_none() {
@@ -510,6 +627,7 @@ impl Respond for Responder {
         state.requests.push(Recorded {
             method,
             path,
+            raw_path,
             query,
             body,
             status: answer.status,
@@ -573,7 +691,7 @@ fn answer(
         f.times > 0
             && f.method == method
             && path.contains(&f.path_contains)
-            && !matches!(f.kind, FaultKind::Reset | FaultKind::ApplyThenReset)
+            && !is_connection_fault(&f.kind)
     }) {
         state.faults[index].times -= 1;
         let kind = state.faults[index].kind.clone();
@@ -615,7 +733,7 @@ fn answer(
                 return real;
             }
             // Handled by the proxy before the request gets here.
-            FaultKind::Reset | FaultKind::ApplyThenReset => {}
+            FaultKind::Reset | FaultKind::ApplyThenReset | FaultKind::Trickle(_) => {}
         }
     }
 
@@ -708,7 +826,7 @@ fn route(
             get_contents(state, &file.join("/"), &git_ref)
         }
         ("PUT", ["contents", file @ ..]) => put_contents(state, &file.join("/"), &body),
-        ("GET", ["pulls"]) => list_pulls(state, q("head").as_deref(), q("state").as_deref()),
+        ("GET", ["pulls"]) => list_pulls(state, query, q("head").as_deref(), q("state").as_deref()),
         ("POST", ["pulls"]) => create_pull(state, &body),
         ("GET", ["pulls", n]) => {
             with_pull(state, n, |s, p| Answer::json(200, pull_json(s, p, true)))
@@ -725,7 +843,7 @@ fn route(
                 }
             })
         }
-        ("GET", ["issues", n, "comments"]) => list_comments(state, n),
+        ("GET", ["issues", n, "comments"]) => list_comments(state, query, n),
         ("POST", ["issues", n, "comments"]) => create_comment(state, n, &body),
         ("POST", ["issues", n, "labels"]) => add_labels(state, n, &body),
         _ => not_found("rest"),
@@ -742,6 +860,7 @@ fn get_repo(state: &State) -> Answer {
     repo["html_url"] = json!(state.html_url());
     repo["url"] = json!(state.base_url());
     repo["private"] = json!(true);
+    repo["id"] = json!(state.repo_id);
     repo["language"] = json!("Nix");
     Answer::json(200, repo)
 }
@@ -959,7 +1078,12 @@ fn label_json(name: &str) -> Value {
     l
 }
 
-fn list_pulls(state: &State, head: Option<&str>, filter_state: Option<&str>) -> Answer {
+fn list_pulls(
+    state: &State,
+    query: &[(String, String)],
+    head: Option<&str>,
+    filter_state: Option<&str>,
+) -> Answer {
     let wanted = filter_state.unwrap_or("open");
     let head_branch = match (state.head_filter, head) {
         // GitHub needs `owner:branch`; without the owner the filter is silently ignored.
@@ -984,7 +1108,7 @@ fn list_pulls(state: &State, head: Option<&str>, filter_state: Option<&str>) -> 
         .filter(|p| head_branch.as_ref().is_none_or(|b| &p.head == b))
         .map(|p| pull_json(state, p, false))
         .collect();
-    Answer::json(200, json!(items))
+    state.page("/pulls", query, items)
 }
 
 fn create_pull(state: &mut State, body: &Value) -> Answer {
@@ -1088,7 +1212,7 @@ fn comment_json(state: &State, c: &Comment) -> Value {
     v
 }
 
-fn list_comments(state: &State, n: &str) -> Answer {
+fn list_comments(state: &State, query: &[(String, String)], n: &str) -> Answer {
     let Some(number) = n
         .parse::<u64>()
         .ok()
@@ -1102,7 +1226,7 @@ fn list_comments(state: &State, n: &str) -> Answer {
         .filter(|c| c.issue == number)
         .map(|c| comment_json(state, c))
         .collect();
-    Answer::json(200, json!(items))
+    state.page(&format!("/issues/{number}/comments"), query, items)
 }
 
 fn create_comment(state: &mut State, n: &str, body: &Value) -> Answer {

@@ -7,6 +7,7 @@ pub mod container;
 pub mod fake;
 pub mod fleetgen;
 pub mod logs;
+pub mod markdown;
 pub mod measure;
 pub mod node;
 pub mod openapi;

@@ -1,6 +1,6 @@
-//! A connection-level proxy in front of the fake GitHub, for the one fault an HTTP mock cannot
+//! A connection-level proxy in front of the fake GitHub, for the faults an HTTP mock cannot
 //! produce: a connection reset (TCP RST), before the request reaches GitHub or after GitHub
-//! processed it. Every request is forwarded on its own upstream connection with
+//! processed it, and an answer trickled out one byte at a time. Every request is forwarded on its own upstream connection with
 //! `Connection: close`, so the client opens a new connection for each request and a reset hits
 //! exactly one of them.
 
@@ -10,7 +10,10 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::fake::State;
+use crate::fake::{FaultKind, State};
+
+/// How long a trickled answer keeps going at most (the client gives up long before).
+const MAX_TRICKLE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Starts the proxy on a free loopback port, forwarding to `upstream`.
 pub async fn start(upstream: SocketAddr, state: Arc<Mutex<State>>) -> SocketAddr {
@@ -38,11 +41,11 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, state: Arc<Mutex<St
         .next()
         .unwrap_or_default()
         .to_owned();
-    let reset = state
+    let fault = state
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .take_reset(&method, &path);
-    if reset == Some(false) {
+        .take_connection_fault(&method, &path);
+    if matches!(fault, Some(FaultKind::Reset)) {
         return rst(client);
     }
     let Ok(mut server) = TcpStream::connect(upstream).await else {
@@ -65,8 +68,19 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, state: Arc<Mutex<St
     if server.read_to_end(&mut response).await.is_err() {
         return;
     }
-    if reset == Some(true) {
-        return rst(client);
+    match fault {
+        Some(FaultKind::ApplyThenReset) => return rst(client),
+        Some(FaultKind::Trickle(every)) => {
+            let started = std::time::Instant::now();
+            for byte in response {
+                if client.write_all(&[byte]).await.is_err() || started.elapsed() > MAX_TRICKLE {
+                    return;
+                }
+                tokio::time::sleep(every).await;
+            }
+            return;
+        }
+        _ => {}
     }
     let _ = client.write_all(&response).await;
     let _ = client.shutdown().await;

@@ -26,6 +26,14 @@ use crate::secret::Token;
 /// Longest wait a 5xx `retry-after` may impose on one read retry.
 const MAX_SERVER_RETRY_AFTER: Duration = Duration::from_secs(60);
 
+/// Most pages read of one list (PRs of the node's branch, comments of its PR): 50 pages of 100
+/// is 5,000 items. A PR cannot have that many of either in normal use; a pathological one must
+/// not make a run endless.
+pub const MAX_PAGES: usize = 50;
+
+/// Items per page asked for (GitHub's maximum; its default is 30).
+pub const PER_PAGE: usize = 100;
+
 /// Settings of the client.
 #[derive(Clone, Debug)]
 pub struct GitHubOptions {
@@ -35,8 +43,14 @@ pub struct GitHubOptions {
     pub repo: RepoName,
     /// Token.
     pub token: Token,
-    /// Per-request connect/read timeout.
+    /// Per-request timeout of the HTTP stack: connecting, and each read or write (a stalled
+    /// connection). An answer that keeps trickling is bounded by the deadline.
     pub request_timeout: Duration,
+    /// The run's deadline, as a [`Clock::elapsed`] value: no request, retry or rate-limit wait
+    /// goes past it.
+    pub deadline: Duration,
+    /// The configured `run_timeout_secs` (for messages).
+    pub run_timeout: Duration,
     /// How long this run may wait on rate limits in total.
     pub rate_limit_wait: Duration,
     /// How many times a failed read (5xx, transport) is retried.
@@ -59,6 +73,12 @@ pub struct RequestCounts {
 /// The GitHub client.
 pub struct GitHub {
     client: Octocrab,
+    /// The path of `api_url` (`""` for api.github.com, `/api/v3` for GitHub Enterprise): the client's
+    /// base is the origin alone, so REST paths, pagination links and the GraphQL endpoint (which
+    /// on GitHub Enterprise is *not* under `/api/v3`) are all absolute paths on it.
+    api_path: String,
+    /// `scheme://host[:port]` of `api_url`: pagination links must stay on it.
+    origin: String,
     repo: RepoName,
     clock: Arc<dyn Clock>,
     options: GitHubOptions,
@@ -108,8 +128,20 @@ impl Reply {
 impl GitHub {
     /// Builds the client.
     pub fn new(options: GitHubOptions, clock: Arc<dyn Clock>) -> Result<GitHub, ForgeError> {
+        let uri: http::Uri = options
+            .api_url
+            .parse()
+            .map_err(|e| ForgeError::Client(format!("api_url {}: {e}", options.api_url)))?;
+        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+            return Err(ForgeError::Client(format!(
+                "api_url {} is not an absolute http(s) URL",
+                options.api_url
+            )));
+        };
+        let origin = format!("{scheme}://{authority}");
+        let api_path = uri.path().trim_end_matches('/').to_owned();
         let client = Octocrab::builder()
-            .base_uri(options.api_url.as_str())
+            .base_uri(origin.as_str())
             .map_err(|e| ForgeError::Client(format!("api_url {}: {e}", options.api_url)))?
             .personal_token(options.token.expose().to_owned())
             .add_header(
@@ -123,6 +155,8 @@ impl GitHub {
             .map_err(|e| ForgeError::Client(e.to_string()))?;
         Ok(GitHub {
             client,
+            api_path,
+            origin,
             repo: options.repo.clone(),
             clock,
             options,
@@ -142,15 +176,38 @@ impl GitHub {
     }
 
     fn repo_path(&self, rest: &str) -> String {
-        format!("/repos/{}/{}{rest}", self.repo.owner, self.repo.name)
+        format!(
+            "{}/repos/{}/{}{rest}",
+            self.api_path, self.repo.owner, self.repo.name
+        )
     }
 
+    /// Time left before the run's deadline.
+    fn remaining(&self) -> Duration {
+        self.options.deadline.saturating_sub(self.clock.elapsed())
+    }
+
+    fn past_deadline(&self, what: &str) -> ForgeError {
+        ForgeError::RunTimeout {
+            what: what.to_owned(),
+            secs: self.options.run_timeout.as_secs(),
+        }
+    }
+
+    /// One HTTP exchange, bounded as a whole — connecting, sending, and reading the answer's
+    /// body to its end — by the run's deadline. (The HTTP stack's `request_timeout_secs` is per
+    /// connect and per read: a server trickling one byte a second never trips it.)
     async fn send_once(
         &self,
         method: &Method,
         path: &str,
         body: Option<&Value>,
-    ) -> Result<Reply, String> {
+        what: &str,
+    ) -> Result<Reply, ForgeError> {
+        let remaining = self.remaining();
+        if remaining.is_zero() {
+            return Err(self.past_deadline(what));
+        }
         {
             let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
             counts.requests += 1;
@@ -158,6 +215,22 @@ impl GitHub {
                 counts.writes += 1;
             }
         }
+        match tokio::time::timeout(remaining, self.exchange(method, path, body)).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(message)) => Err(ForgeError::Transport {
+                what: what.to_owned(),
+                message,
+            }),
+            Err(_) => Err(self.past_deadline(what)),
+        }
+    }
+
+    async fn exchange(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Reply, String> {
         let response = match *method {
             Method::GET => self.client._get(path).await,
             Method::POST => self.client._post(path, body).await,
@@ -205,11 +278,9 @@ impl GitHub {
         let mut limited = 0u32;
         let mut server_retry_after = None;
         loop {
-            let failure = match self.send_once(&method, path, body).await {
-                Err(message) => ForgeError::Transport {
-                    what: what.to_owned(),
-                    message,
-                },
+            let failure = match self.send_once(&method, path, body, what).await {
+                Err(e @ ForgeError::RunTimeout { .. }) => return Err(e),
+                Err(e) => e,
                 Ok(reply) => {
                     if let Some(wait) = self.rate_limit_wait(&reply) {
                         limited += 1;
@@ -259,6 +330,9 @@ impl GitHub {
                     // backoff itself).
                     let delay = server_retry_after
                         .map_or(delay, |after| after.clamp(delay, MAX_SERVER_RETRY_AFTER));
+                    if delay >= self.remaining() {
+                        return Err(failure);
+                    }
                     log::warn!("{failure}; retrying in {:.1}s", delay.as_secs_f64());
                     self.clock.sleep(delay).await;
                 }
@@ -291,7 +365,9 @@ impl GitHub {
         let wait = wait.saturating_add(self.clock.jitter((wait / 10).min(Duration::from_secs(10))));
         {
             let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-            if counts.rate_limit_waited.saturating_add(wait) > self.options.rate_limit_wait {
+            if counts.rate_limit_waited.saturating_add(wait) > self.options.rate_limit_wait
+                || wait >= self.remaining()
+            {
                 return Err(ForgeError::RateLimited {
                     wait,
                     message: reply.message(),
@@ -320,6 +396,71 @@ impl GitHub {
             message: reply.message(),
         }
     }
+
+    /// GETs a list to its end: every page of `path`, following `Link: <…>; rel="next"` (GitHub's
+    /// pagination; the link's path may differ from ours, e.g. `/repositories/{id}/…`), at most
+    /// [`MAX_PAGES`] pages. A link to another host is refused: the token goes wherever the
+    /// request goes.
+    async fn list(&self, path: &str, what: &str) -> Result<Vec<Value>, ForgeError> {
+        let mut items = Vec::new();
+        let mut next = Some(path.to_owned());
+        let mut pages = 0;
+        while let Some(page) = next.take() {
+            if pages == MAX_PAGES {
+                return Err(ForgeError::Unexpected {
+                    what: what.to_owned(),
+                    status: 200,
+                    message: format!(
+                        "more than {MAX_PAGES} pages of {PER_PAGE} (MAX_PAGES); a list that long \
+                         is not a registration's"
+                    ),
+                });
+            }
+            pages += 1;
+            let reply = self.request(Method::GET, &page, None, what).await?;
+            if reply.status != 200 {
+                return Err(Self::unexpected(what, &reply));
+            }
+            let json = reply.json();
+            let page_items = json
+                .as_array()
+                .ok_or_else(|| Self::unexpected(what, &reply))?;
+            items.extend(page_items.iter().cloned());
+            if let Some(link) = reply.header("link").and_then(next_link) {
+                next = Some(self.same_origin_path(&link, what)?);
+            }
+        }
+        Ok(items)
+    }
+
+    /// The path and query of a pagination link, if it points at our API (same scheme, host and
+    /// port, under the API path).
+    fn same_origin_path(&self, link: &str, what: &str) -> Result<String, ForgeError> {
+        let refuse = || ForgeError::Unexpected {
+            what: what.to_owned(),
+            status: 200,
+            message: "the pagination link points outside api_url; refusing to send the token there"
+                .to_owned(),
+        };
+        let rest = link.strip_prefix(self.origin.as_str()).ok_or_else(refuse)?;
+        if !rest.starts_with(&format!("{}/", self.api_path)) {
+            return Err(refuse());
+        }
+        Ok(rest.to_owned())
+    }
+}
+
+/// The `rel="next"` URL of a `Link` header (RFC 8288, as GitHub writes it:
+/// `<https://…?page=2>; rel="next", <https://…?page=5>; rel="last"`).
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        let is_next = params
+            .split(';')
+            .any(|p| p.trim().replace(' ', "") == "rel=\"next\"");
+        let url = url.trim().strip_prefix('<')?.strip_suffix('>')?;
+        is_next.then(|| url.to_owned())
+    })
 }
 
 fn describe_transport(error: &octocrab::Error) -> String {
@@ -468,17 +609,10 @@ impl Forge for GitHub {
         let what = format!("pull requests for {branch}");
         let head = format!("{}:{branch}", self.repo.owner);
         let url = self.repo_path(&format!(
-            "/pulls?head={}&state=all&per_page=100",
+            "/pulls?head={}&state=all&per_page={PER_PAGE}",
             query_value(&head)
         ));
-        let reply = self.request(Method::GET, &url, None, &what).await?;
-        if reply.status != 200 {
-            return Err(Self::unexpected(&what, &reply));
-        }
-        let json = reply.json();
-        let items = json
-            .as_array()
-            .ok_or_else(|| Self::unexpected(&what, &reply))?;
+        let items = self.list(&url, &what).await?;
         // GitHub ignores a head filter it cannot parse and can return a PR of another branch on
         // the same commit: only PRs whose head.ref is our branch count.
         Ok(items
@@ -507,15 +641,8 @@ impl Forge for GitHub {
 
     async fn comments(&self, number: u64) -> Result<Vec<String>, ForgeError> {
         let what = format!("comments of #{number}");
-        let url = self.repo_path(&format!("/issues/{number}/comments?per_page=100"));
-        let reply = self.request(Method::GET, &url, None, &what).await?;
-        if reply.status != 200 {
-            return Err(Self::unexpected(&what, &reply));
-        }
-        let json = reply.json();
-        let items = json
-            .as_array()
-            .ok_or_else(|| Self::unexpected(&what, &reply))?;
+        let url = self.repo_path(&format!("/issues/{number}/comments?per_page={PER_PAGE}"));
+        let items = self.list(&url, &what).await?;
         Ok(items
             .iter()
             .filter_map(|c| c.get("body").and_then(Value::as_str).map(str::to_owned))
@@ -679,6 +806,18 @@ mod tests {
             path_value("cluster-nodes/node-abc/node.yaml"),
             "cluster-nodes/node-abc/node.yaml"
         );
+    }
+
+    #[test]
+    fn next_links_are_found_in_githubs_link_header() {
+        let header = "<https://api.github.com/repositories/1/issues/7/comments?per_page=100&page=2>; rel=\"next\", <https://api.github.com/repositories/1/issues/7/comments?per_page=100&page=3>; rel=\"last\"";
+        assert_eq!(
+            next_link(header).as_deref(),
+            Some("https://api.github.com/repositories/1/issues/7/comments?per_page=100&page=2")
+        );
+        let last_page = "<https://api.github.com/x?page=1>; rel=\"first\", <https://api.github.com/x?page=2>; rel=\"prev\"";
+        assert_eq!(next_link(last_page), None);
+        assert_eq!(next_link("garbage"), None);
     }
 
     #[test]

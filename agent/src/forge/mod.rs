@@ -133,6 +133,14 @@ pub enum ForgeError {
         /// GitHub's message or the decode error.
         message: String,
     },
+    /// The run's deadline (`run_timeout_secs`) passed before this request was answered.
+    #[error("the run's deadline ({secs} s, run_timeout_secs) passed during {what}")]
+    RunTimeout {
+        /// The operation.
+        what: String,
+        /// The configured deadline.
+        secs: u64,
+    },
     /// The client could not be built (bad URL, no TLS roots).
     #[error("cannot set up the GitHub client: {0}")]
     Client(String),
@@ -149,6 +157,7 @@ impl ForgeError {
             ForgeError::Server { .. } => "server_error",
             ForgeError::Transport { .. } => "unreachable",
             ForgeError::Unexpected { .. } => "unexpected_response",
+            ForgeError::RunTimeout { .. } => "run_timeout",
             ForgeError::Client(_) => "client",
         }
     }
@@ -172,6 +181,10 @@ impl ForgeError {
             ForgeError::Unexpected { .. } => {
                 "; check that `api_url` is the GitHub REST API (GitHub Enterprise: \
                  https://HOST/api/v3); if it is, please report this with the log"
+            }
+            ForgeError::RunTimeout { .. } => {
+                "; GitHub answers too slowly: the enlist unit retries later on its own (exit 75), \
+                 or raise run_timeout_secs"
             }
             ForgeError::Client(_) => "; check `api_url` (an http(s) URL) and the CA certificates",
         }

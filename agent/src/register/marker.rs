@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::lock::NOFOLLOW;
 use crate::identity::NodeId;
 
 /// File name of the marker inside the state directory.
@@ -106,7 +107,15 @@ pub fn marker_path(state_dir: &Path) -> PathBuf {
 /// than "not found" (permission, EIO) → error: guessing would risk a duplicate registration.
 pub fn read(state_dir: &Path) -> Result<Option<Marker>, MarkerError> {
     let path = marker_path(state_dir);
-    let bytes = match fs::read(&path) {
+    let read = OpenOptions::new()
+        .read(true)
+        .custom_flags(NOFOLLOW)
+        .open(&path)
+        .and_then(|mut file| {
+            let mut bytes = Vec::new();
+            io::Read::read_to_end(&mut file, &mut bytes).map(|_| bytes)
+        });
+    let bytes = match read {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
@@ -153,13 +162,7 @@ pub fn write(state_dir: &Path, marker: &Marker) -> Result<(), MarkerError> {
     json.push(b'\n');
     let tmp = state_dir.join(format!(".{MARKER_FILE}.tmp-{}", std::process::id()));
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&tmp)
-            .map_err(err("create a temporary marker", &tmp))?;
+        let mut file = create_new(&tmp, 0o644).map_err(err("create a temporary marker", &tmp))?;
         file.write_all(&json)
             .map_err(err("write the marker", &tmp))?;
         file.sync_all().map_err(err("fsync the marker", &tmp))?;
@@ -201,12 +204,7 @@ pub fn check_writable(state_dir: &Path) -> Result<(), MarkerError> {
     // A marker is well under 1 KiB; probe with a full page so a nearly full disk fails here.
     const PROBE_BYTES: usize = 4096;
     let probe = state_dir.join(format!(".{MARKER_FILE}.probe-{}", std::process::id()));
-    let result = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&probe)
+    let result = create_new(&probe, 0o600)
         .and_then(|mut file| {
             file.write_all(&[b'\n'; PROBE_BYTES])?;
             file.sync_all()
@@ -218,6 +216,23 @@ pub fn check_writable(state_dir: &Path) -> Result<(), MarkerError> {
         });
     let _ = fs::remove_file(&probe);
     result
+}
+
+/// Creates `path` afresh for writing: whatever is there (a leftover of a killed run with the same
+/// pid, or a planted symlink) is removed first — `remove_file` removes a symlink itself, never its
+/// target — and the file is created exclusively, without following a symlink.
+fn create_new(path: &Path, mode: u32) -> io::Result<File> {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(NOFOLLOW)
+        .open(path)
 }
 
 /// Now as RFC 3339 (UTC, seconds).
@@ -270,6 +285,34 @@ mod tests {
         write(dir.path(), &sample()).unwrap();
         assert!(!stale.exists());
         assert_eq!(read(dir.path()).unwrap(), Some(sample()));
+    }
+
+    #[test]
+    fn planted_symlinks_are_replaced_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("victim");
+        fs::write(&victim, "precious\n").unwrap();
+        for name in [
+            format!(".{MARKER_FILE}.tmp-{}", std::process::id()),
+            format!(".{MARKER_FILE}.probe-{}", std::process::id()),
+        ] {
+            std::os::unix::fs::symlink(&victim, dir.path().join(name)).unwrap();
+        }
+        check_writable(dir.path()).unwrap();
+        write(dir.path(), &sample()).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+        assert_eq!(read(dir.path()).unwrap(), Some(sample()));
+        // A marker that is a symlink is not read through.
+        fs::remove_file(marker_path(dir.path())).unwrap();
+        fs::write(
+            outside.path().join("forged.json"),
+            serde_json::to_vec(&sample()).unwrap(),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(outside.path().join("forged.json"), marker_path(dir.path()))
+            .unwrap();
+        assert!(read(dir.path()).is_err());
     }
 
     #[test]

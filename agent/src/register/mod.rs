@@ -261,6 +261,8 @@ async fn register_inner(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, Reg
     } else {
         marker::read(&cfg.state_dir)?
     };
+    // One deadline over the rest of the run: readiness, every request, every wait.
+    let deadline = deps.clock.elapsed().saturating_add(cfg.run_timeout);
 
     let mut run = Run {
         cfg,
@@ -276,6 +278,9 @@ async fn register_inner(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, Reg
         reached: false,
         plan: Vec::new(),
         write_failures: Default::default(),
+        deadline,
+        upstream_doc: None,
+        branch_doc: None,
     };
     run.drive().await
 }
@@ -292,6 +297,12 @@ struct Run<'a> {
     reached: bool,
     plan: Vec<String>,
     write_failures: std::collections::BTreeMap<&'static str, u32>,
+    /// The run's deadline, as a [`Clock::elapsed`] value.
+    deadline: Duration,
+    /// This machine's node.yaml as registered upstream, when its facts differ (a drift update).
+    upstream_doc: Option<NodeDocument>,
+    /// This machine's node.yaml as the branch held it before this run rewrote it.
+    branch_doc: Option<NodeDocument>,
 }
 
 impl Run<'_> {
@@ -336,6 +347,8 @@ impl Run<'_> {
             repo: self.cfg.repo.clone(),
             token,
             request_timeout: self.cfg.request_timeout,
+            deadline: self.deadline,
+            run_timeout: self.cfg.run_timeout,
             rate_limit_wait: self.cfg.rate_limit_wait,
             read_retries: READ_RETRIES,
             jitter_seed: self.deps.jitter_seed,
@@ -422,6 +435,7 @@ impl Run<'_> {
         let gate = Gate {
             clock: self.deps.clock.as_ref(),
             timeout: self.cfg.readiness_timeout,
+            deadline: self.deadline,
             jitter_seed: self.deps.jitter_seed,
             reached: &mut self.reached,
             forge,
@@ -484,12 +498,18 @@ impl Run<'_> {
                             {
                                 Upstream::OtherIdentity
                             }
-                            Ok(doc) => Upstream::Ours {
-                                same_facts: doc.compute_facts_hash() == doc.facts_hash
-                                    && doc.facts_hash == self.local.facts_hash,
-                                same_content: file.content == self.current_document().to_yaml(),
-                                sha: file.sha,
-                            },
+                            Ok(doc) => {
+                                let same_facts = doc.compute_facts_hash() == doc.facts_hash
+                                    && doc.facts_hash == self.local.facts_hash;
+                                if !same_facts {
+                                    self.upstream_doc = Some(doc);
+                                }
+                                Upstream::Ours {
+                                    same_facts,
+                                    same_content: file.content == self.current_document().to_yaml(),
+                                    sha: file.sha,
+                                }
+                            }
                         }
                     }
                 };
@@ -519,15 +539,26 @@ impl Run<'_> {
             Action::ReadBranchFile { path, branch } => {
                 let file = gate.call(|| forge.file(path, branch)).await?;
                 let expected = self.current_document().to_yaml();
-                let ours = &self.document.identity.fingerprint;
+                let ours = self.document.identity.fingerprint.clone();
+                let parsed = file
+                    .as_ref()
+                    .and_then(|f| NodeDocument::parse_unverified(&f.content, path).ok());
                 let view = file.map(|f| FileView {
                     same_content: f.content == expected,
                     // Another machine's node.yaml on "our" branch: its id collides with ours.
                     // An unparsable file is ours to repair (a crash or a hand edit).
-                    foreign: NodeDocument::parse_unverified(&f.content, path)
-                        .is_ok_and(|doc| doc.identity.fingerprint != *ours),
+                    foreign: parsed
+                        .as_ref()
+                        .is_some_and(|doc| doc.identity.fingerprint != ours),
                     sha: f.sha,
                 });
+                // What the PR showed before this run rewrites the file: the "old" of its comment.
+                if let (Some(doc), Some(v)) = (parsed, &view)
+                    && !v.foreign
+                    && !v.same_content
+                {
+                    self.branch_doc = Some(doc);
+                }
                 self.note(format!(
                     "{path} on {branch}: {}",
                     match &view {
@@ -561,6 +592,42 @@ impl Run<'_> {
 
     fn is_update(&self) -> bool {
         matches!(self.observed.upstream, Some(Upstream::Ours { .. }))
+    }
+
+    /// What an update PR's body compares against: the registered node.yaml (a drift update), or
+    /// what the open PR proposed before (its facts changed while it was open).
+    fn previous_for_body(&self) -> Option<pr::Previous<'_>> {
+        if let Some(doc) = &self.upstream_doc {
+            return Some(pr::Previous::Document(doc));
+        }
+        let open = self
+            .observed
+            .prs
+            .as_ref()?
+            .iter()
+            .find(|p| p.open && p.facts_hash.as_deref() != Some(&self.local.facts_hash))?;
+        Some(self.previous_for_comment(open.number))
+    }
+
+    /// What a "facts changed" comment on PR `number` compares against: the file the branch held
+    /// before this run, else (an earlier run already replaced it) the PR's recorded hash, else
+    /// the registered node.yaml.
+    fn previous_for_comment(&self, number: u64) -> pr::Previous<'_> {
+        if let Some(doc) = &self.branch_doc {
+            return pr::Previous::Document(doc);
+        }
+        let hash = self
+            .observed
+            .prs
+            .iter()
+            .flatten()
+            .find(|p| p.number == number)
+            .and_then(|p| p.facts_hash.as_deref());
+        match (hash, &self.upstream_doc) {
+            (Some(hash), _) => pr::Previous::Hash(hash),
+            (None, Some(doc)) => pr::Previous::Document(doc),
+            (None, None) => pr::Previous::Hash("unknown"),
+        }
     }
 
     /// Dry run: say what would be written and fold in the result it would have had, through the
@@ -624,6 +691,7 @@ impl Run<'_> {
                 &self.observations,
                 &self.candidate().path,
                 &self.boot_id,
+                self.previous_for_body(),
             ),
             _ => String::new(),
         };
@@ -674,7 +742,11 @@ impl Run<'_> {
                     .map(|()| Written::Done),
             ),
             Action::Comment { number, reason } => {
-                let text = pr::comment(&doc, &self.boot_id, *reason == CommentReason::FactsChanged);
+                let previous = match reason {
+                    CommentReason::FactsChanged => Some(self.previous_for_comment(*number)),
+                    CommentReason::SeenAgain => None,
+                };
+                let text = pr::comment(&doc, &self.boot_id, previous);
                 (
                     "comment",
                     forge.comment(*number, &text).await.map(|()| Written::Done),
@@ -699,6 +771,9 @@ impl Run<'_> {
                 }
                 let wait = Duration::from_secs(1 << *failures)
                     + self.deps.clock.jitter(Duration::from_secs(1));
+                if self.deps.clock.elapsed().saturating_add(wait) >= self.deadline {
+                    return Err(e.into());
+                }
                 log::warn!(
                     "{e}; re-checking state and retrying in {:.1}s",
                     wait.as_secs_f64()
@@ -870,6 +945,7 @@ impl Run<'_> {
 struct Gate<'a> {
     clock: &'a dyn Clock,
     timeout: Duration,
+    deadline: Duration,
     jitter_seed: Option<u64>,
     reached: &'a mut bool,
     forge: &'a GitHub,
@@ -886,7 +962,14 @@ impl Gate<'_> {
             return Ok(op().await?);
         }
         logging::status("waiting for GitHub");
-        let answer = wait_until_ready(self.clock, self.timeout, self.jitter_seed, op).await?;
+        let answer = wait_until_ready(
+            self.clock,
+            self.timeout,
+            self.deadline,
+            self.jitter_seed,
+            op,
+        )
+        .await?;
         self.forge.mark_reached();
         *self.reached = true;
         Ok(answer?)
@@ -941,10 +1024,17 @@ fn short(sha: &str) -> &str {
 /// provides one), so a PR gets at most one comment per boot.
 pub fn read_boot_id(root: &SysRoot) -> String {
     const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
+    // The id goes into an HTML comment (the trailer): keep only what a boot id is made of.
     root.read(BOOT_ID)
         .value()
         .or_else(|| SysRoot::host().read(BOOT_ID).value())
-        .map(|id| id.split_whitespace().collect::<String>())
+        .map(|id| {
+            id.chars()
+                .filter(|c| c.is_ascii_hexdigit() || *c == '-')
+                .take(64)
+                .collect::<String>()
+        })
+        .filter(|id| !id.is_empty())
         .unwrap_or_else(|| "unknown".to_owned())
 }
 

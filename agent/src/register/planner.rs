@@ -577,9 +577,13 @@ fn open_pr_action(local: &Local, o: &Observed, candidate: &Candidate, open: &PrV
                 };
             }
             Some(false) => {
+                // The PR showed other facts (its trailer), whether this run committed the new file
+                // or an interrupted earlier run did: the comment says what changed.
+                let changed =
+                    o.file_written || open.facts_hash.as_deref() != Some(&local.facts_hash);
                 return Action::Comment {
                     number: open.number,
-                    reason: if o.file_written {
+                    reason: if changed {
                         CommentReason::FactsChanged
                     } else {
                         CommentReason::SeenAgain
@@ -952,6 +956,29 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn interrupted_update_is_finished_and_its_comment_says_the_facts_changed() {
+        // An earlier run committed the new file, then died before updating the PR: the branch is
+        // right, the PR's trailer still has the old facts.
+        let mut o = after_base(Upstream::Absent);
+        o.prs = Some(vec![pr(5, true, false, OTHER_HASH)]);
+        o.branch_file = Some(Some(FileView {
+            sha: "b2".into(),
+            same_content: true,
+            foreign: false,
+        }));
+        assert_eq!(next_action(&local(), &o), Action::UpdatePr { number: 5 });
+        o.pr_updated = true;
+        o.comments_mention_boot = Some(false);
+        assert_eq!(
+            next_action(&local(), &o),
+            Action::Comment {
+                number: 5,
+                reason: CommentReason::FactsChanged
+            }
+        );
     }
 
     #[test]

@@ -1,18 +1,32 @@
 //! What reviewers see: PR title and body, comments, commit messages, and the machine-readable
 //! trailer (`<!-- enlist node_id=… facts_hash=… boot_id=… -->`) that later runs read back.
+//!
+//! Every value that comes from the machine (hostname, DMI strings, disk models, OS name, …) goes
+//! out through [`crate::markdown`]: code spans in the body and comments, and in the title only a
+//! valid RFC 1123 host name. No `format!` of a raw machine value into Markdown anywhere else.
+
+use serde_json::Value;
 
 use crate::document::NodeDocument;
 use crate::facts::Observations;
+use crate::markdown::{code, one_line, table_code, title_value};
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 const GB: f64 = 1_000_000_000.0;
 
-/// PR title.
+/// Most per-fact changes listed in an update PR or comment; a reinstall onto other hardware
+/// changes everything, and the node.yaml diff shows it all anyway.
+pub const MAX_CHANGES_LISTED: usize = 20;
+
+/// PR title: plain text on one line (the hostname only when it is a valid host name).
 pub fn title(doc: &NodeDocument, update: bool) -> String {
+    let host = title_value(&doc.hostname)
+        .map(|h| format!(" ({h})"))
+        .unwrap_or_default();
     if update {
-        format!("Update {} ({}) facts", doc.node_id, doc.hostname)
+        format!("Update {}{host} facts", doc.node_id)
     } else {
-        format!("Register {} ({})", doc.node_id, doc.hostname)
+        format!("Register {}{host}", doc.node_id)
     }
 }
 
@@ -21,7 +35,8 @@ pub fn commit_message(doc: &NodeDocument, update: bool) -> String {
     format!("{}\n\nfactsHash: {}\n", title(doc, update), doc.facts_hash)
 }
 
-/// The trailer later runs parse.
+/// The trailer later runs parse. The boot id is this machine's too: only `[0-9a-f-]` of it is
+/// kept (see [`super::read_boot_id`]), so it cannot end the HTML comment.
 pub fn trailer(doc: &NodeDocument, boot_id: &str) -> String {
     format!(
         "<!-- enlist node_id={} facts_hash={} boot_id={} -->",
@@ -29,33 +44,181 @@ pub fn trailer(doc: &NodeDocument, boot_id: &str) -> String {
     )
 }
 
-/// `facts_hash` from a trailer in `text`.
-pub fn trailer_facts_hash(text: &str) -> Option<String> {
+/// The fields of the last enlist trailer in `text` (the one enlist appended: values shown above
+/// it are code spans and cannot end with a trailer of their own).
+fn trailer_field(text: &str, key: &str) -> Option<String> {
     let start = text.rfind("<!-- enlist ")?;
     let rest = &text[start..];
     let end = rest.find("-->")?;
+    let prefix = format!("{key}=");
     rest[..end]
         .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("facts_hash="))
+        .find_map(|kv| kv.strip_prefix(prefix.as_str()))
         .map(str::to_owned)
 }
 
-/// Whether `text` carries this boot's id (a body or comment written during this boot).
-pub fn mentions_boot(text: &str, boot_id: &str) -> bool {
-    text.contains(&format!("boot_id={boot_id} "))
+/// `facts_hash` from a trailer in `text`.
+pub fn trailer_facts_hash(text: &str) -> Option<String> {
+    trailer_field(text, "facts_hash")
 }
 
-/// PR body: a facts table for the reviewer, the volatile observations, the trailer.
-pub fn body(doc: &NodeDocument, observations: &Observations, path: &str, boot_id: &str) -> String {
+/// Whether `text` (a body or comment) was written during this boot: its trailer carries the id.
+pub fn mentions_boot(text: &str, boot_id: &str) -> bool {
+    trailer_field(text, "boot_id").as_deref() == Some(boot_id)
+}
+
+/// One fact that differs between the registered (or proposed) node.yaml and this machine's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The fact, as a node.yaml path (`memory.totalBytes`, `disks`).
+    pub fact: String,
+    /// What it was (`None`: absent).
+    pub old: Option<String>,
+    /// What it is now (`None`: gone).
+    pub new: Option<String>,
+}
+
+/// What the reviewer of an update compares against.
+#[derive(Clone, Copy, Debug)]
+pub enum Previous<'a> {
+    /// The node.yaml as registered or as the PR proposed it.
+    Document(&'a NodeDocument),
+    /// Only its `factsHash` is known (the file itself was already replaced).
+    Hash(&'a str),
+}
+
+/// The facts that differ, old → new, sorted by fact: scalars by their path, list entries
+/// (disks, NICs, GPUs) as removed and added items. `nodeId`, `operator`, `schema` and `factsHash`
+/// are not facts.
+pub fn changes(old: &NodeDocument, new: &NodeDocument) -> Vec<Change> {
+    let mut out = Vec::new();
+    let old = serde_json::to_value(old).unwrap_or(Value::Null);
+    let new = serde_json::to_value(new).unwrap_or(Value::Null);
+    diff("", &old, &new, &mut out);
+    out
+}
+
+fn diff(path: &str, old: &Value, new: &Value, out: &mut Vec<Change>) {
+    const NOT_FACTS: [&str; 4] = ["schema", "nodeId", "operator", "factsHash"];
+    match (old, new) {
+        (Value::Object(a), Value::Object(b)) => {
+            let mut keys: Vec<&String> = a.keys().collect();
+            keys.extend(b.keys().filter(|k| !a.contains_key(*k)));
+            for key in keys {
+                if path.is_empty() && NOT_FACTS.contains(&key.as_str()) {
+                    continue;
+                }
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                diff(
+                    &child,
+                    a.get(key).unwrap_or(&Value::Null),
+                    b.get(key).unwrap_or(&Value::Null),
+                    out,
+                );
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for item in a.iter().filter(|i| !b.contains(i)) {
+                out.push(Change {
+                    fact: path.to_owned(),
+                    old: Some(compact(item)),
+                    new: None,
+                });
+            }
+            for item in b.iter().filter(|i| !a.contains(i)) {
+                out.push(Change {
+                    fact: path.to_owned(),
+                    old: None,
+                    new: Some(compact(item)),
+                });
+            }
+        }
+        (a, b) if a != b => out.push(Change {
+            fact: path.to_owned(),
+            old: (!a.is_null()).then(|| compact(a)),
+            new: (!b.is_null()).then(|| compact(b)),
+        }),
+        _ => {}
+    }
+}
+
+fn compact(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The Markdown list of what changed (each value a code span), or the two hashes when only the
+/// old hash is known.
+pub fn describe_changes(previous: Previous<'_>, doc: &NodeDocument) -> String {
+    let list = match previous {
+        Previous::Hash(old) => {
+            return format!(
+                "- `factsHash`: {} → {} (the earlier node.yaml is no longer on the branch; the \
+                 commit history shows it)\n",
+                code(old),
+                code(&doc.facts_hash)
+            );
+        }
+        Previous::Document(old) => changes(old, doc),
+    };
+    if list.is_empty() {
+        return "- no fact differs (only the file's form changed)\n".to_owned();
+    }
     let mut out = String::new();
+    for change in list.iter().take(MAX_CHANGES_LISTED) {
+        let side = |v: &Option<String>| v.as_deref().map(code).unwrap_or_else(|| "none".into());
+        out.push_str(&format!(
+            "- {}: {} → {}\n",
+            code(&change.fact),
+            side(&change.old),
+            side(&change.new)
+        ));
+    }
+    if list.len() > MAX_CHANGES_LISTED {
+        out.push_str(&format!(
+            "- … and {} more (see the node.yaml diff)\n",
+            list.len() - MAX_CHANGES_LISTED
+        ));
+    }
+    out
+}
+
+/// PR body: what changed (an update), a facts table for the reviewer, the volatile
+/// observations, the trailer.
+pub fn body(
+    doc: &NodeDocument,
+    observations: &Observations,
+    path: &str,
+    boot_id: &str,
+    previous: Option<Previous<'_>>,
+) -> String {
+    let mut out = String::new();
+    if let Some(previous) = previous {
+        out.push_str(&format!(
+            "**This machine's facts changed** since {} was proposed or registered (old → new):\n\n",
+            code(path)
+        ));
+        out.push_str(&describe_changes(previous, doc));
+        out.push_str(
+            "\nA changed fact is a hardware event (a DIMM or disk failed or was replaced, a NIC \
+             swapped) or a reinstall with another hostname: check the machine before merging.\n\n",
+        );
+    }
     out.push_str(&format!(
-        "Node `{}` (`{}`) registers itself{} as `{path}`.\n\n",
-        doc.node_id,
-        doc.hostname,
+        "Node {} ({}) registers itself{} as {}.\n\n",
+        code(doc.node_id.as_str()),
+        code(&doc.hostname),
         doc.operator
             .as_deref()
-            .map(|o| format!(" for operator `{o}`"))
-            .unwrap_or_default()
+            .map(|o| format!(" for operator {}", code(o)))
+            .unwrap_or_default(),
+        code(path)
     ));
     out.push_str("| fact | value |\n|---|---|\n");
     let system = [&doc.system.vendor, &doc.system.model]
@@ -64,32 +227,30 @@ pub fn body(doc: &NodeDocument, observations: &Observations, path: &str, boot_id
         .collect::<Vec<_>>()
         .join(" ");
     out.push_str(&format!(
-        "| system | {} |\n",
-        cell(&format!(
-            "{}{}",
-            if system.is_empty() {
-                "unknown"
-            } else {
-                &system
-            },
-            doc.system
-                .serial
-                .as_deref()
-                .map(|s| format!(" (serial {s})"))
-                .unwrap_or_default()
-        ))
+        "| system | {}{} |\n",
+        if system.is_empty() {
+            "unknown".to_owned()
+        } else {
+            table_code(&system)
+        },
+        doc.system
+            .serial
+            .as_deref()
+            .map(|s| format!(" (serial {})", table_code(s)))
+            .unwrap_or_default()
     ));
     out.push_str(&format!(
-        "| identity | {} `{}` |\n",
-        doc.identity.source, &doc.identity.fingerprint
+        "| identity | {} {} |\n",
+        table_code(doc.identity.source.as_str()),
+        table_code(&doc.identity.fingerprint)
     ));
     out.push_str(&format!(
         "| cpu | {} × {} — {} cores / {} threads ({}) |\n",
         doc.cpu.sockets,
-        cell(&doc.cpu.model),
+        table_code(&doc.cpu.model),
         doc.cpu.cores,
         doc.cpu.threads,
-        doc.cpu.arch
+        table_code(&doc.cpu.arch)
     ));
     out.push_str(&format!(
         "| memory | {:.0} GiB |\n",
@@ -102,63 +263,67 @@ pub fn body(doc: &NodeDocument, observations: &Observations, path: &str, boot_id
             format!(
                 "{:.0} GB {} {}{}",
                 d.size_bytes as f64 / GB,
-                d.transport,
-                d.model.as_deref().unwrap_or("disk"),
+                table_code(&d.transport),
+                d.model
+                    .as_deref()
+                    .map(table_code)
+                    .unwrap_or_else(|| "disk".into()),
                 if d.rotational { " (HDD)" } else { "" }
             )
         })
         .collect();
-    out.push_str(&format!(
-        "| disks | {} |\n",
-        cell(&or_none(&disks.join("<br>")))
-    ));
+    out.push_str(&format!("| disks | {} |\n", or_none(&disks.join("<br>"))));
     let nics: Vec<String> = doc
         .network
         .iter()
         .map(|n| {
             format!(
                 "{} {} ({})",
-                n.name,
-                n.mac,
-                n.driver.as_deref().unwrap_or("?")
+                table_code(&n.name),
+                table_code(&n.mac),
+                n.driver
+                    .as_deref()
+                    .map(table_code)
+                    .unwrap_or_else(|| "?".into())
             )
         })
         .collect();
-    out.push_str(&format!(
-        "| network | {} |\n",
-        cell(&or_none(&nics.join("<br>")))
-    ));
+    out.push_str(&format!("| network | {} |\n", or_none(&nics.join("<br>"))));
     let gpus: Vec<String> = doc
         .gpus
         .iter()
         .map(|g| {
             format!(
-                "{} {}:{}",
-                g.vendor.as_deref().unwrap_or("PCI"),
-                g.vendor_id,
-                g.device_id
+                "{} {}",
+                g.vendor
+                    .as_deref()
+                    .map(table_code)
+                    .unwrap_or_else(|| "PCI".into()),
+                table_code(&format!("{}:{}", g.vendor_id, g.device_id))
             )
         })
         .collect();
+    out.push_str(&format!("| gpus | {} |\n", or_none(&gpus.join("<br>"))));
     out.push_str(&format!(
-        "| gpus | {} |\n",
-        cell(&or_none(&gpus.join("<br>")))
+        "| factsHash | {} |\n\n",
+        table_code(&doc.facts_hash)
     ));
-    out.push_str(&format!("| factsHash | `{}` |\n\n", doc.facts_hash));
     out.push_str("Observed at registration (not part of node.yaml; may change):\n\n");
+    let shown = |v: Option<&str>| v.map(code).unwrap_or_else(|| "unknown".into());
+    let addresses: Vec<String> = observations.addresses.iter().map(|a| code(a)).collect();
     out.push_str(&format!(
         "- OS: {}\n- kernel: {}\n- uptime: {}\n- addresses: {}\n\n",
-        observations.os.as_deref().unwrap_or("unknown"),
-        observations.kernel.as_deref().unwrap_or("unknown"),
+        shown(observations.os.as_deref()),
+        shown(observations.kernel.as_deref()),
         observations
             .uptime_secs
             .map(|s| format!("{s} s"))
             .unwrap_or_else(|| "unknown".into()),
-        or_none(&observations.addresses.join(", "))
+        or_none(&addresses.join(", "))
     ));
     out.push_str(&format!(
-        "Opened by enlist {} on the node's first boot. Merging registers the node; closing without \
-         merge rejects it (the node will not ask again for the same facts).\n\n",
+        "Opened by enlist {} on the node. Merging registers the node; closing without merge \
+         rejects it (the node will not ask again for the same facts).\n\n",
         env!("CARGO_PKG_VERSION")
     ));
     out.push_str(&trailer(doc, boot_id));
@@ -166,25 +331,25 @@ pub fn body(doc: &NodeDocument, observations: &Observations, path: &str, boot_id
     out
 }
 
-/// Comment for an open PR when the node comes up again or its facts changed.
-pub fn comment(doc: &NodeDocument, boot_id: &str, facts_changed: bool) -> String {
-    let text = if facts_changed {
-        format!(
-            "enlist: the facts of `{}` changed; the branch now holds the new node.yaml (`{}`).",
-            doc.node_id, doc.facts_hash
-        )
-    } else {
-        format!(
-            "enlist: `{}` (`{}`) came up again (reinstalled, or its marker was lost) while this \
-             pull request is open; its facts are unchanged.",
-            doc.node_id, doc.hostname
-        )
+/// Comment for an open PR when the node comes up again (`previous: None`: its facts are the
+/// PR's) or its facts changed (`previous`: what the PR showed before).
+pub fn comment(doc: &NodeDocument, boot_id: &str, previous: Option<Previous<'_>>) -> String {
+    let text = match previous {
+        Some(previous) => format!(
+            "enlist: the facts of {} changed; the branch now holds the new node.yaml ({}). \
+             What changed (old → new):\n\n{}",
+            code(doc.node_id.as_str()),
+            code(&doc.facts_hash),
+            describe_changes(previous, doc)
+        ),
+        None => format!(
+            "enlist: {} ({}) came up again (reinstalled, or its marker was lost) while this \
+             pull request is open; its facts are unchanged.\n",
+            code(doc.node_id.as_str()),
+            code(&doc.hostname)
+        ),
     };
-    format!("{text}\n\n{}\n", trailer(doc, boot_id))
-}
-
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    format!("{text}\n{}\n", trailer(doc, boot_id))
 }
 
 fn or_none(text: &str) -> String {
@@ -195,9 +360,63 @@ fn or_none(text: &str) -> String {
     }
 }
 
+/// A value from the machine or from GitHub, for the terminal or the journal: one line, no
+/// control characters (no escape sequences reach the operator's terminal).
+pub fn plain(value: &str) -> String {
+    one_line(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::{Cpu, Disk, Facts, Memory, Nic, System};
+    use crate::identity::{Candidates, Identity};
+
+    /// A hostname and DMI strings as a hostile machine (or firmware) would set them.
+    pub(crate) const HOSTILE_HOST: &str = "n1[click](https://evil.example)@acme/admins<img src=x>";
+    const HOSTILE_VENDOR: &str = "Dell\r# HEADING @acme/security <!-- <details> | `x`";
+
+    fn doc(hostname: &str, vendor: &str, memory_gib: u64) -> NodeDocument {
+        let facts = Facts {
+            hostname: hostname.into(),
+            identity: Identity::choose(&Candidates {
+                product_uuid: Some("4c4c4544-0035-4810-8056-b7c04f4e3332".into()),
+                ..Candidates::default()
+            })
+            .unwrap(),
+            system: System {
+                vendor: Some(vendor.into()),
+                model: Some("PowerEdge R640\n| injected | row |".into()),
+                serial: Some("5H8VXC3".into()),
+                board_vendor: None,
+                board_model: None,
+            },
+            cpu: Cpu {
+                model: "Xeon`` @everyone".into(),
+                arch: "x86_64".into(),
+                sockets: 2,
+                cores: 40,
+                threads: 80,
+            },
+            memory: Memory {
+                total_bytes: memory_gib << 30,
+            },
+            disks: vec![Disk {
+                model: Some("<script>alert(1)</script>".into()),
+                serial: Some("S1".into()),
+                size_bytes: 960_000_000_000,
+                rotational: false,
+                transport: "sata".into(),
+            }],
+            network: vec![Nic {
+                name: "eno1".into(),
+                mac: "b0:26:28:00:00:01".into(),
+                driver: Some("![img](https://evil.example/x.png)".into()),
+            }],
+            gpus: vec![],
+        };
+        NodeDocument::new(&facts, facts.identity.node_id(6), Some("alice".into()))
+    }
 
     #[test]
     fn trailer_round_trips() {
@@ -206,5 +425,92 @@ mod tests {
         assert!(mentions_boot(text, "b-1"));
         assert!(!mentions_boot(text, "b-"));
         assert_eq!(trailer_facts_hash("no trailer"), None);
+        // A value shown above the trailer cannot pretend to be this boot's.
+        let spoof = "`boot_id=b-1 ` <!-- enlist boot_id=b-1 -->\n<!-- enlist node_id=n facts_hash=h boot_id=b-0 -->";
+        assert!(!mentions_boot(spoof, "b-1"));
+    }
+
+    #[test]
+    fn title_is_plain_one_line_text() {
+        let d = doc(HOSTILE_HOST, HOSTILE_VENDOR, 384);
+        assert_eq!(title(&d, false), format!("Register {}", d.node_id));
+        assert_eq!(title(&d, true), format!("Update {} facts", d.node_id));
+        let d = doc("r640-a1", "Dell Inc.", 384);
+        assert_eq!(
+            title(&d, false),
+            format!("Register {} (r640-a1)", d.node_id)
+        );
+        assert!(!commit_message(&doc(HOSTILE_HOST, "x", 1), false).contains('@'));
+    }
+
+    #[test]
+    fn hostile_values_keep_the_facts_table_whole() {
+        let d = doc(HOSTILE_HOST, HOSTILE_VENDOR, 384);
+        let text = body(
+            &d,
+            &Observations::default(),
+            "cluster-nodes/x/node.yaml",
+            "b-1",
+            None,
+        );
+        let rows: Vec<&str> = text.lines().filter(|l| l.starts_with('|')).collect();
+        // Header, separator and the eight facts: no value ended a row or added one.
+        assert_eq!(rows.len(), 10, "{text}");
+        for row in &rows[2..] {
+            assert!(row.ends_with(" |"), "{row}");
+        }
+        assert!(!text.contains("\n# HEADING"), "{text}");
+        assert!(!text.contains('\r'));
+        assert_eq!(
+            text.matches("<!--").count(),
+            1 + 1,
+            "one inside a code span, the trailer"
+        );
+        assert!(text.ends_with(&format!("{}\n", trailer(&d, "b-1"))));
+    }
+
+    #[test]
+    fn changes_list_each_fact_old_to_new() {
+        let old = doc("r640-a1", "Dell Inc.", 384);
+        let mut new = doc("r640-a1", "Dell Inc.", 256);
+        new.disks.clear();
+        let list = changes(&old, &new);
+        assert_eq!(
+            list,
+            vec![
+                Change {
+                    fact: "disks".into(),
+                    old: Some(serde_json::to_value(&old.disks[0]).unwrap().to_string()),
+                    new: None,
+                },
+                Change {
+                    fact: "memory.totalBytes".into(),
+                    old: Some((384u64 << 30).to_string()),
+                    new: Some((256u64 << 30).to_string()),
+                },
+            ]
+        );
+        let text = describe_changes(Previous::Document(&old), &new);
+        assert!(
+            text.contains("\n- `memory.totalBytes`: `412316860416` → `274877906944`\n"),
+            "{text}"
+        );
+        let text = describe_changes(Previous::Hash("sha256:00"), &new);
+        assert!(text.contains("`sha256:00` →"), "{text}");
+        // The update body starts with what changed.
+        let b = body(
+            &new,
+            &Observations::default(),
+            "p.yaml",
+            "b",
+            Some(Previous::Document(&old)),
+        );
+        assert!(b.starts_with("**This machine's facts changed**"), "{b}");
+        assert!(b.contains("`memory.totalBytes`"), "{b}");
+        let c = comment(&new, "b", Some(Previous::Document(&old)));
+        assert!(
+            c.contains("`memory.totalBytes`") && !c.contains("unchanged"),
+            "{c}"
+        );
     }
 }

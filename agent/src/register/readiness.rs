@@ -45,10 +45,12 @@ pub enum NotReady {
 }
 
 /// Runs `probe` until it gets an answer from GitHub (success, or a definite HTTP error which is
-/// returned as is), retrying transport errors and 5xx until `timeout` has elapsed on `clock`.
+/// returned as is), retrying transport errors and 5xx until `timeout` has elapsed on `clock`, or
+/// the run's `deadline` (a [`Clock::elapsed`] value) has come, whichever is first.
 pub async fn wait_until_ready<T, F, Fut>(
     clock: &dyn Clock,
     timeout: Duration,
+    deadline: Duration,
     jitter_seed: Option<u64>,
     mut probe: F,
 ) -> Result<Result<T, ForgeError>, NotReady>
@@ -69,6 +71,8 @@ where
     // The deadline counts from the start of the wait, not of the process: a start jitter or a
     // wait for the lock must not eat the readiness budget.
     let started = clock.elapsed();
+    // The readiness budget, cut short by the run's deadline.
+    let timeout = timeout.min(deadline.saturating_sub(started));
     let mut delay = move || {
         backoff
             .next()
@@ -91,6 +95,14 @@ where
 
     loop {
         match probe().await {
+            // The deadline fell while a probe was in flight (a server that never finishes its
+            // answer): GitHub never answered.
+            Err(e @ ForgeError::RunTimeout { .. }) => {
+                return Err(NotReady::Unreachable {
+                    timeout: timeout.as_secs(),
+                    last: e,
+                });
+            }
             Err(e) if e.is_ambiguous() => {
                 let wait = delay();
                 if clock.elapsed().saturating_sub(started) + wait > timeout {
