@@ -183,6 +183,10 @@ pub struct ReconcileArgs {
     /// Hardware inventory CSV.
     #[arg(long, value_name = "CSV")]
     pub inventory: PathBuf,
+    /// House column names and status words (YAML: `columns:` field → header, `statuses:` word →
+    /// active|spare|broken|retired).
+    #[arg(long, value_name = "YAML")]
+    pub inventory_map: Option<PathBuf>,
     /// Demand file for buying recommendations.
     #[arg(long, value_name = "YAML")]
     pub demand: Option<PathBuf>,
@@ -213,6 +217,10 @@ pub struct SyncArgs {
         requires = "nodes"
     )]
     pub inventory: Option<PathBuf>,
+    /// House column names and status words (YAML: `columns:` field → header, `statuses:` word →
+    /// active|spare|broken|retired).
+    #[arg(long, value_name = "YAML", requires = "inventory")]
+    pub inventory_map: Option<PathBuf>,
     /// PostgreSQL/CockroachDB URL (postgresql://USER:PASSWORD@HOST:PORT/DB?sslmode=verify-full).
     /// A password here is visible to other users in `ps`: prefer --database-url-file or
     /// $ENLIST_DATABASE_URL.
@@ -261,6 +269,10 @@ pub struct ExportArgs {
     /// Hardware inventory CSV.
     #[arg(long, value_name = "CSV")]
     pub inventory: Option<PathBuf>,
+    /// House column names and status words (YAML: `columns:` field → header, `statuses:` word →
+    /// active|spare|broken|retired).
+    #[arg(long, value_name = "YAML", requires = "inventory")]
+    pub inventory_map: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum)]
     pub format: ExportFormat,

@@ -369,7 +369,11 @@ pub fn load_file(overrides: &Overrides, env: &Env) -> Result<(FileConfig, String
             false,
         ),
     };
-    let text = match std::fs::read_to_string(&path) {
+    let text = match crate::input::read_text_capped(
+        &path,
+        crate::input::MAX_CONFIG_BYTES,
+        "config file",
+    ) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
             return Ok((FileConfig::default(), shown.display().to_string()));
@@ -399,10 +403,12 @@ fn in_target(target: &SysRoot, path: &Path) -> Result<PathBuf, ConfigError> {
 
 /// Parses config file text (a fuzz target: any input gives a config or an error naming `path`).
 pub fn parse_file(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
-    serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
-        path: path.to_owned(),
-        message: e.to_string(),
-        valid: VALID_KEYS,
+    crate::input::yaml::from_str(text, crate::input::MAX_CONFIG_BYTES).map_err(|e| {
+        ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+            valid: VALID_KEYS,
+        }
     })
 }
 

@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::facts::{Cpu, Disk, Facts, Gpu, Memory, Nic, System};
 use crate::hash::{canonical_json, sha256_hex};
 use crate::identity::{IdentitySource, NodeId};
+use crate::input::{MAX_NODE_YAML_BYTES, yaml};
 
 /// The schema id written into every node.yaml.
 pub const SCHEMA: &str = "enlist.dev/node/v1";
@@ -147,7 +148,7 @@ impl NodeDocument {
     /// The node.yaml text.
     pub fn to_yaml(&self) -> String {
         // serde_yaml only fails on maps with non-string keys, which this type has none of.
-        serde_yaml::to_string(self).unwrap_or_default()
+        yaml::to_string(self).unwrap_or_default()
     }
 
     /// Pretty JSON with the same keys, newline-terminated.
@@ -183,12 +184,15 @@ impl NodeDocument {
 
     /// Parses a node.yaml and checks the schema, without checking `factsHash`.
     pub fn parse_unverified(text: &str, location: &str) -> Result<NodeDocument, DocumentError> {
+        // Bounded (see `input::yaml`): a hostile file — from a pull request, or the upstream
+        // branch in `register` — ends here in time proportional to its size.
+        let parse_error = |e: yaml::YamlError| DocumentError::Parse {
+            location: location.to_owned(),
+            message: e.to_string(),
+        };
         // Look at the schema first so a future schema gets a clear message, not a field error.
         let loose: serde_yaml::Value =
-            serde_yaml::from_str(text).map_err(|e| DocumentError::Parse {
-                location: location.to_owned(),
-                message: e.to_string(),
-            })?;
+            yaml::from_str(text, MAX_NODE_YAML_BYTES).map_err(parse_error)?;
         let schema = loose.get("schema").and_then(|s| s.as_str()).unwrap_or("");
         if schema != SCHEMA {
             return Err(DocumentError::Schema {
@@ -196,10 +200,7 @@ impl NodeDocument {
                 found: schema.to_owned(),
             });
         }
-        serde_yaml::from_str(text).map_err(|e| DocumentError::Parse {
-            location: location.to_owned(),
-            message: e.to_string(),
-        })
+        yaml::from_str(text, MAX_NODE_YAML_BYTES).map_err(parse_error)
     }
 }
 

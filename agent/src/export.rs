@@ -43,6 +43,8 @@ pub struct Options {
     pub nodes: PathBuf,
     /// The inventory CSV, to join.
     pub inventory: Option<PathBuf>,
+    /// The `--inventory-map` file.
+    pub inventory_map: Option<PathBuf>,
     /// Output format.
     pub format: Format,
 }
@@ -100,6 +102,7 @@ pub fn export(options: &Options, out: &mut dyn Write) -> Result<(), ExportError>
     let checkout = Checkout::open(
         &options.nodes,
         options.inventory.as_deref(),
+        options.inventory_map.as_deref(),
         &[],
         Some("export"),
     )?;

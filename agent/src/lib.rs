@@ -14,6 +14,7 @@
 //! | `enlist register`: the pure decision, executing it, readiness, PR text | [`register`] ([`register::planner`], [`register::readiness`], [`register::live`], [`register::pr`]) |
 //! | marker and lock in the state dir, `enlist status` | [`register::marker`], [`register::lock`], [`register::status`] |
 //! | reconcile in CI | [`reconcile`] |
+//! | untrusted input: size caps, bounded YAML | [`input`] |
 //! | the registry as a database, CSV/JSON lines export | [`mod@sync`], [`export`] |
 //! | logging, journald events, sd_notify | [`logging`] |
 //! | machine values in PR Markdown (inert) | [`markdown`] |
@@ -32,6 +33,7 @@ pub mod facts;
 pub mod forge;
 pub mod hash;
 pub mod identity;
+pub mod input;
 pub mod logging;
 pub mod manpage;
 pub mod markdown;

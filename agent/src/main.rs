@@ -212,6 +212,7 @@ fn reconcile_command(args: &ReconcileArgs) -> Result<(), Failure> {
         nodes: args.nodes.clone(),
         inventory: args.inventory.clone(),
         demand: args.demand.clone(),
+        inventory_map: args.inventory_map.clone(),
     })?;
     print_stdout(&reconcile::render(&report, format, args.strict))?;
     if report.failed(args.strict) {
@@ -279,6 +280,7 @@ fn sync_command(args: &SyncArgs, env: &config::Env) -> Result<(), Failure> {
         lease: sync::lease_timing(env)?,
         chunk_rows,
         retry,
+        inventory_map: args.inventory_map.clone(),
         ..sync::Options::new(nodes.clone(), inventory.clone(), database_url)
     };
     let outcome = runtime.block_on(sync::sync(&options))?;
@@ -303,6 +305,7 @@ fn export_command(args: &ExportArgs) -> Result<(), Failure> {
         &enlist::export::Options {
             nodes: args.nodes.clone(),
             inventory: args.inventory.clone(),
+            inventory_map: args.inventory_map.clone(),
             format,
         },
         &mut out,

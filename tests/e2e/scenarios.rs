@@ -511,6 +511,44 @@ async fn invalid_upstream_file_exits_65() {
     assert!(github.state().writes().is_empty());
 }
 
+/// Issue 13: a 200 KB upstream node.yaml of nested flow sequences used to hang `register` (the
+/// parse time grows with the square of the nesting: 72 s at this size). Now: exit 65 within
+/// seconds, no write, no PR, no marker.
+#[tokio::test(flavor = "multi_thread")]
+async fn deeply_nested_upstream_node_yaml_exits_65_within_seconds_without_a_pr() {
+    let github = fake().await;
+    let depth = 100_000;
+    let hostile = format!("schema: {}{}\n", "[".repeat(depth), "]".repeat(depth));
+    github
+        .state()
+        .put_file("main", &format!("cluster-nodes/{DELL}/node.yaml"), &hostile);
+    let node = Node::new("dell-r640", &github);
+    let started = std::time::Instant::now();
+    let run = node.run(&[]);
+    let took = started.elapsed();
+    assert_eq!(run.code, Some(65), "{}", run.stderr);
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "register took {took:?}"
+    );
+    assert!(
+        run.stderr.contains("nested more than 64 levels deep"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("cluster-nodes/{DELL}/node.yaml")),
+        "{}",
+        run.stderr
+    );
+    let s = github.state();
+    assert!(s.writes().is_empty(), "{:?}", s.writes());
+    assert!(s.pulls.is_empty());
+    drop(s);
+    assert!(node.marker().is_none());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn configured_node_id_and_operator_path_template() {
     let github = fake().await;

@@ -241,6 +241,7 @@ pub fn analyse_summaries(
         recommendations: Vec::new(),
         nodes: nodes.iter().filter(|n| n.is_file()).count(),
         inventory: inventory.data_rows,
+        columns: inventory.columns.clone(),
         inventory_file: inventory.file.clone(),
         fleet: fleet(&parsed),
         plan: None,

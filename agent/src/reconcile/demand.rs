@@ -156,7 +156,8 @@ pub fn parse(text: &str, file: &str) -> Result<Demand, ReconcileError> {
             "the file is empty; it needs at least `workloads:`".into(),
         ));
     } else {
-        serde_yaml::from_str(text).map_err(|e| invalid(e.to_string()))?
+        crate::input::yaml::from_str(text, crate::input::MAX_DEMAND_BYTES)
+            .map_err(|e| invalid(e.to_string()))?
     };
     // A range excludes NaN and the infinities too.
     let valid = |x: f64| (0.0..=MAX_AMOUNT).contains(&x);

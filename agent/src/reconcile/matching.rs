@@ -108,6 +108,7 @@ mod tests {
         let rows = inventory::parse(
             b"serial,mac\nAB1 ,\n,aa:bb:cc:dd:ee:02\n,aa:bb:cc:dd:ee:01\n",
             "inventory.csv",
+            None,
         )
         .unwrap()
         .rows;

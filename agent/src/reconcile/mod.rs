@@ -6,7 +6,7 @@
 //! | step | module | I/O |
 //! |---|---|---|
 //! | find and check node.yaml files | [`scan`] | reads files |
-//! | read the inventory CSV | [`inventory`] | none (bytes in) |
+//! | read the inventory CSV (and the `--inventory-map`) | [`inventory`] | none (bytes in) |
 //! | read the demand file, the buying model | [`demand`] | none (text in) |
 //! | the matching rule (also for `sync` and `export`) | [`matching`] | none |
 //! | match, find gaps and duplicates, plan | [`analyse`] | none |
@@ -28,9 +28,11 @@ pub mod render;
 pub mod report;
 pub mod scan;
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::input;
+
+pub use inventory::map::InventoryMap;
 pub use render::{Format, render};
 pub use report::Report;
 
@@ -43,6 +45,8 @@ pub struct Options {
     pub inventory: PathBuf,
     /// The demand file, for buying recommendations.
     pub demand: Option<PathBuf>,
+    /// The `--inventory-map` file (house column names and status words).
+    pub inventory_map: Option<PathBuf>,
 }
 
 /// Reconcile could not run at all (as opposed to findings, which are in the [`Report`]).
@@ -84,6 +88,29 @@ pub enum ReconcileError {
         /// What is wrong with the header.
         message: String,
     },
+    /// The `--inventory-map` file cannot be read.
+    #[error(
+        "cannot read the inventory map {}: {source}; check the --inventory-map path",
+        path.display()
+    )]
+    InventoryMapRead {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The `--inventory-map` file is malformed, or names a column the inventory lacks.
+    #[error(
+        "{path}: invalid inventory map: {message}; expected `columns: {{serial: \"S/N\", …}}` \
+         (enlist field: header as in the CSV) and `statuses: {{\"in service\": active, …}}` (word: \
+         active, spare, broken or retired)"
+    )]
+    InventoryMap {
+        /// The file, as shown.
+        path: String,
+        /// What is wrong, naming the key.
+        message: String,
+    },
     /// The demand file cannot be read.
     #[error("cannot read the demand file {}: {source}; check the --demand path", path.display())]
     DemandRead {
@@ -113,6 +140,9 @@ impl ReconcileError {
             ReconcileError::NodesDir { .. } | ReconcileError::NodesNotDir { .. } => "nodes_dir",
             ReconcileError::Inventory { .. } => "inventory",
             ReconcileError::InventoryHeader { .. } => "inventory_header",
+            ReconcileError::InventoryMapRead { .. } | ReconcileError::InventoryMap { .. } => {
+                "inventory_map"
+            }
             ReconcileError::DemandRead { .. } | ReconcileError::Demand { .. } => "demand",
         }
     }
@@ -122,18 +152,20 @@ impl ReconcileError {
 /// a wrong path fails fast.
 pub fn reconcile(options: &Options) -> Result<Report, ReconcileError> {
     let inventory_shown = shown(&options.nodes, &options.inventory);
-    let bytes = fs::read(&options.inventory).map_err(|source| ReconcileError::Inventory {
-        path: options.inventory.clone(),
-        source,
-    })?;
-    let inventory = inventory::parse(&bytes, &inventory_shown)?;
+    let map = options
+        .inventory_map
+        .as_deref()
+        .map(|path| InventoryMap::read(path, &shown(&options.nodes, path)))
+        .transpose()?;
+    let inventory = inventory::read(&options.inventory, &inventory_shown, map.as_ref())?;
     let demand = match &options.demand {
         None => None,
         Some(path) => {
-            let text = fs::read_to_string(path).map_err(|source| ReconcileError::DemandRead {
-                path: path.clone(),
-                source,
-            })?;
+            let text = input::read_text_capped(path, input::MAX_DEMAND_BYTES, "demand file")
+                .map_err(|source| ReconcileError::DemandRead {
+                    path: path.clone(),
+                    source,
+                })?;
             Some(demand::parse(&text, &shown(&options.nodes, path))?)
         }
     };

@@ -43,6 +43,60 @@ fn json(report: &Report) -> String {
     out
 }
 
+/// The one line saying which inventory column fed each field, which were ignored.
+pub(super) fn columns_line(report: &Report) -> String {
+    let map = report
+        .columns
+        .map
+        .as_ref()
+        .map(|m| format!(" (mapped by {m})"))
+        .unwrap_or_default();
+    format!(
+        "inventory columns{map}: {}",
+        report.columns.summary().replace(['\r', '\n'], " ")
+    )
+}
+
+/// [`columns_line`] for Markdown: header names (untrusted) as inert code spans.
+fn md_columns(report: &Report) -> String {
+    let span = |value: &str| {
+        let inner: String = value
+            .chars()
+            .map(|c| match c {
+                '`' => '\'',
+                '\r' | '\n' => ' ',
+                c => c,
+            })
+            .collect();
+        format!("`{inner}`")
+    };
+    let used: Vec<String> = report
+        .columns
+        .in_order()
+        .iter()
+        .map(|(field, columns)| {
+            let columns: Vec<String> = columns.iter().map(|c| span(c)).collect();
+            format!("{field} ← {}", columns.join(" or "))
+        })
+        .collect();
+    let ignored: Vec<String> = report.columns.ignored.iter().map(|c| span(c)).collect();
+    let map = report
+        .columns
+        .map
+        .as_ref()
+        .map(|m| format!(" (mapped by {})", span(m)))
+        .unwrap_or_default();
+    format!(
+        "**Inventory columns**{map}: {}; ignored: {}.",
+        used.join(", "),
+        if ignored.is_empty() {
+            "none".to_owned()
+        } else {
+            ignored.join(", ")
+        }
+    )
+}
+
 pub(super) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -277,6 +331,7 @@ fn text(report: &Report, strict: bool) -> String {
         plural(report.inventory, "inventory row", "inventory rows"),
         report.inventory_file
     );
+    let _ = writeln!(out, "{}", columns_line(report));
     let gap_effect = if strict {
         "fails CI (--strict)"
     } else {
@@ -532,6 +587,7 @@ fn markdown(report: &Report, strict: bool) -> String {
         plural(report.inventory, "inventory row", "inventory rows"),
         report.inventory_file.replace('`', "'")
     );
+    let _ = writeln!(out, "{}\n", md_columns(report));
     let gap_effect = if strict {
         "fails CI (`--strict`)"
     } else {
@@ -807,6 +863,14 @@ fn annotation(
 
 fn github(report: &Report, strict: bool) -> String {
     let mut out = String::new();
+    annotation(
+        &mut out,
+        "notice",
+        Some(&report.inventory_file),
+        Some(1),
+        "enlist: inventory columns",
+        &columns_line(report),
+    );
     let gap = if strict { "error" } else { "warning" };
     for i in &report.invalid {
         annotation(

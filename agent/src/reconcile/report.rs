@@ -2,13 +2,15 @@
 //!
 //! The serialized shape is the `--format json` contract: one object with exactly the keys
 //! `missing_registration`, `phantom_nodes`, `mismatches`, `duplicates`, `invalid`,
-//! `recommendations`, `nodes`, `inventory`. Every list is sorted, every entry has the same keys
+//! `recommendations`, `nodes`, `inventory`, and `columns` (which inventory column fed each field,
+//! which were ignored: [`ColumnReport`]). Every list is sorted, every entry has the same keys
 //! whether a value is known or not (`null`), so consumers can rely on the shape. Fields marked
 //! `#[serde(skip)]` only feed the human formats (fleet table, capacity plan, annotation lines).
 
 use serde::Serialize;
 
 use super::demand::CatalogEntry;
+pub use super::inventory::header::ColumnReport;
 
 /// The outcome of one reconcile run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -29,6 +31,8 @@ pub struct Report {
     pub nodes: usize,
     /// Data rows in the inventory (valid or not; the header and blank lines are not rows).
     pub inventory: usize,
+    /// Which inventory column fed each field, which columns were ignored, the map file.
+    pub columns: ColumnReport,
     /// The inventory file as shown in findings.
     #[serde(skip)]
     pub inventory_file: String,

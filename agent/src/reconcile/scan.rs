@@ -29,8 +29,8 @@ use super::report::{Invalid, InvalidKind};
 /// Version-control metadata directories, never descended into (at any depth).
 const VCS_DIRS: [&str; 7] = [".git", ".hg", ".svn", ".bzr", ".jj", ".pijul", "_darcs"];
 
-/// The longest node.yaml read. The files enlist writes are a few kilobytes.
-pub const MAX_NODE_FILE: u64 = 1024 * 1024;
+/// The longest node.yaml read ([`crate::input::MAX_NODE_YAML_BYTES`]).
+pub const MAX_NODE_FILE: u64 = crate::input::MAX_NODE_YAML_BYTES;
 
 /// One node.yaml found under `--nodes`.
 #[derive(Clone, Debug, PartialEq)]
@@ -403,7 +403,7 @@ pub fn check(path: &str, dir_name: &str, text: &str) -> ScannedNode {
     }
     // Fast path: one typed parse. Only a failure pays for the second parse that tells a future
     // schema apart from a broken file.
-    let parsed = match serde_yaml::from_str::<NodeDocument>(text) {
+    let parsed = match crate::input::yaml::from_str::<NodeDocument>(text, MAX_NODE_FILE) {
         Ok(doc) if doc.schema == SCHEMA => Ok(doc),
         _ => NodeDocument::parse_unverified(text, path),
     };
@@ -539,7 +539,7 @@ fn verify(path: &str, dir_name: &str, doc: NodeDocument, lines: KeyLines) -> Sca
     }
 }
 
-/// serde_yaml says "… at line 5 column 3"; pull the line out.
+/// serde_yaml (and `input::yaml`) say "… at line 5 column 3"; pull the line out.
 fn line_in_message(message: &str) -> Option<u64> {
     let rest = &message[message.find("at line ")? + "at line ".len()..];
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();

@@ -111,13 +111,20 @@ pub fn read(state_dir: &Path) -> Result<Option<Marker>, MarkerError> {
         .read(true)
         .custom_flags(NOFOLLOW)
         .open(&path)
-        .and_then(|mut file| {
-            let mut bytes = Vec::new();
-            io::Read::read_to_end(&mut file, &mut bytes).map(|_| bytes)
+        .and_then(|file| {
+            crate::input::read_capped_file(file, crate::input::MAX_MARKER_BYTES, "marker")
         });
     let bytes = match read {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        // Not a marker enlist wrote: like garbage, ignore it and ask GitHub.
+        Err(e) if e.kind() == io::ErrorKind::FileTooLarge => {
+            log::warn!(
+                "{}: marker is not valid ({e}); ignoring it and checking GitHub instead",
+                path.display()
+            );
+            return Ok(None);
+        }
         Err(source) => {
             return Err(MarkerError {
                 path,

@@ -89,6 +89,8 @@ pub struct Options {
     pub nodes: PathBuf,
     /// The inventory CSV.
     pub inventory: PathBuf,
+    /// The `--inventory-map` file.
+    pub inventory_map: Option<PathBuf>,
     /// Where to.
     pub database_url: DatabaseUrl,
     /// Only these operators' files (all when empty).
@@ -111,6 +113,7 @@ impl Options {
         Options {
             nodes,
             inventory,
+            inventory_map: None,
             database_url,
             operators: Vec::new(),
             source: None,

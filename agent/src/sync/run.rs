@@ -70,6 +70,7 @@ pub async fn sync(options: &Options) -> Result<Outcome, SyncError> {
     let checkout = Checkout::open(
         &options.nodes,
         Some(options.inventory.as_path()),
+        options.inventory_map.as_deref(),
         &options.operators,
         options.source.as_deref(),
     )?;

@@ -32,7 +32,6 @@
 //! - **Matching** a node to its item (`nodes.inventory_key`, the join `enlist export` makes) is
 //!   reconcile's own [matching](crate::reconcile::matching) rule (SPEC §5), over the same rows.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -43,7 +42,7 @@ use crate::reconcile::analyse::NodeSummary;
 use crate::reconcile::inventory::{self, Inventory, InventoryRow};
 use crate::reconcile::matching::{Matcher, NodeKeys};
 use crate::reconcile::report::{InvalidKind, Report};
-use crate::reconcile::{ReconcileError, analyse, scan, shown};
+use crate::reconcile::{InventoryMap, ReconcileError, analyse, scan, shown};
 
 use super::source;
 
@@ -200,17 +199,17 @@ impl Checkout {
     pub fn open(
         nodes: &Path,
         inventory_path: Option<&Path>,
+        inventory_map: Option<&Path>,
         operators: &[String],
         source: Option<&str>,
     ) -> Result<Checkout, ReconcileError> {
         let mut inventory = Inventory::default();
         let mut inventory_shown = String::new();
         if let Some(path) = inventory_path {
-            let bytes = fs::read(path).map_err(|source| ReconcileError::Inventory {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            inventory = inventory::parse(&bytes, &shown(nodes, path))?;
+            let map = inventory_map
+                .map(|map| InventoryMap::read(map, &shown(nodes, map)))
+                .transpose()?;
+            inventory = inventory::read(path, &shown(nodes, path), map.as_ref())?;
             inventory_shown = inventory.file.clone();
         }
         let tree = scan::Tree::find(nodes)?;

@@ -4,6 +4,7 @@
 mod browser;
 mod cli;
 mod facts;
+mod hostile;
 mod reconcile;
 mod support;
 mod sync;

@@ -364,6 +364,7 @@ impl Repo {
             nodes: self.path().to_path_buf(),
             inventory,
             demand: None,
+            inventory_map: None,
         })
         .unwrap()
     }
@@ -411,10 +412,12 @@ fn example_repo_node_files_are_generated_by_code_and_verify() {
     );
 }
 
+/// The example workflow's command line (`.github/workflows/enlist-reconcile.yml`).
 fn example_args<'a>(
     format: &'a str,
     nodes: &'a str,
     inventory: &'a str,
+    map: &'a str,
     demand: &'a str,
 ) -> Vec<&'a str> {
     vec![
@@ -423,6 +426,8 @@ fn example_args<'a>(
         nodes,
         "--inventory",
         inventory,
+        "--inventory-map",
+        map,
         "--demand",
         demand,
         "--format",
@@ -435,6 +440,10 @@ fn example_repo_golden_outputs_for_every_format() {
     let dir = example_dir();
     let nodes = dir.to_string_lossy().into_owned();
     let inventory = dir.join("inventory.csv").to_string_lossy().into_owned();
+    let map = dir
+        .join("inventory-map.yaml")
+        .to_string_lossy()
+        .into_owned();
     let demand = dir.join("demand.yaml").to_string_lossy().into_owned();
     for (format, file) in [
         ("text", "example.txt"),
@@ -443,12 +452,12 @@ fn example_repo_golden_outputs_for_every_format() {
         ("github", "example.github.txt"),
         ("html", "example.html"),
     ] {
-        let out = run(&example_args(format, &nodes, &inventory, &demand));
+        let out = run(&example_args(format, &nodes, &inventory, &map, &demand));
         assert_eq!(code(&out), 0, "{format}: {}", stderr(&out));
         golden(&format!("reconcile/{file}"), &stdout(&out));
     }
     // With --strict the gaps fail the run, and say so.
-    let mut args = example_args("markdown", &nodes, &inventory, &demand);
+    let mut args = example_args("markdown", &nodes, &inventory, &map, &demand);
     args.push("--strict");
     let out = run(&args);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
@@ -524,6 +533,7 @@ fn example_repo_findings_are_the_documented_ones() {
         nodes: dir.clone(),
         inventory: dir.join("inventory.csv"),
         demand: Some(dir.join("demand.yaml")),
+        inventory_map: None,
     })
     .unwrap();
     assert!(
@@ -585,6 +595,7 @@ fn json_has_exactly_the_spec_keys() {
     assert_eq!(
         keys,
         [
+            "columns",
             "duplicates",
             "invalid",
             "inventory",
@@ -599,6 +610,19 @@ fn json_has_exactly_the_spec_keys() {
         value["recommendations"],
         serde_json::json!([]),
         "no --demand, no recommendations"
+    );
+    // Issue 11: which column fed each field, which were ignored.
+    assert_eq!(
+        value["columns"]["fields"]["serial"],
+        serde_json::json!(["Service Tag"])
+    );
+    assert_eq!(
+        value["columns"]["fields"]["memory_gb"],
+        serde_json::json!(["RAM_GB"])
+    );
+    assert_eq!(
+        value["columns"]["ignored"],
+        serde_json::json!(["Purchased"])
     );
 }
 
@@ -870,8 +894,16 @@ fn hand_edited_node_is_invalid_but_still_claims_its_row() {
         "an edited file is not counted as fleet"
     );
     let github = reconcile::render(&report, Format::Github, false);
+    let mut annotations = github.lines();
     assert!(
-        github.starts_with(&format!(
+        annotations
+            .next()
+            .unwrap()
+            .starts_with("::notice file=inventory.csv,line=1,title=enlist%3A inventory columns::"),
+        "{github}"
+    );
+    assert!(
+        annotations.next().unwrap().starts_with(&format!(
             "::error file={path},line={hash_line},title=enlist%3A invalid::"
         )),
         "{github}"
@@ -1253,6 +1285,7 @@ fn capacity_counts_active_rows_once_and_recommends_from_the_catalog() {
         nodes: repo.path().to_path_buf(),
         inventory: repo.path().join("inventory.csv"),
         demand: Some(repo.path().join("demand.yaml")),
+        inventory_map: None,
     })
     .unwrap();
     let plan = report.plan.as_ref().unwrap();
@@ -1287,6 +1320,7 @@ fn html_report_of_absurd_numbers_finishes_and_json_counts_stay_sane() {
         nodes: repo.path().to_path_buf(),
         inventory: repo.path().join("inventory.csv"),
         demand: Some(repo.path().join("demand.yaml")),
+        inventory_map: None,
     };
     let (done, result) = std::sync::mpsc::channel();
     let background = options.clone();
@@ -1304,8 +1338,7 @@ fn html_report_of_absurd_numbers_finishes_and_json_counts_stay_sane() {
         .iter()
         .map(|i| (i.line, i.message.as_str()))
         .collect();
-    let too_large =
-        "memory_gb \"1e308\" is larger than 10^12: not an amount of one machine; check the cell";
+    let too_large = "memory_gb \"1e308\" (column \"memory_gb\") is larger than 10^12: not an amount of one machine; check the cell";
     assert_eq!(invalid, [(Some(2), too_large), (Some(3), too_large)]);
     // The sane row is the catalog: ⌈100 × 1.2 / 40⌉ = 3 units of 384 GiB.
     let rec = &report.recommendations[0];
@@ -1430,7 +1463,7 @@ fn shuffled_nodes_and_rows_give_identical_json() {
         let (repo, text) = messy_repo(&mut rng);
         repo.inventory(&text);
         let nodes = scan::scan(repo.path()).unwrap();
-        let inventory = inventory::parse(text.as_bytes(), "inventory.csv").unwrap();
+        let inventory = inventory::parse(text.as_bytes(), "inventory.csv", None).unwrap();
         let demand = reconcile::demand::parse(
             "workloads:\n  - {name: a, cores: 2000, memory_gb: 100}\n",
             "demand.yaml",

@@ -1,34 +1,45 @@
-//! The hardware inventory CSV: what the operator bought, as a spreadsheet exports it.
+//! The hardware inventory CSV: what the operator bought, as their tools export it.
 //!
-//! Header names are matched case-insensitively after trimming, with spaces and `-` read as `_`
-//! (`Service Tag` = `service_tag`), through the aliases of SPEC §5:
-//! `serial`|`serial_number`|`service_tag`, `asset_tag`, `hostname`, `make`|`vendor`|`manufacturer`,
-//! `model`, `cores`, `memory_gb`|`ram_gb`, `storage_gb`, `status`, `location`, `mac`|`mac_address`,
-//! `cost`. Unknown columns are ignored. When two columns mean the same thing (`serial` and
-//! `service_tag`), the first non-empty one in header order wins.
+//! - **Which column is which** — [`header`]: case-, space- and punctuation-insensitive names,
+//!   enlist's own and the default exports of NetBox (table and "all data") and Snipe-IT, or the
+//!   columns an `--inventory-map` names ([`map`]). Unknown columns are ignored, and the report
+//!   says which column fed each field and which were ignored.
+//! - **Cells as people type them** — [`cells`]: `$8,200.00`, `0.5 TB`, `3.84 TB`, `1 TiB`, and
+//!   NetBox's and Snipe-IT's status words (`Planned`, `Ready to Deploy`, `Decommissioning`, …).
 //!
 //! Spreadsheet habits are accepted: a UTF-8 byte-order mark, CRLF line ends, quoted fields
 //! (with commas, quotes and newlines inside), blank lines, rows that are all empty cells (skipped,
-//! not counted), rows shorter than the header (missing cells are empty), numbers with thousands
-//! separators (`"1,536"`), and a currency sign on `cost`. `status` defaults to `active`. A `mac`
-//! cell may hold several MACs separated by spaces, `;`, `|` or `,`.
+//! not counted), rows shorter than the header (missing cells are empty). `status` defaults to
+//! `active`. A `mac` cell may hold several MACs separated by spaces, `;`, `|` or `,`.
 //!
-//! A bad row is one `invalid` entry with its line number; the other rows are still read: a row
-//! with more cells than the header (empty trailing cells, as `A1,Dell,` under `serial,make`, are
-//! fine), a cell holding a NUL byte (not text; no database column takes it), a number above
-//! [`MAX_AMOUNT`], a row repeating an earlier row's serial or MAC ([`dedupe`]). Only a file that
-//! cannot be an inventory at all (no `serial` and no `mac` column) is an error.
+//! A bad row is one `invalid` entry with its line number, naming the column and the value; the
+//! other rows are still read: an unknown status word (the entry shows the two map lines that
+//! would map it), a value that is not an amount, a row with more cells than the header (empty
+//! trailing cells, as `A1,Dell,` under `serial,make`, are fine), a cell holding a NUL byte (no
+//! database column takes it), a row past the CSV caps ([`crate::input::MAX_CSV_COLUMNS`],
+//! [`crate::input::MAX_CSV_FIELD_BYTES`]), a row repeating an earlier row's serial or MAC
+//! ([`dedupe`]). Only a file that cannot be an inventory at all (no serial and no mac column, a
+//! header past the caps, a column the map names but the header lacks) is an error.
 
-use serde::Serialize;
+pub mod cells;
+pub mod header;
+pub mod map;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
 
 use crate::identity::{is_placeholder, normalise_mac};
+use crate::input;
 
+use self::cells::{Bad, Quantity};
+use self::header::{ColumnReport, Columns, Field, listed};
+use self::map::InventoryMap;
 use super::ReconcileError;
-use super::demand::MAX_AMOUNT;
 use super::report::{Invalid, InvalidKind};
 
 /// Inventory status of a machine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// In service: expected to be registered, counted as capacity.
@@ -49,16 +60,6 @@ impl Status {
             Status::Spare => "spare",
             Status::Retired => "retired",
             Status::Broken => "broken",
-        }
-    }
-
-    fn parse(raw: &str) -> Option<Status> {
-        match raw.trim().to_lowercase().as_str() {
-            "" | "active" => Some(Status::Active),
-            "spare" => Some(Status::Spare),
-            "retired" => Some(Status::Retired),
-            "broken" => Some(Status::Broken),
-            _ => None,
         }
     }
 }
@@ -117,59 +118,34 @@ pub struct Inventory {
     pub invalid: Vec<Invalid>,
     /// Data rows read (usable or not).
     pub data_rows: usize,
+    /// Which column fed each field, which were ignored.
+    pub columns: ColumnReport,
 }
 
-/// What a header cell means.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Column {
-    Serial,
-    AssetTag,
-    Hostname,
-    Make,
-    Model,
-    Cores,
-    MemoryGb,
-    StorageGb,
-    Status,
-    Location,
-    Mac,
-    Cost,
-}
-
-const COLUMNS: &[(&str, Column)] = &[
-    ("serial", Column::Serial),
-    ("serial_number", Column::Serial),
-    ("service_tag", Column::Serial),
-    ("asset_tag", Column::AssetTag),
-    ("hostname", Column::Hostname),
-    ("make", Column::Make),
-    ("vendor", Column::Make),
-    ("manufacturer", Column::Make),
-    ("model", Column::Model),
-    ("cores", Column::Cores),
-    ("memory_gb", Column::MemoryGb),
-    ("ram_gb", Column::MemoryGb),
-    ("storage_gb", Column::StorageGb),
-    ("status", Column::Status),
-    ("location", Column::Location),
-    ("mac", Column::Mac),
-    ("mac_address", Column::Mac),
-    ("cost", Column::Cost),
-];
-
-fn column(header: &str) -> Option<Column> {
-    let name: String = header
-        .trim()
-        .to_lowercase()
-        .chars()
-        .map(|c| if c == ' ' || c == '-' { '_' } else { c })
-        .collect();
-    COLUMNS.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+/// Reads the inventory at `path` (at most [`input::MAX_INVENTORY_BYTES`]) and [`parse`]s it with
+/// `map`; `shown` names it in findings. `reconcile`, `sync` and `export` all read it here.
+pub fn read(
+    path: &Path,
+    shown: &str,
+    map: Option<&InventoryMap>,
+) -> Result<Inventory, ReconcileError> {
+    let bytes =
+        input::read_capped(path, input::MAX_INVENTORY_BYTES, "inventory").map_err(|source| {
+            ReconcileError::Inventory {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+    parse(&bytes, shown, map)
 }
 
 /// Parses the inventory and drops repeated machines ([`dedupe`]); `file` names it in findings and
 /// errors.
-pub fn parse(bytes: &[u8], file: &str) -> Result<Inventory, ReconcileError> {
+pub fn parse(
+    bytes: &[u8],
+    file: &str,
+    map: Option<&InventoryMap>,
+) -> Result<Inventory, ReconcileError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut inventory = Inventory {
         file: file.to_owned(),
@@ -179,7 +155,7 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Inventory, ReconcileError> {
         .has_headers(false)
         .flexible(true)
         .from_reader(bytes);
-    let mut header: Option<Vec<Option<Column>>> = None;
+    let mut header: Option<Header> = None;
     let mut record = csv::ByteRecord::new();
     let mut lines = LineCounter::default();
     loop {
@@ -191,9 +167,12 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Inventory, ReconcileError> {
                 // Reading from memory, the only errors are malformed records: report, go on.
                 inventory.data_rows += 1;
                 let line = lines.line_at(bytes, start);
-                inventory
-                    .invalid
-                    .push(row_problem(file, line, format!("unreadable row: {e}")));
+                inventory.invalid.push(row_problem(
+                    file,
+                    line,
+                    format!("unreadable row: {e}"),
+                    None,
+                ));
                 continue;
             }
         }
@@ -207,14 +186,20 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Inventory, ReconcileError> {
         {
             continue;
         }
-        let Some(columns) = &header else {
-            header = Some(read_header(&record, file)?);
+        let Some(header) = &header else {
+            let read = read_header(&record, file, map)?;
+            inventory.columns = read.columns.report.clone();
+            header = Some(read);
             continue;
         };
         inventory.data_rows += 1;
-        match read_row(&record, columns, line) {
+        match read_row(&record, header, map, line) {
             Ok(row) => inventory.rows.push(row),
-            Err(message) => inventory.invalid.push(row_problem(file, line, message)),
+            Err(problem) => {
+                inventory
+                    .invalid
+                    .push(row_problem(file, line, problem.message, problem.hint))
+            }
         }
     }
     let duplicates = dedupe(&mut inventory.rows, file);
@@ -250,95 +235,164 @@ impl LineCounter {
     }
 }
 
-fn row_problem(file: &str, line: u64, message: String) -> Invalid {
+/// Why a row cannot be used, and what to do when it is not the generic "fix this row".
+struct RowProblem {
+    message: String,
+    hint: Option<String>,
+}
+
+impl From<String> for RowProblem {
+    fn from(message: String) -> RowProblem {
+        RowProblem {
+            message,
+            hint: None,
+        }
+    }
+}
+
+fn row_problem(file: &str, line: u64, message: String, hint: Option<String>) -> Invalid {
     Invalid {
         file: file.to_owned(),
         line: Some(line),
         kind: InvalidKind::InventoryRow,
         message,
-        hint: "fix this row of the inventory; the other rows were still checked".to_owned(),
+        hint: hint.unwrap_or_else(|| {
+            "fix this row of the inventory; the other rows were still checked".to_owned()
+        }),
     }
+}
+
+/// A record past [`input::MAX_CSV_COLUMNS`] or with a cell past [`input::MAX_CSV_FIELD_BYTES`]:
+/// what is wrong, to follow "the header"/"the row".
+fn oversize(record: &csv::ByteRecord) -> Option<String> {
+    if record.len() > input::MAX_CSV_COLUMNS {
+        return Some(format!(
+            "has {} cells; an inventory has at most {} columns: is this the right file?",
+            record.len(),
+            input::MAX_CSV_COLUMNS
+        ));
+    }
+    let (index, field) = record
+        .iter()
+        .enumerate()
+        .find(|(_, field)| field.len() > input::MAX_CSV_FIELD_BYTES)?;
+    Some(format!(
+        "has a cell (number {}) of {} bytes; a cell holds at most {}: is a quote missing its \
+         closing quote?",
+        index + 1,
+        field.len(),
+        input::human(input::MAX_CSV_FIELD_BYTES as u64)
+    ))
+}
+
+/// The header row, resolved.
+struct Header {
+    /// The header cells as written (trimmed).
+    names: Vec<String>,
+    columns: Columns,
 }
 
 fn read_header(
     record: &csv::ByteRecord,
     file: &str,
-) -> Result<Vec<Option<Column>>, ReconcileError> {
+    map: Option<&InventoryMap>,
+) -> Result<Header, ReconcileError> {
+    let unusable = |message: String| ReconcileError::InventoryHeader {
+        path: file.to_owned(),
+        message,
+    };
+    if let Some(problem) = oversize(record) {
+        return Err(unusable(format!("the header (the first line) {problem}")));
+    }
     let names: Vec<String> = record
         .iter()
         .map(|f| String::from_utf8_lossy(f).trim().to_owned())
         .collect();
-    let columns: Vec<Option<Column>> = names.iter().map(|n| column(n)).collect();
-    let has = |c: Column| columns.contains(&Some(c));
-    if !has(Column::Serial) && !has(Column::Mac) {
-        return Err(ReconcileError::InventoryHeader {
-            path: file.to_owned(),
-            message: format!(
-                "no serial column (serial, serial_number or service_tag) and no mac column; \
-                 the header has: {}",
-                names.join(", ")
-            ),
-        });
+    let columns = Columns::resolve(&names, map).map_err(|message| match map {
+        Some(map) => ReconcileError::InventoryMap {
+            path: map.file.clone(),
+            message: format!("{message} — in {file}"),
+        },
+        None => unusable(message),
+    })?;
+    if !columns.has(Field::Serial) && !columns.has(Field::Mac) {
+        return Err(unusable(format!(
+            "no serial column (serial, serial number, service tag) and no mac column; the header \
+             has: {}. If one of these is the serial, name it in an --inventory-map file \
+             (`columns: {{serial: \"S/N\"}}`)",
+            listed(&names)
+        )));
     }
-    Ok(columns)
+    Ok(Header { names, columns })
 }
 
 fn read_row(
     record: &csv::ByteRecord,
-    columns: &[Option<Column>],
+    header: &Header,
+    map: Option<&InventoryMap>,
     line: u64,
-) -> Result<InventoryRow, String> {
+) -> Result<InventoryRow, RowProblem> {
+    if let Some(problem) = oversize(record) {
+        return Err(format!("the row {problem}").into());
+    }
     // PostgreSQL refuses NUL in text (SQLSTATE 22021): a row with one is not data enlist can keep.
     if let Some(index) = record.iter().position(|field| field.contains(&0)) {
         return Err(format!(
             "cell {} contains a NUL byte: save the inventory as a plain-text UTF-8 CSV",
             index + 1
-        ));
+        )
+        .into());
     }
     // Spreadsheets write trailing separators (`A1,Dell,`): only values past the header count.
+    let width = header.names.len();
     let beyond = record
         .iter()
-        .skip(columns.len())
+        .skip(width)
         .any(|field| !field.iter().all(u8::is_ascii_whitespace));
     if beyond {
         return Err(format!(
-            "{} cells but the header has {}: quote values that contain a comma",
+            "{} cells but the header has {width}: quote values that contain a comma",
             record.len(),
-            columns.len()
-        ));
+        )
+        .into());
     }
-    let mut cells: Vec<(Column, &str)> = Vec::new();
-    for (index, field) in record.iter().enumerate() {
-        let Some(Some(column)) = columns.get(index) else {
-            continue;
-        };
+    let mut cells: Vec<&str> = Vec::with_capacity(width);
+    for (index, field) in record.iter().take(width).enumerate() {
         let text = std::str::from_utf8(field).map_err(|_| {
             format!(
-                "cell {} is not UTF-8: save the inventory as UTF-8 CSV",
-                index + 1
+                "cell {} ({:?}) is not UTF-8: save the inventory as UTF-8 CSV",
+                index + 1,
+                header::shown_name(&header.names[index])
             )
         })?;
-        cells.push((*column, text.trim()));
+        cells.push(text.trim());
     }
-    // First non-empty cell in header order, for columns that appear more than once.
-    let get = |wanted: Column| -> Option<&str> {
-        cells
-            .iter()
-            .find(|(c, v)| *c == wanted && !v.is_empty())
-            .map(|(_, v)| *v)
+    // The first non-empty cell among the columns feeding `field`, best first, with its column.
+    let get = |field: Field| -> Option<(&str, &str)> {
+        header.columns.of(field).iter().find_map(|i| {
+            cells
+                .get(*i)
+                .filter(|v| !v.is_empty())
+                .map(|v| (*v, header.names[*i].as_str()))
+        })
     };
-    let text = |wanted: Column| get(wanted).map(str::to_owned);
-    let serial = get(Column::Serial)
+    let text = |field: Field| get(field).map(|(v, _)| v.to_owned());
+    let serial = get(Field::Serial)
+        .map(|(v, _)| v)
         .filter(|s| !is_placeholder(s))
         .map(str::to_owned);
     let mut macs = Vec::new();
-    if let Some(cell) = get(Column::Mac) {
+    if let Some((cell, column)) = get(Field::Mac) {
         for raw in cell.split(|c: char| c.is_whitespace() || matches!(c, ';' | '|' | ',')) {
             if raw.is_empty() {
                 continue;
             }
-            let mac =
-                normalise_mac(raw).ok_or_else(|| format!("mac {raw:?} is not a MAC address"))?;
+            let mac = normalise_mac(raw).ok_or_else(|| {
+                format!(
+                    "mac {raw:?} (column {:?}) is not a MAC address",
+                    header::shown_name(column)
+                )
+            })?;
             if !macs.contains(&mac) {
                 macs.push(mac);
             }
@@ -346,64 +400,103 @@ fn read_row(
     }
     macs.sort();
     if serial.is_none() && macs.is_empty() {
-        return Err("no serial and no mac: the row cannot be matched to a node".into());
+        return Err(
+            String::from("no serial and no mac: the row cannot be matched to a node").into(),
+        );
     }
-    let status = match get(Column::Status) {
+    let status = match get(Field::Status) {
         None => Status::Active,
-        Some(raw) => Status::parse(raw).ok_or_else(|| {
-            format!("status {raw:?} is not one of active, spare, retired, broken")
-        })?,
+        Some((raw, column)) => {
+            cells::status(raw, map).ok_or_else(|| unknown_status(raw, column, map))?
+        }
     };
-    let cores = match get(Column::Cores) {
+    let cores = match get(Field::Cores) {
         None => None,
-        Some(raw) => Some(
-            raw.parse::<u32>()
-                .map_err(|_| format!("cores {raw:?} is not a whole number"))?,
-        ),
+        Some((raw, column)) => Some(raw.parse::<u32>().map_err(|_| {
+            format!(
+                "cores {raw:?} (column {:?}) is not a whole number",
+                header::shown_name(column)
+            )
+        })?),
+    };
+    let amount = |field: Field, quantity: Quantity, expected: &str| {
+        get(field)
+            .map(|(raw, column)| {
+                cells::amount(raw, quantity)
+                    .map_err(|bad| bad_amount(field, raw, column, bad, expected))
+            })
+            .transpose()
     };
     Ok(InventoryRow {
         line,
         serial,
         macs,
-        asset_tag: text(Column::AssetTag),
-        hostname: text(Column::Hostname),
-        make: text(Column::Make),
-        model: text(Column::Model),
+        asset_tag: text(Field::AssetTag),
+        hostname: text(Field::Hostname),
+        make: text(Field::Make),
+        model: text(Field::Model),
         cores,
-        memory_gb: number(get(Column::MemoryGb), "memory_gb")?,
-        storage_gb: number(get(Column::StorageGb), "storage_gb")?,
-        status,
-        location: text(Column::Location),
-        cost: number(
-            get(Column::Cost).map(|c| c.trim_matches(|ch: char| "$€£¥ ".contains(ch))),
-            "cost",
+        memory_gb: amount(
+            Field::MemoryGb,
+            Quantity::Memory,
+            "an amount of memory: 512, 512 GB, 0.5 TB or 1 TiB",
         )?,
+        storage_gb: amount(
+            Field::StorageGb,
+            Quantity::Storage,
+            "an amount of storage: 3840, 3.84 TB, 960 GB or 1 TiB",
+        )?,
+        status,
+        location: text(Field::Location),
+        cost: get(Field::Cost)
+            .map(|(raw, column)| {
+                cells::cost(raw).map_err(|bad| {
+                    bad_amount(
+                        Field::Cost,
+                        raw,
+                        column,
+                        bad,
+                        "a price: 8200, $8,200.00 or 8200 USD",
+                    )
+                })
+            })
+            .transpose()?,
     })
 }
 
-/// A number from 0 to [`MAX_AMOUNT`]; `1,536.5` style thousands separators are accepted, `1,5`
-/// is not.
-fn number(raw: Option<&str>, name: &str) -> Result<Option<f64>, String> {
-    let Some(raw) = raw else {
-        return Ok(None);
-    };
-    let bad = || format!("{name} {raw:?} is not a number ≥ 0 (digits and a decimal point)");
-    let (integer, fraction) = raw.split_once('.').unwrap_or((raw, ""));
-    let groups: Vec<&str> = integer.split(',').collect();
-    let grouped_ok = groups.len() == 1
-        || (groups.first().is_some_and(|g| (1..=3).contains(&g.len()))
-            && groups.iter().skip(1).all(|g| g.len() == 3));
-    if !grouped_ok {
-        return Err(bad());
+fn bad_amount(field: Field, raw: &str, column: &str, bad: Bad, expected: &str) -> RowProblem {
+    let column = header::shown_name(column);
+    match bad {
+        Bad::NotANumber => format!(
+            "{} {raw:?} (column {column:?}) is not {expected}",
+            field.name()
+        ),
+        Bad::TooLarge => format!(
+            "{} {raw:?} (column {column:?}) is larger than 10^12: not an amount of one machine; \
+             check the cell",
+            field.name()
+        ),
     }
-    let plain = format!("{}.{}", groups.concat(), fraction);
-    let plain = plain.trim_end_matches('.');
-    match plain.parse::<f64>() {
-        Ok(value) if value > MAX_AMOUNT && value.is_finite() => Err(format!(
-            "{name} {raw:?} is larger than 10^12: not an amount of one machine; check the cell"
+    .into()
+}
+
+/// An unknown status word: the message names it, the hint shows the two map lines for it.
+fn unknown_status(raw: &str, column: &str, map: Option<&InventoryMap>) -> RowProblem {
+    let word = header::shown_name(raw);
+    let file = map.map_or_else(
+        || "an --inventory-map file".to_owned(),
+        |m| format!("the --inventory-map file {}", m.file),
+    );
+    RowProblem {
+        message: format!(
+            "status {word:?} (column {:?}) is not a status enlist knows (active, spare, broken, \
+             retired, or a NetBox or Snipe-IT status)",
+            header::shown_name(column)
+        ),
+        hint: Some(format!(
+            "map it in {file} with the two lines `statuses:` and `  {word:?}: active` (or spare, \
+             broken, retired: whichever it means); the other rows were still checked"
         )),
-        Ok(value) if value.is_finite() && value >= 0.0 => Ok(Some(value)),
-        _ => Err(bad()),
     }
 }
 
@@ -458,7 +551,7 @@ mod tests {
     use super::*;
 
     fn parse_str(text: &str) -> Inventory {
-        parse(text.as_bytes(), "inventory.csv").unwrap()
+        parse(text.as_bytes(), "inventory.csv", None).unwrap()
     }
 
     #[test]
@@ -505,7 +598,7 @@ mod tests {
 
     #[test]
     fn header_without_serial_or_mac_is_an_error_naming_the_file() {
-        let err = parse(b"name,model\nx,y\n", "inv.csv").unwrap_err();
+        let err = parse(b"name,model\nx,y\n", "inv.csv", None).unwrap_err();
         assert!(err.to_string().contains("inv.csv"), "{err}");
         assert!(err.to_string().contains("name, model"), "{err}");
     }
@@ -535,27 +628,17 @@ mod tests {
     }
 
     #[test]
-    fn numbers() {
-        assert_eq!(number(Some("1,536"), "x"), Ok(Some(1536.0)));
-        assert_eq!(number(Some("12.5"), "x"), Ok(Some(12.5)));
-        assert_eq!(number(Some("7"), "x"), Ok(Some(7.0)));
-        assert!(number(Some("1,5"), "x").is_err());
-        assert!(number(Some("-1"), "x").is_err());
-        assert!(number(Some("1e400"), "x").is_err());
-        assert!(number(Some("NaN"), "x").is_err());
-    }
-
-    #[test]
     fn numbers_above_the_bound_are_bad_rows_not_infinities() {
-        assert!(number(Some("1000000000000"), "x").is_ok());
-        let err = number(Some("1e308"), "memory_gb").unwrap_err();
-        assert!(
-            err.contains("memory_gb \"1e308\" is larger than 10^12"),
-            "{err}"
-        );
         let inv = parse_str("serial,memory_gb,cost\nA1,1e308,\nA2,,1e13\nA3,384,7000\n");
         let lines: Vec<u64> = inv.invalid.iter().filter_map(|i| i.line).collect();
         assert_eq!(lines, vec![2, 3], "{:?}", inv.invalid);
+        assert!(
+            inv.invalid[0]
+                .message
+                .contains("memory_gb \"1e308\" (column \"memory_gb\") is larger than 10^12"),
+            "{:?}",
+            inv.invalid[0]
+        );
         assert_eq!(inv.rows.len(), 1);
     }
 
@@ -564,6 +647,7 @@ mod tests {
         let inv = parse(
             b"serial,make,notes\nA1,Dell,ok\nA2,De\0ll,\nA3,Dell,x\0\nA4,Dell,\n",
             "inventory.csv",
+            None,
         )
         .unwrap();
         let problems: Vec<(Option<u64>, &str)> = inv

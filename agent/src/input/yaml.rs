@@ -1,0 +1,402 @@
+//! Bounded YAML: the one way enlist reads (and writes) YAML — node.yaml, the demand file, the
+//! config file, the inventory map and the upstream node.yaml in `register`.
+//!
+//! Why a gate in front of the parser: `serde_yaml` 0.9 (libyaml underneath) spends time that grows
+//! with the *square* of the flow nesting before its own recursion limit (128) is ever consulted —
+//! a 200 KB `schema: [[[[…]]]]` took 72 s, 20,000 levels 2.8 s, 5,000 levels 0.26 s — and
+//! compact block nesting (`? ? ? …`, `- - - …`) grows faster than linearly too. Aliases are
+//! already bounded by serde_yaml (it refuses to replay more than 100× the document's events).
+//! The numbers, and why serde_yaml stays, are in the README's dependency notes.
+//!
+//! [`from_str`] checks, in order, each step only paying for what the previous one could not rule
+//! out:
+//!
+//! 1. **size**: at most the caller's cap ([`super`] names them);
+//! 2. **a byte scan** (~2 % of a parse) that bounds the nesting from above without tokenizing:
+//!    flow nesting ≤ the number of `[`/`{` characters anywhere; block nesting ≤ 2 × (the widest
+//!    run of indentation, `-`/`?`/`:` indicators, `---` and properties at the start of any line
+//!    + 1), because libyaml's block indentation strictly grows (a sequence inside a mapping at the
+//!    same column is the one exception, hence 2×). A line whose run is wider than
+//!    [`MAX_INDENT`] columns is refused outright. Line breaks are libyaml's (`\n`, `\r`, NEL,
+//!    LS, PS), so a document cannot hide lines from the scan. Every character counts, in quotes
+//!    and comments too: the bound can only be too high, never too low;
+//! 3. only when that bound exceeds [`MAX_DEPTH`] (many flow collections, e.g. a demand file written
+//!    in flow style) or the text holds more than [`MAX_ALIASES`] `*`: **an exact event scan** with
+//!    `saphyr-parser` (a maintained pure-Rust YAML 1.2 parser) that stops at the first event past
+//!    [`MAX_DEPTH`] or [`MAX_ALIASES`] — linear, and immediate on a hostile file;
+//! 4. then serde_yaml, whose messages (`… at line 5 column 3`) and behaviour enlist keeps.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::human;
+
+/// The deepest nesting (mappings + sequences) any YAML input may have. enlist's deepest input
+/// nests 3 levels (a node.yaml's `disks[].model`); serde_yaml itself stops at 128.
+pub const MAX_DEPTH: usize = 64;
+
+/// The most aliases (`*name`) a YAML input may use. enlist writes none; a person's demand file
+/// may reuse an anchored catalog entry a few times.
+pub const MAX_ALIASES: usize = 100;
+
+/// The widest run of indentation and block indicators at the start of a line, in columns. Past
+/// it a document is refused without parsing: no input of enlist's is indented that far, and it
+/// keeps libyaml's block nesting (whatever another parser thinks of the text) small.
+pub const MAX_INDENT: usize = 256;
+
+/// A YAML input that cannot be used. The messages carry `at line N column C` where known (the
+/// reconcile annotations pick the line out of them).
+#[derive(Debug, thiserror::Error)]
+pub enum YamlError {
+    /// Longer than the caller's cap.
+    #[error("{size} bytes is larger than {}, the limit for this file: not parsed", human(*cap))]
+    TooLarge {
+        /// The text's length, bytes.
+        size: usize,
+        /// The cap, bytes.
+        cap: u64,
+    },
+    /// Nested deeper than [`MAX_DEPTH`] (or indented wider than [`MAX_INDENT`]).
+    #[error(
+        "nested more than {MAX_DEPTH} levels deep (or indented more than {MAX_INDENT} columns) at \
+         line {line} column {column}: not parsed"
+    )]
+    TooDeep {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// More than [`MAX_ALIASES`] aliases.
+    #[error("more than {MAX_ALIASES} aliases (`*name`) at line {line} column {column}: not parsed")]
+    TooManyAliases {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// Not YAML (found by the exact scan of step 3, which stops before serde_yaml would start).
+    #[error("{message} at line {line} column {column}")]
+    Syntax {
+        /// What the scanner said.
+        message: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// serde_yaml's error, as it says it.
+    #[error(transparent)]
+    Parse(#[from] serde_yaml::Error),
+}
+
+/// Parses `text` (at most `cap` bytes) as one `T`, bounded as the [module](self) says.
+pub fn from_str<T: DeserializeOwned>(text: &str, cap: u64) -> Result<T, YamlError> {
+    check(text, cap)?;
+    Ok(serde_yaml::from_str(text)?)
+}
+
+/// The YAML text of `value` (node.yaml's bytes: serde_yaml's block style, kept byte-identical).
+pub fn to_string<T: Serialize>(value: &T) -> Result<String, serde_yaml::Error> {
+    serde_yaml::to_string(value)
+}
+
+/// Steps 1–3 of the [module](self) docs: `Ok` when serde_yaml may parse `text`.
+pub fn check(text: &str, cap: u64) -> Result<(), YamlError> {
+    if text.len() as u64 > cap {
+        return Err(YamlError::TooLarge {
+            size: text.len(),
+            cap,
+        });
+    }
+    let bound = quick_bound(text)?;
+    if bound.depth <= MAX_DEPTH && bound.stars <= MAX_ALIASES {
+        return Ok(());
+    }
+    exact_scan(text)
+}
+
+/// What the byte scan found.
+#[derive(Debug, PartialEq, Eq)]
+struct Bound {
+    /// An upper bound of the nesting depth.
+    depth: usize,
+    /// `*` characters: an upper bound of the aliases.
+    stars: usize,
+}
+
+/// Step 2: an upper bound of the nesting, from bytes alone.
+fn quick_bound(text: &str) -> Result<Bound, YamlError> {
+    let mut openers = 0usize;
+    let mut stars = 0usize;
+    let mut widest = 0usize;
+    let mut line = 1usize;
+    // Position in the current line; `None` once the leading run (indentation, indicators,
+    // properties, document markers) has ended.
+    let mut run: Option<usize> = Some(0);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '[' | '{' => openers += 1,
+            '*' => stars += 1,
+            _ => {}
+        }
+        if matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}') {
+            line += 1;
+            run = Some(0);
+            continue;
+        }
+        let Some(width) = run else { continue };
+        let ends_token = |next: Option<&char>| {
+            next.is_none_or(|n| {
+                matches!(
+                    n,
+                    ' ' | '\t' | '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}'
+                )
+            })
+        };
+        run = match c {
+            ' ' | '\t' => Some(width + 1),
+            '-' | '?' | ':' if ends_token(chars.peek()) => Some(width + 1),
+            // `---`, `&anchor`, `!tag`: skip the token, the run goes on after it. Any other
+            // token (a scalar, `-x` included) ends the run: a collection starting there starts
+            // at `width`, already counted.
+            '-' | '&' | '!' => {
+                let mut token = String::from(c);
+                while chars.peek().is_some_and(|n| !ends_token(Some(n))) {
+                    token.extend(chars.next());
+                }
+                if c == '-' && token != "---" {
+                    None
+                } else {
+                    Some(width + token.chars().count())
+                }
+            }
+            _ => None,
+        };
+        if let Some(width) = run {
+            if width > MAX_INDENT {
+                return Err(YamlError::TooDeep {
+                    line,
+                    column: width,
+                });
+            }
+            widest = widest.max(width);
+        }
+    }
+    Ok(Bound {
+        depth: openers.saturating_add(2 * (widest + 1)),
+        stars,
+    })
+}
+
+/// Step 3: the exact depth and alias count, stopping at the first event past a limit.
+fn exact_scan(text: &str) -> Result<(), YamlError> {
+    use saphyr_parser::{Event, Parser};
+    let mut parser = Parser::new_from_str(text);
+    let mut depth = 0usize;
+    let mut aliases = 0usize;
+    while let Some(next) = parser.next_event() {
+        let (event, span) = next.map_err(|e| {
+            let at = e.marker();
+            if e.info() == "recursion limit exceeded" {
+                YamlError::TooDeep {
+                    line: at.line(),
+                    column: at.col() + 1,
+                }
+            } else {
+                YamlError::Syntax {
+                    message: e.info().to_owned(),
+                    line: at.line(),
+                    column: at.col() + 1,
+                }
+            }
+        })?;
+        let (line, column) = (span.start.line(), span.start.col() + 1);
+        match event {
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(YamlError::TooDeep { line, column });
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+            Event::Alias(_) => {
+                aliases += 1;
+                if aliases > MAX_ALIASES {
+                    return Err(YamlError::TooManyAliases { line, column });
+                }
+            }
+            Event::StreamEnd => break,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    const CAP: u64 = 1024 * 1024;
+
+    fn value(text: &str) -> Result<serde_yaml::Value, YamlError> {
+        from_str(text, CAP)
+    }
+
+    fn depth(text: &str) -> usize {
+        quick_bound(text).unwrap().depth
+    }
+
+    #[test]
+    fn ordinary_documents_pass_the_byte_scan_alone() {
+        let node = "schema: x\ndisks:\n- model: a\n  size: 1\ngpus: []\nsystem:\n  vendor: Dell\n";
+        assert!(depth(node) <= MAX_DEPTH, "{}", depth(node));
+        assert!(value(node).is_ok());
+        let config = "repo: a/b\nlabels: [registration, x]\n";
+        assert!(depth(config) <= MAX_DEPTH);
+    }
+
+    #[test]
+    fn the_byte_scan_never_undercounts() {
+        // Real nesting, for documents that parse, is below the scan's bound.
+        fn real(v: &serde_yaml::Value) -> usize {
+            match v {
+                serde_yaml::Value::Sequence(s) => 1 + s.iter().map(real).max().unwrap_or(0),
+                serde_yaml::Value::Mapping(m) => {
+                    1 + m
+                        .iter()
+                        .map(|(k, v)| real(k).max(real(v)))
+                        .max()
+                        .unwrap_or(0)
+                }
+                serde_yaml::Value::Tagged(t) => real(&t.value),
+                _ => 0,
+            }
+        }
+        for text in [
+            "- - - - x\n",
+            "? - ? - x\n",
+            "a:\n  b:\n    - c:\n      - [d, {e: f}]\n",
+            "--- \n- &a - x\n",
+            "- !t\n  - - y\n",
+            "a:\r  b:\r    c: d\r",
+            "a: \"]]]]\"\nb: [[[x]]]\n",
+            "x: \u{85}  - y\n",
+        ] {
+            if let Ok(v) = serde_yaml::from_str::<serde_yaml::Value>(text) {
+                assert!(
+                    real(&v) <= depth(text),
+                    "{text:?}: {} > {}",
+                    real(&v),
+                    depth(text)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_refused_at_once() {
+        for text in [
+            format!("schema: {}{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+            format!("schema: {}\n", "[".repeat(200_000)),
+            format!("schema: {}{}\n", "{a: ".repeat(50_000), "}".repeat(50_000)),
+        ] {
+            let started = Instant::now();
+            let err = value(&text).unwrap_err();
+            assert!(matches!(err, YamlError::TooDeep { line: 1, .. }), "{err}");
+            assert!(err.to_string().contains("at line 1 column"), "{err}");
+            assert!(started.elapsed() < Duration::from_secs(2));
+        }
+    }
+
+    #[test]
+    fn deep_block_nesting_is_refused_at_once() {
+        let mut indented = String::from("schema:\n");
+        for i in 0..1400 {
+            indented.push_str(&" ".repeat(i + 1));
+            indented.push_str("a:\n");
+        }
+        for text in [
+            format!("schema:\n{}x\n", "- ".repeat(100_000)),
+            format!("{}x\n", "? ".repeat(100_000)),
+            indented,
+        ] {
+            let started = Instant::now();
+            let err = value(&text).unwrap_err();
+            assert!(matches!(err, YamlError::TooDeep { .. }), "{err}");
+            assert!(started.elapsed() < Duration::from_secs(2));
+        }
+    }
+
+    #[test]
+    fn many_flow_collections_are_fine_when_shallow() {
+        let text: String = (0..500)
+            .map(|i| format!("- {{name: w{i}, cores: [1, 2]}}\n"))
+            .collect();
+        assert!(depth(&text) > MAX_DEPTH, "takes the exact scan");
+        let v = value(&text).unwrap();
+        assert_eq!(v.as_sequence().map(Vec::len), Some(500));
+    }
+
+    #[test]
+    fn nesting_at_the_limit_passes_one_more_does_not() {
+        let at = format!("{}x{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(value(&at).is_ok());
+        let over = format!("[{at}]");
+        assert!(matches!(value(&over), Err(YamlError::TooDeep { .. })));
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        // Billion laughs: 9 levels of 9 aliases each.
+        let laughs = |levels: usize| {
+            let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+            for i in 1..levels {
+                let refs: Vec<String> = (0..9).map(|_| format!("*a{}", i - 1)).collect();
+                text.push_str(&format!("a{i}: &a{i} [{}]\n", refs.join(", ")));
+            }
+            text
+        };
+        // 108 aliases: refused by the scan.
+        let started = Instant::now();
+        let err = value(&laughs(13)).unwrap_err();
+        assert!(matches!(err, YamlError::TooManyAliases { .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        // 99 aliases (9^11 expansions): within the count, stopped by serde_yaml's own limit.
+        let started = Instant::now();
+        let err = value(&laughs(12)).unwrap_err();
+        assert!(
+            err.to_string().contains("repetition limit exceeded"),
+            "{err}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+        // A few aliases are fine.
+        let ok = "base: &b {cores: 8}\nw1: *b\nw2: *b\n";
+        assert!(value(ok).is_ok());
+    }
+
+    #[test]
+    fn serde_messages_are_unchanged() {
+        let err = value("a: [unclosed\n").unwrap_err();
+        assert!(matches!(err, YamlError::Parse(_)));
+        assert!(err.to_string().contains("at line"), "{err}");
+    }
+
+    #[test]
+    fn oversize_text_is_refused_before_parsing() {
+        let err = from_str::<serde_yaml::Value>("a: bcd\n", 3).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "7 bytes is larger than 3 bytes, the limit for this file: not parsed"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_found_by_the_exact_scan_name_the_line() {
+        let text = format!("{}\n]]]\n", "[a], ".repeat(100));
+        let err = value(&text).unwrap_err();
+        assert!(err.to_string().contains("at line"), "{err}");
+    }
+}

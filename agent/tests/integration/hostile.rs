@@ -1,0 +1,458 @@
+//! Hostile input, bounded (issue 13, SPEC §5 last bullet): every file enlist parses ends in a
+//! finding or an error naming it, within a time bound — never a hang, a crash or unbounded memory.
+//!
+//! Each case runs the real binary (`reconcile`, and `export`, which reads the tree and the
+//! inventory the way `sync` does) on a checkout holding one valid registration and the hostile
+//! file, and asserts the exit code, the `invalid` finding (file named) or the error (file named),
+//! and a time bound far above the expected cost (tens of milliseconds). `register` with a hostile
+//! upstream node.yaml is in `tests/e2e` (it needs the fake GitHub).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use enlist::document::NodeDocument;
+use enlist::facts::{Cpu, Facts, Memory, Nic, System};
+use enlist::identity::{Candidates, Identity};
+
+use crate::support::{enlist, stderr, stdout};
+
+/// Far above what any case costs (a debug build, a busy 2-core machine): a hang or a quadratic
+/// blow-up (the 200 KB nested file took 72 s before issue 13) still fails it.
+const BOUND: Duration = Duration::from_secs(10);
+
+const SERIAL: &str = "HOSTILE01";
+
+fn valid_node() -> NodeDocument {
+    let facts = Facts {
+        hostname: "ok-1".into(),
+        identity: Identity::choose(&Candidates {
+            product_uuid: Some("4c4c4544-0000-4810-8056-b7c04f4e0001".into()),
+            ..Candidates::default()
+        })
+        .unwrap(),
+        system: System {
+            vendor: Some("Dell Inc.".into()),
+            model: Some("PowerEdge R640".into()),
+            serial: Some(SERIAL.into()),
+            board_vendor: None,
+            board_model: None,
+        },
+        cpu: Cpu {
+            model: "Xeon".into(),
+            arch: "x86_64".into(),
+            sockets: 2,
+            cores: 40,
+            threads: 80,
+        },
+        memory: Memory {
+            total_bytes: 384 * 1024 * 1024 * 1024,
+        },
+        disks: vec![],
+        network: vec![Nic {
+            name: "eno1".into(),
+            mac: "b0:26:28:00:00:01".into(),
+            driver: None,
+        }],
+        gpus: vec![],
+    };
+    let id = facts.identity.node_id(6);
+    NodeDocument::new(&facts, id, None)
+}
+
+/// A checkout with one valid registration and an inventory row for it.
+struct Checkout {
+    dir: tempfile::TempDir,
+}
+
+impl Checkout {
+    fn new() -> Checkout {
+        let checkout = Checkout {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let doc = valid_node();
+        checkout.write(
+            &format!("cluster-nodes/{}/node.yaml", doc.node_id.as_str()),
+            doc.to_yaml().as_bytes(),
+        );
+        checkout.write("inventory.csv", format!("serial\n{SERIAL}\n").as_bytes());
+        checkout
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn file(&self, relative: &str) -> PathBuf {
+        self.path().join(relative)
+    }
+
+    fn write(&self, relative: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.file(relative);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// A hostile node.yaml at `cluster-nodes/<dir>/node.yaml`.
+    fn node(&self, dir: &str, bytes: &[u8]) -> String {
+        let relative = format!("cluster-nodes/{dir}/node.yaml");
+        self.write(&relative, bytes);
+        relative
+    }
+
+    /// Runs `enlist <command> --nodes <checkout> <extra…>`, timed.
+    fn run(&self, command: &str, extra: &[&str]) -> (Output, Duration) {
+        let nodes = self.path().to_string_lossy().into_owned();
+        let mut args = vec![command, "--nodes", &nodes];
+        args.extend_from_slice(extra);
+        if command == "reconcile" {
+            args.extend_from_slice(&["--format", "json"]);
+        }
+        let started = Instant::now();
+        let out = enlist(&args, &[]);
+        (out, started.elapsed())
+    }
+
+    fn inventory(&self) -> String {
+        self.file("inventory.csv").to_string_lossy().into_owned()
+    }
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+/// reconcile → exit 1 with exactly one `invalid` finding, for `file`, whose message contains
+/// `needle`; export (the sync read path) → exit 0 with the file listed as invalid.
+fn assert_invalid_node(checkout: &Checkout, file: &str, needle: &str) {
+    let inventory = checkout.inventory();
+    let (out, took) = checkout.run("reconcile", &["--inventory", &inventory]);
+    assert!(took < BOUND, "{file}: reconcile took {took:?}");
+    assert_eq!(code(&out), 1, "{file}: {}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let invalid = report["invalid"].as_array().unwrap();
+    assert_eq!(invalid.len(), 1, "{file}: {invalid:?}");
+    assert_eq!(invalid[0]["file"], file, "{invalid:?}");
+    let message = invalid[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains(needle),
+        "{file}: {needle:?} not in {message:?}"
+    );
+    assert!(message.len() < 2048, "{file}: the message is bounded too");
+    // The valid registration is still matched: one hostile file is one finding.
+    assert_eq!(report["phantom_nodes"].as_array().unwrap().len(), 0);
+    assert_eq!(report["missing_registration"].as_array().unwrap().len(), 0);
+
+    let (out, took) = checkout.run("export", &["--inventory", &inventory, "--format", "jsonl"]);
+    assert!(took < BOUND, "{file}: export took {took:?}");
+    assert_eq!(code(&out), 0, "{file}: {}", stderr(&out));
+    let records: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let listed = records
+        .iter()
+        .find(|r| r["path"] == file)
+        .unwrap_or_else(|| panic!("{file} not exported: {records:?}"));
+    assert_eq!(listed["valid"], false, "{listed}");
+}
+
+/// reconcile → exit 64 naming `needle` (the file), no report.
+fn assert_usage_error(out: &Output, took: Duration, needle: &str) {
+    assert!(took < BOUND, "{needle}: took {took:?}");
+    assert_eq!(code(out), 64, "{needle}: {}", stderr(out));
+    assert!(
+        stderr(out).contains(needle),
+        "{needle:?} not in {}",
+        stderr(out)
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_200_kb_node_yaml_of_nested_flow_sequences_is_an_invalid_finding_at_once() {
+    let checkout = Checkout::new();
+    let depth = 100_000;
+    let text = format!("schema: {}{}\n", "[".repeat(depth), "]".repeat(depth));
+    assert!(text.len() > 200_000);
+    let file = checkout.node("node-flow", text.as_bytes());
+    assert_invalid_node(&checkout, &file, "nested more than 64 levels deep");
+}
+
+#[test]
+fn unclosed_flow_mappings_and_block_nesting_are_invalid_findings() {
+    let mut staircase = String::from("schema:\n");
+    for i in 0..1400 {
+        staircase.push_str(&" ".repeat(i + 1));
+        staircase.push_str("a:\n");
+    }
+    for (dir, text) in [
+        (
+            "node-flowmap",
+            format!("schema: {}\n", "{a: ".repeat(200_000)),
+        ),
+        (
+            "node-dashes",
+            format!("schema:\n{}x\n", "- ".repeat(100_000)),
+        ),
+        ("node-keys", format!("{}x\n", "? ".repeat(500_000))),
+        ("node-stairs", staircase),
+    ] {
+        let checkout = Checkout::new();
+        let file = checkout.node(dir, text.as_bytes());
+        assert_invalid_node(&checkout, &file, "nested more than 64 levels deep");
+    }
+}
+
+#[test]
+fn an_alias_bomb_is_an_invalid_finding() {
+    let checkout = Checkout::new();
+    let mut text = String::from(
+        "schema: enlist.dev/node/v1\nx0: &x0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+    );
+    for i in 1..13 {
+        let refs: Vec<String> = (0..9).map(|_| format!("*x{}", i - 1)).collect();
+        text.push_str(&format!("x{i}: &x{i} [{}]\n", refs.join(", ")));
+    }
+    let file = checkout.node("node-laughs", text.as_bytes());
+    assert_invalid_node(&checkout, &file, "more than 100 aliases");
+}
+
+#[test]
+fn a_20_mib_node_yaml_is_not_read() {
+    let checkout = Checkout::new();
+    let mut text = b"schema: enlist.dev/node/v1\nnotes: ".to_vec();
+    text.resize(20 * 1024 * 1024, b'x');
+    let file = checkout.node("node-huge", &text);
+    assert_invalid_node(&checkout, &file, "larger than 1024 KiB");
+}
+
+#[test]
+fn invalid_utf8_and_nul_in_a_node_yaml_are_invalid_findings() {
+    let checkout = Checkout::new();
+    let file = checkout.node(
+        "node-latin1",
+        b"schema: enlist.dev/node/v1\nhostname: caf\xe9\n",
+    );
+    assert_invalid_node(&checkout, &file, "not UTF-8");
+    let checkout = Checkout::new();
+    let file = checkout.node("node-nul", b"schema: enlist.dev/node/v1\nhostname: a\0b\n");
+    assert_invalid_node(&checkout, &file, "NUL");
+}
+
+#[test]
+fn a_fifo_and_a_dev_zero_link_are_invalid_findings_not_reads() {
+    let checkout = Checkout::new();
+    let dir = checkout.file("cluster-nodes/node-fifo");
+    fs::create_dir_all(&dir).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.join("node.yaml"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    assert_invalid_node(
+        &checkout,
+        "cluster-nodes/node-fifo/node.yaml",
+        "not a regular file",
+    );
+    let checkout = Checkout::new();
+    let dir = checkout.file("cluster-nodes/node-zero");
+    fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.join("node.yaml")).unwrap();
+    assert_invalid_node(
+        &checkout,
+        "cluster-nodes/node-zero/node.yaml",
+        "not followed",
+    );
+}
+
+#[test]
+fn many_small_hostile_files_are_one_finding_each_within_the_bound() {
+    let checkout = Checkout::new();
+    let count = 2_000;
+    let nested = format!("schema: {}{}\n", "[".repeat(1000), "]".repeat(1000));
+    for i in 0..count {
+        checkout.node(&format!("node-small-{i:05}"), nested.as_bytes());
+    }
+    let inventory = checkout.inventory();
+    let (out, took) = checkout.run("reconcile", &["--inventory", &inventory]);
+    assert!(took < BOUND, "reconcile took {took:?}");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let invalid = report["invalid"].as_array().unwrap();
+    assert_eq!(invalid.len(), count);
+    assert!(invalid.iter().all(|i| {
+        i["file"]
+            .as_str()
+            .unwrap()
+            .starts_with("cluster-nodes/node-small-")
+    }));
+}
+
+#[test]
+fn a_16_mib_csv_cell_is_an_invalid_row_naming_its_line() {
+    let checkout = Checkout::new();
+    let mut csv = format!("serial,notes\n{SERIAL},fine\nHUGE1,\"").into_bytes();
+    csv.resize(csv.len() + 16 * 1024 * 1024, b'x');
+    csv.extend_from_slice(b"\"\nOTHER2,\n");
+    checkout.write("inventory.csv", &csv);
+    let inventory = checkout.inventory();
+    let (out, took) = checkout.run("reconcile", &["--inventory", &inventory]);
+    assert!(took < BOUND, "took {took:?}");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let invalid = report["invalid"].as_array().unwrap();
+    assert_eq!(invalid.len(), 1, "{invalid:?}");
+    assert_eq!(invalid[0]["file"], "inventory.csv");
+    assert_eq!(invalid[0]["line"], 3);
+    let message = invalid[0]["message"].as_str().unwrap();
+    assert!(message.contains("a cell holds at most 64 KiB"), "{message}");
+    // The rows around it are read.
+    assert_eq!(report["inventory"], 3);
+    assert_eq!(report["missing_registration"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_header_of_200000_columns_is_a_usage_error_naming_the_file() {
+    let checkout = Checkout::new();
+    let mut header: Vec<String> = (0..200_000).map(|i| format!("c{i}")).collect();
+    header[0] = "serial".into();
+    let csv = format!("{}\n{SERIAL}\n", header.join(","));
+    checkout.write("wide.csv", csv.as_bytes());
+    let wide = checkout.file("wide.csv").to_string_lossy().into_owned();
+    let (out, took) = checkout.run("reconcile", &["--inventory", &wide]);
+    assert_usage_error(&out, took, "wide.csv");
+    assert!(
+        stderr(&out).contains("at most 1024 columns"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).len() < 4096, "the message is bounded");
+    let (out, took) = checkout.run("export", &["--inventory", &wide, "--format", "csv"]);
+    assert_usage_error(&out, took, "wide.csv");
+}
+
+#[test]
+fn a_row_of_200000_cells_is_an_invalid_row() {
+    let checkout = Checkout::new();
+    let csv = format!("serial\n{SERIAL}\nX{}\n", ",y".repeat(200_000));
+    checkout.write("inventory.csv", csv.as_bytes());
+    let inventory = checkout.inventory();
+    let (out, took) = checkout.run("reconcile", &["--inventory", &inventory]);
+    assert!(took < BOUND);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let invalid = report["invalid"].as_array().unwrap();
+    assert_eq!(invalid.len(), 1);
+    assert_eq!(invalid[0]["line"], 3);
+    assert!(
+        invalid[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("200001 cells"),
+        "{invalid:?}"
+    );
+}
+
+#[test]
+fn oversize_or_endless_inventories_and_demand_files_are_usage_errors() {
+    let checkout = Checkout::new();
+    let mut big = format!("serial\n{SERIAL}\n").into_bytes();
+    big.resize(65 * 1024 * 1024, b'\n');
+    checkout.write("big.csv", &big);
+    let big = checkout.file("big.csv").to_string_lossy().into_owned();
+    let (out, took) = checkout.run("reconcile", &["--inventory", &big]);
+    assert_usage_error(&out, took, "big.csv");
+    assert!(
+        stderr(&out).contains("larger than 64 MiB"),
+        "{}",
+        stderr(&out)
+    );
+
+    std::os::unix::fs::symlink("/dev/zero", checkout.file("zero.csv")).unwrap();
+    let zero = checkout.file("zero.csv").to_string_lossy().into_owned();
+    let (out, took) = checkout.run("reconcile", &["--inventory", &zero]);
+    assert_usage_error(&out, took, "zero.csv");
+
+    let inventory = checkout.inventory();
+    let mut laughs = String::from("headroom: 0.2\nx0: &x0 [1, 1, 1, 1, 1, 1, 1, 1, 1]\n");
+    for i in 1..13 {
+        let refs: Vec<String> = (0..9).map(|_| format!("*x{}", i - 1)).collect();
+        laughs.push_str(&format!("x{i}: &x{i} [{}]\n", refs.join(", ")));
+    }
+    let nested = format!("workloads: {}\n", "[".repeat(300_000));
+    let mut huge = b"workloads: []\n# ".to_vec();
+    huge.resize(2 * 1024 * 1024, b'x');
+    for (name, bytes, needle) in [
+        ("laughs.yaml", laughs.into_bytes(), "more than 100 aliases"),
+        ("nested.yaml", nested.into_bytes(), "nested more than 64"),
+        ("huge.yaml", huge, "larger than 1 MiB"),
+        (
+            "latin1.yaml",
+            b"workloads: [{name: caf\xe9}]\n".to_vec(),
+            "not UTF-8",
+        ),
+    ] {
+        let path = checkout.write(name, &bytes);
+        let path = path.to_string_lossy().into_owned();
+        let (out, took) =
+            checkout.run("reconcile", &["--inventory", &inventory, "--demand", &path]);
+        assert_usage_error(&out, took, name);
+        assert!(stderr(&out).contains(needle), "{name}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn invalid_utf8_and_nul_in_the_inventory_are_invalid_rows() {
+    let checkout = Checkout::new();
+    // A Latin-1 byte on line 3 (not UTF-8), a NUL on line 4.
+    let mut bytes = format!("serial,location\n{SERIAL},ok\nB2,caf").into_bytes();
+    bytes.push(0xe9);
+    bytes.extend_from_slice(b"\nB3,x\0y\n");
+    checkout.write("inventory.csv", &bytes);
+    let inventory = checkout.inventory();
+    let (out, took) = checkout.run("reconcile", &["--inventory", &inventory]);
+    assert!(took < BOUND);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lines: Vec<(i64, &str)> = report["invalid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["line"].as_i64().unwrap(), i["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].0, 3);
+    assert!(lines[0].1.contains("not UTF-8"), "{lines:?}");
+    assert_eq!(lines[1].0, 4);
+    assert!(lines[1].1.contains("NUL"), "{lines:?}");
+}
+
+#[test]
+fn a_hostile_config_file_is_a_configuration_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("nested.yaml");
+    fs::write(
+        &nested,
+        format!("repo: a/b\nlabels: {}\n", "[".repeat(60_000)),
+    )
+    .unwrap();
+    let huge = dir.path().join("huge.yaml");
+    let mut bytes = b"repo: a/b\n# ".to_vec();
+    bytes.resize(1024 * 1024, b'x');
+    fs::write(&huge, bytes).unwrap();
+    for (path, needle) in [
+        (&nested, "nested more than 64"),
+        (&huge, "larger than 64 KiB"),
+    ] {
+        let config = path.to_string_lossy().into_owned();
+        let started = Instant::now();
+        let out = enlist(&["register", "--dry-run", "--config", &config], &[]);
+        assert!(started.elapsed() < BOUND);
+        assert_eq!(code(&out), 78, "{}", stderr(&out));
+        assert!(stderr(&out).contains(&config), "{}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{}", stderr(&out));
+    }
+}
