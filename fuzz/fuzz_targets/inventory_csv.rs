@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = enlist::reconcile::inventory::parse(data, "inventory.csv");
+    let _ = enlist::reconcile::inventory::parse(data, "inventory.csv", None);
 });

@@ -13,13 +13,13 @@
 //!
 //! 1. **size**: at most the caller's cap ([`super`] names them);
 //! 2. **a byte scan** (~2 % of a parse) that bounds the nesting from above without tokenizing:
-//!    flow nesting ≤ the number of `[`/`{` characters anywhere; block nesting ≤ 2 × (the widest
-//!    run of indentation, `-`/`?`/`:` indicators, `---` and properties at the start of any line
-//!    + 1), because libyaml's block indentation strictly grows (a sequence inside a mapping at the
-//!    same column is the one exception, hence 2×). A line whose run is wider than
-//!    [`MAX_INDENT`] columns is refused outright. Line breaks are libyaml's (`\n`, `\r`, NEL,
-//!    LS, PS), so a document cannot hide lines from the scan. Every character counts, in quotes
-//!    and comments too: the bound can only be too high, never too low;
+//!    flow nesting ≤ the number of `[`/`{` characters anywhere; block nesting ≤ 2 × (1 + the
+//!    widest run of indentation, `-`/`?`/`:` indicators, `---` and properties at the start of any
+//!    line), because libyaml's block indentation strictly grows (a sequence inside a mapping at
+//!    the same column is the one exception, hence 2×). A line whose run is wider than
+//!    [`MAX_INDENT`] columns is refused outright. Line breaks are libyaml's (`\n`, `\r`, NEL, LS,
+//!    PS), so a document cannot hide lines from the scan. Every character counts, in quotes and
+//!    comments too: the bound can only be too high, never too low;
 //! 3. only when that bound exceeds [`MAX_DEPTH`] (many flow collections, e.g. a demand file written
 //!    in flow style) or the text holds more than [`MAX_ALIASES`] `*`: **an exact event scan** with
 //!    `saphyr-parser` (a maintained pure-Rust YAML 1.2 parser) that stops at the first event past

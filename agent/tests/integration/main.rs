@@ -5,6 +5,7 @@ mod browser;
 mod cli;
 mod facts;
 mod hostile;
+mod inventories;
 mod reconcile;
 mod support;
 mod sync;
