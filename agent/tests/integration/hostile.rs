@@ -456,3 +456,41 @@ fn a_hostile_config_file_is_a_configuration_error_naming_it() {
         assert!(stderr(&out).contains(needle), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn an_inventory_of_100000_rows_of_a_netbox_export_is_read_whole() {
+    // The inventory cap must not bite a real fleet: 100,000 rows with NetBox's table-export columns.
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from(
+        "Name,Status,Tenant,Site,Location,Rack,Position,Role,Manufacturer,Type,Platform,Serial \
+         number,Asset tag,Region,Comments\n",
+    );
+    for i in 0..100_000 {
+        csv.push_str(&format!(
+            "rack{:04}-n{:02},Active,Platform team,AMS1,Hall A,R{:04},{}.0,Compute,Dell,PowerEdge \
+             R650,NixOS 24.11,SN{i:08},AT-{i:06},Europe,\"bought 2024, batch {}\"\n",
+            i / 40,
+            i % 40,
+            i / 40,
+            i % 40,
+            i / 1000
+        ));
+    }
+    let path = dir.path().join("netbox.csv");
+    fs::write(&path, &csv).unwrap();
+    assert!(
+        (csv.len() as u64) < enlist::input::MAX_INVENTORY_BYTES / 4,
+        "{} bytes",
+        csv.len()
+    );
+    let started = Instant::now();
+    let inventory = enlist::reconcile::inventory::read(&path, "netbox.csv", None).unwrap();
+    assert!(started.elapsed() < BOUND, "took {:?}", started.elapsed());
+    assert_eq!(inventory.rows.len(), 100_000);
+    assert!(
+        inventory.invalid.is_empty(),
+        "{:?}",
+        &inventory.invalid[..1]
+    );
+    assert_eq!(inventory.rows[99_999].serial.as_deref(), Some("SN00099999"));
+}
