@@ -67,6 +67,11 @@
           );
         };
 
+      # The registered fleet as NixOS configurations (nix/lib.nix): from the fleet file that
+      # `enlist export --format nix` writes, one configuration per node with its facts under
+      # `config.enlist.node`. Pure Nix, no import-from-derivation.
+      lib = import ./nix/lib.nix { inherit lib; };
+
       checks = forAllSystems (pkgs: {
         inherit (self.packages.${pkgs.stdenv.hostPlatform.system}) enlist;
       });
