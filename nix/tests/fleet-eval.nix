@@ -7,7 +7,17 @@
 { lib, fleet }:
 let
   inherit (lib) mkOption types;
-  enlist = import ../lib.nix { inherit lib; };
+  # Through the flake's `lib` output, as a GitOps flake uses it (nothing else of the flake is
+  # evaluated, so nixpkgs is nixpkgs' lib alone).
+  flake = import ../../flake.nix;
+  self = flake.outputs {
+    inherit self;
+    nixpkgs = {
+      inherit lib;
+      legacyPackages = { };
+    };
+  };
+  enlist = self.lib;
 
   nixosStandIn = {
     options = {
