@@ -258,6 +258,8 @@ pub enum ExportFormat {
     Csv,
     /// JSON lines.
     Jsonl,
+    /// One Nix attribute set of the valid registrations by node id, for the GitOps flake.
+    Nix,
 }
 
 /// `enlist export`.
@@ -276,4 +278,8 @@ pub struct ExportArgs {
     /// Output format.
     #[arg(long, value_enum)]
     pub format: ExportFormat,
+    /// With `--format nix`: compare FILE with what would be written instead of printing it;
+    /// exit 1 (naming the nodes that differ) when it is stale.
+    #[arg(long, value_name = "FILE")]
+    pub check: Option<PathBuf>,
 }

@@ -140,7 +140,8 @@ impl NodeDocument {
         }
     }
 
-    fn to_value(&self) -> Value {
+    /// The document as JSON (camelCase keys, sorted).
+    pub fn to_value(&self) -> Value {
         // Serializing plain data structs with string keys to a Value cannot fail.
         serde_json::to_value(self).unwrap_or(Value::Null)
     }

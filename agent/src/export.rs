@@ -1,5 +1,6 @@
 //! `enlist export`: the registry as one flat table, CSV or JSON lines, for DuckDB and
-//! spreadsheets — the same path operators already take with the inventory CSV, without a database.
+//! spreadsheets — the same path operators already take with the inventory CSV, without a database;
+//! or as Nix for the GitOps flake ([`nix`]: `--format nix`, `--check FILE`).
 //!
 //! One record per node.yaml (valid or not, sorted by path), joined with its inventory row by
 //! reconcile's matching rule; with `--inventory`, then one record per inventory row no node matched
@@ -27,6 +28,8 @@ use serde_json::{Map, Value, json};
 use crate::reconcile::ReconcileError;
 use crate::sync::snapshot::{Checkout, ItemRow, NodeRow};
 
+pub mod nix;
+
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -34,6 +37,8 @@ pub enum Format {
     Csv,
     /// One JSON object per line.
     Jsonl,
+    /// One Nix attribute set of the valid registrations, by node id ([`nix`]).
+    Nix,
 }
 
 /// What to export.
@@ -58,6 +63,16 @@ pub enum ExportError {
     /// The output could not be written.
     #[error("cannot write the export: {0}; check that the output file or pipe is writable")]
     Output(#[from] io::Error),
+    /// The file `--check` names could not be read.
+    #[error(
+        "{path}: cannot read the fleet file to check: {source}; generate it first with `enlist export --format nix`"
+    )]
+    Check {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
 }
 
 /// The columns, in order.
@@ -98,18 +113,47 @@ const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// Reads the checkout and writes it to `out`, record by record.
 pub fn export(options: &Options, out: &mut dyn Write) -> Result<(), ExportError> {
+    let checkout = open(options)?;
+    if options.format == Format::Nix {
+        let fleet = fleet(&checkout, options);
+        out.write_all(fleet.render().as_bytes())?;
+        return Ok(());
+    }
+    let mut writer = Writer::new(options.format, out)?;
+    for_each_record(&checkout, |node, item| writer.write(&record(node, item)))?;
+    writer.finish()?;
+    Ok(())
+}
+
+/// `--check FILE` (Nix only): how the committed fleet file compares with what would be written.
+pub fn check(options: &Options, file: &std::path::Path) -> Result<nix::Check, ExportError> {
+    let existing = crate::input::read_capped(file, crate::input::MAX_FLEET_FILE_BYTES, "fleet file")
+        .map_err(|source| ExportError::Check {
+            path: file.to_path_buf(),
+            source,
+        })?;
+    let fleet = fleet(&open(options)?, options);
+    Ok(fleet.check(&String::from_utf8_lossy(&existing)))
+}
+
+fn open(options: &Options) -> Result<Checkout, ReconcileError> {
     // An export has no selection to name: the source is never stored or compared.
-    let checkout = Checkout::open(
+    Checkout::open(
         &options.nodes,
         options.inventory.as_deref(),
         options.inventory_map.as_deref(),
         &[],
         Some("export"),
-    )?;
-    let mut writer = Writer::new(options.format, out)?;
-    for_each_record(&checkout, |node, item| writer.write(&record(node, item)))?;
-    writer.finish()?;
-    Ok(())
+    )
+}
+
+/// The fleet, with the files left out named on stderr.
+fn fleet(checkout: &Checkout, options: &Options) -> nix::Fleet {
+    let fleet = nix::Fleet::read(checkout, options.inventory.is_some());
+    for skipped in &fleet.skipped {
+        log::warn!("{skipped}");
+    }
+    fleet
 }
 
 /// Calls `f` once per record, in export order: every node.yaml file (valid or not, by path) with
@@ -235,6 +279,10 @@ impl<'a> Writer<'a> {
                     .iter()
                     .map(|k| cell(record.get(*k).unwrap_or(&Value::Null))),
             ),
+            // The fleet is one attribute set, written whole by `export` (see [`nix`]).
+            Format::Nix => Err(io::Error::other(
+                "the Nix fleet is not written record by record",
+            )),
         }
     }
 

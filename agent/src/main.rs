@@ -43,6 +43,9 @@ enum Failure {
     /// The report was printed; this only sets the exit status.
     #[error("reconcile: {0}")]
     Findings(String),
+    /// `export --check`: the committed file differs from what would be generated.
+    #[error("export --check: {0}")]
+    Stale(String),
     #[error("cannot write output: {0}; check that the output file or pipe is writable")]
     Output(std::io::Error),
     /// Options that do not go together.
@@ -59,13 +62,15 @@ fn exit_code(failure: &Failure) -> u8 {
         Failure::Marker(_) => exit::CANTCREAT,
         // Every reconcile error is a wrong path or a malformed input file the caller passed.
         Failure::Reconcile(_) => exit::USAGE,
-        Failure::Findings(_) => exit::FINDINGS,
+        Failure::Findings(_) | Failure::Stale(_) => exit::FINDINGS,
         Failure::Output(_) => exit::OSERR,
         Failure::Usage(_) => exit::USAGE,
         Failure::Register(e) => exit::of_register(e),
         Failure::Sync(e) => exit::of_sync(e),
         Failure::Export(enlist::export::ExportError::Input(_)) => exit::USAGE,
         Failure::Export(enlist::export::ExportError::Output(_)) => exit::OSERR,
+        // The file to compare was named on the command line.
+        Failure::Export(enlist::export::ExportError::Check { .. }) => exit::USAGE,
     }
 }
 
@@ -294,23 +299,46 @@ fn sync_command(args: &SyncArgs, env: &config::Env) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `enlist export`: nodes joined with the inventory, CSV or JSON lines on stdout.
+/// `enlist export`: nodes joined with the inventory as CSV or JSON lines, or the fleet as Nix,
+/// on stdout; `--check FILE` compares a committed fleet file instead.
 fn export_command(args: &ExportArgs) -> Result<(), Failure> {
     let format = match args.format {
         ExportFormat::Csv => enlist::export::Format::Csv,
         ExportFormat::Jsonl => enlist::export::Format::Jsonl,
+        ExportFormat::Nix => enlist::export::Format::Nix,
     };
-    let mut out = std::io::stdout().lock();
-    enlist::export::export(
-        &enlist::export::Options {
-            nodes: args.nodes.clone(),
-            inventory: args.inventory.clone(),
-            inventory_map: args.inventory_map.clone(),
-            format,
-        },
-        &mut out,
-    )?;
-    Ok(())
+    let options = enlist::export::Options {
+        nodes: args.nodes.clone(),
+        inventory: args.inventory.clone(),
+        inventory_map: args.inventory_map.clone(),
+        format,
+    };
+    let Some(file) = &args.check else {
+        let mut out = std::io::stdout().lock();
+        enlist::export::export(&options, &mut out)?;
+        return Ok(());
+    };
+    if format != enlist::export::Format::Nix {
+        return Err(Failure::Usage(
+            "export: --check compares a fleet file, which only --format nix writes".to_owned(),
+        ));
+    }
+    let check = enlist::export::check(&options, file)?;
+    let mut regenerate = format!("enlist export --nodes {}", args.nodes.display());
+    if let Some(inventory) = &args.inventory {
+        regenerate.push_str(&format!(" --inventory {}", inventory.display()));
+    }
+    if let Some(map) = &args.inventory_map {
+        regenerate.push_str(&format!(" --inventory-map {}", map.display()));
+    }
+    regenerate.push_str(" --format nix");
+    match enlist::export::nix::describe_stale(file, &check, &regenerate) {
+        None => {
+            log::info!("{} is up to date", file.display());
+            Ok(())
+        }
+        Some(stale) => Err(Failure::Stale(stale)),
+    }
 }
 
 fn print_stdout(text: &str) -> Result<(), Failure> {

@@ -1,4 +1,5 @@
-//! Renders JSON values as a Nix expression (an attribute set), for `enlist facts --format nix`.
+//! Renders JSON values as a Nix expression (an attribute set), for `enlist facts --format nix`
+//! and `enlist export --format nix`: the one place machine-derived text becomes a Nix string.
 
 use serde_json::Value;
 
@@ -69,7 +70,7 @@ fn string(s: &str) -> String {
 }
 
 /// Bare identifiers where Nix allows them, quoted otherwise.
-fn attr_name(key: &str) -> String {
+pub(crate) fn attr_name(key: &str) -> String {
     let mut chars = key.chars();
     let bare = chars
         .next()

@@ -333,3 +333,76 @@ fn unit_parser_reads_lists_resets_and_sections() {
     assert_eq!(seconds("15min"), 900);
     assert_eq!(seconds("900s"), 900);
 }
+
+/// The flake's `lib` (issue 14) on the example repository's fleet file: one configuration per
+/// registered node, each with its own facts, and the example's hardware classes derived from them.
+#[test]
+fn flake_lib_builds_each_node_from_its_own_facts() {
+    let Some(lib) = nixpkgs_lib("flake_lib_builds_each_node_from_its_own_facts") else {
+        return;
+    };
+    let example = repo().join("examples/gitops");
+    let out = Command::new("nix-instantiate")
+        .args(["--eval", "--strict", "--json"])
+        .arg(repo().join("nix/tests/fleet-eval.nix"))
+        .arg("--arg")
+        .arg("lib")
+        .arg(format!("import {}", lib.display()))
+        .arg("--arg")
+        .arg("fleet")
+        .arg(example.join("cluster-nodes/fleet.nix"))
+        .output()
+        .expect("nix-instantiate runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).expect("json");
+
+    let mut ids = Vec::new();
+    let mut supermicro = Vec::new();
+    let nodes = std::fs::read_dir(example.join("cluster-nodes")).expect("cluster-nodes");
+    for entry in nodes
+        .map(|e| e.expect("entry"))
+        .filter(|e| e.path().is_dir())
+    {
+        let text = std::fs::read_to_string(entry.path().join("node.yaml")).expect("node.yaml");
+        let doc = enlist::document::NodeDocument::parse(&text, "example").expect("valid");
+        let host = &result["byHostname"][&doc.hostname];
+        assert_eq!(host["nodeId"], doc.node_id.as_str());
+        assert_eq!(host["hostName"], doc.hostname.as_str());
+        assert_eq!(host["hostPlatform"], format!("{}-linux", doc.cpu.arch));
+        // The example's classes (examples/gitops/hardware-classes.nix), computed here again.
+        assert_eq!(host["maxJobs"], (doc.cpu.threads / 2).max(1));
+        assert_eq!(host["zram"], doc.memory.total_bytes < 64 << 30);
+        let flash: u64 = doc
+            .disks
+            .iter()
+            .filter(|d| !d.rotational)
+            .map(|d| d.size_bytes)
+            .sum();
+        let class = match flash {
+            f if f >= 10_000_000_000_000 => "large",
+            f if f >= 2_000_000_000_000 => "medium",
+            _ => "small",
+        };
+        assert_eq!(host["storageClass"], class, "{}", doc.hostname);
+        ids.push(doc.node_id.as_str().to_owned());
+        if doc.system.vendor.as_deref() == Some("Supermicro") {
+            supermicro.push(doc.hostname.clone());
+        }
+    }
+    ids.sort();
+    supermicro.sort();
+    assert_eq!(
+        result["byHostname"].as_object().expect("set").len(),
+        ids.len()
+    );
+    assert_eq!(result["byNodeId"], serde_json::json!(ids));
+    assert_eq!(result["supermicroOnly"], serde_json::json!(supermicro));
+    assert!(!supermicro.is_empty() && supermicro.len() < ids.len());
+    // Refused: two nodes under one hostname, and a module overwriting the registered facts.
+    assert_eq!(result["duplicateHostnames"], false);
+    assert_eq!(result["overwriteRefused"], false);
+}

@@ -17,6 +17,7 @@
 //! | demand file | [`MAX_DEMAND_BYTES`] 1 MiB | thousands of workloads |
 //! | config file, inventory map | [`MAX_CONFIG_BYTES`] 64 KiB | a few dozen keys |
 //! | marker (JSON) | [`MAX_MARKER_BYTES`] 64 KiB | enlist writes ~1 KiB |
+//! | fleet file (`export --check`) | [`MAX_FLEET_FILE_BYTES`] 256 MiB | enlist writes ~1.5 KiB per node |
 //! | YAML nesting / aliases | [`yaml::MAX_DEPTH`] 64 / [`yaml::MAX_ALIASES`] 100 | enlist's deepest input nests 3 levels and uses no alias |
 
 pub mod yaml;
@@ -47,6 +48,10 @@ pub const MAX_CONFIG_BYTES: u64 = 64 * 1024;
 
 /// The largest marker, bytes: enlist writes about 1 KiB.
 pub const MAX_MARKER_BYTES: u64 = 64 * 1024;
+
+/// The largest fleet file `enlist export --check` compares, bytes: enlist writes about 1.5 KiB
+/// per node, so this is well over 100,000 nodes.
+pub const MAX_FLEET_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// `bytes` for messages: `1 MiB`, `64 KiB`, `512 bytes`.
 pub fn human(bytes: u64) -> String {

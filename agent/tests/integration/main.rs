@@ -3,6 +3,7 @@
 
 mod browser;
 mod cli;
+mod export_nix;
 mod facts;
 mod hostile;
 mod inventories;
