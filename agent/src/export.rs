@@ -127,11 +127,13 @@ pub fn export(options: &Options, out: &mut dyn Write) -> Result<(), ExportError>
 
 /// `--check FILE` (Nix only): how the committed fleet file compares with what would be written.
 pub fn check(options: &Options, file: &std::path::Path) -> Result<nix::Check, ExportError> {
-    let existing = crate::input::read_capped(file, crate::input::MAX_FLEET_FILE_BYTES, "fleet file")
-        .map_err(|source| ExportError::Check {
-            path: file.to_path_buf(),
-            source,
-        })?;
+    let existing =
+        crate::input::read_capped(file, crate::input::MAX_FLEET_FILE_BYTES, "fleet file").map_err(
+            |source| ExportError::Check {
+                path: file.to_path_buf(),
+                source,
+            },
+        )?;
     let fleet = fleet(&open(options)?, options);
     Ok(fleet.check(&String::from_utf8_lossy(&existing)))
 }

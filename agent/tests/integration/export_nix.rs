@@ -262,7 +262,7 @@ fn export_check_needs_nix_and_an_existing_file() {
 }
 
 /// The example repository's committed fleet file is what `export` generates from its node.yaml
-/// files and inventory (the example workflow keeps it so); `ENLIST_UPDATE_GOLDEN=1` rewrites it.
+/// files, inventory and inventory map (the example workflow keeps it so); `ENLIST_UPDATE_GOLDEN=1` rewrites it.
 #[test]
 fn example_fleet_nix_is_current() {
     let dir = example();
@@ -275,6 +275,8 @@ fn example_fleet_nix_is_current() {
                 dir.to_str().unwrap(),
                 "--inventory",
                 dir.join("inventory.csv").to_str().unwrap(),
+                "--inventory-map",
+                dir.join("inventory-map.yaml").to_str().unwrap(),
                 "--format",
                 "nix",
             ],
