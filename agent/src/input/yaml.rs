@@ -296,6 +296,120 @@ mod tests {
         }
     }
 
+    /// Seeded xorshift.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    /// A flow node at most `depth` levels deep.
+    fn flow(rng: &mut Rng, depth: usize) -> String {
+        match if depth == 0 { 0 } else { rng.below(3) } {
+            0 => ["x", "'a]'", "\"}\"", "1"][rng.below(4)].to_owned(),
+            1 => {
+                let items: Vec<String> = (0..rng.below(3) + 1)
+                    .map(|_| flow(rng, depth - 1))
+                    .collect();
+                format!("[{}]", items.join(", "))
+            }
+            _ => {
+                let items: Vec<String> = (0..rng.below(3) + 1)
+                    .map(|i| format!("k{i}: {}", flow(rng, depth - 1)))
+                    .collect();
+                format!("{{{}}}", items.join(", "))
+            }
+        }
+    }
+
+    /// Lines of a block collection whose entries start at column `col`, at most `depth` deep;
+    /// leaves are flow nodes. Sequences nest compactly (`- - x`) or on the next line, mappings
+    /// hold sequences at their own column or indented.
+    fn block(rng: &mut Rng, col: usize, depth: usize) -> Vec<String> {
+        let pad = " ".repeat(col);
+        let mut lines = Vec::new();
+        let map = rng.below(2) == 0;
+        for i in 0..rng.below(2) + 1 {
+            let head = if map {
+                format!("{pad}k{i}:")
+            } else {
+                format!("{pad}-")
+            };
+            if depth <= 1 || rng.below(4) == 0 {
+                let leaf_depth = rng.below(4);
+                lines.push(format!("{head} {}", flow(rng, leaf_depth)));
+                continue;
+            }
+            let step = if map { rng.below(3) } else { 2 };
+            if !map && rng.below(2) == 0 {
+                // Compact: the child's first line goes after `- `.
+                let child = block(rng, col + 2, depth - 1);
+                let mut child = child.into_iter();
+                let first = child.next().unwrap_or_default();
+                lines.push(format!("{head} {}", &first[col + 2..]));
+                lines.extend(child);
+            } else {
+                let child_col = col + step;
+                let child = block(rng, child_col, depth - 1);
+                // Only a sequence may sit at its mapping key's column.
+                if step == 0 && !child[0][child_col..].starts_with('-') {
+                    lines.push(format!("{head} x"));
+                    continue;
+                }
+                lines.push(head);
+                lines.extend(child);
+            }
+        }
+        lines
+    }
+
+    #[test]
+    fn the_byte_scan_never_undercounts_generated_documents() {
+        // Block structure of random indentation and compactness with flow leaves: whatever
+        // serde_yaml accepts nests no deeper than the scan's bound — the soundness the gate
+        // relies on (`fuzz/yaml_bounds` explores further).
+        fn real(v: &serde_yaml::Value) -> usize {
+            match v {
+                serde_yaml::Value::Sequence(s) => 1 + s.iter().map(real).max().unwrap_or(0),
+                serde_yaml::Value::Mapping(m) => {
+                    1 + m
+                        .iter()
+                        .map(|(k, v)| real(k).max(real(v)))
+                        .max()
+                        .unwrap_or(0)
+                }
+                serde_yaml::Value::Tagged(t) => real(&t.value),
+                _ => 0,
+            }
+        }
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut parsed = 0;
+        let mut tight = 0;
+        for _ in 0..3_000 {
+            let depth = rng.below(7) + 1;
+            let text = block(&mut rng, 0, depth).join("\n") + "\n";
+            let Ok(value) = serde_yaml::from_str::<serde_yaml::Value>(&text) else {
+                continue;
+            };
+            parsed += 1;
+            let (real, bound) = (real(&value), quick_bound(&text).unwrap().depth);
+            assert!(real <= bound, "{text}: {real} levels > bound {bound}");
+            if bound - real <= 2 {
+                tight += 1;
+            }
+        }
+        assert!(parsed > 2_500, "only {parsed} generated documents parsed");
+        assert!(
+            tight > 100,
+            "only {tight} documents came close to the bound: too easy a test"
+        );
+    }
+
     #[test]
     fn deep_flow_nesting_is_refused_at_once() {
         for text in [
