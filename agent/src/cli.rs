@@ -113,6 +113,12 @@ pub struct RegisterArgs {
     /// File holding the GitHub token (never pass the token itself).
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    /// Authenticate as this GitHub App (its App id or client id) instead of with a token.
+    #[arg(long, value_name = "ID")]
+    pub github_app_id: Option<String>,
+    /// The GitHub App's private key, PEM (default: $CREDENTIALS_DIRECTORY/github-app-key).
+    #[arg(long, value_name = "PATH")]
+    pub github_app_key_file: Option<PathBuf>,
     /// State directory (marker and lock).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,

@@ -11,7 +11,9 @@
 //! symlinks as under `chroot`. Paths given as flags or environment variables are this machine's.
 //!
 //! The token is never a config value or a flag: it comes from `--token-file`/`token_file`, else
-//! `$CREDENTIALS_DIRECTORY/github-token` (systemd `LoadCredential=`), else `GITHUB_TOKEN`.
+//! `$CREDENTIALS_DIRECTORY/github-token` (systemd `LoadCredential=`), else `GITHUB_TOKEN`. With
+//! `github_app_id` set, no token is read: the GitHub App's private key comes from
+//! `github_app_key_file`, else `$CREDENTIALS_DIRECTORY/github-app-key`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,9 +21,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::forge::GitHubApp;
+use crate::forge::app::valid_app_id;
 use crate::identity::NodeId;
 use crate::markdown::is_rfc1123_hostname;
-use crate::secret::Token;
+use crate::secret::{AppKey, MAX_APP_KEY_BYTES, Token};
 use crate::sysroot::{Roots, SysRoot};
 
 /// Where the config file is looked for when none is named.
@@ -47,6 +51,8 @@ pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_RUN_TIMEOUT_SECS: u64 = 840;
 /// The credential name the unit's `LoadCredential=` uses.
 pub const CREDENTIAL_NAME: &str = "github-token";
+/// The credential name of the GitHub App's private key (`LoadCredential=github-app-key:…`).
+pub const APP_KEY_CREDENTIAL_NAME: &str = "github-app-key";
 
 /// The config file's shape: every key optional, unknown keys rejected.
 #[derive(Debug, Default, Deserialize)]
@@ -86,12 +92,46 @@ pub struct FileConfig {
     pub auto_merge_updates: Option<bool>,
     /// File holding the token.
     pub token_file: Option<PathBuf>,
+    /// GitHub App id or client id (then no token is read).
+    #[serde(default, deserialize_with = "id_text")]
+    pub github_app_id: Option<String>,
+    /// The GitHub App's private key (PEM).
+    pub github_app_key_file: Option<PathBuf>,
+    /// The App's installation id (else looked up from the repository).
+    #[serde(default, deserialize_with = "id_number")]
+    pub github_app_installation_id: Option<u64>,
     /// Read file-based facts under this directory.
     pub root: Option<PathBuf>,
     /// Allow registering from a live installer.
     pub allow_live: Option<bool>,
     /// Never write anything.
     pub dry_run: Option<bool>,
+}
+
+/// An id written as `123456` or `"Iv23li…"` in YAML.
+fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Number(u64),
+        Text(String),
+    }
+    Ok(Option::<Id>::deserialize(d)?.map(|id| match id {
+        Id::Number(n) => n.to_string(),
+        Id::Text(t) => t,
+    }))
+}
+
+/// A number written as `123` or `"123"` in YAML.
+fn id_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match id_text(d)? {
+        None => Ok(None),
+        Some(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("expected a number, got {text:?}"))),
+    }
 }
 
 /// Values given on the command line (all optional: absent means "not given").
@@ -115,6 +155,10 @@ pub struct Overrides {
     pub node_id: Option<String>,
     /// `--token-file`.
     pub token_file: Option<PathBuf>,
+    /// `--github-app-id`.
+    pub github_app_id: Option<String>,
+    /// `--github-app-key-file`.
+    pub github_app_key_file: Option<PathBuf>,
     /// `--root`.
     pub root: Option<PathBuf>,
     /// `--target`: the installed system mounted at this directory (implies a dry run).
@@ -228,8 +272,10 @@ pub struct RegisterConfig {
     pub allow_live: bool,
     /// Dry run.
     pub dry_run: bool,
-    /// The token, if any source had one.
+    /// The token, if any source had one (never with a GitHub App).
     pub token: Option<Token>,
+    /// The GitHub App, if `github_app_id` is set.
+    pub github_app: Option<GitHubApp>,
 }
 
 /// Configuration problems (exit 78).
@@ -312,6 +358,26 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+    /// The GitHub App key file cannot be read or is not a key.
+    #[error(
+        "{path}: cannot use it as the GitHub App private key: {reason}; generate a private key in \
+         the App's settings (Private keys → Generate a private key) and point \
+         github_app_key_file/--github-app-key-file (or LoadCredential={APP_KEY_CREDENTIAL_NAME}:…) \
+         at the downloaded .pem file"
+    )]
+    AppKeyFile {
+        /// The file.
+        path: PathBuf,
+        /// Why (never the content).
+        reason: String,
+    },
+    /// An App id without a key.
+    #[error(
+        "github_app_id is set but there is no GitHub App private key: point \
+         github_app_key_file/--github-app-key-file at the App's .pem file, or hand it to the \
+         unit with LoadCredential={APP_KEY_CREDENTIAL_NAME}:<file>"
+    )]
+    NoAppKey,
     /// No token anywhere.
     #[error(
         "no GitHub token: put a fine-grained token (contents + pull requests: write, on {repo}) in \
@@ -326,8 +392,8 @@ pub enum ConfigError {
 
 const VALID_KEYS: &str = "repo, api_url, operator, path_template, base_branch, state_dir, node_id, \
     branch_prefix, labels, readiness_timeout_secs, rate_limit_wait_secs, request_timeout_secs, \
-    start_jitter_secs, run_timeout_secs, auto_merge, auto_merge_updates, token_file, root, \
-    allow_live, dry_run";
+    start_jitter_secs, run_timeout_secs, auto_merge, auto_merge_updates, token_file, \
+    github_app_id, github_app_key_file, github_app_installation_id, root, allow_live, dry_run";
 
 /// The process environment, injectable for tests.
 pub type Env = BTreeMap<String, String>;
@@ -814,7 +880,85 @@ impl RegisterConfig {
             }
             (_, l) => l.map(|l| l.value),
         };
-        let token = resolve_token(token_file.as_deref(), env)?;
+        let app_id = pick(
+            overrides.github_app_id.clone(),
+            "github-app-id",
+            env,
+            "github_app_id",
+            text,
+            file.github_app_id.clone(),
+            f,
+        )?;
+        let app_key_file = pick(
+            overrides.github_app_key_file.clone(),
+            "github-app-key-file",
+            env,
+            "github_app_key_file",
+            |raw| Ok(PathBuf::from(raw)),
+            file.github_app_key_file.clone(),
+            f,
+        )?;
+        let installation_id = pick(
+            None,
+            "",
+            env,
+            "github_app_installation_id",
+            |raw| {
+                raw.trim()
+                    .parse::<u64>()
+                    .map_err(|_| "expected the installation's number".to_owned())
+            },
+            file.github_app_installation_id,
+            f,
+        )?;
+        let (token, github_app) = match app_id {
+            Some(id) => {
+                let app_key_file = match (&target, app_key_file) {
+                    // The installed system's key file, unless it is restored only at boot.
+                    (Some(target), Some(l)) if l.from_file => {
+                        let path = in_target(target, &l.value)?;
+                        if path.exists() {
+                            Some(Layered { value: path, ..l })
+                        } else {
+                            log::warn!(
+                                "github_app_key_file {} of the installed system is not in {} \
+                                 (yet); the preview uses --github-app-key-file or \
+                                 $CREDENTIALS_DIRECTORY instead",
+                                l.value.display(),
+                                target.dir().display()
+                            );
+                            None
+                        }
+                    }
+                    (_, l) => l,
+                };
+                let app = resolve_app(id, app_key_file, installation_id, env)?;
+                if let Some(source) = token_source(token_file.as_deref(), env) {
+                    log::debug!(
+                        "github_app_id is set: authenticating as GitHub App {}; the token in {source} is not read",
+                        app.id
+                    );
+                }
+                (None, Some(app))
+            }
+            None => {
+                if let Some(l) = app_key_file {
+                    return Err(app_without_id(
+                        l.origin,
+                        "github_app_key_file",
+                        l.value.display().to_string(),
+                    ));
+                }
+                if let Some(l) = installation_id {
+                    return Err(app_without_id(
+                        l.origin,
+                        "github_app_installation_id",
+                        l.value.to_string(),
+                    ));
+                }
+                (resolve_token(token_file.as_deref(), env)?, None)
+            }
+        };
 
         Ok(RegisterConfig {
             repo: repo_name,
@@ -838,6 +982,7 @@ impl RegisterConfig {
             allow_live,
             dry_run,
             token,
+            github_app,
         })
     }
 
@@ -961,6 +1106,105 @@ pub fn resolve_state_dir(flag: Option<PathBuf>, env: &Env) -> Result<PathBuf, Co
     Ok(file.state_dir.unwrap_or_else(|| default_state_dir(env)))
 }
 
+fn app_without_id(origin: String, key: &'static str, value: String) -> ConfigError {
+    ConfigError::Invalid {
+        origin,
+        key,
+        value,
+        reason: "it only applies to a GitHub App: set github_app_id (--github-app-id, \
+                 ENLIST_GITHUB_APP_ID) too, or remove it"
+            .into(),
+    }
+}
+
+/// The GitHub App: its id, and its key from the configured file, else the systemd credential.
+fn resolve_app(
+    id: Layered<String>,
+    key_file: Option<Layered<PathBuf>>,
+    installation_id: Option<Layered<u64>>,
+    env: &Env,
+) -> Result<GitHubApp, ConfigError> {
+    let app_id = id.value.trim().to_owned();
+    if !valid_app_id(&app_id) {
+        return Err(ConfigError::Invalid {
+            origin: id.origin,
+            key: "github_app_id",
+            value: id.value,
+            reason:
+                "expected the App id (digits) or its client id (Iv…), from the App's settings page"
+                    .into(),
+        });
+    }
+    let installation_id = match installation_id {
+        Some(l) if l.value == 0 => {
+            return Err(ConfigError::Invalid {
+                origin: l.origin,
+                key: "github_app_installation_id",
+                value: "0".into(),
+                reason:
+                    "expected the installation's number (from its settings URL), or leave it out"
+                        .into(),
+            });
+        }
+        other => other.map(|l| l.value),
+    };
+    let path = match key_file {
+        Some(l) => l.value,
+        None => env
+            .get("CREDENTIALS_DIRECTORY")
+            .filter(|v| !v.is_empty())
+            .map(|dir| Path::new(dir).join(APP_KEY_CREDENTIAL_NAME))
+            .filter(|p| p.exists())
+            .ok_or(ConfigError::NoAppKey)?,
+    };
+    let key = read_app_key(&path)?;
+    Ok(GitHubApp {
+        id: app_id,
+        key,
+        key_file: path,
+        installation_id,
+    })
+}
+
+/// Reads and parses the App's private key. Errors name the file and never quote it.
+fn read_app_key(path: &Path) -> Result<AppKey, ConfigError> {
+    use std::io::Read;
+    let fail = |reason: String| ConfigError::AppKeyFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_APP_KEY_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(e.to_string()))?;
+    if bytes.len() as u64 > MAX_APP_KEY_BYTES {
+        return Err(fail(format!(
+            "it is larger than {} KiB, which no private key is",
+            MAX_APP_KEY_BYTES / 1024
+        )));
+    }
+    warn_if_shared(path, "GitHub App key");
+    let text = String::from_utf8(bytes).map_err(|_| fail("it is not a text (PEM) file".into()))?;
+    AppKey::from_pem(&text).map_err(|e| fail(e.to_string()))
+}
+
+/// Where a token would have come from, without reading it (for the App mode's debug line).
+fn token_source(token_file: Option<&Path>, env: &Env) -> Option<String> {
+    if let Some(path) = token_file {
+        return Some(path.display().to_string());
+    }
+    if let Some(dir) = env.get("CREDENTIALS_DIRECTORY").filter(|v| !v.is_empty()) {
+        let path = Path::new(dir).join(CREDENTIAL_NAME);
+        if path.exists() {
+            return Some(path.display().to_string());
+        }
+    }
+    env.get("GITHUB_TOKEN")
+        .filter(|t| !t.trim().is_empty())
+        .map(|_| "GITHUB_TOKEN".to_owned())
+}
+
 fn resolve_token(token_file: Option<&Path>, env: &Env) -> Result<Option<Token>, ConfigError> {
     if let Some(path) = token_file {
         return read_token_file(path).map(Some);
@@ -996,7 +1240,7 @@ fn read_token_file(path: &Path) -> Result<Token, ConfigError> {
         path: path.to_owned(),
         reason: e.to_string(),
     })?;
-    warn_if_shared(path);
+    warn_if_shared(path, "token");
     let token = Token::new(&text).ok_or_else(|| ConfigError::TokenFile {
         path: path.to_owned(),
         reason: "the file is empty".into(),
@@ -1011,13 +1255,13 @@ fn read_token_file(path: &Path) -> Result<Token, ConfigError> {
     Ok(token)
 }
 
-fn warn_if_shared(path: &Path) {
+fn warn_if_shared(path: &Path, what: &str) {
     use std::os::unix::fs::PermissionsExt;
     if let Ok(meta) = std::fs::metadata(path) {
         let mode = meta.permissions().mode();
         if mode & 0o044 != 0 {
             log::warn!(
-                "{}: token file is readable by group or others (mode {:o}); run `chmod 600 {}`",
+                "{}: {what} file is readable by group or others (mode {:o}); run `chmod 600 {}`",
                 path.display(),
                 mode & 0o777,
                 path.display()

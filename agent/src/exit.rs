@@ -3,7 +3,7 @@
 //! [`of_register`], which the end-to-end tests also use to assert the documented codes.
 
 use crate::facts::FactsError;
-use crate::forge::ForgeError;
+use crate::forge::{AppError, ForgeError};
 use crate::register::RegisterError;
 use crate::register::planner::PlanError;
 use crate::register::readiness::NotReady;
@@ -59,6 +59,11 @@ pub fn of_register(error: &RegisterError) -> u8 {
             | ForgeError::Transport { .. }
             | ForgeError::RunTimeout { .. } => TEMPFAIL,
             ForgeError::Unexpected { .. } => PROTOCOL,
+            ForgeError::App(a) => match a {
+                AppError::JwtRejected { .. } | AppError::MintRefused { .. } => NOPERM,
+                AppError::NotInstalled { .. } | AppError::InstallationNotFound { .. } => CONFIG,
+                AppError::Sign(_) => SOFTWARE,
+            },
         },
     }
 }

@@ -165,6 +165,8 @@ fn register_command(args: RegisterArgs, env: &config::Env) -> Result<(), Failure
         state_dir: args.state_dir,
         node_id: args.node_id,
         token_file: args.token_file,
+        github_app_id: args.github_app_id,
+        github_app_key_file: args.github_app_key_file,
         root: args.root,
         target: args.target,
         auto_merge: args.auto_merge,

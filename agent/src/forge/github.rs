@@ -17,6 +17,7 @@ use http::{HeaderMap, Method};
 use octocrab::Octocrab;
 use serde_json::{Value, json};
 
+use super::app::{self, AppError, GitHubApp};
 use super::ratelimit::{self, LimitSignals};
 use super::{Created, FileWrite, Forge, ForgeError, PullRequest, RemoteFile, RepoInfo};
 use crate::clock::Clock;
@@ -41,10 +42,12 @@ pub struct GitHubOptions {
     pub api_url: String,
     /// Repository.
     pub repo: RepoName,
-    /// Token.
-    pub token: Token,
+    /// How requests authenticate.
+    pub credentials: Credentials,
     /// Per-request timeout of the HTTP stack: connecting, and each read or write (a stalled
-    /// connection). An answer that keeps trickling is bounded by the deadline.
+    /// connection). An answer that keeps trickling is bounded by the deadline. Revoking the
+    /// installation token at the end of a run is bounded by it alone (the run may be past its
+    /// deadline then).
     pub request_timeout: Duration,
     /// The run's deadline, as a [`Clock::elapsed`] value: no request, retry or rate-limit wait
     /// goes past it.
@@ -57,6 +60,26 @@ pub struct GitHubOptions {
     pub read_retries: usize,
     /// Seed for backoff jitter (tests); `None` = random.
     pub jitter_seed: Option<u64>,
+}
+
+/// What the client authenticates with.
+#[derive(Clone, Debug)]
+pub enum Credentials {
+    /// A token (fine-grained or classic PAT, or an installation token made elsewhere) on every
+    /// request.
+    Token(Token),
+    /// A GitHub App: its JWT on the App endpoints only, and the installation token this run
+    /// mints ([`GitHub::mint_installation_token`]) on every other request.
+    App(GitHubApp),
+}
+
+/// Which credential a request carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Auth {
+    /// The token, or in App mode the installation token: every repository and GraphQL request.
+    Repository,
+    /// A freshly signed App JWT: only `GET …/installation` and `POST …/access_tokens`.
+    AppJwt,
 }
 
 /// Requests sent so far (every attempt counts).
@@ -83,6 +106,8 @@ pub struct GitHub {
     clock: Arc<dyn Clock>,
     options: GitHubOptions,
     counts: Mutex<RequestCounts>,
+    /// App mode: the installation token minted for this run (until it is revoked).
+    installation_token: Mutex<Option<Token>>,
     /// GitHub has answered once. Until then a failed read is returned at once, because the
     /// readiness wait (with its own deadline) is doing the retrying.
     reached: AtomicBool,
@@ -140,10 +165,11 @@ impl GitHub {
         };
         let origin = format!("{scheme}://{authority}");
         let api_path = uri.path().trim_end_matches('/').to_owned();
+        // No credential in the client itself: each request sets its own `Authorization` (the
+        // token, the installation token, or an App JWT), see `authorization`.
         let client = Octocrab::builder()
             .base_uri(origin.as_str())
             .map_err(|e| ForgeError::Client(format!("api_url {}: {e}", options.api_url)))?
-            .personal_token(options.token.expose().to_owned())
             .add_header(
                 http::header::ACCEPT,
                 "application/vnd.github+json".to_owned(),
@@ -161,8 +187,51 @@ impl GitHub {
             clock,
             options,
             counts: Mutex::new(RequestCounts::default()),
+            installation_token: Mutex::new(None),
             reached: AtomicBool::new(false),
         })
+    }
+
+    /// The GitHub App, in App mode.
+    pub fn app(&self) -> Option<&GitHubApp> {
+        match &self.options.credentials {
+            Credentials::App(app) => Some(app),
+            Credentials::Token(_) => None,
+        }
+    }
+
+    /// The `Authorization` header for a request. A JWT is signed per request: the readiness wait
+    /// before the first answer can outlast a JWT's lifetime.
+    fn authorization(&self, auth: Auth) -> Result<http::HeaderValue, ForgeError> {
+        let bearer = match (auth, &self.options.credentials) {
+            (Auth::Repository, Credentials::Token(token)) => token.expose().to_owned(),
+            (Auth::Repository, Credentials::App(_)) => self
+                .installation_token
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .map(|t| t.expose().to_owned())
+                .ok_or_else(|| {
+                    ForgeError::Client(
+                        "internal: a repository request before the GitHub App token was minted"
+                            .to_owned(),
+                    )
+                })?,
+            (Auth::AppJwt, Credentials::App(app)) => app::jwt(app, self.clock.now())
+                .map_err(AppError::Sign)?
+                .expose()
+                .to_owned(),
+            (Auth::AppJwt, Credentials::Token(_)) => {
+                return Err(ForgeError::Client(
+                    "internal: an App endpoint without a GitHub App configured".to_owned(),
+                ));
+            }
+        };
+        let mut value = http::HeaderValue::from_str(&format!("Bearer {bearer}")).map_err(|_| {
+            ForgeError::Client("the credential is not a valid HTTP header value".to_owned())
+        })?;
+        value.set_sensitive(true);
+        Ok(value)
     }
 
     /// Records that GitHub answered (the readiness wait is over).
@@ -199,6 +268,7 @@ impl GitHub {
     /// connect and per read: a server trickling one byte a second never trips it.)
     async fn send_once(
         &self,
+        authorization: http::HeaderValue,
         method: &Method,
         path: &str,
         body: Option<&Value>,
@@ -215,7 +285,9 @@ impl GitHub {
                 counts.writes += 1;
             }
         }
-        match tokio::time::timeout(remaining, self.exchange(method, path, body)).await {
+        match tokio::time::timeout(remaining, self.exchange(authorization, method, path, body))
+            .await
+        {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(message)) => Err(ForgeError::Transport {
                 what: what.to_owned(),
@@ -227,16 +299,18 @@ impl GitHub {
 
     async fn exchange(
         &self,
+        authorization: http::HeaderValue,
         method: &Method,
         path: &str,
         body: Option<&Value>,
     ) -> Result<Reply, String> {
-        let response = match *method {
-            Method::GET => self.client._get(path).await,
-            Method::POST => self.client._post(path, body).await,
-            Method::PUT => self.client._put(path, body).await,
-            Method::PATCH => self.client._patch(path, body).await,
-            _ => return Err(format!("unsupported method {method}")),
+        let builder = http::Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header(http::header::AUTHORIZATION, authorization);
+        let response = match self.client.build_request(builder, body) {
+            Ok(request) => self.client.execute(request).await,
+            Err(e) => Err(e),
         }
         .map_err(|e| describe_transport(&e))?;
         let status = response.status().as_u16();
@@ -264,7 +338,22 @@ impl GitHub {
         body: Option<&Value>,
         what: &str,
     ) -> Result<Reply, ForgeError> {
-        let is_write = method != Method::GET;
+        let repeatable = method == Method::GET;
+        self.request_as(Auth::Repository, method, path, body, what, repeatable)
+            .await
+    }
+
+    /// [`GitHub::request`] with a chosen credential; `repeatable` says whether an ambiguous
+    /// failure may simply be retried (reads; minting a token, which changes no repository state).
+    async fn request_as(
+        &self,
+        auth: Auth,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        what: &str,
+        repeatable: bool,
+    ) -> Result<Reply, ForgeError> {
         let mut builder = ExponentialBuilder::default()
             .with_min_delay(Duration::from_secs(1))
             .with_max_delay(Duration::from_secs(30))
@@ -278,7 +367,11 @@ impl GitHub {
         let mut limited = 0u32;
         let mut server_retry_after = None;
         loop {
-            let failure = match self.send_once(&method, path, body, what).await {
+            let authorization = self.authorization(auth)?;
+            let failure = match self
+                .send_once(authorization, &method, path, body, what)
+                .await
+            {
                 Err(e @ ForgeError::RunTimeout { .. }) => return Err(e),
                 Err(e) => e,
                 Ok(reply) => {
@@ -321,7 +414,7 @@ impl GitHub {
                     }
                 }
             };
-            if is_write || !self.reached.load(Ordering::Relaxed) {
+            if !repeatable || !self.reached.load(Ordering::Relaxed) {
                 return Err(failure);
             }
             match backoff.next() {
@@ -387,6 +480,150 @@ impl GitHub {
         ));
         self.clock.sleep(wait).await;
         Ok(())
+    }
+
+    /// `GET /repos/{o}/{r}/installation` (App JWT) → the id of the App's installation that covers
+    /// the repository. 404: the App is not installed there (exit 78).
+    pub async fn installation_id(&self) -> Result<u64, ForgeError> {
+        let app_id = self.app().map(|a| a.id.clone()).unwrap_or_default();
+        let what = format!("the GitHub App installation on {}", self.repo);
+        let reply = self
+            .request_as(
+                Auth::AppJwt,
+                Method::GET,
+                &self.repo_path("/installation"),
+                None,
+                &what,
+                true,
+            )
+            .await
+            .map_err(|e| self.jwt_rejected(e))?;
+        match reply.status {
+            200 => reply
+                .json()
+                .get("id")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| Self::unexpected(&what, &reply)),
+            404 => Err(AppError::NotInstalled {
+                app_id,
+                repo: self.repo.to_string(),
+            }
+            .into()),
+            _ => Err(Self::unexpected(&what, &reply)),
+        }
+    }
+
+    /// `POST /app/installations/{id}/access_tokens` (App JWT): mints this run's installation
+    /// token, narrowed to the repository and to [`app::PERMISSIONS`], and keeps it for every
+    /// further request. Minting changes nothing in the repository, so an ambiguous failure is
+    /// retried like a read (a token minted by a lost attempt expires on its own within the hour).
+    pub async fn mint_installation_token(&self, installation_id: u64) -> Result<(), ForgeError> {
+        let what = format!("an installation token for {}", self.repo);
+        let path = format!(
+            "{}/app/installations/{installation_id}/access_tokens",
+            self.api_path
+        );
+        let body = app::token_request(&self.repo.name);
+        let refused = |status: u16, message: String| AppError::MintRefused {
+            repo: self.repo.to_string(),
+            permissions: app::permissions_text(),
+            status,
+            message,
+        };
+        let reply = match self
+            .request_as(Auth::AppJwt, Method::POST, &path, Some(&body), &what, true)
+            .await
+        {
+            // Not a rate limit (those were waited out): the installation lacks a permission.
+            Err(ForgeError::Forbidden { message, .. }) => return Err(refused(403, message).into()),
+            other => other.map_err(|e| self.jwt_rejected(e))?,
+        };
+        match reply.status {
+            201 => {
+                let json = reply.json();
+                let token = json
+                    .get("token")
+                    .and_then(Value::as_str)
+                    .and_then(Token::new)
+                    .ok_or_else(|| Self::unexpected(&what, &reply))?;
+                log::debug!(
+                    "minted an installation token for {} (installation {installation_id}, \
+                     expires {}, {})",
+                    self.repo,
+                    json.get("expires_at")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?"),
+                    app::permissions_text()
+                );
+                *self
+                    .installation_token
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(token);
+                Ok(())
+            }
+            404 => Err(AppError::InstallationNotFound { installation_id }.into()),
+            422 => Err(refused(422, reply.message()).into()),
+            _ => Err(Self::unexpected(&what, &reply)),
+        }
+    }
+
+    /// `DELETE /installation/token`: revokes this run's installation token. Best effort, once:
+    /// no retry and no rate-limit wait, bounded by the request timeout. `Ok(false)` when there
+    /// was no token to revoke.
+    pub async fn revoke_installation_token(&self) -> Result<bool, ForgeError> {
+        let what = "revoking the installation token";
+        if self
+            .installation_token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+        {
+            return Ok(false);
+        }
+        let authorization = self.authorization(Auth::Repository)?;
+        // Forget it whatever the answer: a second attempt would not fare better.
+        let _ = self
+            .installation_token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        {
+            let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+            counts.requests += 1;
+            counts.writes += 1;
+        }
+        // Bounded by the request timeout, not by the run's deadline: a run that failed because it
+        // ran out of time still revokes.
+        let path = format!("{}/installation/token", self.api_path);
+        let exchange = self.exchange(authorization, &Method::DELETE, &path, None);
+        match tokio::time::timeout(self.options.request_timeout, exchange).await {
+            Ok(Ok(reply)) if reply.status == 204 => Ok(true),
+            Ok(Ok(reply)) => Err(Self::unexpected(what, &reply)),
+            Ok(Err(message)) => Err(ForgeError::Transport {
+                what: what.to_owned(),
+                message,
+            }),
+            Err(_) => Err(ForgeError::Transport {
+                what: what.to_owned(),
+                message: format!(
+                    "no answer within request_timeout_secs ({}s)",
+                    self.options.request_timeout.as_secs()
+                ),
+            }),
+        }
+    }
+
+    /// A 401 on an App endpoint rejects the JWT, not a token.
+    fn jwt_rejected(&self, error: ForgeError) -> ForgeError {
+        match (error, self.app()) {
+            (ForgeError::Unauthorized { message }, Some(app)) => AppError::JwtRejected {
+                app_id: app.id.clone(),
+                key_file: app.key_file.display().to_string(),
+                message,
+            }
+            .into(),
+            (other, _) => other,
+        }
     }
 
     fn unexpected(what: &str, reply: &Reply) -> ForgeError {

@@ -5,12 +5,14 @@
 //! Writes are never retried blindly here: a write that failed ambiguously (5xx, timeout) returns
 //! an error and the registration loop re-reads state before deciding to write again.
 
+pub mod app;
 mod github;
 pub mod ratelimit;
 
 use std::time::Duration;
 
-pub use github::{GitHub, GitHubOptions, RequestCounts};
+pub use app::{AppError, GitHubApp};
+pub use github::{Credentials, GitHub, GitHubOptions, RequestCounts};
 
 /// Repository facts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -144,6 +146,9 @@ pub enum ForgeError {
     /// The client could not be built (bad URL, no TLS roots).
     #[error("cannot set up the GitHub client: {0}")]
     Client(String),
+    /// GitHub App authentication failed (JWT rejected, App not installed, token refused).
+    #[error(transparent)]
+    App(#[from] AppError),
 }
 
 impl ForgeError {
@@ -159,6 +164,7 @@ impl ForgeError {
             ForgeError::Unexpected { .. } => "unexpected_response",
             ForgeError::RunTimeout { .. } => "run_timeout",
             ForgeError::Client(_) => "client",
+            ForgeError::App(e) => e.kind(),
         }
     }
 
@@ -169,7 +175,8 @@ impl ForgeError {
             ForgeError::Unauthorized { .. }
             | ForgeError::Forbidden { .. }
             | ForgeError::NotFound { .. }
-            | ForgeError::RateLimited { .. } => "",
+            | ForgeError::RateLimited { .. }
+            | ForgeError::App(_) => "",
             ForgeError::Server { .. } => {
                 "; GitHub is having trouble: the enlist unit retries later on its own (exit 75), \
                  or run `enlist register` again later"

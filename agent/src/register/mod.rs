@@ -41,7 +41,8 @@ use crate::config::{ConfigError, RegisterConfig, UnsafeHostname};
 use crate::document::NodeDocument;
 use crate::facts::{self, FactsError, HostKernel, KernelProbe, Observations};
 use crate::forge::{
-    Created, FileWrite, Forge, ForgeError, GitHub, GitHubOptions, PullRequest, RequestCounts,
+    Created, Credentials, FileWrite, Forge, ForgeError, GitHub, GitHubOptions, PullRequest,
+    RequestCounts,
 };
 use crate::identity::{NODE_ID_HEX_LENGTHS, NodeId};
 use crate::logging::{self, Event};
@@ -339,13 +340,20 @@ impl Run<'_> {
     }
 
     fn build_forge(&self) -> Result<GitHub, RegisterError> {
-        let token = self.cfg.token.clone().ok_or_else(|| ConfigError::NoToken {
-            repo: self.cfg.repo.to_string(),
-        })?;
+        let credentials = match (&self.cfg.github_app, &self.cfg.token) {
+            (Some(app), _) => Credentials::App(app.clone()),
+            (None, Some(token)) => Credentials::Token(token.clone()),
+            (None, None) => {
+                return Err(ConfigError::NoToken {
+                    repo: self.cfg.repo.to_string(),
+                }
+                .into());
+            }
+        };
         let options = GitHubOptions {
             api_url: self.cfg.api_url.clone(),
             repo: self.cfg.repo.clone(),
-            token,
+            credentials,
             request_timeout: self.cfg.request_timeout,
             deadline: self.deadline,
             run_timeout: self.cfg.run_timeout,
@@ -366,7 +374,7 @@ impl Run<'_> {
             let url = self.observed.marker.as_ref().and_then(|m| m.pr_url.clone());
             return Ok(self.report(Some(outcome), url, RequestCounts::default()));
         }
-        if self.cfg.dry_run && self.cfg.token.is_none() {
+        if self.cfg.dry_run && self.cfg.token.is_none() && self.cfg.github_app.is_none() {
             self.plan.push(
                 "remote checks skipped: no token (give --token-file or GITHUB_TOKEN to see what would happen)"
                     .into(),
@@ -387,6 +395,91 @@ impl Run<'_> {
             );
             self.deps.clock.sleep(wait).await;
         }
+        if forge.app().is_some() {
+            if self.cfg.dry_run {
+                return self.check_app_installation(&forge).await;
+            }
+            self.authenticate(&forge).await?;
+            let mut result = self.steps(&forge).await;
+            // Success or failure, the installation token dies with the run.
+            match forge.revoke_installation_token().await {
+                Ok(revoked) => {
+                    if revoked {
+                        log::debug!("revoked this run's installation token");
+                    }
+                    if let Ok(report) = &mut result {
+                        report.counts = forge.counts();
+                    }
+                }
+                Err(e) => log::warn!(
+                    "could not revoke this run's installation token ({e}); it expires on its own \
+                     within an hour"
+                ),
+            }
+            return result;
+        }
+        self.steps(&forge).await
+    }
+
+    /// GitHub App mode: find the installation (unless configured) and mint this run's token. The
+    /// first of these requests is the readiness probe.
+    async fn authenticate(&mut self, forge: &GitHub) -> Result<(), RegisterError> {
+        let configured = forge.app().and_then(|app| app.installation_id);
+        let installation_id = match configured {
+            Some(id) => id,
+            None => {
+                logging::status(&format!(
+                    "looking up the GitHub App installation on {}",
+                    self.cfg.repo
+                ));
+                self.gate(forge).call(|| forge.installation_id()).await?
+            }
+        };
+        logging::status("minting an installation token");
+        self.gate(forge)
+            .call(|| forge.mint_installation_token(installation_id))
+            .await
+    }
+
+    /// GitHub App dry run: reading the repository needs an installation token, and minting one
+    /// is a write (POST), so a dry run only checks that the App is installed on the repository
+    /// (which also proves GitHub accepts its JWT).
+    async fn check_app_installation(&mut self, forge: &GitHub) -> Result<Report, RegisterError> {
+        let id = self.gate(forge).call(|| forge.installation_id()).await?;
+        let app = forge.app().map(|a| a.id.clone()).unwrap_or_default();
+        self.plan.push(format!(
+            "GitHub App {app} is installed on {} (installation {id}); GitHub accepted its JWT",
+            self.cfg.repo
+        ));
+        if let Some(configured) = self.cfg.github_app.as_ref().and_then(|a| a.installation_id)
+            && configured != id
+        {
+            self.plan.push(format!(
+                "github_app_installation_id is {configured}, but the installation on {} is {id}: fix it",
+                self.cfg.repo
+            ));
+        }
+        self.plan.push(
+            "remote checks of the repository skipped: they need an installation token, and \
+             minting one is a write (POST) that --dry-run does not make"
+                .into(),
+        );
+        Ok(self.report(None, None, forge.counts()))
+    }
+
+    fn gate<'g>(&'g mut self, forge: &'g GitHub) -> Gate<'g> {
+        Gate {
+            clock: self.deps.clock.as_ref(),
+            timeout: self.cfg.readiness_timeout,
+            deadline: self.deadline,
+            jitter_seed: self.deps.jitter_seed,
+            reached: &mut self.reached,
+            forge,
+        }
+    }
+
+    /// The planner loop: observe, decide, act, until an outcome is recorded.
+    async fn steps(&mut self, forge: &GitHub) -> Result<Report, RegisterError> {
         let mut last = String::new();
         for _ in 0..MAX_STEPS {
             let action = next_action(&self.local, &self.observed);
@@ -421,10 +514,10 @@ impl Run<'_> {
                     if self.cfg.dry_run {
                         self.pretend(&write);
                     } else {
-                        self.write(&forge, &write).await?;
+                        self.write(forge, &write).await?;
                     }
                 }
-                read => self.read(&forge, &read).await?,
+                read => self.read(forge, &read).await?,
             }
         }
         Err(RegisterError::NoProgress { last })
