@@ -5,6 +5,7 @@
 //! body), the repository state it holds, files on disk, exit codes. Run with
 //! `cargo test --workspace` (which also builds the binary these tests drive).
 
+mod app;
 mod boot;
 mod crash;
 mod faults;

@@ -27,6 +27,8 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::openapi::Spec;
 
+pub mod app;
+
 /// One request as the fake saw it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Recorded {
@@ -209,6 +211,8 @@ pub struct State {
     pub repo_id: u64,
     /// `http://host[:port][/api/v3]` of the request being answered, for `Link` headers.
     link_base: String,
+    /// The GitHub App, when the test uses one ([`FakeGitHub::with_app`]).
+    pub app: Option<app::App>,
     next_number: u64,
     next_id: u64,
     commit_counter: u64,
@@ -245,6 +249,7 @@ impl State {
             hang_at: None,
             repo_id: 702_312,
             link_base: String::new(),
+            app: None,
             next_number: 1,
             next_id: 1000,
             commit_counter: 0,
@@ -518,6 +523,13 @@ impl FakeGitHub {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Turns the GitHub App on ([`app::App::new`]: installed on the repository with the
+    /// permissions the README asks for). Returns the fake for chaining.
+    pub fn with_app(&self) -> &FakeGitHub {
+        self.state().app = Some(app::App::new());
+        self
+    }
+
     /// Panics if any request or response broke the OpenAPI contract.
     pub fn assert_contract(&self) {
         let state = self.state();
@@ -667,21 +679,21 @@ fn answer(
         .find(|(k, _)| k == "authorization")
         .map(|(_, v)| v.as_str())
         .unwrap_or("");
-    let token_ok = auth
+    let bearer = auth
         .strip_prefix("Bearer ")
         .or_else(|| auth.strip_prefix("token "))
-        == Some(state.token.as_str());
-    if !token_ok {
-        return Answer::json(
-            401,
-            json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"}),
-        );
+        .unwrap_or("")
+        .to_owned();
+    // The token, an installation token, or on the App endpoints the App's JWT.
+    if let Some(refused) = app::authenticate(state, method, path, &bearer) {
+        return refused;
     }
+    let bearer = bearer.as_str();
 
     if let Some((n, hold)) = state.hang_at
         && state.requests.len() + 1 == n
     {
-        let mut real = route(state, method, path, query, body);
+        let mut real = route(state, method, path, query, body, bearer);
         real.delay = Some(hold);
         return real;
     }
@@ -724,11 +736,11 @@ fn answer(
                 };
             }
             FaultKind::ApplyThenStatus(status) => {
-                let _ = route(state, method, path, query, body);
+                let _ = route(state, method, path, query, body, bearer);
                 return Answer::json(status, Value::Null);
             }
             FaultKind::ApplyThenDelay(d) => {
-                let mut real = route(state, method, path, query, body);
+                let mut real = route(state, method, path, query, body, bearer);
                 real.delay = Some(d);
                 return real;
             }
@@ -755,7 +767,10 @@ fn answer(
             }
             state.recent_arrivals.push(now);
         }
-        if method != "GET" {
+        // Minting and revoking installation tokens create no content.
+        let token_call =
+            app::endpoint(method, path, &state.owner, &state.name) != app::Endpoint::Repository;
+        if method != "GET" && !token_call {
             state
                 .recent_writes
                 .retain(|t| now.duration_since(*t) < limit.window);
@@ -770,11 +785,11 @@ fn answer(
             }
             state.recent_writes.push(now);
         }
-        let mut real = route(state, method, path, query, body);
+        let mut real = route(state, method, path, query, body, bearer);
         real.delay = Some(real.delay.unwrap_or_default().max(limit.latency));
         return real;
     }
-    route(state, method, path, query, body)
+    route(state, method, path, query, body, bearer)
 }
 
 fn secondary_limit(retry_after: Option<u64>, latency: Duration) -> Answer {
@@ -801,7 +816,11 @@ fn route(
     path: &str,
     query: &[(String, String)],
     body: Option<&Value>,
+    bearer: &str,
 ) -> Answer {
+    if let Some(answer) = app::route(state, method, path, body, bearer) {
+        return answer;
+    }
     let prefix = format!("/repos/{}/{}", state.owner, state.name);
     let Some(rest) = path.strip_prefix(&prefix) else {
         return not_found("repos/repos#get-a-repository");

@@ -137,6 +137,21 @@ impl Node {
         self.write_config();
     }
 
+    /// Authenticates as the fake's GitHub App instead of with the token: `github_app_id` (the
+    /// numeric id), `github_app_key_file` (a 0600 copy of the key fixture `key`, e.g.
+    /// `app-key.pkcs1.pem`), and no `token_file`. Returns the key file's path.
+    pub fn use_app(&mut self, key: &str) -> PathBuf {
+        let path = self.dir.path().join("github-app-key.pem");
+        std::fs::copy(crate::fake::app::key_fixture(key), &path).expect("copy key");
+        let mut perms = std::fs::metadata(&path).expect("meta").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
+        std::fs::set_permissions(&path, perms).expect("chmod");
+        self.unset("token_file");
+        self.set("github_app_id", &crate::fake::app::APP_ID.to_string());
+        self.set("github_app_key_file", &path.display().to_string());
+        path
+    }
+
     /// The scratch directory of this node.
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -263,7 +278,9 @@ impl Node {
     }
 }
 
-/// Panics if `text` contains the test token (or a recognisable part of it).
+/// Panics if `text` contains a secret: the test token (or a recognisable part of it), an
+/// installation token the fake minted or a JWT it received (or their signature part), or a line
+/// of a GitHub App private key fixture.
 pub fn assert_no_token(text: &str) {
     assert!(
         !text.contains(TOKEN),
@@ -273,4 +290,42 @@ pub fn assert_no_token(text: &str) {
         !text.contains(&TOKEN[4..20]),
         "part of the token leaked into output:\n{text}"
     );
+    for secret in crate::fake::app::secrets() {
+        // A JWT's header is the same for every JWT (and harmless): check all of it and its
+        // signature; a token whole and in part.
+        let part = secret.rsplit('.').next().unwrap_or(&secret);
+        let fragment = &part[part.len().min(4)..part.len().min(24)];
+        assert!(
+            !text.contains(&secret) && !text.contains(fragment),
+            "a GitHub App secret (installation token or JWT) leaked into output:\n{text}"
+        );
+    }
+    for line in key_lines() {
+        assert!(
+            !text.contains(line.as_str()),
+            "a line of a GitHub App private key leaked into output:\n{text}"
+        );
+    }
+}
+
+/// The base64 lines of the private key fixtures.
+fn key_lines() -> &'static [String] {
+    static LINES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    LINES.get_or_init(|| {
+        [
+            "app-key.pkcs1.pem",
+            "app-key.pkcs8.pem",
+            "other-key.pkcs1.pem",
+        ]
+        .iter()
+        .flat_map(|name| {
+            std::fs::read_to_string(crate::fake::app::key_fixture(name))
+                .expect("key fixture")
+                .lines()
+                .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+                .map(|l| l[..16].to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+    })
 }
