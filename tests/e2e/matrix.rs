@@ -1,5 +1,6 @@
 //! The fault matrix: every GitHub call of a fresh registration × every fault class, with the
-//! documented exit code for each cell, and never a second PR. Runs through the library entry
+//! documented exit code for each cell, and never a second PR. In GitHub App mode the three token
+//! calls (installation lookup, mint, revoke) get the same treatment. Runs through the library entry
 //! point with a virtual clock (waits are recorded, not slept); timeouts and connection resets are
 //! real (1 s request timeout, TCP RST from the fake's proxy). All cells run concurrently.
 
@@ -21,6 +22,21 @@ const CALLS: [(&str, &str, &str); 7] = [
     ("create branch", "POST", "/git/refs"),
     ("commit node.yaml", "PUT", "/contents/"),
     ("open PR", "POST", "/repos/acme/fleet/pulls"),
+];
+
+/// Cells in flight at once (see the test).
+const MAX_CONCURRENT_CELLS: usize = 16;
+
+/// The GitHub App's token calls, in App mode: before the first repository request, and after the
+/// last.
+const APP_CALLS: [(&str, &str, &str); 3] = [
+    (
+        "App installation lookup (probe)",
+        "GET",
+        "/repos/acme/fleet/installation",
+    ),
+    ("App token mint", "POST", "/access_tokens"),
+    ("App token revoke", "DELETE", "/installation/token"),
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -153,19 +169,59 @@ fn expected(call: usize, class: Class) -> u8 {
     }
 }
 
-async fn cell(call: usize, class: Class) -> Result<(), String> {
-    let (name, method, path) = CALLS[call];
+/// The documented exit code of each App cell.
+fn expected_app(call: usize, class: Class) -> u8 {
+    match (call, class) {
+        // Revoking is best effort at the end of a registration that succeeded: never an error.
+        (2, _) => exit::OK,
+        (
+            _,
+            Class::Timeout
+            | Class::TimeoutAfterApply
+            | Class::ResetBefore
+            | Class::ResetAfterApply
+            | Class::Status500
+            | Class::Status502
+            | Class::Status503
+            | Class::TooMany429
+            | Class::Secondary403,
+        ) => exit::OK,
+        (0, Class::Persistent500) => exit::UNAVAILABLE,
+        (_, Class::Persistent500) => exit::TEMPFAIL,
+        // The JWT rejected: App id, key or clock.
+        (_, Class::Unauthorized401) => exit::NOPERM,
+        // Not installed on the repository / the installation is gone.
+        (_, Class::NotFound404) => exit::CONFIG,
+        // Minting refused (permissions); a 422 on the lookup is nothing GitHub documents.
+        (1, Class::Unexpected422) => exit::NOPERM,
+        (_, Class::Unexpected422) => exit::PROTOCOL,
+    }
+}
+
+async fn cell(call: usize, class: Class, app: bool) -> Result<(), String> {
+    let (name, method, path) = if app { APP_CALLS[call] } else { CALLS[call] };
     let github = FakeGitHub::start().await;
     github.state().faults.push(fault(class, method, path));
     let mut node = Node::new("dell-r640", &github);
     node.set("request_timeout_secs", "1");
     let clock = Arc::new(VirtualClock::new());
+    if app {
+        github.with_app();
+        node.use_app("app-key.pkcs1.pem");
+        // The fake checks the JWT's iat/exp against the client's (virtual) time.
+        github.state().app.as_mut().expect("app").clock =
+            Some(clock.clone() as Arc<dyn enlist::clock::Clock>);
+    }
     let result = node.run_lib(clock).await;
     let code = match &result {
         Ok(_) => exit::OK,
         Err(e) => exit::of_register(e),
     };
-    let want = expected(call, class);
+    let want = if app {
+        expected_app(call, class)
+    } else {
+        expected(call, class)
+    };
     let s = github.state();
     let prs = s.pulls.len();
     let mut problems = Vec::new();
@@ -194,6 +250,25 @@ async fn cell(call: usize, class: Class) -> Result<(), String> {
     if !s.violations.is_empty() {
         problems.push(format!("contract: {:?}", s.violations));
     }
+    if let Some(app) = s.app.as_ref() {
+        let deletes = s.lines().iter().filter(|l| l.starts_with("DELETE")).count();
+        if call == 2 {
+            // One attempt, bounded by the request timeout: no retry, no rate-limit wait. (A
+            // connection reset before the request leaves no trace in the fake, only in the fault.)
+            let attempts = fault(class, method, path).times - s.faults[0].times;
+            if attempts != 1 || deletes > 1 {
+                problems.push(format!(
+                    "{attempts} revoke attempts, {deletes} received: {:?}",
+                    s.lines()
+                ));
+            }
+        } else if let Some(last) = app.tokens.last() {
+            // Every token the run learnt is revoked, success or failure.
+            if !last.revoked {
+                problems.push(format!("token not revoked: {:?}", s.lines()));
+            }
+        }
+    }
     if problems.is_empty() {
         Ok(())
     } else {
@@ -203,10 +278,21 @@ async fn cell(call: usize, class: Class) -> Result<(), String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_call_times_every_fault_gives_the_documented_exit_and_at_most_one_pr() {
+    // Cells run concurrently, but not all at once: with a 1 s request timeout, a loaded 2-core
+    // machine would otherwise time out requests no fault was injected into (and a single-attempt
+    // revoke would then never reach the fake).
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_CELLS));
     let mut set = tokio::task::JoinSet::new();
-    for call in 0..CALLS.len() {
+    let cells_to_run = (0..CALLS.len())
+        .map(|call| (call, false))
+        .chain((0..APP_CALLS.len()).map(|call| (call, true)));
+    for (call, app) in cells_to_run {
         for class in CLASSES {
-            set.spawn(cell(call, class));
+            let permits = permits.clone();
+            set.spawn(async move {
+                let _permit = permits.acquire_owned().await.expect("semaphore");
+                cell(call, class, app).await
+            });
         }
     }
     let mut failures = Vec::new();
@@ -217,7 +303,7 @@ async fn every_call_times_every_fault_gives_the_documented_exit_and_at_most_one_
             failures.push(e);
         }
     }
-    assert_eq!(cells, CALLS.len() * CLASSES.len());
+    assert_eq!(cells, (CALLS.len() + APP_CALLS.len()) * CLASSES.len());
     assert!(
         failures.is_empty(),
         "{} of {cells} cells failed:\n{}",
