@@ -21,8 +21,9 @@ let
   );
 
   # The unit's start timeout is the run's deadline (run_timeout_secs, which bounds readiness,
-  # requests and rate-limit waits) plus this minute for facts, lock and marker: with the default
-  # 840 s, the 15 min of the plain unit. systemd then never kills a run before it reports.
+  # requests and rate-limit waits) plus this minute for facts, lock and marker, and for revoking a
+  # GitHub App token after the deadline (≤ request_timeout_secs, 30 s): with the default 840 s,
+  # the 15 min of the plain unit. systemd then never kills a run before it reports.
   startTimeoutSlackSecs = 60;
 
   # Exit codes after which a restart cannot help (everything but 69, 73, 75); the same list as
@@ -125,15 +126,54 @@ in
     };
 
     tokenFile = lib.mkOption {
-      type = externalPathType;
+      type = lib.types.nullOr externalPathType;
+      default = null;
       example = "/run/secrets/enlist/github-token";
       description = ''
         Absolute path of a file holding the GitHub token (a fine-grained token with contents and
         pull-request write access to {option}`services.enlist.settings.repo`). It is handed to the
         unit with `LoadCredential=`, so it may stay root-only and is never copied into the Nix
         store; give it as a string, not a path literal. Deploy it with a secret manager (sops-nix,
-        agenix) and list that manager's unit in {option}`services.enlist.after`.
+        agenix) and list that manager's unit in {option}`services.enlist.after`. Set this or
+        {option}`services.enlist.githubApp.id`, not both.
       '';
+    };
+
+    githubApp = {
+      id = lib.mkOption {
+        type = lib.types.nullOr (lib.types.either lib.types.ints.positive lib.types.str);
+        default = null;
+        example = "Iv23liAbCdEf0123";
+        description = ''
+          Authenticate as this GitHub App (its App id or its client id, from the App's settings
+          page) instead of with {option}`services.enlist.tokenFile`: each run mints one
+          installation token for the repository and revokes it at the end. Becomes
+          `github_app_id` in the config file (it is not a secret).
+        '';
+      };
+
+      keyFile = lib.mkOption {
+        type = lib.types.nullOr externalPathType;
+        default = null;
+        example = "/run/secrets/enlist/github-app-key.pem";
+        description = ''
+          Absolute path of the GitHub App's private key (the `.pem` file GitHub generates;
+          PKCS#8 works too). Handed to the unit as the credential `github-app-key`
+          (`LoadCredential=`), so it may stay root-only and is never copied into the Nix store;
+          give it as a string, not a path literal. Required with
+          {option}`services.enlist.githubApp.id`.
+        '';
+      };
+
+      installationId = lib.mkOption {
+        type = lib.types.nullOr lib.types.ints.positive;
+        default = null;
+        example = 55500001;
+        description = ''
+          The App's installation on the repository's owner (the number in the installation's
+          settings URL). Optional: without it each run looks it up (one more request).
+        '';
+      };
     };
 
     after = lib.mkOption {
@@ -174,9 +214,31 @@ in
   config = lib.mkIf cfg.enable {
     assertions = [
       {
+        assertion = (cfg.tokenFile != null) != (cfg.githubApp.id != null);
+        message = "services.enlist needs exactly one way to authenticate: tokenFile, or githubApp.id with githubApp.keyFile.";
+      }
+      {
+        assertion = (cfg.githubApp.id != null) == (cfg.githubApp.keyFile != null);
+        message = "services.enlist.githubApp.id and services.enlist.githubApp.keyFile go together: the App's id and its private key.";
+      }
+      {
+        assertion = cfg.githubApp.installationId == null || cfg.githubApp.id != null;
+        message = "services.enlist.githubApp.installationId is set without services.enlist.githubApp.id.";
+      }
+      {
         assertion =
-          lib.hasPrefix "/" cfg.tokenFile && !lib.hasPrefix "${builtins.storeDir}/" cfg.tokenFile;
-        message = "services.enlist.tokenFile must be an absolute path outside the Nix store (got `${cfg.tokenFile}`); a secret in the store is readable by every user.";
+          cfg.tokenFile == null
+          || (lib.hasPrefix "/" cfg.tokenFile && !lib.hasPrefix "${builtins.storeDir}/" cfg.tokenFile);
+        message = "services.enlist.tokenFile must be an absolute path outside the Nix store (got `${toString cfg.tokenFile}`); a secret in the store is readable by every user.";
+      }
+      {
+        assertion =
+          cfg.githubApp.keyFile == null
+          || (
+            lib.hasPrefix "/" cfg.githubApp.keyFile
+            && !lib.hasPrefix "${builtins.storeDir}/" cfg.githubApp.keyFile
+          );
+        message = "services.enlist.githubApp.keyFile must be an absolute path outside the Nix store (got `${toString cfg.githubApp.keyFile}`); a secret in the store is readable by every user.";
       }
       {
         assertion = builtins.match "[^/[:space:]]+/[^/[:space:]]+" cfg.settings.repo != null;
@@ -188,6 +250,16 @@ in
         message = "services.enlist.settings.state_dir cannot be changed: the unit may only write /var/lib/enlist (StateDirectory=).";
       }
     ];
+
+    # The App's ids are configuration, not secrets; its key comes as a credential (below).
+    services.enlist.settings = lib.mkIf (cfg.githubApp.id != null) (
+      {
+        github_app_id = toString cfg.githubApp.id;
+      }
+      // lib.optionalAttrs (cfg.githubApp.installationId != null) {
+        github_app_installation_id = cfg.githubApp.installationId;
+      }
+    );
 
     # For interactive use on the node: `enlist status`, `enlist register --dry-run` with the same
     # settings. The service itself does not read /etc; it is given the file with --config.
@@ -243,7 +315,12 @@ in
         # $STATE_DIRECTORY = /var/lib/enlist: marker and lock file.
         StateDirectory = "enlist";
         StateDirectoryMode = "0700";
-        LoadCredential = [ "github-token:${toString cfg.tokenFile}" ];
+        # Read by the binary as $CREDENTIALS_DIRECTORY/github-token or …/github-app-key.
+        LoadCredential =
+          lib.optional (cfg.tokenFile != null) "github-token:${toString cfg.tokenFile}"
+          ++ lib.optional (
+            cfg.githubApp.keyFile != null
+          ) "github-app-key:${toString cfg.githubApp.keyFile}";
 
         # Hardening, as in systemd/enlist.service (see the reasoning there). Root without any
         # capability: the 0400 root-owned DMI files are readable through the owner bits alone.

@@ -168,8 +168,21 @@ let
     };
   };
 
-  # Each scenario differs from `base` (which evaluates cleanly: see `enabled`) in one value, so a
-  # refusal is that value's.
+  appKeyFile = "/run/secrets/enlist/github-app-key.pem";
+  appBase = {
+    services.enlist = {
+      enable = true;
+      settings.repo = "acme/fleet";
+      githubApp = {
+        id = 424242;
+        keyFile = appKeyFile;
+        installationId = 5550001;
+      };
+    };
+  };
+
+  # Each scenario differs from `base` (which evaluates cleanly: see `enabled`), or the App
+  # scenarios from `appBase` (see `app`), in one value, so a refusal is that value's.
   scenarios = {
     enabled = lib.recursiveUpdate base { services.enlist.after = [ "sops-install-secrets.service" ]; };
     disabled = {
@@ -188,10 +201,26 @@ let
     relativeToken = lib.recursiveUpdate base { services.enlist.tokenFile = "secrets/token"; };
     pathLiteralToken = lib.recursiveUpdate base { services.enlist.tokenFile = ./module-eval.nix; };
     stateDirMoved = lib.recursiveUpdate base { services.enlist.settings.state_dir = "/srv/enlist"; };
+
+    # A GitHub App instead of the token.
+    app = appBase;
+    appAndToken = lib.recursiveUpdate appBase { services.enlist = { inherit tokenFile; }; };
+    noCredential = {
+      services.enlist = {
+        enable = true;
+        settings.repo = "acme/fleet";
+      };
+    };
+    appWithoutKey = lib.recursiveUpdate appBase { services.enlist.githubApp.keyFile = null; };
+    installationWithoutApp = lib.recursiveUpdate base { services.enlist.githubApp.installationId = 7; };
+    storeAppKey = lib.recursiveUpdate appBase {
+      services.enlist.githubApp.keyFile = "/nix/store/00000000000000000000000000000000-github-app-key.pem";
+    };
+    pathLiteralAppKey = lib.recursiveUpdate appBase { services.enlist.githubApp.keyFile = ./module-eval.nix; };
   };
 in
 {
-  inherit tokenFile;
+  inherit tokenFile appKeyFile;
   observed = lib.mapAttrs (_: observe) scenarios;
   # Not caught: `-A raw.NAME` fails with the module system's own message.
   raw = lib.mapAttrs (_: s: builtins.deepSeq (result s) (result s)) scenarios;

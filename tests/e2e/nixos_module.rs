@@ -252,38 +252,90 @@ fn module_unit_equals_the_plain_unit() {
             .expect("list")
             .retain(|u| u != "sops-install-secrets.service");
     }
-    let store = "/nix/store/";
     assert_unit_matches(
         &plain,
         &repo().join("systemd/enlist.service"),
         "Service",
         "serviceConfig",
-        &|key, words| match key {
-            // /usr/bin/enlist register  vs  /nix/store/…/bin/enlist register --config /nix/store/…
-            "ExecStart" => {
-                let mut out = Vec::new();
-                let mut iter = words.into_iter();
-                while let Some(w) = iter.next() {
-                    if w == "--config" {
-                        let file = iter.next().unwrap_or_default();
-                        assert!(file.starts_with(store), "--config {file}");
-                        continue;
-                    }
-                    out.push(w.rsplit('/').next().unwrap_or_default().to_owned());
-                }
-                out
-            }
-            // The credential's name must agree; its source is the operator's (checked above).
-            "LoadCredential" => words
-                .iter()
-                .map(|w| w.split(':').next().unwrap_or_default().to_owned())
-                .collect(),
-            k if k.ends_with("Sec") && !k.starts_with("StartLimit") => {
-                words.iter().map(|w| seconds(w).to_string()).collect()
-            }
-            _ => words,
-        },
+        &module_vs_plain,
     );
+}
+
+/// What legitimately differs between the module's unit and the plain one, normalised away.
+fn module_vs_plain(key: &str, words: Vec<String>) -> Vec<String> {
+    let store = "/nix/store/";
+    match key {
+        // /usr/bin/enlist register  vs  /nix/store/…/bin/enlist register --config /nix/store/…
+        "ExecStart" => {
+            let mut out = Vec::new();
+            let mut iter = words.into_iter();
+            while let Some(w) = iter.next() {
+                if w == "--config" {
+                    let file = iter.next().unwrap_or_default();
+                    assert!(file.starts_with(store), "--config {file}");
+                    continue;
+                }
+                out.push(w.rsplit('/').next().unwrap_or_default().to_owned());
+            }
+            out
+        }
+        // The credential's name must agree; its source is the operator's (checked by the tests).
+        "LoadCredential" => words
+            .iter()
+            .map(|w| w.split(':').next().unwrap_or_default().to_owned())
+            .collect(),
+        k if k.ends_with("Sec") && !k.starts_with("StartLimit") => {
+            words.iter().map(|w| seconds(w).to_string()).collect()
+        }
+        _ => words,
+    }
+}
+
+#[test]
+fn module_app_mode_hands_the_key_over_as_the_documented_credential() {
+    let Some(lib) = nixpkgs_lib("module_app_mode_hands_the_key_over_as_the_documented_credential")
+    else {
+        return;
+    };
+    let observed = evaluate(&lib, "observed").unwrap_or_else(|e| panic!("{e}"));
+    let key = evaluate(&lib, "appKeyFile").expect("appKeyFile");
+    let key = key.as_str().expect("string");
+    let app = &observed["app"];
+    assert_eq!(app["failedAssertions"], serde_json::json!([]));
+    let service = &app["service"];
+    // The key only as the credential the binary reads ($CREDENTIALS_DIRECTORY/github-app-key);
+    // the ids (not secrets) in the config file.
+    assert_eq!(
+        service["serviceConfig"]["LoadCredential"],
+        serde_json::json!([format!("github-app-key:{key}")])
+    );
+    let mut without_credential = service.clone();
+    without_credential["serviceConfig"]
+        .as_object_mut()
+        .expect("object")
+        .remove("LoadCredential");
+    assert!(!without_credential.to_string().contains(key));
+    assert!(!app["settings"].to_string().contains(key));
+    assert_eq!(app["settings"]["github_app_id"], "424242");
+    assert_eq!(app["settings"]["github_app_installation_id"], 5_550_001);
+    assert!(app["settings"].get("token_file").is_none());
+
+    // The plain unit documents the same line (commented out, in place of the token's).
+    let plain = std::fs::read_to_string(repo().join("systemd/enlist.service")).expect("unit");
+    let documented = plain
+        .lines()
+        .find(|l| l.starts_with("#LoadCredential=github-app-key:"))
+        .expect("systemd/enlist.service documents #LoadCredential=github-app-key:…");
+    let app_unit: String = plain
+        .lines()
+        .filter(|l| !l.starts_with("LoadCredential=github-token:"))
+        .map(|l| if l == documented { &l[1..] } else { l })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("enlist.service");
+    std::fs::write(&file, app_unit).expect("write");
+    assert_unit_matches(service, &file, "Service", "serviceConfig", &module_vs_plain);
 }
 
 #[test]
@@ -292,8 +344,9 @@ fn module_refuses_what_would_break_the_unit() {
         return;
     };
     let observed = evaluate(&lib, "observed").unwrap_or_else(|e| panic!("{e}"));
-    // The control: `enabled` is the base every refused scenario changes in one value.
+    // The controls: `enabled` and `app` are the bases every refused scenario changes in one value.
     assert!(observed["enabled"]["service"].is_object());
+    assert_eq!(observed["app"]["failedAssertions"], serde_json::json!([]));
 
     assert_eq!(observed["disabled"]["service"], Value::Null);
     assert_eq!(observed["disabled"]["etc"], serde_json::json!({}));
@@ -301,6 +354,13 @@ fn module_refuses_what_would_break_the_unit() {
     for (scenario, message) in [
         ("badRepo", "settings.repo must look like OWNER/NAME"),
         ("stateDirMoved", "state_dir cannot be changed"),
+        ("appAndToken", "exactly one way to authenticate"),
+        ("noCredential", "exactly one way to authenticate"),
+        (
+            "appWithoutKey",
+            "githubApp.id and services.enlist.githubApp.keyFile go together",
+        ),
+        ("installationWithoutApp", "installationId is set without"),
     ] {
         let failed = observed[scenario]["failedAssertions"].to_string();
         assert!(failed.contains(message), "{scenario}: {failed}");
@@ -312,6 +372,8 @@ fn module_refuses_what_would_break_the_unit() {
         ("storeToken", "services.enlist.tokenFile"),
         ("relativeToken", "services.enlist.tokenFile"),
         ("pathLiteralToken", "services.enlist.tokenFile"),
+        ("storeAppKey", "services.enlist.githubApp.keyFile"),
+        ("pathLiteralAppKey", "services.enlist.githubApp.keyFile"),
     ] {
         assert_eq!(
             observed[scenario]["evaluationFailed"], true,
