@@ -265,7 +265,7 @@ pub(super) fn authenticate(
             };
             let (repository, needed) = needs(method, path, &state.owner, &state.name);
             let repo_ok = token.repositories.is_empty()
-                || repository.is_none_or(|r| token.repositories.iter().any(|n| *n == r));
+                || repository.is_none_or(|r| token.repositories.contains(&r));
             let allowed = needed.is_none_or(|(name, level)| {
                 token
                     .permissions
