@@ -25,7 +25,7 @@ const CALLS: [(&str, &str, &str); 7] = [
 ];
 
 /// Cells in flight at once (see the test).
-const MAX_CONCURRENT_CELLS: usize = 16;
+const MAX_CONCURRENT_CELLS: usize = 8;
 
 /// The GitHub App's token calls, in App mode: before the first repository request, and after the
 /// last.
