@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::Flags;
+
 /// Registers bare-metal NixOS nodes in a GitOps repository exactly once, and reconciles the
 /// registrations against the hardware inventory in CI.
 ///
@@ -36,7 +38,7 @@ pub enum Command {
     /// Print this machine's hardware facts (the node.yaml `register` would propose).
     Facts(FactsArgs),
     /// Register this node in the GitOps repository (the first-boot systemd oneshot).
-    Register(RegisterArgs),
+    Register(Box<RegisterArgs>),
     /// Show the registration state recorded on this machine.
     Status(StatusArgs),
     /// Check node.yaml files against the hardware inventory (runs in the GitOps repo's CI).
@@ -98,45 +100,9 @@ pub struct FactsArgs {
 /// `enlist register`.
 #[derive(Debug, Args)]
 pub struct RegisterArgs {
-    /// Write nothing: print the node id, the node.yaml and the plan.
-    #[arg(long)]
-    pub dry_run: bool,
     /// Config file (default /etc/enlist/config.yaml, or $ENLIST_CONFIG).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// GitOps repository.
-    #[arg(long, value_name = "OWNER/NAME")]
-    pub repo: Option<String>,
-    /// GitHub API URL (GitHub Enterprise: https://HOST/api/v3).
-    #[arg(long, value_name = "URL")]
-    pub api_url: Option<String>,
-    /// File holding the GitHub token (never pass the token itself).
-    #[arg(long, value_name = "PATH")]
-    pub token_file: Option<PathBuf>,
-    /// Authenticate as this GitHub App (its App id or client id) instead of with a token.
-    #[arg(long, value_name = "ID")]
-    pub github_app_id: Option<String>,
-    /// The GitHub App's private key, PEM (default: $CREDENTIALS_DIRECTORY/github-app-key).
-    #[arg(long, value_name = "PATH")]
-    pub github_app_key_file: Option<PathBuf>,
-    /// State directory (marker and lock).
-    #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
-    /// Operator name.
-    #[arg(long, value_name = "NAME")]
-    pub operator: Option<String>,
-    /// Fixed node id.
-    #[arg(long, value_name = "ID")]
-    pub node_id: Option<String>,
-    /// Where node.yaml goes ({operator}, {node_id}, {hostname}).
-    #[arg(long, value_name = "T")]
-    pub path_template: Option<String>,
-    /// Base branch of the pull request.
-    #[arg(long, value_name = "BRANCH")]
-    pub base: Option<String>,
-    /// Read file-based facts under DIR instead of / (fixtures).
-    #[arg(long, value_name = "DIR")]
-    pub root: Option<PathBuf>,
     /// Preview the installed system mounted at DIR (installer): what its first boot will
     /// propose, from its config (DIR/etc/enlist/config.yaml) and this machine's hardware.
     /// Implies --dry-run: nothing is written.
@@ -145,13 +111,9 @@ pub struct RegisterArgs {
     /// Machine output: the preview as one JSON object on stdout (with --dry-run or --target).
     #[arg(long)]
     pub json: bool,
-    /// Allow registering from a live installer.
-    #[arg(long)]
-    pub allow_live: bool,
-    /// GitHub auto-merge for the registration PR once the base branch's rules hold (default
-    /// squash).
-    #[arg(long, value_name = "squash|merge|rebase|off")]
-    pub auto_merge: Option<String>,
+    /// The settings that are also flags (each also a config key and an ENLIST_<KEY> variable).
+    #[command(flatten)]
+    pub settings: Flags,
 }
 
 /// `enlist status`.

@@ -54,121 +54,252 @@ pub const CREDENTIAL_NAME: &str = "github-token";
 /// The credential name of the GitHub App's private key (`LoadCredential=github-app-key:…`).
 pub const APP_KEY_CREDENTIAL_NAME: &str = "github-app-key";
 
-/// The config file's shape: every key optional, unknown keys rejected.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    /// `owner/name` of the GitOps repository.
-    pub repo: Option<String>,
-    /// GitHub API base URL (GitHub Enterprise: `https://ghe.example.com/api/v3`).
-    pub api_url: Option<String>,
-    /// Operator name recorded in node.yaml and usable in the path template.
-    pub operator: Option<String>,
-    /// Where node.yaml goes; placeholders `{operator}`, `{node_id}`, `{hostname}`.
-    pub path_template: Option<String>,
-    /// Base branch of the PR (default: the repository's default branch).
-    pub base_branch: Option<String>,
+/// Declares every `register` setting once. Each entry is a YAML key of the config file, which is
+/// also the environment variable `ENLIST_<KEY>`; its `#[arg(...)]` makes it a command-line flag
+/// (`#[arg(skip)]`: file and environment only). From the list come the config file's shape
+/// ([`FileConfig`], unknown keys rejected), the flags ([`Flags`], flattened into `enlist
+/// register`), the list of valid keys ([`KEYS`]) and the layering ([`Layers`]: flag > env > file).
+/// What a key means, its default and its validation stay in [`RegisterConfig::resolve`].
+macro_rules! settings {
+    ($(
+        $(#[doc = $doc:literal])*
+        #[arg($($arg:tt)*)]
+        $name:ident: $ty:ty,
+    )*) => {
+        /// The config file's shape: every key optional, unknown keys rejected.
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct FileConfig {
+            $( $(#[doc = $doc])* pub $name: Option<$ty>, )*
+        }
+
+        /// The settings given as flags (absent: not given). `enlist register` flattens it into
+        /// its arguments; `enlist facts` fills the few it has.
+        #[derive(Debug, Default, Clone, clap::Args)]
+        pub struct Flags {
+            $( $(#[doc = $doc])* #[arg($($arg)*)] pub $name: Option<$ty>, )*
+        }
+
+        /// Every valid key of the config file, in declaration order.
+        pub const KEYS: &[&str] = &[$(stringify!($name)),*];
+
+        /// Each setting from the highest layer that has it, or why its environment variable is
+        /// unusable (reported only when the setting is used: `enlist facts` does not trip over
+        /// a malformed `ENLIST_RUN_TIMEOUT_SECS`).
+        struct Layers {
+            $( $name: Result<Option<Layered<$ty>>, ConfigError>, )*
+        }
+
+        impl Layers {
+            fn collect(flags: &Flags, env: &Env, file: FileConfig, file_name: &str) -> Layers {
+                Layers {
+                    $( $name: layer(stringify!($name), flags.$name.clone(), env, file.$name, file_name), )*
+                }
+            }
+        }
+    };
+}
+
+settings! {
+    /// Write nothing: print the node id, the node.yaml and the plan.
+    #[arg(long, num_args = 0, default_missing_value = "true")]
+    dry_run: bool,
+    /// GitOps repository.
+    #[arg(long, value_name = "OWNER/NAME")]
+    repo: String,
+    /// GitHub API URL (GitHub Enterprise: https://HOST/api/v3).
+    #[arg(long, value_name = "URL")]
+    api_url: String,
+    /// File holding the GitHub token (never pass the token itself).
+    #[arg(long, value_name = "PATH")]
+    token_file: PathBuf,
+    /// Authenticate as this GitHub App (its App id or client id) instead of with a token.
+    #[arg(long, value_name = "ID")]
+    github_app_id: AppId,
+    /// The GitHub App's private key, PEM (default: $CREDENTIALS_DIRECTORY/github-app-key).
+    #[arg(long, value_name = "PATH")]
+    github_app_key_file: PathBuf,
+    /// The App's installation on the repository's owner (else looked up on each run).
+    #[arg(skip)]
+    github_app_installation_id: u64,
     /// State directory (marker and lock).
-    pub state_dir: Option<PathBuf>,
-    /// Fixed node id instead of the derived one.
-    pub node_id: Option<String>,
-    /// Prefix of the per-node branch.
-    pub branch_prefix: Option<String>,
-    /// Labels for the PR.
-    pub labels: Option<Vec<String>>,
-    /// Seconds to wait for GitHub to be reachable.
-    pub readiness_timeout_secs: Option<u64>,
-    /// Seconds one run may wait on rate limits.
-    pub rate_limit_wait_secs: Option<u64>,
-    /// Per-request timeout in seconds.
-    pub request_timeout_secs: Option<u64>,
-    /// Random delay (0..=N s) before the first request, to spread a mass bring-up.
-    pub start_jitter_secs: Option<u64>,
-    /// One deadline over the whole run, in seconds.
-    pub run_timeout_secs: Option<u64>,
-    /// GitHub auto-merge for the registration PR: `squash` (default), `merge`, `rebase`, `off`.
-    pub auto_merge: Option<String>,
-    /// Also turn on auto-merge for PRs that update a registered node's facts (default false).
-    pub auto_merge_updates: Option<bool>,
-    /// File holding the token.
-    pub token_file: Option<PathBuf>,
-    /// GitHub App id or client id (then no token is read).
-    #[serde(default, deserialize_with = "id_text")]
-    pub github_app_id: Option<String>,
-    /// The GitHub App's private key (PEM).
-    pub github_app_key_file: Option<PathBuf>,
-    /// The App's installation id (else looked up from the repository).
-    #[serde(default, deserialize_with = "id_number")]
-    pub github_app_installation_id: Option<u64>,
-    /// Read file-based facts under this directory.
-    pub root: Option<PathBuf>,
+    #[arg(long, value_name = "DIR")]
+    state_dir: PathBuf,
+    /// Operator name.
+    #[arg(long, value_name = "NAME")]
+    operator: String,
+    /// Fixed node id.
+    #[arg(long, value_name = "ID")]
+    node_id: String,
+    /// Where node.yaml goes ({operator}, {node_id}, {hostname}).
+    #[arg(long, value_name = "T")]
+    path_template: String,
+    /// Base branch of the pull request.
+    #[arg(long = "base", value_name = "BRANCH")]
+    base_branch: String,
+    /// Read file-based facts under DIR instead of / (fixtures).
+    #[arg(long, value_name = "DIR")]
+    root: PathBuf,
     /// Allow registering from a live installer.
-    pub allow_live: Option<bool>,
-    /// Never write anything.
-    pub dry_run: Option<bool>,
+    #[arg(long, num_args = 0, default_missing_value = "true")]
+    allow_live: bool,
+    /// GitHub auto-merge for the registration PR once the base branch's rules hold (default
+    /// squash).
+    #[arg(long, value_name = "squash|merge|rebase|off")]
+    auto_merge: String,
+    /// Also turn on auto-merge for PRs that update a registered node's facts.
+    #[arg(skip)]
+    auto_merge_updates: bool,
+    /// Prefix of the per-node branch.
+    #[arg(skip)]
+    branch_prefix: String,
+    /// Labels for the PR.
+    #[arg(skip)]
+    labels: Vec<String>,
+    /// Seconds to wait for GitHub to be reachable.
+    #[arg(skip)]
+    readiness_timeout_secs: Seconds,
+    /// Seconds one run may wait on rate limits.
+    #[arg(skip)]
+    rate_limit_wait_secs: Seconds,
+    /// Per-request timeout in seconds.
+    #[arg(skip)]
+    request_timeout_secs: Seconds,
+    /// Random delay (0..=N s) before the first request, to spread a mass bring-up.
+    #[arg(skip)]
+    start_jitter_secs: Seconds,
+    /// One deadline over the whole run, in seconds.
+    #[arg(skip)]
+    run_timeout_secs: Seconds,
 }
 
-/// An id written as `123456` or `"Iv23li…"` in YAML.
-fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Id {
-        Number(u64),
-        Text(String),
+/// How a setting is written in its `ENLIST_<KEY>` variable, and shown in an error.
+trait Setting: Sized {
+    /// Parses the variable's value.
+    fn from_env(raw: &str) -> Result<Self, String>;
+    /// The value as an error message quotes it.
+    fn shown(&self) -> String;
+}
+
+impl Setting for String {
+    fn from_env(raw: &str) -> Result<Self, String> {
+        Ok(raw.to_owned())
     }
-    Ok(Option::<Id>::deserialize(d)?.map(|id| match id {
-        Id::Number(n) => n.to_string(),
-        Id::Text(t) => t,
-    }))
+    fn shown(&self) -> String {
+        self.clone()
+    }
 }
 
-/// A number written as `123` or `"123"` in YAML.
-fn id_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    match id_text(d)? {
-        None => Ok(None),
-        Some(text) => text
-            .trim()
+impl Setting for PathBuf {
+    fn from_env(raw: &str) -> Result<Self, String> {
+        Ok(PathBuf::from(raw))
+    }
+    fn shown(&self) -> String {
+        self.display().to_string()
+    }
+}
+
+impl Setting for bool {
+    fn from_env(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err("expected true or false".to_owned()),
+        }
+    }
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// A comma-separated list in the environment, a YAML list in the file.
+impl Setting for Vec<String> {
+    fn from_env(raw: &str) -> Result<Self, String> {
+        Ok(raw
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect())
+    }
+    fn shown(&self) -> String {
+        self.join(",")
+    }
+}
+
+impl Setting for u64 {
+    fn from_env(raw: &str) -> Result<Self, String> {
+        raw.trim()
             .parse()
-            .map(Some)
-            .map_err(|_| serde::de::Error::custom(format!("expected a number, got {text:?}"))),
+            .map_err(|_| "expected a whole number".to_owned())
+    }
+    fn shown(&self) -> String {
+        self.to_string()
     }
 }
 
-/// Values given on the command line (all optional: absent means "not given").
+/// A `*_secs` setting: whole seconds, at most [`MAX_SECS`] (checked where it is resolved).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Seconds(pub u64);
+
+impl Setting for Seconds {
+    fn from_env(raw: &str) -> Result<Self, String> {
+        raw.trim()
+            .parse()
+            .map(Seconds)
+            .map_err(|_| "expected a whole number of seconds".to_owned())
+    }
+    fn shown(&self) -> String {
+        self.0.to_string()
+    }
+}
+
+/// `github_app_id`: the App id, which YAML reads as a number, or its client id (`Iv23li…`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppId(pub String);
+
+impl<'de> Deserialize<'de> for AppId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Id {
+            Number(u64),
+            Text(String),
+        }
+        Ok(AppId(match Id::deserialize(d)? {
+            Id::Number(n) => n.to_string(),
+            Id::Text(t) => t,
+        }))
+    }
+}
+
+impl std::str::FromStr for AppId {
+    type Err = std::convert::Infallible;
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Ok(AppId(raw.to_owned()))
+    }
+}
+
+impl Setting for AppId {
+    fn from_env(raw: &str) -> Result<Self, String> {
+        Ok(AppId(raw.to_owned()))
+    }
+    fn shown(&self) -> String {
+        self.0.clone()
+    }
+}
+
+/// The command line of `register` (and `facts`) besides the settings: which config file, which
+/// installed system to preview, and the settings given as flags.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
     /// `--config`.
     pub config: Option<PathBuf>,
-    /// `--repo`.
-    pub repo: Option<String>,
-    /// `--api-url`.
-    pub api_url: Option<String>,
-    /// `--operator`.
-    pub operator: Option<String>,
-    /// `--path-template`.
-    pub path_template: Option<String>,
-    /// `--base`.
-    pub base_branch: Option<String>,
-    /// `--state-dir`.
-    pub state_dir: Option<PathBuf>,
-    /// `--node-id`.
-    pub node_id: Option<String>,
-    /// `--token-file`.
-    pub token_file: Option<PathBuf>,
-    /// `--github-app-id`.
-    pub github_app_id: Option<String>,
-    /// `--github-app-key-file`.
-    pub github_app_key_file: Option<PathBuf>,
-    /// `--root`.
-    pub root: Option<PathBuf>,
     /// `--target`: the installed system mounted at this directory (implies a dry run).
     pub target: Option<PathBuf>,
-    /// `--auto-merge`.
-    pub auto_merge: Option<String>,
-    /// `--allow-live` (only `true` is expressible as a flag).
-    pub allow_live: bool,
-    /// `--dry-run`.
-    pub dry_run: bool,
+    /// The settings given as flags.
+    pub flags: Flags,
 }
 
 /// GitHub's merge methods for auto-merge (GraphQL `PullRequestMergeMethod`).
@@ -314,14 +445,12 @@ pub enum ConfigError {
         origin: String,
     },
     /// YAML syntax error, unknown key or wrong type.
-    #[error("{path}: {message}; fix the file (valid keys: {valid})")]
+    #[error("{path}: {message}; fix the file (valid keys: {valid})", valid = KEYS.join(", "))]
     Parse {
         /// The file.
         path: PathBuf,
         /// serde's message (names the key, line and column).
         message: String,
-        /// The valid keys.
-        valid: &'static str,
     },
     /// A value that is not acceptable.
     #[error("{origin}: invalid {key} {value:?}: {reason}")]
@@ -389,11 +518,6 @@ pub enum ConfigError {
         repo: String,
     },
 }
-
-const VALID_KEYS: &str = "repo, api_url, operator, path_template, base_branch, state_dir, node_id, \
-    branch_prefix, labels, readiness_timeout_secs, rate_limit_wait_secs, request_timeout_secs, \
-    start_jitter_secs, run_timeout_secs, auto_merge, auto_merge_updates, token_file, \
-    github_app_id, github_app_key_file, github_app_installation_id, root, allow_live, dry_run";
 
 /// The process environment, injectable for tests.
 pub type Env = BTreeMap<String, String>;
@@ -473,7 +597,6 @@ pub fn parse_file(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
         ConfigError::Parse {
             path: path.to_owned(),
             message: e.to_string(),
-            valid: VALID_KEYS,
         }
     })
 }
@@ -481,30 +604,45 @@ pub fn parse_file(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
 /// One resolved value and where it came from, for error messages.
 struct Layered<T> {
     value: T,
+    /// The key.
+    key: &'static str,
+    /// The flag, variable or file (and key) it came from.
     origin: String,
     /// It came from the config file (whose paths, under `--target`, are the target's).
     from_file: bool,
 }
 
-fn pick<T>(
-    flag: Option<T>,
-    flag_name: &str,
-    env: &Env,
+impl<T: Setting> Layered<T> {
+    /// The value through `check`, or an error naming the key, the value and where it came from.
+    fn check<U>(self, check: impl FnOnce(&T) -> Result<U, String>) -> Result<U, ConfigError> {
+        check(&self.value).map_err(|reason| ConfigError::Invalid {
+            value: self.value.shown(),
+            origin: self.origin,
+            key: self.key,
+            reason,
+        })
+    }
+}
+
+/// One setting from the highest layer that has it: flag > `ENLIST_<KEY>` > file.
+fn layer<T: Setting>(
     key: &'static str,
-    parse_env: impl Fn(&str) -> Result<T, String>,
+    flag: Option<T>,
+    env: &Env,
     file: Option<T>,
     file_name: &str,
 ) -> Result<Option<Layered<T>>, ConfigError> {
     if let Some(value) = flag {
         return Ok(Some(Layered {
             value,
-            origin: format!("--{flag_name}"),
+            key,
+            origin: flag_name(key),
             from_file: false,
         }));
     }
     let var = format!("ENLIST_{}", key.to_uppercase());
     if let Some(raw) = env.get(&var).filter(|v| !v.is_empty()) {
-        let value = parse_env(raw).map_err(|reason| ConfigError::Invalid {
+        let value = T::from_env(raw).map_err(|reason| ConfigError::Invalid {
             origin: var.clone(),
             key,
             value: raw.clone(),
@@ -512,163 +650,100 @@ fn pick<T>(
         })?;
         return Ok(Some(Layered {
             value,
+            key,
             origin: var,
             from_file: false,
         }));
     }
     Ok(file.map(|value| Layered {
         value,
+        key,
         origin: format!("{file_name} (key {key})"),
         from_file: true,
     }))
+}
+
+/// A setting's flag as clap spells it (`--base` for `base_branch`).
+fn flag_name(key: &str) -> String {
+    use clap::Args;
+    let command = Flags::augment_args(clap::Command::new("enlist"));
+    let long = command
+        .get_arguments()
+        .find(|arg| arg.get_id() == key)
+        .and_then(|arg| arg.get_long())
+        .map(str::to_owned);
+    format!("--{}", long.unwrap_or_else(|| key.replace('_', "-")))
 }
 
 /// The longest duration any `*_secs` key may take: a week. Larger values are typos, and would
 /// overflow time arithmetic.
 pub const MAX_SECS: u64 = 7 * 24 * 3600;
 
-/// A `*_secs` key (env > file), at most [`MAX_SECS`].
+/// A `*_secs` setting, at most [`MAX_SECS`], else `default`.
 fn seconds(
-    env: &Env,
-    key: &'static str,
-    file: Option<u64>,
-    file_name: &str,
-) -> Result<Option<u64>, ConfigError> {
-    let Some(layered) = pick(None, "", env, key, secs, file, file_name)? else {
-        return Ok(None);
-    };
-    if layered.value > MAX_SECS {
-        return Err(ConfigError::Invalid {
-            origin: layered.origin,
-            key,
-            value: layered.value.to_string(),
-            reason: format!("at most {MAX_SECS} (a week)"),
-        });
-    }
-    Ok(Some(layered.value))
-}
-
-fn text(raw: &str) -> Result<String, String> {
-    Ok(raw.to_owned())
-}
-
-fn secs(raw: &str) -> Result<u64, String> {
-    raw.trim()
-        .parse()
-        .map_err(|_| "expected a whole number of seconds".to_owned())
-}
-
-fn boolean(raw: &str) -> Result<bool, String> {
-    match raw.trim().to_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err("expected true or false".to_owned()),
+    layered: Result<Option<Layered<Seconds>>, ConfigError>,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match layered? {
+        None => Ok(default),
+        Some(l) => l.check(|secs| {
+            if secs.0 > MAX_SECS {
+                Err(format!("at most {MAX_SECS} (a week)"))
+            } else {
+                Ok(secs.0)
+            }
+        }),
     }
 }
 
-fn list(raw: &str) -> Result<Vec<String>, String> {
-    Ok(raw
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect())
+fn operator(
+    layered: Result<Option<Layered<String>>, ConfigError>,
+) -> Result<Option<String>, ConfigError> {
+    layered?
+        .map(|l| l.check(|v| validate_operator(v)))
+        .transpose()
+}
+
+fn node_id(
+    layered: Result<Option<Layered<String>>, ConfigError>,
+) -> Result<Option<NodeId>, ConfigError> {
+    layered?
+        .map(|l| l.check(|v| NodeId::parse(v).map_err(|e| e.to_string())))
+        .transpose()
 }
 
 impl RegisterConfig {
-    /// Resolves the configuration from flags, environment and file. Does not read the token's
-    /// file yet if `with_token` is false (`status` needs no token).
+    /// Resolves the configuration from flags, environment and file.
     pub fn resolve(overrides: &Overrides, env: &Env) -> Result<RegisterConfig, ConfigError> {
         let (file, file_name) = load_file(overrides, env)?;
-        let f = &file_name;
+        let l = Layers::collect(&overrides.flags, env, file, &file_name);
 
-        let repo = pick(
-            overrides.repo.clone(),
-            "repo",
-            env,
-            "repo",
-            text,
-            file.repo.clone(),
-            f,
-        )?
-        .ok_or_else(|| ConfigError::Missing {
-            key: "repo",
-            env: "REPO".into(),
-            flag: "repo",
-            file: file_name.clone(),
-        })?;
-        let repo_name = parse_repo(&repo.value).map_err(|reason| ConfigError::Invalid {
-            origin: repo.origin.clone(),
-            key: "repo",
-            value: repo.value.clone(),
-            reason,
-        })?;
-
-        let api_url = pick(
-            overrides.api_url.clone(),
-            "api-url",
-            env,
-            "api_url",
-            text,
-            file.api_url.clone(),
-            f,
-        )?;
-        let api_url = match api_url {
+        let repo = l
+            .repo?
+            .ok_or_else(|| ConfigError::Missing {
+                key: "repo",
+                env: "REPO".into(),
+                flag: "repo",
+                file: file_name.clone(),
+            })?
+            .check(|v| parse_repo(v))?;
+        let api_url = match l.api_url? {
             Some(l) => validate_api_url(&l.value).map_err(|reason| ConfigError::Invalid {
-                origin: l.origin,
-                key: "api_url",
                 // A URL with `user:password@` carries a secret: never echo it, not even in part.
                 value: if l.value.contains('@') {
                     "<not shown>".to_owned()
                 } else {
                     l.value.clone()
                 },
+                origin: l.origin,
+                key: l.key,
                 reason,
             })?,
             None => DEFAULT_API_URL.to_owned(),
         };
-
-        let operator = pick(
-            overrides.operator.clone(),
-            "operator",
-            env,
-            "operator",
-            text,
-            file.operator.clone(),
-            f,
-        )?;
-        let operator = match operator {
-            Some(l) => {
-                Some(
-                    validate_operator(&l.value).map_err(|reason| ConfigError::Invalid {
-                        origin: l.origin,
-                        key: "operator",
-                        value: l.value.clone(),
-                        reason,
-                    })?,
-                )
-            }
-            None => None,
-        };
-
-        let template = pick(
-            overrides.path_template.clone(),
-            "path-template",
-            env,
-            "path_template",
-            text,
-            file.path_template.clone(),
-            f,
-        )?;
-        let path_template = match template {
-            Some(l) => PathTemplate::parse(&l.value, operator.is_some()).map_err(|reason| {
-                ConfigError::Invalid {
-                    origin: l.origin,
-                    key: "path_template",
-                    value: l.value.clone(),
-                    reason,
-                }
-            })?,
+        let operator = operator(l.operator)?;
+        let path_template = match l.path_template? {
+            Some(l) => l.check(|v| PathTemplate::parse(v, operator.is_some()))?,
             None => PathTemplate::parse(DEFAULT_PATH_TEMPLATE, operator.is_some()).map_err(
                 |reason| ConfigError::Invalid {
                     origin: "default".into(),
@@ -678,39 +753,13 @@ impl RegisterConfig {
                 },
             )?,
         };
-
-        let base = pick(
-            overrides.base_branch.clone(),
-            "base",
-            env,
-            "base_branch",
-            text,
-            file.base_branch.clone(),
-            f,
-        )?;
-        let base_branch = match base {
-            Some(l) => Some(
-                validate_branch(&l.value).map_err(|reason| ConfigError::Invalid {
-                    origin: l.origin,
-                    key: "base_branch",
-                    value: l.value.clone(),
-                    reason,
-                })?,
-            ),
-            None => None,
-        };
+        let base_branch = l
+            .base_branch?
+            .map(|l| l.check(|v| validate_branch(v)))
+            .transpose()?;
 
         let target = overrides.target.as_ref().map(SysRoot::new);
-        let state_dir = pick(
-            overrides.state_dir.clone(),
-            "state-dir",
-            env,
-            "state_dir",
-            |raw| Ok(PathBuf::from(raw)),
-            file.state_dir.clone(),
-            f,
-        )?;
-        let state_dir = match (&target, state_dir) {
+        let state_dir = match (&target, l.state_dir?) {
             // The installed system's state (a marker left by an earlier install, say) is what its
             // first boot will see; $STATE_DIRECTORY belongs to this machine's environment.
             (Some(target), None) => in_target(target, Path::new(DEFAULT_STATE_DIR))?,
@@ -718,64 +767,18 @@ impl RegisterConfig {
             (_, Some(l)) => l.value,
             (None, None) => default_state_dir(env),
         };
-
-        let node_id = pick(
-            overrides.node_id.clone(),
-            "node-id",
-            env,
-            "node_id",
-            text,
-            file.node_id.clone(),
-            f,
-        )?;
-        let node_id = match node_id {
-            Some(l) => Some(NodeId::parse(&l.value).map_err(|e| ConfigError::Invalid {
-                origin: l.origin,
-                key: "node_id",
-                value: l.value.clone(),
-                reason: e.to_string(),
-            })?),
-            None => None,
-        };
-
-        let prefix = pick(
-            None,
-            "",
-            env,
-            "branch_prefix",
-            text,
-            file.branch_prefix.clone(),
-            f,
-        )?;
-        let branch_prefix = match prefix {
-            Some(l) => validate_branch(&l.value).map_err(|reason| ConfigError::Invalid {
-                origin: l.origin,
-                key: "branch_prefix",
-                value: l.value.clone(),
-                reason,
-            })?,
+        let node_id = node_id(l.node_id)?;
+        let branch_prefix = match l.branch_prefix? {
+            Some(l) => l.check(|v| validate_branch(v))?,
             None => DEFAULT_BRANCH_PREFIX.to_owned(),
         };
+        let labels = l.labels?.map(|l| l.value).unwrap_or_default();
 
-        let labels = pick(None, "", env, "labels", list, file.labels.clone(), f)?
-            .map(|l| l.value)
-            .unwrap_or_default();
-
-        let readiness = seconds(
-            env,
-            "readiness_timeout_secs",
-            file.readiness_timeout_secs,
-            f,
-        )?
-        .unwrap_or(DEFAULT_READINESS_TIMEOUT_SECS);
-        let rate_wait = seconds(env, "rate_limit_wait_secs", file.rate_limit_wait_secs, f)?
-            .unwrap_or(DEFAULT_RATE_LIMIT_WAIT_SECS);
-        let request_timeout = seconds(env, "request_timeout_secs", file.request_timeout_secs, f)?
-            .unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECS);
-        let start_jitter =
-            seconds(env, "start_jitter_secs", file.start_jitter_secs, f)?.unwrap_or(0);
-        let run_timeout = seconds(env, "run_timeout_secs", file.run_timeout_secs, f)?
-            .unwrap_or(DEFAULT_RUN_TIMEOUT_SECS);
+        let readiness = seconds(l.readiness_timeout_secs, DEFAULT_READINESS_TIMEOUT_SECS)?;
+        let rate_wait = seconds(l.rate_limit_wait_secs, DEFAULT_RATE_LIMIT_WAIT_SECS)?;
+        let request_timeout = seconds(l.request_timeout_secs, DEFAULT_REQUEST_TIMEOUT_SECS)?;
+        let start_jitter = seconds(l.start_jitter_secs, 0)?;
+        let run_timeout = seconds(l.run_timeout_secs, DEFAULT_RUN_TIMEOUT_SECS)?;
         for (key, value) in [
             ("request_timeout_secs", request_timeout),
             ("run_timeout_secs", run_timeout),
@@ -800,68 +803,17 @@ impl RegisterConfig {
                 ),
             });
         }
-        let auto_merge = pick(
-            overrides.auto_merge.clone(),
-            "auto-merge",
-            env,
-            "auto_merge",
-            text,
-            file.auto_merge.clone(),
-            f,
-        )?;
-        let auto_merge = match auto_merge {
-            Some(l) => auto_merge_value(&l.value).map_err(|reason| ConfigError::Invalid {
-                origin: l.origin,
-                key: "auto_merge",
-                value: l.value.clone(),
-                reason,
-            })?,
+        let auto_merge = match l.auto_merge? {
+            Some(l) => l.check(|v| auto_merge_value(v))?,
             None => Some(MergeMethod::Squash),
         };
-        let auto_merge_updates = pick(
-            None,
-            "",
-            env,
-            "auto_merge_updates",
-            boolean,
-            file.auto_merge_updates,
-            f,
-        )?
-        .is_some_and(|l| l.value);
+        let auto_merge_updates = l.auto_merge_updates?.is_some_and(|l| l.value);
 
-        let roots = resolve_roots(overrides, env, &file, f)?;
-        let allow_live = pick(
-            overrides.allow_live.then_some(true),
-            "allow-live",
-            env,
-            "allow_live",
-            boolean,
-            file.allow_live,
-            f,
-        )?
-        .is_some_and(|l| l.value);
-        let dry_run = target.is_some()
-            || pick(
-                overrides.dry_run.then_some(true),
-                "dry-run",
-                env,
-                "dry_run",
-                boolean,
-                file.dry_run,
-                f,
-            )?
-            .is_some_and(|l| l.value);
+        let roots = resolve_roots(overrides.target.as_deref(), l.root?)?;
+        let allow_live = l.allow_live?.is_some_and(|l| l.value);
+        let dry_run = target.is_some() || l.dry_run?.is_some_and(|l| l.value);
 
-        let token_file = pick(
-            overrides.token_file.clone(),
-            "token-file",
-            env,
-            "token_file",
-            |raw| Ok(PathBuf::from(raw)),
-            file.token_file.clone(),
-            f,
-        )?;
-        let token_file = match (&target, token_file) {
+        let token_file = match (&target, l.token_file?) {
             (Some(target), Some(l)) if l.from_file => {
                 let path = in_target(target, &l.value)?;
                 if path.exists() {
@@ -880,38 +832,9 @@ impl RegisterConfig {
             }
             (_, l) => l.map(|l| l.value),
         };
-        let app_id = pick(
-            overrides.github_app_id.clone(),
-            "github-app-id",
-            env,
-            "github_app_id",
-            text,
-            file.github_app_id.clone(),
-            f,
-        )?;
-        let app_key_file = pick(
-            overrides.github_app_key_file.clone(),
-            "github-app-key-file",
-            env,
-            "github_app_key_file",
-            |raw| Ok(PathBuf::from(raw)),
-            file.github_app_key_file.clone(),
-            f,
-        )?;
-        let installation_id = pick(
-            None,
-            "",
-            env,
-            "github_app_installation_id",
-            |raw| {
-                raw.trim()
-                    .parse::<u64>()
-                    .map_err(|_| "expected the installation's number".to_owned())
-            },
-            file.github_app_installation_id,
-            f,
-        )?;
-        let (token, github_app) = match app_id {
+        let app_key_file = l.github_app_key_file?;
+        let installation_id = l.github_app_installation_id?;
+        let (token, github_app) = match l.github_app_id? {
             Some(id) => {
                 let app_key_file = match (&target, app_key_file) {
                     // The installed system's key file, unless it is restored only at boot.
@@ -943,25 +866,17 @@ impl RegisterConfig {
             }
             None => {
                 if let Some(l) = app_key_file {
-                    return Err(app_without_id(
-                        l.origin,
-                        "github_app_key_file",
-                        l.value.display().to_string(),
-                    ));
+                    return Err(app_without_id(l));
                 }
                 if let Some(l) = installation_id {
-                    return Err(app_without_id(
-                        l.origin,
-                        "github_app_installation_id",
-                        l.value.to_string(),
-                    ));
+                    return Err(app_without_id(l));
                 }
                 (resolve_token(token_file.as_deref(), env)?, None)
             }
         };
 
         Ok(RegisterConfig {
-            repo: repo_name,
+            repo,
             api_url,
             operator,
             path_template,
@@ -996,21 +911,10 @@ impl RegisterConfig {
 /// a fixture; `--target DIR` the installed system's files under DIR and the hardware here, unless
 /// the target's own config names a `root:` (then its first boot reads that fixture, inside DIR).
 fn resolve_roots(
-    overrides: &Overrides,
-    env: &Env,
-    file: &FileConfig,
-    file_name: &str,
+    target: Option<&Path>,
+    root: Option<Layered<PathBuf>>,
 ) -> Result<Roots, ConfigError> {
-    let root = pick(
-        overrides.root.clone(),
-        "root",
-        env,
-        "root",
-        |raw| Ok(PathBuf::from(raw)),
-        file.root.clone(),
-        file_name,
-    )?;
-    let Some(target) = &overrides.target else {
+    let Some(target) = target else {
         return Ok(root.map_or_else(Roots::host, |l| Roots::fixture(l.value)));
     };
     match root {
@@ -1040,48 +944,11 @@ pub fn resolve_facts_options(
     env: &Env,
 ) -> Result<FactsOptions, ConfigError> {
     let (file, file_name) = load_file(overrides, env)?;
-    let f = &file_name;
-    let operator = match pick(
-        overrides.operator.clone(),
-        "operator",
-        env,
-        "operator",
-        text,
-        file.operator.clone(),
-        f,
-    )? {
-        Some(l) => Some(
-            validate_operator(&l.value).map_err(|reason| ConfigError::Invalid {
-                origin: l.origin,
-                key: "operator",
-                value: l.value.clone(),
-                reason,
-            })?,
-        ),
-        None => None,
-    };
-    let node_id = match pick(
-        overrides.node_id.clone(),
-        "node-id",
-        env,
-        "node_id",
-        text,
-        file.node_id.clone(),
-        f,
-    )? {
-        Some(l) => Some(NodeId::parse(&l.value).map_err(|e| ConfigError::Invalid {
-            origin: l.origin,
-            key: "node_id",
-            value: l.value.clone(),
-            reason: e.to_string(),
-        })?),
-        None => None,
-    };
-    let roots = resolve_roots(overrides, env, &file, f)?;
+    let l = Layers::collect(&overrides.flags, env, file, &file_name);
     Ok(FactsOptions {
-        operator,
-        node_id,
-        roots,
+        operator: operator(l.operator)?,
+        node_id: node_id(l.node_id)?,
+        roots: resolve_roots(overrides.target.as_deref(), l.root?)?,
     })
 }
 
@@ -1094,23 +961,21 @@ pub fn default_state_dir(env: &Env) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
 }
 
-/// Resolves only the state directory (for `status`): flag > env > file > default.
+/// Resolves only the state directory (for `status`): flag > env > file > default. The config
+/// file is read only when neither flag nor variable names the directory.
 pub fn resolve_state_dir(flag: Option<PathBuf>, env: &Env) -> Result<PathBuf, ConfigError> {
-    if let Some(dir) = flag {
-        return Ok(dir);
-    }
-    if let Some(dir) = env.get("ENLIST_STATE_DIR").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(dir));
+    if let Some(l) = layer("state_dir", flag, env, None, "")? {
+        return Ok(l.value);
     }
     let (file, _) = load_file(&Overrides::default(), env)?;
     Ok(file.state_dir.unwrap_or_else(|| default_state_dir(env)))
 }
 
-fn app_without_id(origin: String, key: &'static str, value: String) -> ConfigError {
+fn app_without_id<T: Setting>(setting: Layered<T>) -> ConfigError {
     ConfigError::Invalid {
-        origin,
-        key,
-        value,
+        value: setting.value.shown(),
+        origin: setting.origin,
+        key: setting.key,
         reason: "it only applies to a GitHub App: set github_app_id (--github-app-id, \
                  ENLIST_GITHUB_APP_ID) too, or remove it"
             .into(),
@@ -1119,35 +984,37 @@ fn app_without_id(origin: String, key: &'static str, value: String) -> ConfigErr
 
 /// The GitHub App: its id, and its key from the configured file, else the systemd credential.
 fn resolve_app(
-    id: Layered<String>,
+    id: Layered<AppId>,
     key_file: Option<Layered<PathBuf>>,
     installation_id: Option<Layered<u64>>,
     env: &Env,
 ) -> Result<GitHubApp, ConfigError> {
-    let app_id = id.value.trim().to_owned();
-    if !valid_app_id(&app_id) {
-        return Err(ConfigError::Invalid {
-            origin: id.origin,
-            key: "github_app_id",
-            value: id.value,
-            reason:
+    let app_id = id.check(|id| {
+        let id = id.0.trim();
+        if valid_app_id(id) {
+            Ok(id.to_owned())
+        } else {
+            Err(
                 "expected the App id (digits) or its client id (Iv…), from the App's settings page"
                     .into(),
-        });
-    }
-    let installation_id = match installation_id {
-        Some(l) if l.value == 0 => {
-            return Err(ConfigError::Invalid {
-                origin: l.origin,
-                key: "github_app_installation_id",
-                value: "0".into(),
-                reason:
-                    "expected the installation's number (from its settings URL), or leave it out"
-                        .into(),
-            });
+            )
         }
-        other => other.map(|l| l.value),
-    };
+    })?;
+    let installation_id = installation_id
+        .map(|l| {
+            l.check(|&n| {
+                if n == 0 {
+                    Err(
+                        "expected the installation's number (from its settings URL), or leave \
+                         it out"
+                            .into(),
+                    )
+                } else {
+                    Ok(n)
+                }
+            })
+        })
+        .transpose()?;
     let path = match key_file {
         Some(l) => l.value,
         None => env
@@ -1443,12 +1310,96 @@ mod tests {
     }
 
     #[test]
+    fn switches_left_off_do_not_hide_env_or_file() {
+        use clap::Parser;
+        let parse = |args: &[&str]| match crate::cli::Cli::try_parse_from(args).unwrap().command {
+            crate::cli::Command::Register(args) => args.settings,
+            other => panic!("{other:?}"),
+        };
+        let given = parse(&[
+            "enlist",
+            "register",
+            "--dry-run",
+            "--allow-live",
+            "--base",
+            "b",
+        ]);
+        assert_eq!(given.dry_run, Some(true));
+        assert_eq!(given.allow_live, Some(true));
+        assert_eq!(given.base_branch.as_deref(), Some("b"));
+        // Absent is "not given", not `false`: the variable or the file still decides.
+        let absent = parse(&["enlist", "register"]);
+        assert_eq!((absent.dry_run, absent.allow_live), (None, None));
+        let (_dir, path) = write_config("repo: a/b\ndry_run: true\n");
+        let overrides = Overrides {
+            config: Some(path),
+            flags: absent,
+            ..Overrides::default()
+        };
+        let cfg = RegisterConfig::resolve(&overrides, &env(&[("ENLIST_ALLOW_LIVE", "yes")]));
+        let cfg = cfg.unwrap();
+        assert!(cfg.dry_run && cfg.allow_live);
+        // A flag's origin is its name as clap spells it.
+        assert_eq!(flag_name("base_branch"), "--base");
+        assert_eq!(flag_name("github_app_key_file"), "--github-app-key-file");
+    }
+
+    #[test]
+    fn every_key_is_declared_once_for_file_env_and_flag() {
+        // The file accepts every key of the declaration, the error for a typo lists them all.
+        let (_dir, path) =
+            write_config("repo: a/b\nrun_timeout_secs: 100\ngithub_app_installation_id: 7\n");
+        assert!(
+            load_file(
+                &Overrides {
+                    config: Some(path),
+                    ..Overrides::default()
+                },
+                &Env::new()
+            )
+            .is_ok()
+        );
+        let err = parse_file("reop: x\n", Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        for key in KEYS {
+            assert!(err.contains(key), "{key} missing from: {err}");
+        }
+        // Each key's variable is ENLIST_<KEY>, typed as the file's value is.
+        let overrides = Overrides {
+            config: Some("/dev/null".into()),
+            ..Overrides::default()
+        };
+        let e = env(&[
+            ("ENLIST_REPO", "a/b"),
+            ("ENLIST_RUN_TIMEOUT_SECS", "120"),
+            ("ENLIST_BRANCH_PREFIX", "reg/"),
+            ("ENLIST_AUTO_MERGE_UPDATES", "on"),
+        ]);
+        let cfg = RegisterConfig::resolve(&overrides, &e).unwrap();
+        assert_eq!(cfg.run_timeout, Duration::from_secs(120));
+        assert_eq!(cfg.branch_prefix, "reg/");
+        assert!(cfg.auto_merge_updates);
+        let bad = env(&[
+            ("ENLIST_REPO", "a/b"),
+            ("ENLIST_GITHUB_APP_INSTALLATION_ID", "many"),
+        ]);
+        let err = RegisterConfig::resolve(&overrides, &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ENLIST_GITHUB_APP_INSTALLATION_ID"), "{err}");
+    }
+
+    #[test]
     fn flag_beats_env_beats_file_beats_default() {
         let (_dir, path) =
             write_config("repo: file/repo\noperator: fileop\nbase_branch: filebase\n");
         let overrides = Overrides {
             config: Some(path),
-            repo: Some("flag/repo".into()),
+            flags: Flags {
+                repo: Some("flag/repo".into()),
+                ..Flags::default()
+            },
             ..Overrides::default()
         };
         let e = env(&[("ENLIST_REPO", "env/repo"), ("ENLIST_OPERATOR", "envop")]);
@@ -1507,7 +1458,10 @@ mod tests {
         let file = dir.path().join("token");
         std::fs::write(&file, "from-file").unwrap();
         let base = Overrides {
-            repo: Some("a/b".into()),
+            flags: Flags {
+                repo: Some("a/b".into()),
+                ..Flags::default()
+            },
             config: Some(dir.path().join("none.yaml")),
             ..Overrides::default()
         };
@@ -1517,7 +1471,10 @@ mod tests {
             ("GITHUB_TOKEN", "from-env"),
         ]);
         let with_file = Overrides {
-            token_file: Some(file),
+            flags: Flags {
+                token_file: Some(file),
+                ..base.flags.clone()
+            },
             ..base.clone()
         };
         let token = |o: &Overrides, e: &Env| {
@@ -1583,7 +1540,10 @@ mod tests {
     fn api_url_with_credentials_is_refused_without_echoing_them() {
         let overrides = Overrides {
             config: Some("/dev/null".into()),
-            api_url: Some("https://enlist:s3cr3t-pa55@ghe.example.com/api/v3".into()),
+            flags: Flags {
+                api_url: Some("https://enlist:s3cr3t-pa55@ghe.example.com/api/v3".into()),
+                ..Flags::default()
+            },
             ..Overrides::default()
         };
         let e = env(&[("ENLIST_REPO", "a/b")]);
@@ -1627,7 +1587,10 @@ mod tests {
         assert!(!cfg.auto_merge_updates);
         let cfg = RegisterConfig::resolve(
             &Overrides {
-                auto_merge: Some("off".into()),
+                flags: Flags {
+                    auto_merge: Some("off".into()),
+                    ..Flags::default()
+                },
                 ..overrides.clone()
             },
             &env(&[

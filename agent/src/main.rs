@@ -12,7 +12,7 @@ use enlist::cli::{
     Cli, Command, ExportArgs, ExportFormat, FactsArgs, FactsFormat, ReconcileArgs, ReconcileFormat,
     RegisterArgs, SyncArgs,
 };
-use enlist::config::{self, ConfigError, Overrides, RegisterConfig};
+use enlist::config::{self, ConfigError, Flags, Overrides, RegisterConfig};
 use enlist::document::NodeDocument;
 use enlist::exit;
 use enlist::facts::{self, FactsError, HostKernel};
@@ -117,7 +117,7 @@ fn run(command: Command) -> Result<(), Failure> {
     let env = config::process_env();
     match command {
         Command::Facts(args) => facts_command(&args, &env),
-        Command::Register(args) => register_command(args, &env),
+        Command::Register(args) => register_command(*args, &env),
         Command::Status(args) => {
             let dir = config::resolve_state_dir(args.state_dir, &env)?;
             print_stdout(&enlist::register::status::render(&dir, args.json)?)
@@ -137,11 +137,13 @@ fn run(command: Command) -> Result<(), Failure> {
 fn facts_command(args: &FactsArgs, env: &config::Env) -> Result<(), Failure> {
     let overrides = Overrides {
         config: args.config.clone(),
-        operator: args.operator.clone(),
-        node_id: args.node_id.clone(),
-        root: args.root.clone(),
         target: args.target.clone(),
-        ..Overrides::default()
+        flags: Flags {
+            operator: args.operator.clone(),
+            node_id: args.node_id.clone(),
+            root: args.root.clone(),
+            ..Flags::default()
+        },
     };
     let options = config::resolve_facts_options(&overrides, env)?;
     let (facts, _) = facts::gather(&options.roots, &HostKernel)?;
@@ -157,21 +159,8 @@ fn facts_command(args: &FactsArgs, env: &config::Env) -> Result<(), Failure> {
 fn register_command(args: RegisterArgs, env: &config::Env) -> Result<(), Failure> {
     let overrides = Overrides {
         config: args.config,
-        repo: args.repo,
-        api_url: args.api_url,
-        operator: args.operator,
-        path_template: args.path_template,
-        base_branch: args.base,
-        state_dir: args.state_dir,
-        node_id: args.node_id,
-        token_file: args.token_file,
-        github_app_id: args.github_app_id,
-        github_app_key_file: args.github_app_key_file,
-        root: args.root,
         target: args.target,
-        auto_merge: args.auto_merge,
-        allow_live: args.allow_live,
-        dry_run: args.dry_run,
+        flags: args.settings,
     };
     let cfg = RegisterConfig::resolve(&overrides, env).map_err(|e| {
         logging::event_error(logging::Event::Failed, "config", &e.to_string());
