@@ -37,6 +37,10 @@ pub enum Event {
     PrUpdated,
     /// The run finished successfully.
     Completed,
+    /// The pending PR's checks failed (only when that changed since the last run).
+    ChecksFailed,
+    /// The pending PR's checks passed (only when that changed since the last run).
+    ChecksPassed,
     /// The run failed.
     Failed,
 }
@@ -55,6 +59,8 @@ impl Event {
             Event::PrOpened => "registration.pr_opened",
             Event::PrUpdated => "registration.pr_updated",
             Event::Completed => "registration.completed",
+            Event::ChecksFailed => "registration.checks_failed",
+            Event::ChecksPassed => "registration.checks_passed",
             Event::Failed => "registration.failed",
         }
     }

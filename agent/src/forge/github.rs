@@ -19,7 +19,11 @@ use serde_json::{Value, json};
 
 use super::app::{self, AppError, GitHubApp};
 use super::ratelimit::{self, LimitSignals};
-use super::{Created, FileWrite, Forge, ForgeError, PullRequest, RemoteFile, RepoInfo};
+use super::{
+    AutoMerge, Check, Created, FileWrite, Forge, ForgeError, PullRequest, Refusal, RemoteFile,
+    RepoInfo,
+};
+use crate::config::MergeMethod;
 use crate::clock::Clock;
 use crate::config::RepoName;
 use crate::secret::Token;
@@ -34,6 +38,28 @@ pub const MAX_PAGES: usize = 50;
 
 /// Items per page asked for (GitHub's maximum; its default is 30).
 pub const PER_PAGE: usize = 100;
+
+/// The one GraphQL document enlist sends: turn on auto-merge. The fields asked back say whether
+/// it is on (and how), which is all the registration records.
+const ENABLE_AUTO_MERGE: &str = "mutation EnlistEnableAutoMerge($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!) {
+  enablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId, mergeMethod: $mergeMethod}) {
+    pullRequest {
+      number
+      autoMergeRequest {
+        mergeMethod
+      }
+    }
+  }
+}";
+
+/// The GraphQL endpoint's path for an API path: GitHub Enterprise serves REST under `/api/v3`
+/// and GraphQL at `/api/graphql`; api.github.com (and anything else) at `<path>/graphql`.
+pub fn graphql_path(api_path: &str) -> String {
+    match api_path.strip_suffix("/api/v3") {
+        Some(host_path) => format!("{host_path}/api/graphql"),
+        None => format!("{api_path}/graphql"),
+    }
+}
 
 /// Settings of the client.
 #[derive(Clone, Debug)]
@@ -768,7 +794,35 @@ fn parse_pull(value: &Value) -> Option<PullRequest> {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned(),
+        node_id: value
+            .get("node_id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+        head_sha: value
+            .get("head")
+            .and_then(|h| h.get("sha"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+        auto_merge: value
+            .get("auto_merge")
+            .filter(|a| !a.is_null())
+            .map(|a| {
+                a.get("merge_method")
+                    .and_then(Value::as_str)
+                    .unwrap_or("on")
+                    .to_owned()
+            }),
     })
+}
+
+fn text(value: &Value, key: &str) -> Option<String> {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 impl Forge for GitHub {
@@ -1030,6 +1084,131 @@ impl Forge for GitHub {
             _ => Err(Self::unexpected(&what, &reply)),
         }
     }
+
+    async fn check_runs(&self, sha: &str) -> Result<Vec<Check>, ForgeError> {
+        let what = format!("check runs of {}", &sha[..sha.len().min(12)]);
+        let path = self.repo_path(&format!(
+            "/commits/{}/check-runs?per_page={PER_PAGE}",
+            path_value(sha)
+        ));
+        let reply = self.request(Method::GET, &path, None, &what).await?;
+        if reply.status != 200 {
+            return Err(Self::unexpected(&what, &reply));
+        }
+        let json = reply.json();
+        let runs = json
+            .get("check_runs")
+            .and_then(Value::as_array)
+            .ok_or_else(|| Self::unexpected(&what, &reply))?;
+        Ok(runs
+            .iter()
+            .filter_map(|run| {
+                Some(Check {
+                    name: text(run, "name")?,
+                    status: text(run, "status").unwrap_or_else(|| "queued".into()),
+                    conclusion: text(run, "conclusion"),
+                    url: text(run, "html_url")
+                        .or_else(|| text(run, "details_url"))
+                        .unwrap_or_default(),
+                    title: run.get("output").and_then(|o| text(o, "title")),
+                })
+            })
+            .collect())
+    }
+
+    async fn combined_status(&self, sha: &str) -> Result<Vec<Check>, ForgeError> {
+        let what = format!("commit status of {}", &sha[..sha.len().min(12)]);
+        let path = self.repo_path(&format!(
+            "/commits/{}/status?per_page={PER_PAGE}",
+            path_value(sha)
+        ));
+        let reply = self.request(Method::GET, &path, None, &what).await?;
+        if reply.status != 200 {
+            return Err(Self::unexpected(&what, &reply));
+        }
+        let json = reply.json();
+        let statuses = json
+            .get("statuses")
+            .and_then(Value::as_array)
+            .ok_or_else(|| Self::unexpected(&what, &reply))?;
+        Ok(statuses
+            .iter()
+            .filter_map(|status| {
+                let state = text(status, "state")?;
+                let pending = state == "pending";
+                Some(Check {
+                    name: text(status, "context")?,
+                    status: if pending { "pending" } else { "completed" }.to_owned(),
+                    conclusion: (!pending).then_some(state),
+                    url: text(status, "target_url").unwrap_or_default(),
+                    title: text(status, "description"),
+                })
+            })
+            .collect())
+    }
+
+    async fn enable_auto_merge(
+        &self,
+        pr_node_id: &str,
+        method: MergeMethod,
+    ) -> Result<AutoMerge, ForgeError> {
+        let what = "turning on auto-merge (GraphQL enablePullRequestAutoMerge)".to_owned();
+        let payload = json!({
+            "query": ENABLE_AUTO_MERGE,
+            "variables": { "pullRequestId": pr_node_id, "mergeMethod": method.graphql() },
+        });
+        let path = graphql_path(&self.api_path);
+        let mut limited = 0u32;
+        loop {
+            let reply = self
+                .request(Method::POST, &path, Some(&payload), &what)
+                .await?;
+            if reply.status != 200 {
+                return Err(Self::unexpected(&what, &reply));
+            }
+            let json = reply.json();
+            // GraphQL reports errors with HTTP 200: {"data": {...: null}, "errors": [{"type", …}]}.
+            let errors = json.get("errors").and_then(Value::as_array);
+            if let Some(first) = errors.and_then(|e| e.first()) {
+                let kind = first.get("type").and_then(Value::as_str).unwrap_or("");
+                let message = first
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
+                match kind {
+                    "UNPROCESSABLE" => {
+                        return Ok(AutoMerge::Refused(Refusal::classify(&message), message));
+                    }
+                    "FORBIDDEN" => return Err(ForgeError::Forbidden { what, message }),
+                    // A GraphQL rate limit: nothing was done; wait like a secondary limit.
+                    "RATE_LIMITED" => {
+                        limited += 1;
+                        let wait = if limited == 1 {
+                            ratelimit::SECONDARY_LIMIT_WAIT
+                        } else {
+                            ratelimit::SECONDARY_LIMIT_WAIT * 2
+                        };
+                        self.wait_rate_limit(wait, &reply, &what).await?;
+                        continue;
+                    }
+                    _ => {
+                        return Err(ForgeError::Unexpected {
+                            what,
+                            status: 200,
+                            message: format!("{kind} {message}"),
+                        });
+                    }
+                }
+            }
+            let request = &json["data"]["enablePullRequestAutoMerge"]["pullRequest"]
+                ["autoMergeRequest"];
+            return match request.get("mergeMethod").and_then(Value::as_str) {
+                Some(m) => Ok(AutoMerge::Enabled(m.to_lowercase())),
+                None => Err(Self::unexpected(&what, &reply)),
+            };
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1055,6 +1234,30 @@ mod tests {
         let last_page = "<https://api.github.com/x?page=1>; rel=\"first\", <https://api.github.com/x?page=2>; rel=\"prev\"";
         assert_eq!(next_link(last_page), None);
         assert_eq!(next_link("garbage"), None);
+    }
+
+    #[test]
+    fn graphql_endpoint_follows_the_api_url() {
+        assert_eq!(graphql_path(""), "/graphql");
+        assert_eq!(graphql_path("/api/v3"), "/api/graphql");
+        assert_eq!(graphql_path("/ghe/api/v3"), "/ghe/api/graphql");
+        assert_eq!(graphql_path("/custom"), "/custom/graphql");
+    }
+
+    #[test]
+    fn refusals_are_classified_by_githubs_message() {
+        for (message, kind) in [
+            ("Pull request Auto merge is not allowed for this repository", Refusal::NotAllowed),
+            (
+                "Pull request Protected branch rules not configured for this branch",
+                Refusal::NoRules,
+            ),
+            ("Pull request Pull request is in clean status", Refusal::Clean),
+            ("Pull request Pull request is in unstable status", Refusal::Unstable),
+            ("Can't enable auto-merge for this pull request", Refusal::Other),
+        ] {
+            assert_eq!(Refusal::classify(message), kind, "{message}");
+        }
     }
 
     #[test]

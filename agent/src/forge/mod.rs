@@ -12,7 +12,9 @@ pub mod ratelimit;
 use std::time::Duration;
 
 pub use app::{AppError, GitHubApp};
-pub use github::{Credentials, GitHub, GitHubOptions, RequestCounts};
+pub use github::{
+    Credentials, GitHub, GitHubOptions, MAX_PAGES, PER_PAGE, RequestCounts, graphql_path,
+};
 
 /// Repository facts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +49,103 @@ pub struct PullRequest {
     pub labels: Vec<String>,
     /// Web URL.
     pub html_url: String,
+    /// GraphQL node id (`pullRequestId` of the auto-merge mutation).
+    pub node_id: String,
+    /// `head.sha`: the commit whose checks decide the merge.
+    pub head_sha: String,
+    /// Auto-merge's merge method when it is on (`auto_merge.merge_method`), else `None`.
+    pub auto_merge: Option<String>,
+}
+
+/// One check on a commit: a check run (GitHub Actions, apps), or a commit status (older CI).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Check {
+    /// The check's name (a job's name) or the status's context.
+    pub name: String,
+    /// `queued`, `in_progress`, `completed`, … (a status: `completed`, or `pending`).
+    pub status: String,
+    /// `success`, `failure`, `neutral`, `cancelled`, `skipped`, `timed_out`, `action_required`
+    /// (a status: `success`, `failure`, `error`); `None` while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conclusion: Option<String>,
+    /// Where to read it.
+    pub url: String,
+    /// Its one-line summary (`output.title`, a status's description), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+/// Why GitHub would not turn auto-merge on (a GraphQL `UNPROCESSABLE` error). None is a failure
+/// of the registration: the PR stays open for review.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// "Auto merge is not allowed for this repository": the repository setting is off.
+    NotAllowed,
+    /// "Protected branch rules not configured for this branch": nothing would gate the merge.
+    NoRules,
+    /// "Pull request is in clean status": mergeable now, no required check pending.
+    Clean,
+    /// "Pull request is in unstable status": a check that is not required failed or runs.
+    Unstable,
+    /// Anything else GitHub says ("Can't enable auto-merge for this pull request", …).
+    Other,
+}
+
+impl Refusal {
+    /// Classifies GitHub's message.
+    pub fn classify(message: &str) -> Refusal {
+        let m = message.to_lowercase();
+        if m.contains("auto merge is not allowed") || m.contains("auto-merge is not allowed") {
+            Refusal::NotAllowed
+        } else if m.contains("protected branch rules not configured") {
+            Refusal::NoRules
+        } else if m.contains("clean status") {
+            Refusal::Clean
+        } else if m.contains("unstable status") {
+            Refusal::Unstable
+        } else {
+            Refusal::Other
+        }
+    }
+
+    /// Stable name (marker, `enlist status --json`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::NotAllowed => "not_allowed",
+            Refusal::NoRules => "no_protection_rules",
+            Refusal::Clean => "clean_status",
+            Refusal::Unstable => "unstable_status",
+            Refusal::Other => "refused",
+        }
+    }
+
+    /// What the repository's owner should change.
+    pub fn advice(self) -> &'static str {
+        match self {
+            Refusal::NotAllowed => {
+                "allow auto-merge in the repository (Settings → General → Pull Requests → \
+                 Allow auto-merge)"
+            }
+            Refusal::NoRules | Refusal::Clean => {
+                "require the reconcile check on the base branch (branch protection or a ruleset: \
+                 Require status checks to pass → the `enlist reconcile` job), so that it gates \
+                 the merge; enlist never merges before reconciliation"
+            }
+            Refusal::Unstable => {
+                "a check that is not required failed or is still running; fix it or merge by hand"
+            }
+            Refusal::Other => "see GitHub's message; the pull request waits for a review",
+        }
+    }
+}
+
+/// GitHub's answer to turning auto-merge on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AutoMerge {
+    /// On, with this merge method (lowercase).
+    Enabled(String),
+    /// Refused (see [`Refusal`]), with GitHub's message.
+    Refused(Refusal, String),
 }
 
 /// Result of a create call that GitHub may answer with 422 "already exists".
@@ -250,4 +349,15 @@ pub trait Forge {
     async fn add_labels(&self, number: u64, labels: &[String]) -> Result<(), ForgeError>;
     /// `POST /repos/{o}/{r}/issues/{n}/comments`.
     async fn comment(&self, number: u64, body: &str) -> Result<(), ForgeError>;
+    /// `GET /repos/{o}/{r}/commits/{sha}/check-runs` (one page of 100).
+    async fn check_runs(&self, sha: &str) -> Result<Vec<Check>, ForgeError>;
+    /// `GET /repos/{o}/{r}/commits/{sha}/status`: the statuses of the combined status.
+    async fn combined_status(&self, sha: &str) -> Result<Vec<Check>, ForgeError>;
+    /// GraphQL `enablePullRequestAutoMerge` for the PR with GraphQL id `pr_node_id`. GitHub then
+    /// merges once the base branch's rules hold; enlist never merges itself.
+    async fn enable_auto_merge(
+        &self,
+        pr_node_id: &str,
+        method: crate::config::MergeMethod,
+    ) -> Result<AutoMerge, ForgeError>;
 }

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::lock::NOFOLLOW;
+use crate::forge::Check;
 use crate::identity::NodeId;
 
 /// File name of the marker inside the state directory.
@@ -71,6 +72,120 @@ pub struct Marker {
     pub updated_at: String,
     /// enlist version that wrote it.
     pub agent_version: String,
+    /// Auto-merge of the PR, as far as enlist knows (absent: not asked yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_merge: Option<AutoMergeRecord>,
+    /// The checks of the PR's head commit at the last pending run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Checks>,
+}
+
+/// Auto-merge of the registration PR.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum AutoMergeRecord {
+    /// On: GitHub merges once the base branch's rules hold.
+    Enabled {
+        /// `squash`, `merge` or `rebase`.
+        method: String,
+    },
+    /// GitHub refused; the PR waits for review.
+    Refused {
+        /// Stable reason (`not_allowed`, `no_protection_rules`, `clean_status`, …).
+        reason: String,
+        /// GitHub's message.
+        message: String,
+        /// What the repository's owner should change.
+        advice: String,
+    },
+    /// `auto_merge: off` in the configuration.
+    Off,
+    /// A facts update (a hardware event) waits for a person (`auto_merge_updates: false`).
+    NotForUpdates,
+}
+
+/// The checks of a commit, summarised.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checks {
+    /// Failed if any failed, else pending if any runs, else passed; `none` without checks.
+    pub state: ChecksState,
+    /// Where they came from: `check_runs`, or `statuses` (only read without check runs).
+    pub source: CheckSource,
+    /// Each check.
+    pub checks: Vec<Check>,
+}
+
+/// Where checks come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckSource {
+    /// `GET …/commits/{sha}/check-runs` (GitHub Actions and apps).
+    CheckRuns,
+    /// `GET …/commits/{sha}/status` (commit statuses).
+    Statuses,
+}
+
+/// The summary of a commit's checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChecksState {
+    /// No check at all.
+    None,
+    /// Some still run, none failed.
+    Pending,
+    /// All finished and none failed.
+    Passed,
+    /// At least one failed.
+    Failed,
+}
+
+impl ChecksState {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChecksState::None => "none",
+            ChecksState::Pending => "pending",
+            ChecksState::Passed => "passed",
+            ChecksState::Failed => "failed",
+        }
+    }
+}
+
+/// Whether a finished check's conclusion is a failure (check runs and commit statuses).
+pub fn is_failure(check: &Check) -> bool {
+    matches!(
+        check.conclusion.as_deref(),
+        Some(
+            "failure" | "timed_out" | "cancelled" | "action_required" | "startup_failure"
+                | "stale" | "error"
+        )
+    )
+}
+
+impl Checks {
+    /// Summarises `checks` from `source`.
+    pub fn new(source: CheckSource, mut checks: Vec<Check>) -> Checks {
+        checks.sort_by(|a, b| a.name.cmp(&b.name));
+        let state = if checks.is_empty() {
+            ChecksState::None
+        } else if checks.iter().any(is_failure) {
+            ChecksState::Failed
+        } else if checks.iter().any(|c| c.conclusion.is_none()) {
+            ChecksState::Pending
+        } else {
+            ChecksState::Passed
+        };
+        Checks {
+            state,
+            source,
+            checks,
+        }
+    }
+
+    /// The failed checks.
+    pub fn failed(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| is_failure(c))
+    }
 }
 
 impl Marker {
@@ -264,7 +379,59 @@ mod tests {
             created_at: "2026-11-21T00:00:00Z".into(),
             updated_at: "2026-11-21T00:00:00Z".into(),
             agent_version: "0.1.0".into(),
+            auto_merge: None,
+            checks: None,
         }
+    }
+
+    fn check(name: &str, conclusion: Option<&str>) -> Check {
+        Check {
+            name: name.into(),
+            status: if conclusion.is_some() { "completed" } else { "in_progress" }.into(),
+            conclusion: conclusion.map(str::to_owned),
+            url: format!("https://github.com/acme/fleet/runs/{name}"),
+            title: None,
+        }
+    }
+
+    #[test]
+    fn checks_summarise_failed_over_pending_over_passed() {
+        let s = |checks: Vec<Check>| Checks::new(CheckSource::CheckRuns, checks).state;
+        assert_eq!(s(vec![]), ChecksState::None);
+        assert_eq!(s(vec![check("a", Some("success"))]), ChecksState::Passed);
+        assert_eq!(
+            s(vec![check("a", Some("success")), check("b", Some("skipped"))]),
+            ChecksState::Passed
+        );
+        assert_eq!(
+            s(vec![check("a", Some("success")), check("b", None)]),
+            ChecksState::Pending
+        );
+        assert_eq!(
+            s(vec![check("a", Some("failure")), check("b", None)]),
+            ChecksState::Failed
+        );
+        assert_eq!(s(vec![check("ci/x", Some("error"))]), ChecksState::Failed);
+    }
+
+    #[test]
+    fn markers_without_the_new_fields_still_parse_and_round_trip_with_them() {
+        let old = r#"{"version":1,"node_id":"node-abc123","facts_hash":"sha256:00","repo":"acme/fleet","path":"p.yaml","state":"pending","pr_number":7,"created_at":"x","updated_at":"x","agent_version":"0.1.0"}"#;
+        let m = parse(old.as_bytes()).unwrap();
+        assert_eq!((m.auto_merge, m.checks), (None, None));
+        let mut full = sample();
+        full.auto_merge = Some(AutoMergeRecord::Refused {
+            reason: "not_allowed".into(),
+            message: "Pull request Auto merge is not allowed for this repository".into(),
+            advice: "allow auto-merge".into(),
+        });
+        full.checks = Some(Checks::new(
+            CheckSource::CheckRuns,
+            vec![check("enlist reconcile", Some("failure"))],
+        ));
+        let json = serde_json::to_string(&full).unwrap();
+        assert!(json.contains(r#""auto_merge":{"state":"refused""#), "{json}");
+        assert_eq!(parse(json.as_bytes()).unwrap(), full);
     }
 
     #[test]

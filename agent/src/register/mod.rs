@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use self::live::live_installer_reason;
 use self::lock::{LockError, StateLock};
-use self::marker::{MARKER_VERSION, Marker, MarkerError, MarkerState};
+use self::marker::{AutoMergeRecord, CheckSource, Checks, MARKER_VERSION, Marker, MarkerError, MarkerState};
 use self::planner::{
     Action, BranchView, Candidate, CommentReason, FileView, Local, Observed, Outcome, PlanError,
     PrView, Upstream, next_action,
@@ -41,7 +41,8 @@ use crate::config::{ConfigError, RegisterConfig, UnsafeHostname};
 use crate::document::NodeDocument;
 use crate::facts::{self, FactsError, HostKernel, KernelProbe, Observations};
 use crate::forge::{
-    Created, Credentials, FileWrite, Forge, ForgeError, GitHub, GitHubOptions, PullRequest,
+    AutoMerge, Created, Credentials, FileWrite, Forge, ForgeError, GitHub, GitHubOptions,
+    PullRequest,
     RequestCounts,
 };
 use crate::identity::{NODE_ID_HEX_LENGTHS, NodeId};
@@ -99,6 +100,8 @@ pub struct Report {
     pub observed: Observed,
     /// Shorter node ids found to belong to other machines (collisions), in the order tried.
     pub taken_ids: Vec<NodeId>,
+    /// The marker this run wrote (or, in a dry run, would write).
+    pub recorded: Option<Marker>,
 }
 
 /// Why a run failed. `main` maps each to an exit code.
@@ -243,6 +246,8 @@ async fn register_inner(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, Reg
         candidates,
         base_branch: cfg.base_branch.clone(),
         labels: cfg.labels.clone(),
+        auto_merge: cfg.auto_merge,
+        auto_merge_updates: cfg.auto_merge_updates,
     };
     let boot_id = read_boot_id(&cfg.roots.machine);
 
@@ -336,6 +341,7 @@ impl Run<'_> {
                 .iter()
                 .map(|c| c.node_id.clone())
                 .collect(),
+            recorded: None,
         }
     }
 
@@ -663,6 +669,24 @@ impl Run<'_> {
                 ));
                 self.observed.branch_file = Some(view);
             }
+            Action::ReadPr { number } => {
+                let pr = gate.call(|| forge.pull(*number)).await?;
+                self.observed.auto_merge_unknown = false;
+                if let Some(method) = pr.auto_merge {
+                    self.note(format!("auto-merge is on for #{number} ({method})"));
+                    self.observed.auto_merge = Some(AutoMergeRecord::Enabled { method });
+                }
+            }
+            Action::ReadCheckRuns { sha } => {
+                let runs = gate.call(|| forge.check_runs(sha)).await?;
+                self.note(format!("{} check run(s) on {}", runs.len(), short(sha)));
+                self.observed.checks = Some(Checks::new(CheckSource::CheckRuns, runs));
+            }
+            Action::ReadCombinedStatus { sha } => {
+                let statuses = gate.call(|| forge.combined_status(sha)).await?;
+                self.note(format!("{} commit status(es) on {}", statuses.len(), short(sha)));
+                self.observed.checks = Some(Checks::new(CheckSource::Statuses, statuses));
+            }
             Action::ListComments { number } => {
                 let comments = gate.call(|| forge.comments(*number)).await?;
                 let seen = comments.iter().any(|c| pr::mentions_boot(c, &boot_id));
@@ -754,6 +778,10 @@ impl Run<'_> {
                     body: pr::trailer(&doc, &self.boot_id),
                     labels: Vec::new(),
                     html_url: String::new(),
+                    // Known once GitHub creates the PR; a dry run only names the step.
+                    node_id: "(new pull request)".into(),
+                    head_sha: String::new(),
+                    auto_merge: None,
                 })),
             ),
             Action::UpdatePr { number } => (
@@ -767,6 +795,14 @@ impl Run<'_> {
             Action::Comment { number, .. } => {
                 (format!("would comment on #{number}"), Written::Done)
             }
+            Action::EnableAutoMerge { number, method, .. } => (
+                format!(
+                    "would turn on auto-merge ({}) for #{number}: GitHub merges it once the base \
+                     branch's rules hold",
+                    method.as_str()
+                ),
+                Written::AutoMerge(AutoMerge::Enabled(method.as_str().to_owned())),
+            ),
             other => (format!("{other:?}"), Written::Done),
         };
         self.apply(action, written);
@@ -834,6 +870,20 @@ impl Run<'_> {
                     .await
                     .map(|()| Written::Done),
             ),
+            Action::EnableAutoMerge {
+                number,
+                pr_node_id,
+                method,
+            } => {
+                logging::status(&format!("turning on auto-merge for #{number}"));
+                (
+                    "auto_merge",
+                    forge
+                        .enable_auto_merge(pr_node_id, *method)
+                        .await
+                        .map(Written::AutoMerge),
+                )
+            }
             Action::Comment { number, reason } => {
                 let previous = match reason {
                     CommentReason::FactsChanged => Some(self.previous_for_comment(*number)),
@@ -952,6 +1002,26 @@ impl Run<'_> {
                 }
             }
             (Action::UpdatePr { .. }, _) => o.pr_updated = true,
+            (Action::EnableAutoMerge { .. }, Written::AutoMerge(AutoMerge::Enabled(method))) => {
+                o.auto_merge = Some(AutoMergeRecord::Enabled { method });
+            }
+            (
+                Action::EnableAutoMerge { number, .. },
+                Written::AutoMerge(AutoMerge::Refused(refusal, message)),
+            ) => {
+                // Not a failure: the PR waits for review. Said once, recorded in the marker.
+                log::warn!(
+                    "auto-merge not turned on for #{number}: GitHub says {:?}; the repository \
+                     owner should {}; the pull request waits for a review",
+                    pr::plain(&message),
+                    refusal.advice()
+                );
+                o.auto_merge = Some(AutoMergeRecord::Refused {
+                    reason: refusal.as_str().to_owned(),
+                    message: pr::plain(&message),
+                    advice: refusal.advice().to_owned(),
+                });
+            }
             (Action::AddLabels { .. }, _) => o.labels_added = true,
             (Action::Comment { .. }, _) => o.commented = true,
             _ => {}
@@ -975,6 +1045,8 @@ impl Run<'_> {
                 o.prs = None;
             }
             Action::Comment { .. } => o.comments_mention_boot = None,
+            // It may have been turned on: read the PR before asking again.
+            Action::EnableAutoMerge { .. } => o.auto_merge_unknown = true,
             // PATCH ref/pull and POST labels are idempotent: simply retried.
             _ => {}
         }
@@ -1022,6 +1094,11 @@ impl Run<'_> {
             created_at,
             updated_at: now,
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+            auto_merge: pr_number.and_then(|n| self.auto_merge_record(n)),
+            checks: self.observed.checks.clone().or_else(|| {
+                let old = self.observed.marker.as_ref()?;
+                (old.pr_number == pr_number).then(|| old.checks.clone())?
+            }),
         };
         if self.cfg.dry_run {
             self.plan
@@ -1030,7 +1107,43 @@ impl Run<'_> {
         } else {
             marker::write(&self.cfg.state_dir, &marker)?;
         }
-        Ok(self.report(Some(outcome), pr_url, counts))
+        let mut report = self.report(Some(outcome), pr_url, counts);
+        report.recorded = Some(marker);
+        Ok(report)
+    }
+
+    /// What the marker says about auto-merge of PR `number`: this run's answer, else what the PR
+    /// showed (on, e.g. turned on by the repository's workflow), else why enlist did not ask,
+    /// else what the marker said before.
+    fn auto_merge_record(&self, number: u64) -> Option<AutoMergeRecord> {
+        if let Some(record) = &self.observed.auto_merge {
+            return Some(record.clone());
+        }
+        let o = &self.observed;
+        let seen = o
+            .marker_pr
+            .iter()
+            .chain(o.opened_pr.iter())
+            .chain(o.prs.iter().flatten())
+            .find(|p| p.number == number);
+        if let Some(method) = seen.and_then(|p| p.auto_merge.clone()) {
+            return Some(AutoMergeRecord::Enabled { method });
+        }
+        let old = o
+            .marker
+            .as_ref()
+            .filter(|m| m.pr_number == Some(number))
+            .and_then(|m| m.auto_merge.clone());
+        if old.is_some() {
+            return old;
+        }
+        if self.cfg.auto_merge.is_none() {
+            Some(AutoMergeRecord::Off)
+        } else if planner::is_update(o) && !self.cfg.auto_merge_updates {
+            Some(AutoMergeRecord::NotForUpdates)
+        } else {
+            None
+        }
     }
 }
 
@@ -1074,6 +1187,7 @@ enum Written {
     Branch(Created<()>),
     File(FileWrite),
     Pull(Created<PullRequest>),
+    AutoMerge(AutoMerge),
     Done,
 }
 
@@ -1086,6 +1200,9 @@ fn view(pr: &PullRequest, boot_id: &str) -> PrView {
         mentions_boot: pr::mentions_boot(&pr.body, boot_id),
         labels: pr.labels.clone(),
         url: pr.html_url.clone(),
+        node_id: pr.node_id.clone(),
+        head_sha: pr.head_sha.clone(),
+        auto_merge: pr.auto_merge.clone(),
     }
 }
 
@@ -1163,6 +1280,39 @@ fn log_outcome(report: &Report, dry_run: bool) {
             &format!("{node}: {} {url}", outcome.describe()),
         ),
         Outcome::Merged | Outcome::Rejected => {}
+        // Only when the checks' state changed since the last run (the marker keeps it): no
+        // event, STATUS= or comment for a check that is still what it was.
+        Outcome::ChecksFailed => {
+            let checks = report.observed.checks.as_ref();
+            let failed: Vec<String> = checks
+                .into_iter()
+                .flat_map(|c| c.failed())
+                .map(|c| format!("{} ({})", pr::plain(&c.name), pr::plain(&c.url)))
+                .collect();
+            let text = format!(
+                "{node}: check failed on {url}: {}; fix the inventory or the node, then push — \
+                 the node refreshes its PR when its facts change",
+                failed.join(", ")
+            );
+            logging::event(Event::ChecksFailed, &text);
+            logging::status(&format!("{node}: check failed: {}", failed.join(", ")));
+            logging::event(Event::Completed, &format!("{node}: {}", outcome.describe()));
+            return;
+        }
+        Outcome::ChecksPassed => {
+            logging::event(
+                Event::ChecksPassed,
+                &format!("{node}: the checks of {url} passed"),
+            );
+            logging::status(&format!(
+                "{node}: checks passed; waiting for GitHub to merge {url}"
+            ));
+            logging::event(Event::Completed, &format!("{node}: {}", outcome.describe()));
+            return;
+        }
+        Outcome::ChecksUpdated => {
+            logging::event(Event::Skipped, &format!("{node}: {}", outcome.describe()));
+        }
     }
     logging::event(Event::Completed, &format!("{node}: {}", outcome.describe()));
     logging::status(&format!("{node}: {}", outcome.describe()));

@@ -11,9 +11,13 @@
 //!    identity: extend the node id);
 //! 3. PRs on the fixed branch: an open one is updated/commented, never duplicated; a closed
 //!    unmerged one with these facts is a rejection;
-//! 4. otherwise create (or adopt) the branch, make its file right, open (or adopt) the PR.
+//! 4. otherwise create (or adopt) the branch, make its file right, open (or adopt) the PR;
+//! 5. across the finish line: turn on GitHub auto-merge for it (never for a facts update unless
+//!    configured), so GitHub merges once the base branch's rules — the reconcile check — hold;
+//! 6. a pending marker's later runs read the PR and its head commit's checks, and record a change.
 
-use super::marker::{Marker, MarkerState};
+use super::marker::{AutoMergeRecord, CheckSource, Checks, ChecksState, Marker, MarkerState};
+use crate::config::MergeMethod;
 use crate::identity::NodeId;
 
 /// What this machine wants registered.
@@ -31,6 +35,10 @@ pub struct Local {
     pub base_branch: Option<String>,
     /// Labels every registration PR must carry.
     pub labels: Vec<String>,
+    /// Auto-merge's method (`None`: `auto_merge: off`).
+    pub auto_merge: Option<MergeMethod>,
+    /// Auto-merge for facts-update PRs too.
+    pub auto_merge_updates: bool,
 }
 
 /// One node id and where it lives.
@@ -93,6 +101,12 @@ pub struct PrView {
     pub labels: Vec<String>,
     /// Web URL.
     pub url: String,
+    /// GraphQL node id.
+    pub node_id: String,
+    /// Head commit.
+    pub head_sha: String,
+    /// Auto-merge's method when it is on.
+    pub auto_merge: Option<String>,
 }
 
 /// What is known about the node's branch.
@@ -144,6 +158,13 @@ pub struct Observed {
     pub pr_created_this_run: bool,
     /// Labels were added.
     pub labels_added: bool,
+    /// What turning on auto-merge gave this run (on, or GitHub's refusal).
+    pub auto_merge: Option<AutoMergeRecord>,
+    /// The auto-merge mutation failed ambiguously (5xx, timeout): read the PR before sending it
+    /// again.
+    pub auto_merge_unknown: bool,
+    /// The pending PR's head commit checks (check runs, else the combined status).
+    pub checks: Option<Checks>,
 }
 
 /// Why a comment is posted on an open PR.
@@ -176,6 +197,12 @@ pub enum Outcome {
     PrUpdated,
     /// A new PR was opened (or adopted after a crash/race).
     PrOpened,
+    /// The pending PR is open and its checks failed since the last run.
+    ChecksFailed,
+    /// The pending PR is open and its checks passed since the last run.
+    ChecksPassed,
+    /// The pending PR is open; its checks or auto-merge changed otherwise.
+    ChecksUpdated,
 }
 
 impl Outcome {
@@ -195,6 +222,9 @@ impl Outcome {
             Outcome::PrInFlight => "pull request already open",
             Outcome::PrUpdated => "open pull request updated with the new facts",
             Outcome::PrOpened => "pull request opened",
+            Outcome::ChecksFailed => "pull request open: a check failed",
+            Outcome::ChecksPassed => "pull request open: its checks passed",
+            Outcome::ChecksUpdated => "pull request still open (checks updated)",
         }
     }
 
@@ -282,6 +312,21 @@ pub enum Action {
         /// PR number.
         number: u64,
     },
+    /// Read a PR again (whether auto-merge is on, after an ambiguous failure turning it on).
+    ReadPr {
+        /// PR number.
+        number: u64,
+    },
+    /// Read the check runs of the pending PR's head commit.
+    ReadCheckRuns {
+        /// Commit.
+        sha: String,
+    },
+    /// Read the combined status of the pending PR's head commit (it has no check runs).
+    ReadCombinedStatus {
+        /// Commit.
+        sha: String,
+    },
     /// The current id belongs to another machine: use the next longer one.
     UseNextNodeId,
     /// Create the node's branch at the base head.
@@ -331,6 +376,15 @@ pub enum Action {
         /// Why.
         reason: CommentReason,
     },
+    /// Turn on GitHub auto-merge (GraphQL `enablePullRequestAutoMerge`).
+    EnableAutoMerge {
+        /// PR number.
+        number: u64,
+        /// The PR's GraphQL node id.
+        pr_node_id: String,
+        /// How GitHub merges.
+        method: MergeMethod,
+    },
     /// Write the marker and finish.
     Record {
         /// Marker state.
@@ -358,7 +412,71 @@ impl Action {
                 | Action::UpdatePr { .. }
                 | Action::AddLabels { .. }
                 | Action::Comment { .. }
+                | Action::EnableAutoMerge { .. }
         )
+    }
+}
+
+/// Whether this run proposes new facts for a node already registered upstream (a hardware event
+/// for a person to look at), rather than a first registration.
+pub fn is_update(o: &Observed) -> bool {
+    matches!(o.upstream, Some(Upstream::Ours { .. }))
+}
+
+/// Turning on auto-merge for `pr`, if configured, not yet on, and not a facts update (unless
+/// `auto_merge_updates`). After an ambiguous failure the PR is read first: the mutation may have
+/// landed.
+fn auto_merge_action(local: &Local, o: &Observed, pr: &PrView) -> Option<Action> {
+    let method = local.auto_merge?;
+    if o.auto_merge.is_some() || pr.auto_merge.is_some() || pr.node_id.is_empty() {
+        return None;
+    }
+    if is_update(o) && !local.auto_merge_updates {
+        return None;
+    }
+    if o.auto_merge_unknown {
+        return Some(Action::ReadPr { number: pr.number });
+    }
+    Some(Action::EnableAutoMerge {
+        number: pr.number,
+        pr_node_id: pr.node_id.clone(),
+        method,
+    })
+}
+
+/// A pending PR that is still open: read its head commit's checks (the combined status only when
+/// there are no check runs), then record them if they (or auto-merge) changed since the marker.
+fn pending_checks_action(marker: &Marker, o: &Observed, pr: &PrView) -> Action {
+    if pr.head_sha.is_empty() {
+        return Action::Finish(Outcome::StillPending);
+    }
+    let Some(checks) = &o.checks else {
+        return Action::ReadCheckRuns {
+            sha: pr.head_sha.clone(),
+        };
+    };
+    if checks.source == CheckSource::CheckRuns && checks.checks.is_empty() {
+        return Action::ReadCombinedStatus {
+            sha: pr.head_sha.clone(),
+        };
+    }
+    let before = marker.checks.as_ref().map(|c| c.state);
+    let auto_merge_news = pr.auto_merge.as_ref().is_some_and(|method| {
+        marker.auto_merge.as_ref()
+            != Some(&AutoMergeRecord::Enabled {
+                method: method.clone(),
+            })
+    });
+    let outcome = match checks.state {
+        ChecksState::Failed if before != Some(ChecksState::Failed) => Outcome::ChecksFailed,
+        ChecksState::Passed if before != Some(ChecksState::Passed) => Outcome::ChecksPassed,
+        _ if marker.checks.as_ref() != Some(checks) || auto_merge_news => Outcome::ChecksUpdated,
+        _ => return Action::Finish(Outcome::StillPending),
+    };
+    Action::Record {
+        state: MarkerState::Pending,
+        pr: pr_ref(pr),
+        outcome,
     }
 }
 
@@ -482,11 +600,11 @@ pub fn next_action(local: &Local, o: &Observed) -> Action {
             base,
         },
         Some(pr) if missing_labels(local, o, pr) => Action::AddLabels { number: pr.number },
-        Some(pr) => Action::Record {
+        Some(pr) => auto_merge_action(local, o, pr).unwrap_or_else(|| Action::Record {
             state: MarkerState::Pending,
             pr: pr_ref(pr),
             outcome: Outcome::PrOpened,
-        },
+        }),
     }
 }
 
@@ -536,7 +654,7 @@ fn marker_action(local: &Local, o: &Observed) -> Option<Action> {
                     pr: pr_ref(pr),
                     outcome: Outcome::Rejected,
                 },
-                Some(_) => Action::Finish(Outcome::StillPending),
+                Some(pr) => pending_checks_action(marker, o, pr),
             })
         }
     }
@@ -568,6 +686,9 @@ fn open_pr_action(local: &Local, o: &Observed, candidate: &Candidate, open: &PrV
         return Action::AddLabels {
             number: open.number,
         };
+    }
+    if let Some(action) = auto_merge_action(local, o, open) {
+        return action;
     }
     if !o.pr_created_this_run && !open.mentions_boot && !o.commented {
         match o.comments_mention_boot {
@@ -638,6 +759,8 @@ mod tests {
                 .collect(),
             base_branch: None,
             labels: vec![],
+            auto_merge: None,
+            auto_merge_updates: false,
         }
     }
 
@@ -654,6 +777,8 @@ mod tests {
             created_at: "2026-11-21T00:00:00Z".into(),
             updated_at: "2026-11-21T00:00:00Z".into(),
             agent_version: "0.1.0".into(),
+            auto_merge: None,
+            checks: None,
         }
     }
 
@@ -666,6 +791,9 @@ mod tests {
             mentions_boot: false,
             labels: vec![],
             url: format!("https://github.com/acme/fleet/pull/{number}"),
+            node_id: format!("PR_kwDOfake{number}"),
+            head_sha: format!("head{number}"),
+            auto_merge: None,
         }
     }
 
@@ -710,9 +838,12 @@ mod tests {
             Action::ReadMarkerPr { number: 7 }
         );
         o.marker_pr = Some(pr(7, true, false, HASH));
+        // Open: its head commit's checks are read (below, in the pending_checks rows).
         assert_eq!(
             next_action(&local(), &o),
-            Action::Finish(Outcome::StillPending)
+            Action::ReadCheckRuns {
+                sha: "head7".into()
+            }
         );
         o.marker_pr = Some(pr(7, false, true, HASH));
         assert!(matches!(
@@ -731,6 +862,242 @@ mod tests {
                 outcome: Outcome::Rejected,
                 ..
             }
+        ));
+    }
+
+    fn check(name: &str, conclusion: Option<&str>) -> crate::forge::Check {
+        crate::forge::Check {
+            name: name.into(),
+            status: if conclusion.is_some() {
+                "completed"
+            } else {
+                "in_progress"
+            }
+            .into(),
+            conclusion: conclusion.map(str::to_owned),
+            url: format!("https://github.com/acme/fleet/runs/{name}"),
+            title: None,
+        }
+    }
+
+    /// A pending marker whose PR #7 is open.
+    fn pending_open() -> Observed {
+        Observed {
+            marker: Some(marker(MarkerState::Pending, HASH)),
+            marker_pr: Some(pr(7, true, false, HASH)),
+            ..Observed::default()
+        }
+    }
+
+    #[test]
+    fn pending_checks_are_read_once_and_recorded_only_when_they_change() {
+        let mut o = pending_open();
+        o.checks = Some(Checks::new(
+            CheckSource::CheckRuns,
+            vec![check("enlist reconcile", Some("failure"))],
+        ));
+        // Two reads (PR, check runs): the combined status is not needed.
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::Record {
+                state: MarkerState::Pending,
+                outcome: Outcome::ChecksFailed,
+                ..
+            }
+        ));
+        // The marker already says so: nothing to record, nothing to announce.
+        let mut known = marker(MarkerState::Pending, HASH);
+        known.checks = o.checks.clone();
+        o.marker = Some(known.clone());
+        assert_eq!(
+            next_action(&local(), &o),
+            Action::Finish(Outcome::StillPending)
+        );
+        // Fixed and re-run: passed is news.
+        o.checks = Some(Checks::new(
+            CheckSource::CheckRuns,
+            vec![check("enlist reconcile", Some("success"))],
+        ));
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::Record {
+                outcome: Outcome::ChecksPassed,
+                ..
+            }
+        ));
+        // Still running after a push: recorded (the status shows it), no event.
+        o.checks = Some(Checks::new(
+            CheckSource::CheckRuns,
+            vec![check("enlist reconcile", None)],
+        ));
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::Record {
+                outcome: Outcome::ChecksUpdated,
+                ..
+            }
+        ));
+        // Auto-merge turned on by someone else (the repository's workflow) is recorded too.
+        known.checks = o.checks.clone();
+        o.marker = Some(known);
+        assert_eq!(
+            next_action(&local(), &o),
+            Action::Finish(Outcome::StillPending)
+        );
+        o.marker_pr.as_mut().unwrap().auto_merge = Some("squash".into());
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::Record {
+                outcome: Outcome::ChecksUpdated,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn pending_without_check_runs_reads_the_combined_status_third() {
+        let mut o = pending_open();
+        o.checks = Some(Checks::new(CheckSource::CheckRuns, vec![]));
+        assert_eq!(
+            next_action(&local(), &o),
+            Action::ReadCombinedStatus {
+                sha: "head7".into()
+            }
+        );
+        o.checks = Some(Checks::new(
+            CheckSource::Statuses,
+            vec![check("ci/reconcile", Some("error"))],
+        ));
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::Record {
+                outcome: Outcome::ChecksFailed,
+                ..
+            }
+        ));
+        // No statuses either: recorded once as "none", never read in a loop.
+        o.checks = Some(Checks::new(CheckSource::Statuses, vec![]));
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::Record {
+                outcome: Outcome::ChecksUpdated,
+                ..
+            }
+        ));
+    }
+
+    fn with_auto_merge() -> Local {
+        Local {
+            auto_merge: Some(MergeMethod::Squash),
+            ..local()
+        }
+    }
+
+    #[test]
+    fn fresh_registration_turns_on_auto_merge_as_its_fourth_write() {
+        let l = with_auto_merge();
+        let mut o = after_base(Upstream::Absent);
+        o.prs = Some(vec![]);
+        o.branch = BranchView::FromBase;
+        o.file_written = true;
+        o.opened_pr = Some(pr(4, true, false, HASH));
+        o.pr_created_this_run = true;
+        assert_eq!(
+            next_action(&l, &o),
+            Action::EnableAutoMerge {
+                number: 4,
+                pr_node_id: "PR_kwDOfake4".into(),
+                method: MergeMethod::Squash
+            }
+        );
+        o.auto_merge = Some(AutoMergeRecord::Enabled {
+            method: "squash".into(),
+        });
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::Record {
+                outcome: Outcome::PrOpened,
+                ..
+            }
+        ));
+        // A refusal is an answer too: recorded, never retried in the run.
+        o.auto_merge = Some(AutoMergeRecord::Refused {
+            reason: "not_allowed".into(),
+            message: "m".into(),
+            advice: "a".into(),
+        });
+        assert!(matches!(next_action(&l, &o), Action::Record { .. }));
+        // `auto_merge: off`: never asked.
+        o.auto_merge = None;
+        assert!(matches!(next_action(&local(), &o), Action::Record { .. }));
+    }
+
+    #[test]
+    fn ambiguous_auto_merge_is_read_back_before_it_is_sent_again() {
+        let l = with_auto_merge();
+        let mut o = after_base(Upstream::Absent);
+        o.prs = Some(vec![]);
+        o.branch = BranchView::FromBase;
+        o.file_written = true;
+        o.opened_pr = Some(pr(4, true, false, HASH));
+        o.pr_created_this_run = true;
+        o.auto_merge_unknown = true;
+        assert_eq!(next_action(&l, &o), Action::ReadPr { number: 4 });
+        o.auto_merge_unknown = false;
+        assert!(matches!(next_action(&l, &o), Action::EnableAutoMerge { .. }));
+    }
+
+    #[test]
+    fn adopted_open_pr_gets_auto_merge_unless_it_has_it() {
+        let l = with_auto_merge();
+        let mut o = after_base(Upstream::Absent);
+        o.prs = Some(vec![pr(5, true, false, HASH)]);
+        o.branch_file = Some(Some(FileView {
+            sha: "b1".into(),
+            same_content: true,
+            foreign: false,
+        }));
+        o.comments_mention_boot = Some(true);
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::EnableAutoMerge { number: 5, .. }
+        ));
+        o.prs.as_mut().unwrap()[0].auto_merge = Some("merge".into());
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::Record {
+                outcome: Outcome::PrInFlight,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn facts_update_waits_for_a_person_unless_auto_merge_updates() {
+        let mut o = after_base(Upstream::Ours {
+            sha: "f1".into(),
+            same_facts: false,
+            same_content: false,
+        });
+        o.prs = Some(vec![]);
+        o.branch = BranchView::FromBase;
+        o.file_written = true;
+        o.opened_pr = Some(pr(6, true, false, HASH));
+        o.pr_created_this_run = true;
+        assert!(matches!(
+            next_action(&with_auto_merge(), &o),
+            Action::Record {
+                outcome: Outcome::PrOpened,
+                ..
+            }
+        ));
+        let l = Local {
+            auto_merge_updates: true,
+            ..with_auto_merge()
+        };
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::EnableAutoMerge { number: 6, .. }
         ));
     }
 

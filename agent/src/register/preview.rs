@@ -116,7 +116,12 @@ impl Preview {
             Some(Outcome::AlreadyRegistered | Outcome::AlreadyRejected) => {
                 (Holds::Unknown, FirstBoot::Nothing, None)
             }
-            Some(Outcome::StillPending) => (Holds::PrOpen, FirstBoot::ReadPr, marker_pr),
+            Some(
+                Outcome::StillPending
+                | Outcome::ChecksFailed
+                | Outcome::ChecksPassed
+                | Outcome::ChecksUpdated,
+            ) => (Holds::PrOpen, FirstBoot::ReadPr, marker_pr),
             Some(Outcome::Merged) => (Holds::Registered, FirstBoot::ReadPr, marker_pr),
             Some(Outcome::Rejected) if marker_pr.is_some() => {
                 (Holds::Rejected, FirstBoot::ReadPr, marker_pr)

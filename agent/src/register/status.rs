@@ -1,15 +1,19 @@
 //! `enlist status`: what the marker says, for humans or as JSON.
 //!
 //! The human form answers the questions an operator at the console has: is this node registered,
-//! where is its pull request, since when, and what happens next. `--json` prints the marker itself
-//! (a stable shape for scripts), or `{"state": "unregistered", …}` without one.
+//! where is its pull request, will GitHub merge it by itself (auto-merge) and what do its checks
+//! say, since when, and what happens next. `--json` prints the marker itself (a stable shape for
+//! scripts, with `auto_merge` and `checks`), or `{"state": "unregistered", …}` without one.
+//! Check names, URLs and titles come from GitHub (other people's CI): they are printed on one
+//! line with control characters replaced, so nothing reaches the terminal as an escape sequence.
 
 use std::path::Path;
 use std::time::SystemTime;
 
 use serde_json::json;
 
-use super::marker::{self, MARKER_FILE, Marker, MarkerError, MarkerState};
+use super::marker::{self, AutoMergeRecord, ChecksState, MARKER_FILE, Marker, MarkerError, MarkerState};
+use super::pr::plain;
 
 /// Renders the marker in `state_dir` (or "not registered") as text or JSON.
 pub fn render(state_dir: &Path, as_json: bool) -> Result<String, MarkerError> {
@@ -43,12 +47,7 @@ pub fn human(state_dir: &Path, marker: Option<&Marker>, now: SystemTime) -> Stri
             "registered",
             "nothing: later boots make no request unless this machine's facts change".to_owned(),
         ),
-        MarkerState::Pending => (
-            "pending: pull request open, waiting for review",
-            "merging registers the node, closing rejects it; the next boot checks the pull \
-             request once (run `enlist register` to check now)"
-                .to_owned(),
-        ),
+        MarkerState::Pending => ("pending: pull request open", pending_next(m)),
         MarkerState::Rejected => (
             "rejected: pull request closed without merge",
             format!(
@@ -65,6 +64,47 @@ pub fn human(state_dir: &Path, marker: Option<&Marker>, now: SystemTime) -> Stri
     if let Some(url) = &m.pr_url {
         row("pull request", url);
     }
+    if m.state == MarkerState::Pending {
+        row("auto-merge", &auto_merge_line(m.auto_merge.as_ref()));
+        match &m.checks {
+            None => row("checks", "not read yet"),
+            Some(c) => {
+                row(
+                    "checks",
+                    &format!(
+                        "{}{}",
+                        c.state.as_str(),
+                        match c.source {
+                            marker::CheckSource::CheckRuns => "",
+                            marker::CheckSource::Statuses => " (commit statuses)",
+                        }
+                    ),
+                );
+                for check in &c.checks {
+                    let state = check.conclusion.as_deref().unwrap_or(&check.status);
+                    let mark = if marker::is_failure(check) {
+                        "✗"
+                    } else if check.conclusion.is_none() {
+                        "…"
+                    } else {
+                        "✓"
+                    };
+                    let mut line = format!(
+                        "{mark} {} — {}",
+                        plain(&check.name),
+                        plain(state)
+                    );
+                    if !check.url.is_empty() {
+                        line.push_str(&format!("  {}", plain(&check.url)));
+                    }
+                    if let Some(title) = &check.title {
+                        line.push_str(&format!("  ({})", plain(title)));
+                    }
+                    row("", &line);
+                }
+            }
+        }
+    }
     row("repository", &m.repo);
     row("file", &m.path);
     row("facts", &m.facts_hash);
@@ -75,6 +115,65 @@ pub fn human(state_dir: &Path, marker: Option<&Marker>, now: SystemTime) -> Stri
     );
     row("next", &next);
     out
+}
+
+fn auto_merge_line(record: Option<&AutoMergeRecord>) -> String {
+    match record {
+        None => "unknown (not turned on by enlist)".to_owned(),
+        Some(AutoMergeRecord::Enabled { method }) => format!(
+            "on ({}): GitHub merges once the base branch's rules (the reconcile check) hold",
+            plain(method)
+        ),
+        Some(AutoMergeRecord::Refused {
+            message, advice, ..
+        }) => format!(
+            "off: GitHub refused ({:?}); the repository owner should {}",
+            plain(message),
+            plain(advice)
+        ),
+        Some(AutoMergeRecord::Off) => "off (auto_merge: off): a person merges".to_owned(),
+        Some(AutoMergeRecord::NotForUpdates) => {
+            "off for facts updates (auto_merge_updates: false): a person reviews the hardware \
+             change"
+                .to_owned()
+        }
+    }
+}
+
+/// What happens next for a pending registration, from its checks and auto-merge.
+fn pending_next(m: &Marker) -> String {
+    const RECHECK: &str = "the enlist timer checks again within the hour (run `enlist register` \
+                           to check now)";
+    let auto = matches!(m.auto_merge, Some(AutoMergeRecord::Enabled { .. }));
+    match m.checks.as_ref().map(|c| (c.state, c)) {
+        Some((ChecksState::Failed, c)) => {
+            let failed: Vec<String> = c
+                .failed()
+                .map(|f| {
+                    if f.url.is_empty() {
+                        format!("the {} check failed", plain(&f.name))
+                    } else {
+                        format!("the {} check failed: open {}", plain(&f.name), plain(&f.url))
+                    }
+                })
+                .collect();
+            format!(
+                "{}; fix the inventory or the node, then push — the node refreshes its PR when \
+                 its facts change",
+                failed.join("; ")
+            )
+        }
+        Some((ChecksState::Passed, _)) if auto => {
+            format!("the checks passed: GitHub merges it now; {RECHECK}")
+        }
+        Some((ChecksState::Pending, _)) if auto => {
+            format!("checks are running; GitHub merges it when the required ones pass; {RECHECK}")
+        }
+        _ if auto => format!("GitHub merges it once the base branch's rules hold; {RECHECK}"),
+        _ => format!(
+            "waiting for review: merging registers the node, closing rejects it; {RECHECK}"
+        ),
+    }
 }
 
 /// `2026-11-21 10:02 UTC (3 days ago)`; an unparsable timestamp is shown as written.
@@ -107,6 +206,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::forge::Check;
     use crate::identity::NodeId;
 
     fn marker(state: MarkerState) -> Marker {
@@ -122,6 +222,8 @@ mod tests {
             created_at: "2026-11-21T10:02:11Z".into(),
             updated_at: "2026-11-23T09:00:00Z".into(),
             agent_version: "0.1.0".into(),
+            auto_merge: None,
+            checks: None,
         }
     }
 
@@ -139,16 +241,71 @@ mod tests {
         );
         assert_eq!(
             text,
-            "node-faf6ca: pending: pull request open, waiting for review\n  \
+            "node-faf6ca: pending: pull request open\n  \
              pull request  https://github.com/acme/fleet/pull/1\n  \
+             auto-merge    unknown (not turned on by enlist)\n  \
+             checks        not read yet\n  \
              repository    acme/fleet\n  \
              file          cluster-nodes/node-faf6ca/node.yaml\n  \
              facts         sha256:92034e77\n  \
              first run     2026-11-21 10:02 UTC (3 days ago)\n  \
              last change   2026-11-23 09:00 UTC (1 day ago) by enlist 0.1.0\n  \
-             next          merging registers the node, closing rejects it; the next boot checks \
-             the pull request once (run `enlist register` to check now)\n"
+             next          waiting for review: merging registers the node, closing rejects it; \
+             the enlist timer checks again within the hour (run `enlist register` to check now)\n"
         );
+    }
+
+    #[test]
+    fn failed_check_is_named_with_its_url_and_what_to_do() {
+        let mut m = marker(MarkerState::Pending);
+        m.auto_merge = Some(AutoMergeRecord::Enabled {
+            method: "squash".into(),
+        });
+        m.checks = Some(marker::Checks::new(
+            marker::CheckSource::CheckRuns,
+            vec![
+                Check {
+                    name: "enlist reconcile".into(),
+                    status: "completed".into(),
+                    conclusion: Some("failure".into()),
+                    url: "https://github.com/acme/fleet/actions/runs/9".into(),
+                    title: Some("1 duplicate identity".into()),
+                },
+                Check {
+                    name: "lint\u{1b}[2J".into(),
+                    status: "completed".into(),
+                    conclusion: Some("success".into()),
+                    url: String::new(),
+                    title: None,
+                },
+            ],
+        ));
+        let text = human(Path::new("/var/lib/enlist"), Some(&m), now());
+        assert!(
+            text.contains(
+                "  auto-merge    on (squash): GitHub merges once the base branch's rules (the \
+                 reconcile check) hold\n  checks        failed\n                \
+                 ✗ enlist reconcile — failure  https://github.com/acme/fleet/actions/runs/9  \
+                 (1 duplicate identity)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  next          the enlist reconcile check failed: open \
+                 https://github.com/acme/fleet/actions/runs/9; fix the inventory or the node, \
+                 then push"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains('\u{1b}'), "no escape sequence reaches the terminal");
+        m.auto_merge = Some(AutoMergeRecord::Refused {
+            reason: "not_allowed".into(),
+            message: "Pull request Auto merge is not allowed for this repository".into(),
+            advice: "allow auto-merge in the repository".into(),
+        });
+        let text = human(Path::new("/var/lib/enlist"), Some(&m), now());
+        assert!(text.contains("off: GitHub refused (\"Pull request Auto merge is not allowed for this repository\"); the repository owner should allow auto-merge"), "{text}");
     }
 
     #[test]
