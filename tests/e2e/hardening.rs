@@ -9,7 +9,7 @@ use enlist_e2e::fake::{Fault, FaultKind, HeadFilter};
 use enlist_e2e::markdown::{assert_inert, assert_plain_title};
 use enlist_e2e::node::Node;
 
-use crate::{fake, fresh};
+use crate::{fake, fresh_without_auto_merge};
 
 const DELL: &str = "node-faf6ca";
 
@@ -324,16 +324,20 @@ async fn github_enterprise_api_url_keeps_its_prefix_everywhere() {
     let github = fake().await;
     let mut node = Node::new("dell-r640", &github);
     node.set("api_url", &format!("{}/api/v3", github.url()));
-    node.set("auto_merge", "off");
     let run = node.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let s = github.state();
-    assert_eq!(s.lines(), fresh(DELL));
+    // REST under /api/v3, GraphQL at GitHub Enterprise's /api/graphql (not /api/v3/graphql).
+    let mut expected = fresh_without_auto_merge(DELL);
+    expected.push("POST /api/graphql".into());
+    assert_eq!(s.lines(), expected);
+    let raw: Vec<&str> = s.requests.iter().map(|r| r.raw_path.as_str()).collect();
     assert!(
-        s.requests
-            .iter()
-            .all(|r| r.raw_path.starts_with("/api/v3/")),
-        "{:?}",
-        s.requests.iter().map(|r| &r.raw_path).collect::<Vec<_>>()
+        raw[..7].iter().all(|p| p.starts_with("/api/v3/")),
+        "{raw:?}"
     );
+    assert_eq!(raw[7], "/api/graphql");
+    assert_eq!(s.pulls[0].auto_merge.as_deref(), Some("squash"));
+    drop(s);
+    github.assert_contract();
 }

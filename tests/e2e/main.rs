@@ -6,6 +6,7 @@
 //! `cargo test --workspace` (which also builds the binary these tests drive).
 
 mod app;
+mod auto_merge;
 mod boot;
 mod crash;
 mod faults;
@@ -17,7 +18,8 @@ mod scenarios;
 
 use enlist_e2e::fake::FakeGitHub;
 
-/// The seven requests of a fresh registration, in order (SPEC §4 budget: ≤ 7, ≤ 3 writes).
+/// The requests of a fresh registration with `auto_merge: off`, in order (SPEC §4 budget: ≤ 7,
+/// ≤ 3 writes).
 pub const FRESH: [&str; 7] = [
     "GET /repos/acme/fleet",
     "GET /repos/acme/fleet/git/ref/heads/main",
@@ -28,9 +30,49 @@ pub const FRESH: [&str; 7] = [
     "POST /repos/acme/fleet/pulls",
 ];
 
-/// [`FRESH`] for node `id`.
-pub fn fresh(id: &str) -> Vec<String> {
+/// The one request auto-merge adds (the default `auto_merge: squash`; budget + 1 write).
+pub const AUTO_MERGE: &str = "POST /graphql";
+
+/// [`FRESH`] for node `id` (`auto_merge: off`).
+pub fn fresh_without_auto_merge(id: &str) -> Vec<String> {
     FRESH.iter().map(|l| l.replace("{id}", id)).collect()
+}
+
+/// A fresh registration of node `id` with the default auto-merge: [`FRESH`], then the mutation
+/// (≤ 8 requests, ≤ 4 writes).
+pub fn fresh(id: &str) -> Vec<String> {
+    let mut lines = fresh_without_auto_merge(id);
+    lines.push(AUTO_MERGE.to_owned());
+    lines
+}
+
+/// The reads of a pending boot whose PR #`n` is open: the PR, its head commit's check runs and,
+/// as there are none, its combined status (≤ 3 reads, 0 writes).
+pub fn pending(n: u64) -> Vec<String> {
+    vec![
+        format!("GET /repos/acme/fleet/pulls/{n}"),
+        format!("GET /repos/acme/fleet/commits/{{sha}}/check-runs"),
+        format!("GET /repos/acme/fleet/commits/{{sha}}/status"),
+    ]
+}
+
+/// `lines` with every commit sha replaced by `{sha}` (for comparing with [`pending`]).
+pub fn without_shas(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| {
+            l.split('/')
+                .map(|part| {
+                    if part.len() == 40 && part.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        "{sha}"
+                    } else {
+                        part
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect()
 }
 
 /// Starts a fake and checks the contract when dropped... explicitly, at the end of each test.

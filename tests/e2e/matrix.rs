@@ -1,6 +1,8 @@
-//! The fault matrix: every GitHub call of a fresh registration × every fault class, with the
-//! documented exit code for each cell, and never a second PR. In GitHub App mode the three token
-//! calls (installation lookup, mint, revoke) get the same treatment. Runs through the library entry
+//! The fault matrix: every GitHub call of a fresh registration — auto-merge's GraphQL mutation
+//! included — × every fault class, with the documented exit code for each cell, and never a
+//! second PR. In GitHub App mode the three token calls (installation lookup, mint, revoke) get
+//! the same treatment. Then GitHub's GraphQL answers to the mutation: each refusal, a GraphQL
+//! rate limit, a permission error. Runs through the library entry
 //! point with a virtual clock (waits are recorded, not slept); timeouts and connection resets are
 //! real (1 s request timeout, TCP RST from the fake's proxy). All cells run concurrently.
 
@@ -14,7 +16,7 @@ use enlist_e2e::node::Node;
 use serde_json::{Value, json};
 
 /// (name, method, path fragment) in the order a fresh registration makes them.
-const CALLS: [(&str, &str, &str); 7] = [
+const CALLS: [(&str, &str, &str); 8] = [
     ("read repository (probe)", "GET", "/repos/acme/fleet"),
     ("read base ref", "GET", "/git/ref/heads/main"),
     ("read upstream node.yaml", "GET", "/contents/"),
@@ -22,6 +24,7 @@ const CALLS: [(&str, &str, &str); 7] = [
     ("create branch", "POST", "/git/refs"),
     ("commit node.yaml", "PUT", "/contents/"),
     ("open PR", "POST", "/repos/acme/fleet/pulls"),
+    ("turn on auto-merge (GraphQL)", "POST", "/graphql"),
 ];
 
 /// Cells in flight at once (see the test).
@@ -38,6 +41,9 @@ const APP_CALLS: [(&str, &str, &str); 3] = [
     ("App token mint", "POST", "/access_tokens"),
     ("App token revoke", "DELETE", "/installation/token"),
 ];
+
+/// The mutation's index in [`CALLS`]: when it fails, the PR it was for is already open.
+const MUTATION: usize = 7;
 
 #[derive(Clone, Copy, Debug)]
 enum Class {
@@ -231,6 +237,10 @@ async fn cell(call: usize, class: Class, app: bool) -> Result<(), String> {
     if prs > 1 {
         problems.push(format!("{prs} PRs"));
     }
+    let mutations = s.lines().iter().filter(|l| *l == "POST /graphql").count();
+    if mutations > 3 {
+        problems.push(format!("{mutations} mutations"));
+    }
     let marker = node.marker();
     if code == exit::OK {
         if prs != 1 {
@@ -239,8 +249,17 @@ async fn cell(call: usize, class: Class, app: bool) -> Result<(), String> {
         if marker.as_ref().map(|m| m["state"].clone()) != Some(json!("pending")) {
             problems.push(format!("exit 0 but marker {marker:?}"));
         }
+        // Whatever went wrong on the way, auto-merge ended up on, by one effective mutation.
+        if s.pulls.first().and_then(|p| p.auto_merge.as_deref()) != Some("squash") {
+            problems.push("exit 0 but auto-merge is off".into());
+        }
+        if marker.as_ref().map(|m| m["auto_merge"]["state"].clone()) != Some(json!("enabled")) {
+            problems.push(format!("exit 0 but marker {marker:?}"));
+        }
     } else {
-        if prs != 0 {
+        // A failed mutation leaves the PR it was for; nothing else leaves one.
+        let left = usize::from(!app && call == MUTATION);
+        if prs != left {
             problems.push(format!("failed run left {prs} PR(s)"));
         }
         if marker.is_some() {
@@ -310,4 +329,127 @@ async fn every_call_times_every_fault_gives_the_documented_exit_and_at_most_one_
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// GitHub's GraphQL error answer (HTTP 200) to the mutation.
+fn graphql_error(kind: &str, message: &str) -> FaultKind {
+    FaultKind::Status {
+        status: 200,
+        body: json!({
+            "data": {"enablePullRequestAutoMerge": null},
+            "errors": [{"type": kind, "path": ["enablePullRequestAutoMerge"], "locations": [{"line": 2, "column": 3}], "message": message}],
+        }),
+        headers: vec![],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn graphql_answers_to_the_mutation_refusals_limits_and_permissions() {
+    // (GitHub's answer, exit code, marker's auto-merge reason or state, mutations sent)
+    let cases = [
+        (
+            graphql_error(
+                "UNPROCESSABLE",
+                "Pull request Auto merge is not allowed for this repository",
+            ),
+            exit::OK,
+            "not_allowed",
+            1,
+        ),
+        (
+            graphql_error(
+                "UNPROCESSABLE",
+                "Pull request Protected branch rules not configured for this branch",
+            ),
+            exit::OK,
+            "no_protection_rules",
+            1,
+        ),
+        (
+            graphql_error(
+                "UNPROCESSABLE",
+                "Pull request Pull request is in clean status",
+            ),
+            exit::OK,
+            "clean_status",
+            1,
+        ),
+        (
+            graphql_error(
+                "UNPROCESSABLE",
+                "Pull request Pull request is in unstable status",
+            ),
+            exit::OK,
+            "unstable_status",
+            1,
+        ),
+        (
+            graphql_error(
+                "UNPROCESSABLE",
+                "Can't enable auto-merge for this pull request",
+            ),
+            exit::OK,
+            "refused",
+            1,
+        ),
+        // Nothing was done: wait (≥ 60 s, virtual) and ask again.
+        (
+            graphql_error("RATE_LIMITED", "API rate limit exceeded for user ID 1."),
+            exit::OK,
+            "enabled",
+            2,
+        ),
+        (
+            graphql_error(
+                "FORBIDDEN",
+                "Resource not accessible by personal access token",
+            ),
+            exit::NOPERM,
+            "",
+            1,
+        ),
+    ];
+    for (kind, want, reason, mutations) in cases {
+        let github = FakeGitHub::start().await;
+        github.state().faults.push(Fault {
+            method: "POST".into(),
+            path_contains: "/graphql".into(),
+            times: 1,
+            kind: kind.clone(),
+        });
+        let node = Node::new("dell-r640", &github);
+        let clock = Arc::new(VirtualClock::new());
+        let result = node.run_lib(clock.clone()).await;
+        let code = result.as_ref().map_or_else(exit::of_register, |_| exit::OK);
+        assert_eq!(code, want, "{kind:?}: {result:?}");
+        let s = github.state();
+        assert_eq!(s.pulls.len(), 1);
+        let sent = s.lines().iter().filter(|l| *l == "POST /graphql").count();
+        assert_eq!(sent, mutations, "{kind:?}: {:?}", s.lines());
+        drop(s);
+        let marker = node.marker();
+        if want == exit::OK {
+            let am = &marker.as_ref().expect("marker")["auto_merge"];
+            let got = am.get("reason").unwrap_or(&am["state"]);
+            assert_eq!(got, reason, "{kind:?}: {marker:?}");
+            assert!(
+                github.state().open_pulls().len() == 1,
+                "never merged directly"
+            );
+        } else {
+            assert!(marker.is_none());
+        }
+        if reason == "enabled" {
+            assert!(
+                clock.slept() >= Duration::from_secs(60),
+                "{:?}",
+                clock.sleeps()
+            );
+        }
+        assert!(
+            github.state().violations.is_empty(),
+            "{:?}",
+            github.state().violations
+        );
+    }
 }

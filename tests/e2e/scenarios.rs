@@ -5,19 +5,22 @@ use enlist_e2e::fake::HeadFilter;
 use enlist_e2e::node::Node;
 use serde_json::Value;
 
-use crate::{fake, fresh};
+use crate::{AUTO_MERGE, fake, fresh_without_auto_merge, pending, without_shas};
 
 const DELL: &str = "node-faf6ca";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fresh_registration_opens_exactly_one_pr_in_seven_requests() {
     let github = fake().await;
-    let node = Node::new("dell-r640", &github);
+    let mut node = Node::new("dell-r640", &github);
+    // Without auto-merge: SPEC §4's base budget (≤ 7 requests, ≤ 3 writes), no GraphQL at all.
+    node.set("auto_merge", "off");
     let run = node.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let s = github.state();
-    assert_eq!(s.lines(), fresh(DELL));
+    assert_eq!(s.lines(), fresh_without_auto_merge(DELL));
     assert_eq!(s.writes().len(), 3);
+    assert!(s.graphql.is_empty());
     // head filter with the owner prefix, state=all.
     let list = &s.requests[3];
     assert!(
@@ -73,7 +76,7 @@ async fn fresh_registration_opens_exactly_one_pr_in_seven_requests() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn reboot_with_pending_marker_makes_one_read_and_no_write() {
+async fn reboot_with_pending_marker_reads_the_pr_and_its_checks_and_writes_nothing() {
     let github = fake().await;
     let mut node = Node::new("dell-r640", &github);
     assert_eq!(node.run(&[]).code, Some(0));
@@ -81,7 +84,8 @@ async fn reboot_with_pending_marker_makes_one_read_and_no_write() {
     node.reboot();
     let run = node.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert_eq!(github.state().lines(), ["GET /repos/acme/fleet/pulls/1"]);
+    // The PR, its head commit's check runs and (there are none) its combined status: ≤ 3 reads.
+    assert_eq!(without_shas(&github.state().lines()), pending(1));
     assert_eq!(node.marker().unwrap()["state"], "pending");
     github.assert_contract();
 }
@@ -224,7 +228,16 @@ async fn leftover_branch_with_file_only_needs_the_pr() {
         "the file was already right: {:?}",
         s.lines()
     );
-    assert_eq!(s.writes().len(), 2);
+    // The adopted branch ("Reference already exists"), the PR, auto-merge.
+    let writes: Vec<String> = s.writes().iter().map(|r| r.line()).collect();
+    assert_eq!(
+        writes,
+        [
+            "POST /repos/acme/fleet/git/refs",
+            "POST /repos/acme/fleet/pulls",
+            AUTO_MERGE
+        ]
+    );
     assert_eq!(s.open_pulls().len(), 1);
 }
 
@@ -250,10 +263,11 @@ async fn concurrent_runs_on_one_node_give_one_pr() {
     );
     let s = github.state();
     assert_eq!(s.pulls.len(), 1);
-    // The second run waited for the lock, then saw the pending marker: one read, no write.
-    assert_eq!(s.writes().len(), 3, "{:?}", s.lines());
-    assert_eq!(s.requests.len(), 8, "{:?}", s.lines());
-    assert_eq!(s.lines()[7], "GET /repos/acme/fleet/pulls/1");
+    // The second run waited for the lock, then saw the pending marker: the pending reads, no
+    // write.
+    assert_eq!(s.writes().len(), 4, "{:?}", s.lines());
+    assert_eq!(s.requests.len(), 8 + 3, "{:?}", s.lines());
+    assert_eq!(without_shas(&s.lines()[8..]), pending(1));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -459,9 +473,14 @@ async fn labels_are_applied_as_a_fourth_write() {
     let github = fake().await;
     let mut node = Node::new("dell-r640", &github);
     node.set("labels", "[enlist, hardware]");
+    node.set("auto_merge", "off");
     assert_eq!(node.run(&[]).code, Some(0));
     let s = github.state();
     assert_eq!(s.writes().len(), 4);
+    assert_eq!(
+        s.writes()[3].line(),
+        "POST /repos/acme/fleet/issues/1/labels"
+    );
     assert_eq!(s.pulls[0].labels, ["enlist", "hardware"]);
     drop(s);
     github.assert_contract();

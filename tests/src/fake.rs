@@ -11,6 +11,13 @@
 //! Faults (status codes, delays, "apply the write and then fail") and a secondary rate limit
 //! (content-creating requests per window) can be injected to test the client's behaviour.
 //!
+//! Auto-merge as GitHub does it: `POST /graphql` (GitHub Enterprise: `/api/graphql`) validates
+//! every document against GitHub's GraphQL schema ([`crate::graphql`]) and executes
+//! `enablePullRequestAutoMerge` — refusing as GitHub does when the repository does not allow
+//! auto-merge, the base branch has no required check, or the PR is already mergeable — and the
+//! fake then merges the PR itself once every required check of its head commit has passed
+//! ([`State::set_check`], [`State::set_status`]): the merge GitHub performs, never the client.
+//!
 //! Lists paginate like GitHub's: `per_page` defaults to 30 and is capped at 100, and a `Link`
 //! header names the `next`/`last` (and `first`/`prev`) pages — by repository id
 //! (`/repositories/{id}/…`), as GitHub writes them, so a client that only reads page one, or that
@@ -25,6 +32,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+use crate::graphql;
 use crate::openapi::Spec;
 
 pub mod app;
@@ -80,6 +88,45 @@ pub struct Pull {
     pub merged: bool,
     /// Labels.
     pub labels: Vec<String>,
+    /// Auto-merge's method (`squash`, `merge`, `rebase`) while it is on.
+    pub auto_merge: Option<String>,
+}
+
+impl Pull {
+    /// Its GraphQL node id.
+    pub fn node_id(&self) -> String {
+        format!("PR_kwDOKuxs{:08}", self.number)
+    }
+}
+
+/// A check run (GitHub Actions job, app) on a commit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckRun {
+    /// Id.
+    pub id: u64,
+    /// The commit.
+    pub sha: String,
+    /// The job's name, which a branch rule requires.
+    pub name: String,
+    /// `queued`, `in_progress`, `completed`.
+    pub status: String,
+    /// When completed: `success`, `failure`, …
+    pub conclusion: Option<String>,
+    /// Its summary line (`output.title`).
+    pub title: Option<String>,
+}
+
+/// A commit status (older CI).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommitStatus {
+    /// Id.
+    pub id: u64,
+    /// The commit.
+    pub sha: String,
+    /// Its context (what a branch rule requires).
+    pub context: String,
+    /// `success`, `failure`, `error`, `pending`.
+    pub state: String,
 }
 
 /// A comment on a pull request.
@@ -209,6 +256,17 @@ pub struct State {
     pub hang_at: Option<(usize, Duration)>,
     /// The repository's numeric id (GitHub's pagination links use it).
     pub repo_id: u64,
+    /// The repository setting "Allow auto-merge".
+    pub allow_auto_merge: bool,
+    /// Branch → the checks its protection requires (by name: a job name or a status context).
+    /// A branch without an entry has no rules.
+    pub required_checks: BTreeMap<String, Vec<String>>,
+    /// Check runs.
+    pub check_runs: Vec<CheckRun>,
+    /// Commit statuses.
+    pub statuses: Vec<CommitStatus>,
+    /// GraphQL requests, in order (the REST ones are in `requests` too).
+    pub graphql: Vec<Value>,
     /// `http://host[:port][/api/v3]` of the request being answered, for `Link` headers.
     link_base: String,
     /// The GitHub App, when the test uses one ([`FakeGitHub::with_app`]).
@@ -248,6 +306,11 @@ impl State {
             rate_limited: 0,
             hang_at: None,
             repo_id: 702_312,
+            allow_auto_merge: true,
+            required_checks: BTreeMap::from([("main".to_owned(), vec![REQUIRED_CHECK.to_owned()])]),
+            check_runs: Vec::new(),
+            statuses: Vec::new(),
+            graphql: Vec::new(),
             link_base: String::new(),
             app: None,
             next_number: 1,
@@ -314,8 +377,115 @@ impl State {
             state: "open".to_owned(),
             merged: false,
             labels: Vec::new(),
+            auto_merge: None,
         });
         number
+    }
+
+    /// A PR by number.
+    pub fn pull(&self, number: u64) -> Option<&Pull> {
+        self.pulls.iter().find(|p| p.number == number)
+    }
+
+    /// The head commit of PR `number`.
+    pub fn head_sha(&self, number: u64) -> Option<String> {
+        let pull = self.pull(number)?;
+        self.branches.get(&pull.head).cloned()
+    }
+
+    /// CI reports check `name` on PR `number`'s head commit: `None` while it runs, else its
+    /// conclusion (`success`, `failure`, …). Then GitHub merges whatever auto-merge may merge.
+    pub fn set_check(&mut self, number: u64, name: &str, conclusion: Option<&str>) {
+        self.set_check_titled(number, name, conclusion, None);
+    }
+
+    /// [`State::set_check`] with a summary line (`output.title`).
+    pub fn set_check_titled(
+        &mut self,
+        number: u64,
+        name: &str,
+        conclusion: Option<&str>,
+        title: Option<&str>,
+    ) {
+        let Some(sha) = self.head_sha(number) else {
+            return;
+        };
+        self.next_id += 1;
+        let run = CheckRun {
+            id: self.next_id,
+            sha: sha.clone(),
+            name: name.to_owned(),
+            status: if conclusion.is_some() {
+                "completed"
+            } else {
+                "in_progress"
+            }
+            .to_owned(),
+            conclusion: conclusion.map(str::to_owned),
+            title: title.map(str::to_owned),
+        };
+        // GitHub lists the latest run of each name.
+        self.check_runs
+            .retain(|r| !(r.sha == sha && r.name == name));
+        self.check_runs.push(run);
+        self.auto_merge_what_may_merge();
+    }
+
+    /// A commit status on PR `number`'s head commit (`success`, `failure`, `error`, `pending`).
+    pub fn set_status(&mut self, number: u64, context: &str, state: &str) {
+        let Some(sha) = self.head_sha(number) else {
+            return;
+        };
+        self.next_id += 1;
+        self.statuses
+            .retain(|s| !(s.sha == sha && s.context == context));
+        self.statuses.push(CommitStatus {
+            id: self.next_id,
+            sha,
+            context: context.to_owned(),
+            state: state.to_owned(),
+        });
+        self.auto_merge_what_may_merge();
+    }
+
+    /// Whether every check the base branch requires passed on `sha` (a check run that succeeded,
+    /// was skipped or neutral, or a successful commit status of that context). `None`: the base
+    /// branch has no rules.
+    fn required_checks_pass(&self, base: &str, sha: &str) -> Option<bool> {
+        let required = self.required_checks.get(base).filter(|r| !r.is_empty())?;
+        Some(required.iter().all(|name| {
+            self.check_runs.iter().any(|r| {
+                r.sha == sha
+                    && &r.name == name
+                    && matches!(
+                        r.conclusion.as_deref(),
+                        Some("success" | "skipped" | "neutral")
+                    )
+            }) || self
+                .statuses
+                .iter()
+                .any(|s| s.sha == sha && &s.context == name && s.state == "success")
+        }))
+    }
+
+    /// What GitHub does when a check completes: every open PR with auto-merge on whose required
+    /// checks all passed is merged.
+    fn auto_merge_what_may_merge(&mut self) {
+        let ready: Vec<u64> = self
+            .pulls
+            .iter()
+            .filter(|p| p.state == "open" && p.auto_merge.is_some())
+            .filter(|p| {
+                self.branches
+                    .get(&p.head)
+                    .and_then(|sha| self.required_checks_pass(&p.base, sha))
+                    == Some(true)
+            })
+            .map(|p| p.number)
+            .collect();
+        for number in ready {
+            self.merge(number);
+        }
     }
 
     /// Merges PR `number` into its base: the head's files land on the base branch.
@@ -453,6 +623,11 @@ impl State {
     }
 }
 
+/// GitHub's GraphQL endpoint (GitHub Enterprise: `/api/graphql`, beside `/api/v3`).
+fn is_graphql(path: &str) -> bool {
+    path == "/graphql" || path == "/api/graphql"
+}
+
 fn is_connection_fault(kind: &FaultKind) -> bool {
     matches!(
         kind,
@@ -484,6 +659,10 @@ pub struct FakeGitHub {
     state: Arc<Mutex<State>>,
     proxy: std::net::SocketAddr,
 }
+
+/// The check the fake's `main` requires by default: the reconcile job's name in
+/// `examples/gitops/.github/workflows/enlist-reconcile.yml`.
+pub const REQUIRED_CHECK: &str = "enlist reconcile";
 
 /// The token the fake accepts unless told otherwise.
 pub const TOKEN: &str = "ghp_enlistTestToken0123456789abcdefXYZ";
@@ -622,8 +801,13 @@ impl Respond for Responder {
             violations.push(format!("request {method} {path}: body is not JSON"));
         }
 
+        let is_graphql = is_graphql(&path);
+        if is_graphql {
+            // Checked against the GraphQL schema when it is executed (route → graphql).
+            violations.retain(|v| !v.contains("not an operation of the GitHub REST description"));
+        }
         let answer = answer(&mut state, &method, &path, &query, body.as_ref(), &headers);
-        if answer.body.is_null() && answer.status >= 500 {
+        if is_graphql || (answer.body.is_null() && answer.status >= 500) {
             // Outage bodies are not JSON on the real API either; nothing to check.
         } else {
             let problems = spec.check_response(&method, &path, answer.status, &answer.body);
@@ -821,6 +1005,12 @@ fn route(
     if let Some(answer) = app::route(state, method, path, body, bearer) {
         return answer;
     }
+    if is_graphql(path) {
+        return match method {
+            "POST" => graphql_request(state, body.unwrap_or(&Value::Null)),
+            _ => not_found("graphql"),
+        };
+    }
     let prefix = format!("/repos/{}/{}", state.owner, state.name);
     let Some(rest) = path.strip_prefix(&prefix) else {
         return not_found("repos/repos#get-a-repository");
@@ -865,8 +1055,213 @@ fn route(
         ("GET", ["issues", n, "comments"]) => list_comments(state, query, n),
         ("POST", ["issues", n, "comments"]) => create_comment(state, n, &body),
         ("POST", ["issues", n, "labels"]) => add_labels(state, n, &body),
+        ("GET", ["commits", git_ref @ .., "check-runs"]) => check_runs(state, &git_ref.join("/")),
+        ("GET", ["commits", git_ref @ .., "status"]) => combined_status(state, &git_ref.join("/")),
         _ => not_found("rest"),
     }
+}
+
+/// A branch name or a commit sha → the commit.
+fn resolve_commit(state: &State, git_ref: &str) -> Option<String> {
+    match state.branches.get(git_ref) {
+        Some(sha) => Some(sha.clone()),
+        None => state
+            .commits
+            .contains_key(git_ref)
+            .then(|| git_ref.to_owned()),
+    }
+}
+
+fn check_runs(state: &State, git_ref: &str) -> Answer {
+    let Some(sha) = resolve_commit(state, git_ref) else {
+        return Answer::json(
+            422,
+            json!({"message": format!("No commit found for SHA: {git_ref}"), "documentation_url": "https://docs.github.com/rest/checks/runs#list-check-runs-for-a-git-reference", "status": "422"}),
+        );
+    };
+    let runs: Vec<Value> = state
+        .check_runs
+        .iter()
+        .filter(|r| r.sha == sha)
+        .map(|r| {
+            let mut v = Spec::get().skeleton("check-run");
+            v["id"] = json!(r.id);
+            v["node_id"] = json!(format!("CR_kwDO{:08}", r.id));
+            v["head_sha"] = json!(r.sha);
+            v["name"] = json!(r.name);
+            v["status"] = json!(r.status);
+            v["conclusion"] = json!(r.conclusion);
+            let url = format!("{}/actions/runs/{}/job/{}", state.html_url(), r.id, r.id);
+            v["html_url"] = json!(url);
+            v["details_url"] = json!(url);
+            v["url"] = json!(format!("{}/check-runs/{}", state.base_url(), r.id));
+            v["output"]["title"] = json!(r.title);
+            v
+        })
+        .collect();
+    Answer::json(200, json!({"total_count": runs.len(), "check_runs": runs}))
+}
+
+fn combined_status(state: &State, git_ref: &str) -> Answer {
+    let Some(sha) = resolve_commit(state, git_ref) else {
+        return not_found("commits/statuses#get-the-combined-status-for-a-specific-reference");
+    };
+    let statuses: Vec<&CommitStatus> = state.statuses.iter().filter(|s| s.sha == sha).collect();
+    // GitHub: failure if any failed or errored, pending if any is pending (or there are none),
+    // else success.
+    let combined = if statuses
+        .iter()
+        .any(|s| s.state == "failure" || s.state == "error")
+    {
+        "failure"
+    } else if statuses.is_empty() || statuses.iter().any(|s| s.state == "pending") {
+        "pending"
+    } else {
+        "success"
+    };
+    let items: Vec<Value> = statuses
+        .iter()
+        .map(|st| {
+            let mut v = Spec::get().skeleton("simple-commit-status");
+            v["id"] = json!(st.id);
+            v["node_id"] = json!(format!("SC_kwDO{:08}", st.id));
+            v["state"] = json!(st.state);
+            v["context"] = json!(st.context);
+            v["target_url"] = json!(format!("https://ci.example/{}", st.id));
+            v["url"] = json!(format!("{}/statuses/{sha}", state.base_url()));
+            v
+        })
+        .collect();
+    let mut out = Spec::get().skeleton("combined-commit-status");
+    out["state"] = json!(combined);
+    out["sha"] = json!(sha);
+    out["total_count"] = json!(items.len());
+    out["statuses"] = json!(items);
+    out["commit_url"] = json!(format!("{}/commits/{sha}", state.base_url()));
+    out["url"] = json!(format!("{}/commits/{sha}/status", state.base_url()));
+    Answer::json(200, out)
+}
+
+/// `POST /graphql`: validated against GitHub's schema, then executed. GitHub answers errors with
+/// HTTP 200 and an `errors` list; a document that does not validate is a contract violation of
+/// the client's.
+fn graphql_request(state: &mut State, body: &Value) -> Answer {
+    state.graphql.push(body.clone());
+    let request = match graphql::validate(body) {
+        Ok(request) => request,
+        Err(errors) => {
+            for e in &errors {
+                state.violations.push(format!("GraphQL request: {e}"));
+            }
+            let errors: Vec<Value> = errors.iter().map(|m| json!({"message": m})).collect();
+            return Answer::json(200, json!({ "errors": errors }));
+        }
+    };
+    let mut data = serde_json::Map::new();
+    let mut errors = Vec::new();
+    let mut missing = Vec::new();
+    for field in request.root_fields() {
+        let key = field
+            .alias
+            .as_ref()
+            .unwrap_or(&field.name)
+            .as_str()
+            .to_owned();
+        let result = match field.name.as_str() {
+            "enablePullRequestAutoMerge" => {
+                enable_auto_merge(state, &request.argument(&field, "input"))
+            }
+            other => {
+                state
+                    .violations
+                    .push(format!("GraphQL: the fake does not implement {other}"));
+                Err((
+                    "INTERNAL",
+                    format!("{other} is not implemented by the fake"),
+                ))
+            }
+        };
+        match result {
+            Ok(payload) => {
+                data.insert(
+                    key,
+                    request.select(&field.selection_set, &payload, &mut missing),
+                );
+            }
+            Err((kind, message)) => {
+                data.insert(key.clone(), Value::Null);
+                errors.push(json!({"type": kind, "path": [key], "message": message}));
+            }
+        }
+    }
+    for m in missing {
+        state.violations.push(format!(
+            "GraphQL: the fake cannot answer {m} (extend fake.rs)"
+        ));
+    }
+    let mut out = json!({ "data": data });
+    if !errors.is_empty() {
+        out["errors"] = json!(errors);
+    }
+    Answer::json(200, out)
+}
+
+/// `enablePullRequestAutoMerge`, with GitHub's refusals (REFERENCE.md, "Auto-merge").
+fn enable_auto_merge(state: &mut State, input: &Value) -> Result<Value, (&'static str, String)> {
+    let id = input["pullRequestId"].as_str().unwrap_or("");
+    let method = input["mergeMethod"]
+        .as_str()
+        .unwrap_or("MERGE")
+        .to_lowercase();
+    let Some(pull) = state.pulls.iter().find(|p| p.node_id() == id).cloned() else {
+        return Err((
+            "NOT_FOUND",
+            format!("Could not resolve to a node with the global id of '{id}'"),
+        ));
+    };
+    let unprocessable = |m: &str| Err(("UNPROCESSABLE", m.to_owned()));
+    if pull.state != "open" {
+        return unprocessable("Pull request Pull request is closed");
+    }
+    if !state.allow_auto_merge {
+        return unprocessable("Pull request Auto merge is not allowed for this repository");
+    }
+    let head = state.branches.get(&pull.head).cloned().unwrap_or_default();
+    match state.required_checks_pass(&pull.base, &head) {
+        None => {
+            return unprocessable(
+                "Pull request Protected branch rules not configured for this branch",
+            );
+        }
+        Some(true) => return unprocessable("Pull request Pull request is in clean status"),
+        Some(false) => {}
+    }
+    if let Some(p) = state.pulls.iter_mut().find(|p| p.number == pull.number) {
+        p.auto_merge = Some(method);
+    }
+    let pull = state.pull(pull.number).cloned().expect("present");
+    Ok(json!({
+        "clientMutationId": null,
+        "actor": {"login": state.owner},
+        "pullRequest": pull_graphql(state, &pull),
+    }))
+}
+
+/// A PR as GraphQL objects show it (the fields enlist and its tests ask for).
+fn pull_graphql(state: &State, pull: &Pull) -> Value {
+    json!({
+        "id": pull.node_id(),
+        "number": pull.number,
+        "title": pull.title,
+        "url": format!("{}/pull/{}", state.html_url(), pull.number),
+        "state": if pull.merged { "MERGED" } else if pull.state == "open" { "OPEN" } else { "CLOSED" },
+        "merged": pull.merged,
+        "autoMergeRequest": pull.auto_merge.as_ref().map(|m| json!({
+            "mergeMethod": m.to_uppercase(),
+            "enabledAt": "2026-11-21T12:00:00Z",
+            "enabledBy": {"login": state.owner},
+        })),
+    })
 }
 
 fn get_repo(state: &State) -> Answer {
@@ -1088,6 +1483,20 @@ fn pull_json(state: &State, pull: &Pull, full: bool) -> Value {
     p["requested_reviewers"] = json!([]);
     let labels: Vec<Value> = pull.labels.iter().map(|l| label_json(l)).collect();
     p["labels"] = json!(labels);
+    p["node_id"] = json!(pull.node_id());
+    p["auto_merge"] = match &pull.auto_merge {
+        None => Value::Null,
+        Some(method) => {
+            let mut user = Spec::get().skeleton("simple-user");
+            user["login"] = json!(state.owner);
+            json!({
+                "enabled_by": user,
+                "merge_method": method,
+                "commit_title": format!("{} (#{})", pull.title, pull.number),
+                "commit_message": "",
+            })
+        }
+    };
     p
 }
 
@@ -1180,6 +1589,7 @@ fn create_pull(state: &mut State, body: &Value) -> Answer {
         state: "open".to_owned(),
         merged: false,
         labels: Vec::new(),
+        auto_merge: None,
     };
     let json = pull_json(state, &pull, true);
     state.pulls.push(pull);

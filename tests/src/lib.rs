@@ -6,6 +6,7 @@ pub mod clock;
 pub mod container;
 pub mod fake;
 pub mod fleetgen;
+pub mod graphql;
 pub mod logs;
 pub mod markdown;
 pub mod measure;

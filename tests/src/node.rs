@@ -222,6 +222,25 @@ impl Node {
         run
     }
 
+    /// `enlist status --state-dir <state> <args>` (e.g. `--json`), as an operator runs it.
+    pub fn status(&self, args: &[&str]) -> Run {
+        let out = Command::new(binary())
+            .arg("status")
+            .arg("--state-dir")
+            .arg(&self.state)
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("ENLIST_CONFIG", &self.config)
+            .output()
+            .expect("run enlist status");
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// Starts the binary without waiting (for concurrency and crash tests).
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
         Command::new(binary())

@@ -23,8 +23,8 @@ use super::{
     AutoMerge, Check, Created, FileWrite, Forge, ForgeError, PullRequest, Refusal, RemoteFile,
     RepoInfo,
 };
-use crate::config::MergeMethod;
 use crate::clock::Clock;
+use crate::config::MergeMethod;
 use crate::config::RepoName;
 use crate::secret::Token;
 
@@ -41,7 +41,8 @@ pub const PER_PAGE: usize = 100;
 
 /// The one GraphQL document enlist sends: turn on auto-merge. The fields asked back say whether
 /// it is on (and how), which is all the registration records.
-const ENABLE_AUTO_MERGE: &str = "mutation EnlistEnableAutoMerge($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!) {
+const ENABLE_AUTO_MERGE: &str =
+    "mutation EnlistEnableAutoMerge($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!) {
   enablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId, mergeMethod: $mergeMethod}) {
     pullRequest {
       number
@@ -805,15 +806,12 @@ fn parse_pull(value: &Value) -> Option<PullRequest> {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned(),
-        auto_merge: value
-            .get("auto_merge")
-            .filter(|a| !a.is_null())
-            .map(|a| {
-                a.get("merge_method")
-                    .and_then(Value::as_str)
-                    .unwrap_or("on")
-                    .to_owned()
-            }),
+        auto_merge: value.get("auto_merge").filter(|a| !a.is_null()).map(|a| {
+            a.get("merge_method")
+                .and_then(Value::as_str)
+                .unwrap_or("on")
+                .to_owned()
+        }),
     })
 }
 
@@ -1201,8 +1199,8 @@ impl Forge for GitHub {
                     }
                 }
             }
-            let request = &json["data"]["enablePullRequestAutoMerge"]["pullRequest"]
-                ["autoMergeRequest"];
+            let request =
+                &json["data"]["enablePullRequestAutoMerge"]["pullRequest"]["autoMergeRequest"];
             return match request.get("mergeMethod").and_then(Value::as_str) {
                 Some(m) => Ok(AutoMerge::Enabled(m.to_lowercase())),
                 None => Err(Self::unexpected(&what, &reply)),
@@ -1247,14 +1245,26 @@ mod tests {
     #[test]
     fn refusals_are_classified_by_githubs_message() {
         for (message, kind) in [
-            ("Pull request Auto merge is not allowed for this repository", Refusal::NotAllowed),
+            (
+                "Pull request Auto merge is not allowed for this repository",
+                Refusal::NotAllowed,
+            ),
             (
                 "Pull request Protected branch rules not configured for this branch",
                 Refusal::NoRules,
             ),
-            ("Pull request Pull request is in clean status", Refusal::Clean),
-            ("Pull request Pull request is in unstable status", Refusal::Unstable),
-            ("Can't enable auto-merge for this pull request", Refusal::Other),
+            (
+                "Pull request Pull request is in clean status",
+                Refusal::Clean,
+            ),
+            (
+                "Pull request Pull request is in unstable status",
+                Refusal::Unstable,
+            ),
+            (
+                "Can't enable auto-merge for this pull request",
+                Refusal::Other,
+            ),
         ] {
             assert_eq!(Refusal::classify(message), kind, "{message}");
         }

@@ -156,8 +156,13 @@ pub fn is_failure(check: &Check) -> bool {
     matches!(
         check.conclusion.as_deref(),
         Some(
-            "failure" | "timed_out" | "cancelled" | "action_required" | "startup_failure"
-                | "stale" | "error"
+            "failure"
+                | "timed_out"
+                | "cancelled"
+                | "action_required"
+                | "startup_failure"
+                | "stale"
+                | "error"
         )
     )
 }
@@ -387,7 +392,12 @@ mod tests {
     fn check(name: &str, conclusion: Option<&str>) -> Check {
         Check {
             name: name.into(),
-            status: if conclusion.is_some() { "completed" } else { "in_progress" }.into(),
+            status: if conclusion.is_some() {
+                "completed"
+            } else {
+                "in_progress"
+            }
+            .into(),
             conclusion: conclusion.map(str::to_owned),
             url: format!("https://github.com/acme/fleet/runs/{name}"),
             title: None,
@@ -400,7 +410,10 @@ mod tests {
         assert_eq!(s(vec![]), ChecksState::None);
         assert_eq!(s(vec![check("a", Some("success"))]), ChecksState::Passed);
         assert_eq!(
-            s(vec![check("a", Some("success")), check("b", Some("skipped"))]),
+            s(vec![
+                check("a", Some("success")),
+                check("b", Some("skipped"))
+            ]),
             ChecksState::Passed
         );
         assert_eq!(
@@ -430,7 +443,10 @@ mod tests {
             vec![check("enlist reconcile", Some("failure"))],
         ));
         let json = serde_json::to_string(&full).unwrap();
-        assert!(json.contains(r#""auto_merge":{"state":"refused""#), "{json}");
+        assert!(
+            json.contains(r#""auto_merge":{"state":"refused""#),
+            "{json}"
+        );
         assert_eq!(parse(json.as_bytes()).unwrap(), full);
     }
 

@@ -30,7 +30,9 @@ use std::time::Duration;
 
 use self::live::live_installer_reason;
 use self::lock::{LockError, StateLock};
-use self::marker::{AutoMergeRecord, CheckSource, Checks, MARKER_VERSION, Marker, MarkerError, MarkerState};
+use self::marker::{
+    AutoMergeRecord, CheckSource, Checks, MARKER_VERSION, Marker, MarkerError, MarkerState,
+};
 use self::planner::{
     Action, BranchView, Candidate, CommentReason, FileView, Local, Observed, Outcome, PlanError,
     PrView, Upstream, next_action,
@@ -684,7 +686,11 @@ impl Run<'_> {
             }
             Action::ReadCombinedStatus { sha } => {
                 let statuses = gate.call(|| forge.combined_status(sha)).await?;
-                self.note(format!("{} commit status(es) on {}", statuses.len(), short(sha)));
+                self.note(format!(
+                    "{} commit status(es) on {}",
+                    statuses.len(),
+                    short(sha)
+                ));
                 self.observed.checks = Some(Checks::new(CheckSource::Statuses, statuses));
             }
             Action::ListComments { number } => {

@@ -1044,7 +1044,10 @@ mod tests {
         o.auto_merge_unknown = true;
         assert_eq!(next_action(&l, &o), Action::ReadPr { number: 4 });
         o.auto_merge_unknown = false;
-        assert!(matches!(next_action(&l, &o), Action::EnableAutoMerge { .. }));
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::EnableAutoMerge { .. }
+        ));
     }
 
     #[test]

@@ -12,7 +12,9 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
-use super::marker::{self, AutoMergeRecord, ChecksState, MARKER_FILE, Marker, MarkerError, MarkerState};
+use super::marker::{
+    self, AutoMergeRecord, ChecksState, MARKER_FILE, Marker, MarkerError, MarkerState,
+};
 use super::pr::plain;
 
 /// Renders the marker in `state_dir` (or "not registered") as text or JSON.
@@ -89,11 +91,7 @@ pub fn human(state_dir: &Path, marker: Option<&Marker>, now: SystemTime) -> Stri
                     } else {
                         "✓"
                     };
-                    let mut line = format!(
-                        "{mark} {} — {}",
-                        plain(&check.name),
-                        plain(state)
-                    );
+                    let mut line = format!("{mark} {} — {}", plain(&check.name), plain(state));
                     if !check.url.is_empty() {
                         line.push_str(&format!("  {}", plain(&check.url)));
                     }
@@ -153,7 +151,11 @@ fn pending_next(m: &Marker) -> String {
                     if f.url.is_empty() {
                         format!("the {} check failed", plain(&f.name))
                     } else {
-                        format!("the {} check failed: open {}", plain(&f.name), plain(&f.url))
+                        format!(
+                            "the {} check failed: open {}",
+                            plain(&f.name),
+                            plain(&f.url)
+                        )
                     }
                 })
                 .collect();
@@ -170,9 +172,9 @@ fn pending_next(m: &Marker) -> String {
             format!("checks are running; GitHub merges it when the required ones pass; {RECHECK}")
         }
         _ if auto => format!("GitHub merges it once the base branch's rules hold; {RECHECK}"),
-        _ => format!(
-            "waiting for review: merging registers the node, closing rejects it; {RECHECK}"
-        ),
+        _ => {
+            format!("waiting for review: merging registers the node, closing rejects it; {RECHECK}")
+        }
     }
 }
 
@@ -298,7 +300,10 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(!text.contains('\u{1b}'), "no escape sequence reaches the terminal");
+        assert!(
+            !text.contains('\u{1b}'),
+            "no escape sequence reaches the terminal"
+        );
         m.auto_merge = Some(AutoMergeRecord::Refused {
             reason: "not_allowed".into(),
             message: "Pull request Auto merge is not allowed for this repository".into(),
