@@ -111,6 +111,32 @@ in
             description = "Set through {option}`services.enlist.readinessTimeout`.";
           };
 
+          auto_merge = lib.mkOption {
+            type = lib.types.enum [
+              "squash"
+              "merge"
+              "rebase"
+              "off"
+            ];
+            default = "squash";
+            description = ''
+              After opening its pull request, the node turns on GitHub auto-merge with this merge
+              method: GitHub merges once the base branch's rules hold (require the reconcile check,
+              and allow auto-merge, in the repository). enlist never merges directly. `off`: a
+              person merges (or the repository's workflow turns auto-merge on, for large
+              bring-ups).
+            '';
+          };
+
+          auto_merge_updates = lib.mkOption {
+            type = lib.types.bool;
+            default = false;
+            description = ''
+              Also auto-merge the pull requests that update a registered node's facts (a DIMM or
+              disk died, a NIC was swapped). Off by default: a hardware event is for a person.
+            '';
+          };
+
           run_timeout_secs = lib.mkOption {
             type = lib.types.ints.positive;
             default = 840;

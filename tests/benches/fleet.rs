@@ -1,13 +1,15 @@
 //! Fleet simulation: N nodes (default 200) register concurrently against the fake GitHub, which
 //! enforces GitHub's secondary limits (80 content-creating requests per minute, 100 concurrent
-//! requests, `retry-after` on 403) with time scaled so a run takes seconds. Prints PRs opened,
-//! duplicates, failures, completion time, the rate-limit floor (3·N writes / 80 per window) and
-//! their ratio.
+//! requests, `retry-after` on 403) with time scaled so a run takes seconds. Twice in the same
+//! run: nodes with `auto_merge: off` (3 writes each: the baseline), then with the default
+//! `auto_merge: squash` (4 writes: GitHub counts the GraphQL mutation as content creation). Prints
+//! PRs opened, duplicates, failures, completion time, the rate-limit floor (writes·N / 80 per
+//! window), their ratio, and the throughput auto-merge costs against the baseline.
 //!
 //!     cargo bench -p enlist-e2e --bench fleet [-- NODES [SCALE]]
 //!
-//! A node that exits 75 (rate limited past its per-run budget) is restarted after the unit's
-//! RestartSec (5 min, virtual), as systemd would; restarts are reported.
+//! A node that exits 75 (rate limited past its per-run budget or deadline) is restarted after the
+//! unit's RestartSec (5 min, virtual), as systemd would; restarts are reported.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,8 +22,13 @@ use enlist_e2e::node::Node;
 
 /// systemd's RestartSec= in the shipped unit.
 const RESTART_SEC: Duration = Duration::from_secs(300);
-/// Writes per fresh registration.
-const WRITES_PER_NODE: f64 = 3.0;
+
+/// One simulation's figures.
+struct Outcome {
+    completion: Duration,
+    floor: Duration,
+    ok: bool,
+}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
 async fn main() {
@@ -31,6 +38,30 @@ async fn main() {
         .collect();
     let nodes: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(200);
     let scale: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(60.0);
+    let off = simulate(nodes, scale, "off", 3.0).await;
+    let on = simulate(nodes, scale, "squash", 4.0).await;
+    let throughput = |o: &Outcome| nodes as f64 / o.completion.as_secs_f64() * 3600.0;
+    println!("auto-merge on the nodes vs off (same run)");
+    println!(
+        "  throughput            {:.0} vs {:.0} nodes/h: ×{:.2} (writes per node 4 vs 3: ×{:.2})",
+        throughput(&on),
+        throughput(&off),
+        throughput(&on) / throughput(&off),
+        3.0 / 4.0
+    );
+    println!(
+        "  completion            {:.0} s vs {:.0} s (floors {:.0} s vs {:.0} s)",
+        on.completion.as_secs_f64(),
+        off.completion.as_secs_f64(),
+        on.floor.as_secs_f64(),
+        off.floor.as_secs_f64()
+    );
+    if !(off.ok && on.ok) {
+        std::process::exit(1);
+    }
+}
+
+async fn simulate(nodes: usize, scale: f64, auto_merge: &str, writes_per_node: f64) -> Outcome {
     let limit = WriteLimit::github(scale);
     let window_virtual = limit.window.mul_f64(scale);
     let max_writes = limit.max_writes;
@@ -39,7 +70,7 @@ async fn main() {
     github.state().write_limit = Some(limit);
     let clock = Arc::new(ScaledClock::new(scale, 20261121));
 
-    eprintln!("preparing {nodes} nodes…");
+    eprintln!("preparing {nodes} nodes (auto_merge: {auto_merge})…");
     let fleet: Vec<Arc<Node>> = (0..nodes)
         .map(|i| {
             let mut node = Node::new("vm-no-dmi", &github);
@@ -54,6 +85,7 @@ async fn main() {
             node.set_hostname(&format!("rack{}-n{:03}", i / 40, i % 40));
             node.set("readiness_timeout_secs", "600");
             node.set("request_timeout_secs", "30");
+            node.set("auto_merge", auto_merge);
             Arc::new(node)
         })
         .collect();
@@ -104,15 +136,19 @@ async fn main() {
     let heads: std::collections::BTreeSet<&str> = s.pulls.iter().map(|p| p.head.as_str()).collect();
     let duplicates = s.pulls.len() - heads.len();
     let writes = s.writes().iter().filter(|r| r.status < 400).count();
-    let floor = window_virtual.mul_f64(WRITES_PER_NODE * nodes as f64 / max_writes as f64);
+    let auto_merged = s.pulls.iter().filter(|p| p.auto_merge.is_some()).count();
+    let floor = window_virtual.mul_f64(writes_per_node * nodes as f64 / max_writes as f64);
     let ratio = floor.as_secs_f64() / completion.as_secs_f64();
 
-    println!("fleet simulation: {nodes} nodes, GitHub secondary limits scaled ×{scale}");
+    println!(
+        "fleet simulation: {nodes} nodes, auto_merge: {auto_merge}, GitHub secondary limits scaled ×{scale}"
+    );
     println!(
         "  limits                {max_writes} content-creating requests / {:.0} s, 100 concurrent",
         window_virtual.as_secs_f64()
     );
     println!("  PRs opened            {}", s.pulls.len());
+    println!("  with auto-merge on    {auto_merged}");
     println!("  duplicate PRs         {duplicates}");
     println!("  nodes failed          {}", failed.len());
     println!("  restarts (exit 75/69) {restarts}");
@@ -129,7 +165,7 @@ async fn main() {
         last.as_secs_f64()
     );
     println!(
-        "  rate-limit floor      {:.0} s = 3·{nodes} writes / {max_writes} × {:.0} s",
+        "  rate-limit floor      {:.0} s = {writes_per_node}·{nodes} writes / {max_writes} × {:.0} s",
         floor.as_secs_f64(),
         window_virtual.as_secs_f64()
     );
@@ -137,9 +173,13 @@ async fn main() {
     for e in failed.iter().take(5) {
         println!("  failure: {e}");
     }
+    let expected_auto = if auto_merge == "off" { 0 } else { nodes };
+    let ok = duplicates == 0 && failed.is_empty() && auto_merged == expected_auto;
     drop(s);
     github.assert_contract();
-    if duplicates > 0 || !failed.is_empty() {
-        std::process::exit(1);
+    Outcome {
+        completion,
+        floor,
+        ok,
     }
 }

@@ -319,3 +319,49 @@ async fn mutation_that_landed_before_a_502_is_read_back_not_repeated() {
         assert_eq!(node.marker().unwrap()["auto_merge"]["state"], "enabled");
     }
 }
+
+#[test]
+fn example_workflow_reports_the_check_the_fake_requires_and_never_merges_directly() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/gitops/.github/workflows/enlist-reconcile.yml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let workflow: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    // The required check is the job's name on the PR: the name the README tells owners to require.
+    assert_eq!(workflow["jobs"]["reconcile"]["name"].as_str(), Some(REQUIRED_CHECK));
+    let job = &workflow["jobs"]["auto-merge"];
+    let condition = job["if"].as_str().unwrap();
+    assert!(condition.contains("vars.ENLIST_AUTO_MERGE != ''"), "opt-in: {condition}");
+    assert!(condition.contains("startsWith(github.head_ref, 'enlist/')"), "{condition}");
+    let script = job["steps"][0]["run"].as_str().unwrap();
+    assert!(script.contains("gh pr merge \"$PR\" --repo \"$GITHUB_REPOSITORY\" --auto"), "{script}");
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gitops/README.md"),
+    )
+    .unwrap();
+    assert!(readme.contains(&format!("`{REQUIRED_CHECK}`")), "the README names the check");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_without_checks_read_still_gets_through_a_pending_run() {
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    assert_eq!(node.run(&[]).code, Some(0));
+    github.state().faults.push(Fault {
+        method: "GET".into(),
+        path_contains: "/check-runs".into(),
+        times: 10,
+        kind: FaultKind::Status {
+            status: 403,
+            body: json!({"message": "Resource not accessible by personal access token", "documentation_url": "https://docs.github.com/rest"}),
+            headers: vec![("x-ratelimit-remaining".into(), "4999".into())],
+        },
+    });
+    github.state().requests.clear();
+    node.reboot();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("Checks: read"), "{}", run.stderr);
+    assert_eq!(github.state().requests.len(), 2, "no status read after a 403");
+    assert_eq!(node.marker().unwrap()["checks"]["state"], "unreadable");
+    assert!(node.status(&[]).stdout.contains("give it Checks: read"));
+}

@@ -243,6 +243,11 @@ fn module_unit_equals_the_plain_unit() {
         "the token path leaks outside LoadCredential: {without_credential}"
     );
     assert!(!enabled["settings"].to_string().contains(token));
+    // The binary's defaults, written out: auto-merge (squash) for registrations only, and the
+    // run's deadline that sizes the start timeout.
+    assert_eq!(enabled["settings"]["auto_merge"], "squash");
+    assert_eq!(enabled["settings"]["auto_merge_updates"], false);
+    assert_eq!(enabled["settings"]["run_timeout_secs"], 840);
 
     // The extra unit is this scenario's; the plain unit has none.
     let mut plain = service.clone();

@@ -137,6 +137,9 @@ pub enum ChecksState {
     Passed,
     /// At least one failed.
     Failed,
+    /// The token may not read them (403): a fine-grained token lacks Checks/Commit statuses:
+    /// read. Registration goes on; only `enlist status` cannot show them.
+    Unreadable,
 }
 
 impl ChecksState {
@@ -147,6 +150,7 @@ impl ChecksState {
             ChecksState::Pending => "pending",
             ChecksState::Passed => "passed",
             ChecksState::Failed => "failed",
+            ChecksState::Unreadable => "unreadable",
         }
     }
 }
@@ -184,6 +188,15 @@ impl Checks {
             state,
             source,
             checks,
+        }
+    }
+
+    /// Checks the token may not read (nothing more is asked this run).
+    pub fn unreadable() -> Checks {
+        Checks {
+            state: ChecksState::Unreadable,
+            source: CheckSource::Statuses,
+            checks: Vec::new(),
         }
     }
 

@@ -680,18 +680,32 @@ impl Run<'_> {
                 }
             }
             Action::ReadCheckRuns { sha } => {
-                let runs = gate.call(|| forge.check_runs(sha)).await?;
-                self.note(format!("{} check run(s) on {}", runs.len(), short(sha)));
-                self.observed.checks = Some(Checks::new(CheckSource::CheckRuns, runs));
+                self.observed.checks = Some(match gate.call(|| forge.check_runs(sha)).await {
+                    Ok(runs) => {
+                        self.note(format!("{} check run(s) on {}", runs.len(), short(sha)));
+                        Checks::new(CheckSource::CheckRuns, runs)
+                    }
+                    Err(RegisterError::Forge(e @ ForgeError::Forbidden { .. })) => {
+                        unreadable_checks(&e)
+                    }
+                    Err(e) => return Err(e),
+                });
             }
             Action::ReadCombinedStatus { sha } => {
-                let statuses = gate.call(|| forge.combined_status(sha)).await?;
-                self.note(format!(
-                    "{} commit status(es) on {}",
-                    statuses.len(),
-                    short(sha)
-                ));
-                self.observed.checks = Some(Checks::new(CheckSource::Statuses, statuses));
+                self.observed.checks = Some(match gate.call(|| forge.combined_status(sha)).await {
+                    Ok(statuses) => {
+                        self.note(format!(
+                            "{} commit status(es) on {}",
+                            statuses.len(),
+                            short(sha)
+                        ));
+                        Checks::new(CheckSource::Statuses, statuses)
+                    }
+                    Err(RegisterError::Forge(e @ ForgeError::Forbidden { .. })) => {
+                        unreadable_checks(&e)
+                    }
+                    Err(e) => return Err(e),
+                });
             }
             Action::ListComments { number } => {
                 let comments = gate.call(|| forge.comments(*number)).await?;
@@ -1210,6 +1224,15 @@ fn view(pr: &PullRequest, boot_id: &str) -> PrView {
         head_sha: pr.head_sha.clone(),
         auto_merge: pr.auto_merge.clone(),
     }
+}
+
+/// A token without Checks/Commit statuses: read still registers nodes; say what is missing.
+fn unreadable_checks(error: &ForgeError) -> Checks {
+    log::warn!(
+        "{error}; to show the pull request's checks, also give the token Checks: read and \
+         Commit statuses: read (registration goes on without them)"
+    );
+    Checks::unreadable()
 }
 
 fn pr_state(pr: &PrView) -> &'static str {

@@ -70,6 +70,11 @@ pub fn human(state_dir: &Path, marker: Option<&Marker>, now: SystemTime) -> Stri
         row("auto-merge", &auto_merge_line(m.auto_merge.as_ref()));
         match &m.checks {
             None => row("checks", "not read yet"),
+            Some(c) if c.state == ChecksState::Unreadable => row(
+                "checks",
+                "unreadable: the token may not read them; give it Checks: read and Commit \
+                 statuses: read",
+            ),
             Some(c) => {
                 row(
                     "checks",
