@@ -327,18 +327,33 @@ fn example_workflow_reports_the_check_the_fake_requires_and_never_merges_directl
     let text = std::fs::read_to_string(&path).unwrap();
     let workflow: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
     // The required check is the job's name on the PR: the name the README tells owners to require.
-    assert_eq!(workflow["jobs"]["reconcile"]["name"].as_str(), Some(REQUIRED_CHECK));
+    assert_eq!(
+        workflow["jobs"]["reconcile"]["name"].as_str(),
+        Some(REQUIRED_CHECK)
+    );
     let job = &workflow["jobs"]["auto-merge"];
     let condition = job["if"].as_str().unwrap();
-    assert!(condition.contains("vars.ENLIST_AUTO_MERGE != ''"), "opt-in: {condition}");
-    assert!(condition.contains("startsWith(github.head_ref, 'enlist/')"), "{condition}");
+    assert!(
+        condition.contains("vars.ENLIST_AUTO_MERGE != ''"),
+        "opt-in: {condition}"
+    );
+    assert!(
+        condition.contains("startsWith(github.head_ref, 'enlist/')"),
+        "{condition}"
+    );
     let script = job["steps"][0]["run"].as_str().unwrap();
-    assert!(script.contains("gh pr merge \"$PR\" --repo \"$GITHUB_REPOSITORY\" --auto"), "{script}");
+    assert!(
+        script.contains("gh pr merge \"$PR\" --repo \"$GITHUB_REPOSITORY\" --auto"),
+        "{script}"
+    );
     let readme = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gitops/README.md"),
     )
     .unwrap();
-    assert!(readme.contains(&format!("`{REQUIRED_CHECK}`")), "the README names the check");
+    assert!(
+        readme.contains(&format!("`{REQUIRED_CHECK}`")),
+        "the README names the check"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -361,7 +376,11 @@ async fn token_without_checks_read_still_gets_through_a_pending_run() {
     let run = node.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(run.stderr.contains("Checks: read"), "{}", run.stderr);
-    assert_eq!(github.state().requests.len(), 2, "no status read after a 403");
+    assert_eq!(
+        github.state().requests.len(),
+        2,
+        "no status read after a 403"
+    );
     assert_eq!(node.marker().unwrap()["checks"]["state"], "unreadable");
     assert!(node.status(&[]).stdout.contains("give it Checks: read"));
 }

@@ -1,8 +1,10 @@
 //! `cargo run -p enlist-e2e --bin playground`: the whole product in one command, with no GitHub
 //! account. Starts the fake GitHub on loopback, simulates one machine (the Dell R640 fixture: its
 //! `/sys` and `/etc` copied to a temp dir) and runs `enlist register` as that node would live —
-//! first boot, a reboot, a reinstall, and after a reviewer merges the PR — then prints what the
-//! fake GitHub holds and the marker on the node.
+//! first boot (PR + auto-merge), a reboot, a reinstall — then "CI" runs `enlist reconcile` on the
+//! PR's tree and reports the required check, GitHub (the fake) merges, and the next boots cost one
+//! read, then nothing. Then a red run: a second machine with the first one's serial, whose check
+//! fails, whose PR stays open, and whose `enlist status` names the failing check.
 //!
 //! It calls the library entry point in-process (`enlist::register::register`, via
 //! [`Node::run_lib`]) with the real system clock: nothing in these paths waits. The temp dir and the
@@ -12,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use enlist::clock::SystemClock;
 use enlist::register::{RegisterError, Report};
-use enlist_e2e::fake::{FakeGitHub, Recorded};
+use enlist_e2e::fake::{FakeGitHub, REQUIRED_CHECK, Recorded};
 use enlist_e2e::node::Node;
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
@@ -81,14 +83,14 @@ async fn playground() -> Result<(), RegisterError> {
     step(
         &github,
         &node,
-        "1. First boot: the enlist unit runs once the network is up",
+        "1. First boot: the enlist unit opens one PR and turns on GitHub auto-merge for it",
     )
     .await?;
     node.reboot();
     step(
         &github,
         &node,
-        "2. Reboot: the marker says `pending`, so one read of the PR and no write",
+        "2. Reboot before CI is done: `pending`, so the PR and its checks are read, nothing written",
     )
     .await?;
     node.reinstall();
@@ -101,8 +103,12 @@ async fn playground() -> Result<(), RegisterError> {
 
     forge(&github, &node);
 
-    section("After review: a maintainer merges the pull request");
-    github.state().merge(1);
+    section("CI: `enlist reconcile` runs on the PR's tree and reports the required check");
+    ci(&github, 1);
+    println!(
+        "  GitHub (the fake) merged #1 by auto-merge: {}",
+        github.state().pull(1).is_some_and(|p| p.merged)
+    );
     node.reboot();
     step(
         &github,
@@ -117,6 +123,52 @@ async fn playground() -> Result<(), RegisterError> {
             "  marker state: {}",
             marker["state"].as_str().unwrap_or("?")
         );
+    }
+
+    section("A red run: a second machine reports the first one's serial number (a cloned board)");
+    let clone = Node::new(FIXTURE, &github);
+    std::fs::write(
+        clone.root.join("sys/class/dmi/id/product_uuid"),
+        "4c4c4544-0042-3110-8052-c4c04f4e5931\n",
+    )
+    .ok();
+    clone.set_hostname("r640-b7");
+    let report = step(
+        &github,
+        &clone,
+        "6. The clone's first boot: its own PR, auto-merge on",
+    )
+    .await?;
+    let number = report
+        .recorded
+        .as_ref()
+        .and_then(|m| m.pr_number)
+        .unwrap_or(2);
+    section("CI: reconcile finds a duplicate identity; the required check fails");
+    ci(&github, number);
+    println!(
+        "  #{number} still open, not merged: {}",
+        github
+            .state()
+            .pull(number)
+            .is_some_and(|p| p.state == "open")
+    );
+    let mut clone = clone;
+    clone.reboot();
+    step(
+        &github,
+        &clone,
+        "7. The clone's next boot: the PR and its check runs (2 reads); the failure is recorded",
+    )
+    .await?;
+    section("`enlist status` on the clone");
+    match enlist::register::status::render(&clone.state, false) {
+        Ok(text) => {
+            for line in text.lines() {
+                println!("  {line}");
+            }
+        }
+        Err(e) => println!("  enlist status failed: {e}"),
     }
     println!();
     println!("Next: `cargo test --workspace` runs this and every failure mode (crashes, rate");
@@ -172,6 +224,65 @@ async fn step(github: &FakeGitHub, node: &Node, title: &str) -> Result<Report, R
         println!("    {:<5} {:width$}  → {}", r.method, r.path, r.status);
     }
     Ok(report)
+}
+
+/// What CI does on a registration PR: `enlist reconcile` over the PR's tree (the repository as
+/// it would be after the merge) against the inventory, reported as the required check. The fake
+/// then merges the PR if auto-merge is on and the check passed — as GitHub does.
+fn ci(github: &FakeGitHub, number: u64) {
+    let tree = {
+        let s = github.state();
+        let head = s.pull(number).map(|p| p.head.clone()).unwrap_or_default();
+        s.tree(&head).cloned().unwrap_or_default()
+    };
+    let checkout = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            println!("  cannot make a checkout: {e}");
+            return;
+        }
+    };
+    for (path, content) in &tree {
+        let file = checkout.path().join(path);
+        if let Some(parent) = file.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let _ = std::fs::write(file, content);
+    }
+    let inventory = checkout.path().join("inventory.csv");
+    let _ = std::fs::write(
+        &inventory,
+        "serial,make,model,status\n5H8VXC3,Dell Inc.,PowerEdge R640,active\n",
+    );
+    let options = enlist::reconcile::Options {
+        nodes: checkout.path().to_owned(),
+        inventory,
+        demand: None,
+    };
+    let (conclusion, title) = match enlist::reconcile::reconcile(&options) {
+        Ok(report) if report.failed(false) => {
+            let mut why = Vec::new();
+            if !report.invalid.is_empty() {
+                why.push(format!("{} invalid", report.invalid.len()));
+            }
+            match report.duplicates.len() {
+                0 => {}
+                1 => why.push("1 duplicate identity".to_owned()),
+                n => why.push(format!("{n} duplicate identities")),
+            }
+            ("failure", why.join(", "))
+        }
+        Ok(_) => ("success", "reconciled".to_owned()),
+        Err(e) => ("failure", e.to_string()),
+    };
+    println!(
+        "  enlist reconcile on #{number}'s tree ({} files): {conclusion} ({title})",
+        tree.len()
+    );
+    println!("  → check run `{REQUIRED_CHECK}`: {conclusion}");
+    github
+        .state()
+        .set_check_titled(number, REQUIRED_CHECK, Some(conclusion), Some(&title));
 }
 
 /// Prints what the fake GitHub holds after the three lifecycle runs, and the marker.
