@@ -44,8 +44,7 @@ use crate::document::NodeDocument;
 use crate::facts::{self, FactsError, HostKernel, KernelProbe, Observations};
 use crate::forge::{
     AutoMerge, Created, Credentials, FileWrite, Forge, ForgeError, GitHub, GitHubOptions,
-    PullRequest,
-    RequestCounts,
+    PullRequest, RequestCounts,
 };
 use crate::identity::{NODE_ID_HEX_LENGTHS, NodeId};
 use crate::logging::{self, Event};

@@ -257,6 +257,7 @@ fn ci(github: &FakeGitHub, number: u64) {
     let options = enlist::reconcile::Options {
         nodes: checkout.path().to_owned(),
         inventory,
+        inventory_map: None,
         demand: None,
     };
     let (conclusion, title) = match enlist::reconcile::reconcile(&options) {
