@@ -343,7 +343,9 @@ async fn boot_registers_once_then_reads_the_pending_pr_once_then_makes_no_reques
     {
         let s = github.state();
         assert_eq!(s.lines(), fresh(DELL), "{}", first.context());
-        assert_eq!(s.writes().len(), 3);
+        // Branch, commit, PR, and turning on auto-merge.
+        assert_eq!(s.writes().len(), 4);
+        assert_eq!(s.pulls[0].auto_merge.as_deref(), Some("squash"));
         assert_eq!(s.pulls.len(), 1, "exactly one PR");
         assert_eq!(s.open_pulls().len(), 1);
     }
