@@ -226,6 +226,31 @@ in
       '';
     };
 
+    timer = {
+      enable = lib.mkOption {
+        type = lib.types.bool;
+        default = true;
+        description = ''
+          Re-run `enlist register` from a timer (15 min after boot, then an hour after each run
+          ends, with up to 15 min of random delay) until the registration is final: a pending node
+          sees its PR merged, rejected, or its check fail without waiting for a reboot, and a node
+          whose network came up late registers within the hour. A registered node makes no
+          request at all, so leaving it on costs nothing. Same as systemd/enlist.timer.
+        '';
+      };
+
+      interval = lib.mkOption {
+        type = lib.types.str;
+        default = "1h";
+        example = "30min";
+        description = ''
+          `OnUnitInactiveSec=`: how long after a run ends the next one starts (a systemd time
+          span). While GitHub stays unreachable or rate-limited, enlist spaces its attempts out
+          further by itself (up to a day).
+        '';
+      };
+    };
+
     readinessTimeout = lib.mkOption {
       type = lib.types.ints.positive;
       default = 600;
@@ -324,8 +349,8 @@ in
 
       serviceConfig = {
         Type = "oneshot";
-        # Stays "active (exited)" with the last STATUS= text.
-        RemainAfterExit = true;
+        # No RemainAfterExit: the unit goes inactive after each run, so the timer can start it
+        # again (the last STATUS= text stays in `systemctl status enlist` until the next run).
         # Without it a oneshot gets no NOTIFY_SOCKET and STATUS= is lost.
         NotifyAccess = "main";
         ExecStart = "${lib.getExe cfg.package} register --config ${configFile}";
@@ -385,6 +410,19 @@ in
         ];
         SystemCallErrorNumber = "EPERM";
         UMask = "0077";
+      };
+    };
+
+    # Until the registration is final; see systemd/enlist.timer (the module test compares them).
+    systemd.timers.enlist = lib.mkIf cfg.timer.enable {
+      description = "Re-check this node's registration until it is final (enlist)";
+      documentation = [ "https://github.com/enlist-dev/enlist" ];
+      wantedBy = [ "timers.target" ];
+      timerConfig = {
+        OnBootSec = "15min";
+        OnUnitInactiveSec = cfg.timer.interval;
+        RandomizedDelaySec = "15min";
+        Unit = "enlist.service";
       };
     };
   };

@@ -177,7 +177,12 @@ fn register_command(args: RegisterArgs, env: &config::Env) -> Result<(), Failure
         .enable_all()
         .build()
         .map_err(Failure::Output)?;
-    let report = runtime.block_on(register::register(&cfg, &Deps::default()))?;
+    // Unattended runs (the unit, the timer) wait out a back-off; a person at a terminal tries now.
+    let deps = Deps {
+        honour_backoff: !std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        ..Deps::default()
+    };
+    let report = runtime.block_on(register::register(&cfg, &deps))?;
     if cfg.dry_run {
         let preview = Preview::new(&cfg, &report);
         if args.json {

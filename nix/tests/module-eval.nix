@@ -201,6 +201,8 @@ let
     relativeToken = lib.recursiveUpdate base { services.enlist.tokenFile = "secrets/token"; };
     pathLiteralToken = lib.recursiveUpdate base { services.enlist.tokenFile = ./module-eval.nix; };
     stateDirMoved = lib.recursiveUpdate base { services.enlist.settings.state_dir = "/srv/enlist"; };
+    timerOff = lib.recursiveUpdate base { services.enlist.timer.enable = false; };
+    timerEvery30min = lib.recursiveUpdate base { services.enlist.timer.interval = "30min"; };
 
     # A GitHub App instead of the token.
     app = appBase;

@@ -31,7 +31,7 @@ use enlist_e2e::fake::TOKEN;
 use enlist_e2e::node::{self, assert_no_token};
 use serde_json::Value;
 
-use crate::{fake, fresh};
+use crate::{fake, fresh, pending, without_shas};
 
 const DELL: &str = "node-faf6ca";
 
@@ -292,12 +292,13 @@ impl Report {
         );
     }
 
-    /// Asserts a successful run: `active (exited)`, the binary's `STATUS=` text naming the node,
-    /// its events (also found by `journalctl -u enlist`, as the README tells operators), and
-    /// nothing logged at warning or worse.
+    /// Asserts a successful run: `inactive (dead)` with `Result=success` (the unit has no
+    /// `RemainAfterExit=`, so enlist.timer can start it again), the binary's `STATUS=` text naming
+    /// the node (kept after the run), its events (also found by `journalctl -u enlist`, as the
+    /// README tells operators), and nothing logged at warning or worse.
     fn assert_registered_run(&self, events: &[&str]) {
         let ctx = self.context();
-        self.assert_unit("active", "exited", "success", "0");
+        self.assert_unit("inactive", "dead", "success", "0");
         let status = self.get("StatusText");
         assert!(
             status.starts_with(&format!("{DELL}: ")),
@@ -528,7 +529,7 @@ async fn boot_proposes_byte_for_byte_the_node_yaml_the_installer_preview_showed(
 
     github.state().requests.clear();
     let first = boot(&mut m, "first boot after the preview").await;
-    first.assert_unit("active", "exited", "success", "0");
+    first.assert_unit("inactive", "dead", "success", "0");
     assert_eq!(
         github.state().lines(),
         fresh(&node_id),
@@ -551,6 +552,117 @@ async fn boot_proposes_byte_for_byte_the_node_yaml_the_installer_preview_showed(
     m.remove();
     eprintln!(
         "boot test: preview and first boot in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// The timer test's drop-in: the real `systemd/enlist.timer`, with seconds instead of minutes.
+const FAST_TIMER: &str = "\
+[Timer]
+OnBootSec=
+OnBootSec=1s
+OnUnitInactiveSec=
+OnUnitInactiveSec=2s
+RandomizedDelaySec=0
+AccuracySec=100ms
+";
+
+/// Before recording, the timer test's report waits (at most 60 s) for the marker to say
+/// `registered`: the merge happens while the machine runs.
+const WAIT_FOR_REGISTERED: &str = r#"for i in $(seq 1 240); do
+  grep -q '"state": "registered"' /var/lib/enlist/registered.json 2>/dev/null && break
+  sleep 0.25
+done
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn boot_timer_sees_the_merge_without_a_reboot() {
+    let Some(rootfs) = enabled_rootfs() else {
+        return;
+    };
+    let started = Instant::now();
+    let github = std::sync::Arc::new(fake().await);
+    let mut m = machine(&rootfs, &github.url());
+    // The timer as an operator installs it (enabled beside the service), made fast for the test.
+    let timer = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../systemd/enlist.timer");
+    m.copy_in(&timer, "/etc/systemd/system/enlist.timer");
+    m.write(
+        "/etc/systemd/system/enlist.timer.d/fast.conf",
+        FAST_TIMER,
+        0o644,
+    );
+    m.enable("enlist.timer");
+    m.write(
+        "/usr/local/sbin/enlist-boot-test-report",
+        &REPORT_SCRIPT.replacen(
+            "#!/bin/sh\n",
+            &format!("#!/bin/sh\n{WAIT_FOR_REGISTERED}"),
+            1,
+        ),
+        0o755,
+    );
+
+    // CI and GitHub, while the machine runs: once the first run has recorded its PR as pending,
+    // the reconcile check passes and GitHub (the fake) merges it by auto-merge.
+    let marker_file = m.path("/var/lib/enlist/registered.json");
+    let ci = {
+        let github = github.clone();
+        tokio::spawn(async move {
+            let deadline = Instant::now() + BOOT_TIMEOUT;
+            while Instant::now() < deadline {
+                let pending = std::fs::read_to_string(&marker_file)
+                    .is_ok_and(|t| t.contains("\"state\": \"pending\""));
+                if pending {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    github
+                        .state()
+                        .set_check(1, enlist_e2e::fake::REQUIRED_CHECK, Some("success"));
+                    return github.state().pulls.first().is_some_and(|p| p.merged);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        })
+    };
+    let r = boot(&mut m, "one boot: register, merge, timer").await;
+    assert!(
+        ci.await.expect("ci task"),
+        "the PR was merged during the boot"
+    );
+    let lines = github.state().lines();
+    assert_eq!(lines[..8], fresh(DELL)[..], "{}", r.context());
+    // The timer's runs: pending reads (the PR and its checks) until the merge, then the one read
+    // that sees it merged; never another write.
+    let rest = without_shas(&lines[8..]);
+    assert_eq!(
+        rest.last().map(String::as_str),
+        Some("GET /repos/acme/fleet/pulls/1"),
+        "{rest:?}{}",
+        r.context()
+    );
+    for chunk in rest[..rest.len() - 1].chunks(3) {
+        assert_eq!(chunk, &pending(1)[..chunk.len()], "{rest:?}");
+    }
+    assert_eq!(github.state().writes().len(), 4);
+    assert_eq!(marker(&m)["state"], "registered", "{}", r.context());
+    // enlist.service ran more than once in this one boot: the boot run, then the timer's.
+    let completed = r
+        .events()
+        .iter()
+        .filter(|e| *e == "registration.completed")
+        .count();
+    assert!(completed >= 2, "{:?}{}", r.events(), r.context());
+    r.assert_registered_run(&["registration.pr_opened", "registration.completed"]);
+    assert!(
+        r.get("StatusText").contains("merged: registered")
+            || r.get("StatusText").contains("already registered"),
+        "{}",
+        r.context()
+    );
+    github.assert_contract();
+    m.remove();
+    eprintln!(
+        "boot test: registered by the timer in one boot, {:.1} s",
         started.elapsed().as_secs_f64()
     );
 }

@@ -344,6 +344,47 @@ fn module_app_mode_hands_the_key_over_as_the_documented_credential() {
 }
 
 #[test]
+fn module_timer_equals_the_plain_timer_on_by_default_and_can_be_turned_off() {
+    let Some(lib) =
+        nixpkgs_lib("module_timer_equals_the_plain_timer_on_by_default_and_can_be_turned_off")
+    else {
+        return;
+    };
+    let observed = evaluate(&lib, "observed").unwrap_or_else(|e| panic!("{e}"));
+    let timer = &observed["enabled"]["timer"];
+    assert!(timer.is_object(), "the timer is on by default: {timer}");
+    assert_eq!(timer["wantedBy"], serde_json::json!(["timers.target"]));
+    assert_unit_matches(
+        timer,
+        &repo().join("systemd/enlist.timer"),
+        "Timer",
+        "timerConfig",
+        &|key, words| {
+            if key.ends_with("Sec") {
+                words.iter().map(|w| seconds(w).to_string()).collect()
+            } else {
+                words
+            }
+        },
+    );
+    assert_eq!(observed["timerOff"]["timer"], Value::Null);
+    assert!(
+        observed["timerOff"]["service"].is_object(),
+        "the service stays"
+    );
+    assert_eq!(
+        observed["timerEvery30min"]["timer"]["timerConfig"]["OnUnitInactiveSec"],
+        "30min"
+    );
+    // The service the timer starts must be able to run again: no RemainAfterExit.
+    assert!(
+        observed["enabled"]["service"]["serviceConfig"]
+            .get("RemainAfterExit")
+            .is_none()
+    );
+}
+
+#[test]
 fn module_refuses_what_would_break_the_unit() {
     let Some(lib) = nixpkgs_lib("module_refuses_what_would_break_the_unit") else {
         return;

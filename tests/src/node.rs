@@ -269,8 +269,22 @@ impl Node {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Runs the library entry point with a virtual clock (no real sleeping).
+    /// Runs the library entry point with a virtual clock (no real sleeping), as the unit would
+    /// (unattended: a back-off is honoured).
     pub async fn run_lib(&self, clock: Arc<dyn Clock>) -> Result<Report, RegisterError> {
+        self.run_lib_with(clock, true).await
+    }
+
+    /// [`Node::run_lib`] as a person at a terminal runs it (`honour_backoff: false`).
+    pub async fn run_lib_attended(&self, clock: Arc<dyn Clock>) -> Result<Report, RegisterError> {
+        self.run_lib_with(clock, false).await
+    }
+
+    async fn run_lib_with(
+        &self,
+        clock: Arc<dyn Clock>,
+        honour_backoff: bool,
+    ) -> Result<Report, RegisterError> {
         crate::logs::install();
         let cfg = RegisterConfig::resolve(
             &Overrides {
@@ -283,6 +297,7 @@ impl Node {
             clock,
             kernel: Arc::new(HostKernel),
             jitter_seed: Some(42),
+            honour_backoff,
         };
         let result = enlist::register::register(&cfg, &deps).await;
         // Every log line and error message of every library run is checked for the token.

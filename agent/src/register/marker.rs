@@ -240,31 +240,12 @@ pub fn marker_path(state_dir: &Path) -> PathBuf {
 /// than "not found" (permission, EIO) → error: guessing would risk a duplicate registration.
 pub fn read(state_dir: &Path) -> Result<Option<Marker>, MarkerError> {
     let path = marker_path(state_dir);
-    let read = OpenOptions::new()
-        .read(true)
-        .custom_flags(NOFOLLOW)
-        .open(&path)
-        .and_then(|file| {
-            crate::input::read_capped_file(file, crate::input::MAX_MARKER_BYTES, "marker")
-        });
-    let bytes = match read {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        // Not a marker enlist wrote: like garbage, ignore it and ask GitHub.
-        Err(e) if e.kind() == io::ErrorKind::FileTooLarge => {
-            log::warn!(
-                "{}: marker is not valid ({e}); ignoring it and checking GitHub instead",
-                path.display()
-            );
-            return Ok(None);
-        }
-        Err(source) => {
-            return Err(MarkerError {
-                path,
-                action: "read the marker",
-                source,
-            });
-        }
+    let Some(bytes) = read_file(state_dir, MARKER_FILE).map_err(|e| MarkerError {
+        action: "read the marker",
+        ..e
+    })?
+    else {
+        return Ok(None);
     };
     match parse(&bytes) {
         Ok(marker) => Ok(Some(marker)),
@@ -285,7 +266,18 @@ pub fn parse(bytes: &[u8]) -> Result<Marker, serde_json::Error> {
 
 /// Writes the marker atomically.
 pub fn write(state_dir: &Path, marker: &Marker) -> Result<(), MarkerError> {
-    let path = marker_path(state_dir);
+    write_json(state_dir, MARKER_FILE, marker)
+}
+
+/// Writes `value` as pretty JSON to `state_dir/file_name` atomically: a temporary file in the
+/// same directory (created afresh, never through a symlink) → write → fsync → rename → fsync the
+/// directory. A crash leaves the old file or the new one, never a torn one.
+pub(super) fn write_json<T: Serialize>(
+    state_dir: &Path,
+    file_name: &str,
+    value: &T,
+) -> Result<(), MarkerError> {
+    let path = state_dir.join(file_name);
     let err = |action: &'static str, p: &Path| {
         let p = p.to_owned();
         move |source| MarkerError {
@@ -294,19 +286,18 @@ pub fn write(state_dir: &Path, marker: &Marker) -> Result<(), MarkerError> {
             source,
         }
     };
-    let mut json = serde_json::to_vec_pretty(marker).map_err(|e| MarkerError {
+    let mut json = serde_json::to_vec_pretty(value).map_err(|e| MarkerError {
         path: path.clone(),
-        action: "encode the marker",
+        action: "encode the file",
         source: io::Error::other(e),
     })?;
     json.push(b'\n');
-    let tmp = state_dir.join(format!(".{MARKER_FILE}.tmp-{}", std::process::id()));
+    let tmp = state_dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
     let result = (|| {
-        let mut file = create_new(&tmp, 0o644).map_err(err("create a temporary marker", &tmp))?;
-        file.write_all(&json)
-            .map_err(err("write the marker", &tmp))?;
-        file.sync_all().map_err(err("fsync the marker", &tmp))?;
-        fs::rename(&tmp, &path).map_err(err("rename the marker into place", &path))?;
+        let mut file = create_new(&tmp, 0o644).map_err(err("create a temporary file", &tmp))?;
+        file.write_all(&json).map_err(err("write the file", &tmp))?;
+        file.sync_all().map_err(err("fsync the file", &tmp))?;
+        fs::rename(&tmp, &path).map_err(err("rename the file into place", &path))?;
         File::open(state_dir)
             .and_then(|dir| dir.sync_all())
             .map_err(err("fsync the state directory", state_dir))
@@ -319,12 +310,35 @@ pub fn write(state_dir: &Path, marker: &Marker) -> Result<(), MarkerError> {
     result
 }
 
+/// Reads `state_dir/file_name` without following a symlink: `Ok(None)` when absent.
+pub(super) fn read_file(state_dir: &Path, file_name: &str) -> Result<Option<Vec<u8>>, MarkerError> {
+    let path = state_dir.join(file_name);
+    let read = OpenOptions::new()
+        .read(true)
+        .custom_flags(NOFOLLOW)
+        .open(&path)
+        .and_then(|mut file| {
+            let mut bytes = Vec::new();
+            io::Read::read_to_end(&mut file, &mut bytes).map(|_| bytes)
+        });
+    match read {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(MarkerError {
+            path,
+            action: "read the file",
+            source,
+        }),
+    }
+}
+
 /// Removes temporary markers and write probes left by runs that were killed mid-write (their
 /// names carry another pid). Only called while holding the state lock, so no live writer owns them.
 fn remove_stale_temporaries(state_dir: &Path) {
     let prefixes = [
         format!(".{MARKER_FILE}.tmp-"),
         format!(".{MARKER_FILE}.probe-"),
+        format!(".{}.tmp-", super::backoff::ATTEMPTS_FILE),
     ];
     let Ok(entries) = fs::read_dir(state_dir) else {
         return;

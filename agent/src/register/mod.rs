@@ -15,6 +15,7 @@
 //! | marker and lock in the state dir | [`marker`], [`lock`] |
 //! | `enlist status` | [`status`] |
 
+pub mod backoff;
 pub mod live;
 pub mod lock;
 pub mod marker;
@@ -68,6 +69,10 @@ pub struct Deps {
     pub kernel: Arc<dyn KernelProbe + Send + Sync>,
     /// Fixed jitter seed (tests).
     pub jitter_seed: Option<u64>,
+    /// Hold back an attempt while GitHub was unreachable or rate-limited on the last ones
+    /// ([`backoff`]): true for unattended runs (the unit, the timer), false for a person at a
+    /// terminal, who wants to try now.
+    pub honour_backoff: bool,
 }
 
 impl Default for Deps {
@@ -76,6 +81,7 @@ impl Default for Deps {
             clock: Arc::new(SystemClock::default()),
             kernel: Arc::new(HostKernel),
             jitter_seed: None,
+            honour_backoff: true,
         }
     }
 }
@@ -270,6 +276,12 @@ async fn register_inner(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, Reg
     };
     // One deadline over the rest of the run: readiness, every request, every wait.
     let deadline = deps.clock.elapsed().saturating_add(cfg.run_timeout);
+    // Transient failures earlier in this boot (a dry run neither reads nor writes them).
+    let attempts = if cfg.dry_run {
+        None
+    } else {
+        backoff::read(&cfg.state_dir)?
+    };
 
     let mut run = Run {
         cfg,
@@ -288,8 +300,13 @@ async fn register_inner(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, Reg
         deadline,
         upstream_doc: None,
         branch_doc: None,
+        attempts,
     };
-    run.drive().await
+    let result = run.drive().await;
+    if !cfg.dry_run {
+        run.record_attempt(&result);
+    }
+    result
 }
 
 /// Where the registration loop keeps its state.
@@ -310,6 +327,8 @@ struct Run<'a> {
     upstream_doc: Option<NodeDocument>,
     /// This machine's node.yaml as the branch held it before this run rewrote it.
     branch_doc: Option<NodeDocument>,
+    /// Transient failures earlier in this boot ([`backoff`]).
+    attempts: Option<backoff::Attempts>,
 }
 
 impl Run<'_> {
@@ -380,6 +399,23 @@ impl Run<'_> {
             }
             let url = self.observed.marker.as_ref().and_then(|m| m.pr_url.clone());
             return Ok(self.report(Some(outcome), url, RequestCounts::default()));
+        }
+        if let Some(until) = self.held_back() {
+            // GitHub was unreachable or rate-limited on the last attempts: no request now.
+            let attempts = self.attempts.as_ref();
+            log::info!(
+                "{} transient failure(s) in a row this boot (the last exited {}); GitHub is not \
+                 asked again before {} (enlist.timer tries then; `enlist register` in a terminal \
+                 tries now)",
+                attempts.map_or(0, |a| a.failures),
+                attempts.map_or(0, |a| a.last_exit),
+                marker::timestamp(until)
+            );
+            logging::status(&format!(
+                "GitHub unreachable or rate-limited on the last attempts; next attempt after {}",
+                marker::timestamp(until)
+            ));
+            return Ok(self.report(Some(Outcome::BackingOff), None, RequestCounts::default()));
         }
         if self.cfg.dry_run && self.cfg.token.is_none() && self.cfg.github_app.is_none() {
             self.plan.push(
@@ -723,6 +759,47 @@ impl Run<'_> {
             self.plan.push(line);
         } else {
             log::debug!("{line}");
+        }
+    }
+
+    /// Until when an unattended run waits ([`backoff`]), if it does.
+    fn held_back(&self) -> Option<std::time::SystemTime> {
+        if self.cfg.dry_run || !self.deps.honour_backoff {
+            return None;
+        }
+        backoff::hold_until(
+            self.attempts.as_ref()?,
+            &self.boot_id,
+            self.deps.clock.now(),
+        )
+    }
+
+    /// After a run: a transient failure (69, 75) is counted for this boot; anything that got
+    /// through forgets the count. A failure to write the record is only a warning: the next
+    /// attempt then simply is not held back.
+    fn record_attempt(&self, result: &Result<Report, RegisterError>) {
+        let dir = &self.cfg.state_dir;
+        match result {
+            Ok(report) if report.outcome == Some(Outcome::BackingOff) => {}
+            Ok(_) => backoff::clear(dir),
+            Err(e) => {
+                let code = crate::exit::of_register(e);
+                if !matches!(code, crate::exit::UNAVAILABLE | crate::exit::TEMPFAIL) {
+                    return;
+                }
+                let now = self.deps.clock.now();
+                match backoff::record_failure(dir, self.attempts.as_ref(), &self.boot_id, code, now)
+                {
+                    Ok(a) if a.failures >= backoff::FREE_ATTEMPTS => log::info!(
+                        "{} transient failures in a row this boot: the next unattended attempt \
+                         waits until {}",
+                        a.failures,
+                        a.next_attempt_at
+                    ),
+                    Ok(_) => {}
+                    Err(w) => log::warn!("{w}"),
+                }
+            }
         }
     }
 
@@ -1286,6 +1363,11 @@ fn log_outcome(report: &Report, dry_run: bool) {
     let node = &report.node_id;
     let url = report.pr_url.as_deref().unwrap_or("");
     match outcome {
+        Outcome::BackingOff => {
+            logging::event(Event::Skipped, &format!("{node}: {}", outcome.describe()));
+            logging::event(Event::Completed, &format!("{node}: {}", outcome.describe()));
+            return;
+        }
         Outcome::AlreadyRegistered | Outcome::AlreadyRejected | Outcome::StillPending => {
             logging::event(Event::Skipped, &format!("{node}: {}", outcome.describe()));
         }

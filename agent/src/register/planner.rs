@@ -203,6 +203,9 @@ pub enum Outcome {
     ChecksPassed,
     /// The pending PR is open; its checks or auto-merge changed otherwise.
     ChecksUpdated,
+    /// GitHub was unreachable or rate-limited on the last attempts of this boot: this
+    /// unattended run waits (no request).
+    BackingOff,
 }
 
 impl Outcome {
@@ -225,6 +228,9 @@ impl Outcome {
             Outcome::ChecksFailed => "pull request open: a check failed",
             Outcome::ChecksPassed => "pull request open: its checks passed",
             Outcome::ChecksUpdated => "pull request still open (checks updated)",
+            Outcome::BackingOff => {
+                "GitHub was unreachable or rate-limited on the last attempts: waiting (no request)"
+            }
         }
     }
 

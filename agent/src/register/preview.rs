@@ -112,7 +112,8 @@ impl Preview {
             });
         let marker_pr = seen.marker_pr.as_ref();
         let (github, first_boot, pr) = match report.outcome {
-            None => (Holds::Unknown, FirstBoot::Unknown, None),
+            // A dry run is never held back; listed for completeness.
+            None | Some(Outcome::BackingOff) => (Holds::Unknown, FirstBoot::Unknown, None),
             Some(Outcome::AlreadyRegistered | Outcome::AlreadyRejected) => {
                 (Holds::Unknown, FirstBoot::Nothing, None)
             }

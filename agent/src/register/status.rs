@@ -17,20 +17,33 @@ use super::marker::{
 };
 use super::pr::plain;
 
-/// Renders the marker in `state_dir` (or "not registered") as text or JSON.
+/// Renders the marker in `state_dir` (or "not registered") as text or JSON, with the transient
+/// failures of this boot when there are any ([`super::backoff`]).
 pub fn render(state_dir: &Path, as_json: bool) -> Result<String, MarkerError> {
     let marker = marker::read(state_dir)?;
+    let attempts = super::backoff::read(state_dir)?;
     Ok(if as_json {
         let value = match &marker {
             Some(m) => serde_json::to_value(m).unwrap_or_default(),
-            None => json!({ "state": "unregistered", "state_dir": state_dir }),
+            None => {
+                json!({ "state": "unregistered", "state_dir": state_dir, "attempts": attempts })
+            }
         };
         format!(
             "{}\n",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         )
     } else {
-        human(state_dir, marker.as_ref(), SystemTime::now())
+        let mut text = human(state_dir, marker.as_ref(), SystemTime::now());
+        if let Some(a) = attempts {
+            text.push_str(&format!(
+                "  attempts      {} transient failure(s) in a row this boot (the last exited {} \
+                 at {}); the next unattended attempt waits until {} (`enlist register` in a \
+                 terminal tries now)\n",
+                a.failures, a.last_exit, a.last_failure_at, a.next_attempt_at
+            ));
+        }
+        text
     })
 }
 

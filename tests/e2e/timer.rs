@@ -1,0 +1,178 @@
+//! Until it is final (issue 19): the runs `enlist.timer` makes — a pending node learns of the
+//! merge without a reboot, a final marker costs nothing — and the back-off that spaces unattended
+//! attempts out while GitHub stays unreachable or rate-limited. (The real timer under systemd is
+//! in `boot.rs`.)
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use enlist::clock::Clock;
+use enlist::register::planner::Outcome;
+use enlist_e2e::clock::VirtualClock;
+use enlist_e2e::fake::{Fault, FaultKind, REQUIRED_CHECK};
+use enlist_e2e::node::Node;
+use serde_json::Value;
+
+use crate::{fake, pending, without_shas};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn attempts(node: &Node) -> Option<Value> {
+    let text = std::fs::read_to_string(node.state.join("attempts.json")).ok()?;
+    Some(serde_json::from_str(&text).expect("attempts.json is JSON"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn timer_runs_see_the_merge_without_a_reboot_then_cost_nothing() {
+    let github = fake().await;
+    let node = Node::new("dell-r640", &github);
+    assert_eq!(node.run(&[]).code, Some(0));
+    // The timer's runs in the same boot while CI runs: the PR and its checks, nothing written.
+    for _ in 0..2 {
+        github.state().requests.clear();
+        assert_eq!(node.run(&[]).code, Some(0));
+        let s = github.state();
+        assert_eq!(without_shas(&s.lines()), pending(1));
+        assert!(s.writes().is_empty());
+    }
+    // CI passes, GitHub merges; the next timer run (same boot) records it.
+    github.state().set_check(1, REQUIRED_CHECK, Some("success"));
+    github.state().requests.clear();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(github.state().lines(), ["GET /repos/acme/fleet/pulls/1"]);
+    assert_eq!(node.marker().unwrap()["state"], "registered");
+    assert!(
+        run.stderr.contains("[registration.completed]"),
+        "{}",
+        run.stderr
+    );
+    // From then on the timer's runs make no request at all.
+    github.state().requests.clear();
+    for _ in 0..3 {
+        assert_eq!(node.run(&[]).code, Some(0));
+    }
+    assert!(github.state().requests.is_empty());
+    github.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_github_spaces_unattended_attempts_out_and_a_success_forgets_it() {
+    let github = fake().await;
+    // GitHub never answers the probe (503 before any answer: readiness, then 69).
+    github.state().faults.push(Fault {
+        method: "GET".into(),
+        path_contains: "/repos/acme/fleet".into(),
+        times: 10_000,
+        kind: FaultKind::Status {
+            status: 503,
+            body: Value::Null,
+            headers: vec![],
+        },
+    });
+    let node = Node::new("dell-r640", &github);
+    let clock = Arc::new(VirtualClock::new());
+    let code = |r: &Result<enlist::register::Report, enlist::register::RegisterError>| match r {
+        Ok(_) => 0,
+        Err(e) => enlist::exit::of_register(e),
+    };
+    // The boot run and the unit's two restarts: each tries (and fails with 69).
+    for n in 1..=3 {
+        let result = node.run_lib(clock.clone()).await;
+        assert_eq!(code(&result), 69, "{result:?}");
+        assert_eq!(attempts(&node).unwrap()["failures"], n);
+        clock.sleep(Duration::from_secs(300)).await;
+    }
+    // The timer an hour after the third failure minus a bit: held back, no request.
+    let before = github.state().requests.len();
+    let result = node.run_lib(clock.clone()).await;
+    assert!(
+        matches!(&result, Ok(r) if r.outcome == Some(Outcome::BackingOff)),
+        "{result:?}"
+    );
+    assert_eq!(
+        github.state().requests.len(),
+        before,
+        "no request while held back"
+    );
+    // An hour after the failure: it tries again (and fails: the gap doubles to 2 h).
+    clock.sleep(HOUR).await;
+    let result = node.run_lib(clock.clone()).await;
+    assert_eq!(code(&result), 69);
+    assert!(github.state().requests.len() > before);
+    let a = attempts(&node).unwrap();
+    assert_eq!(a["failures"], 4);
+    clock.sleep(HOUR + Duration::from_secs(60)).await;
+    let result = node.run_lib(clock.clone()).await;
+    assert!(
+        matches!(&result, Ok(r) if r.outcome == Some(Outcome::BackingOff)),
+        "1 h after the 4th failure it still waits (2 h): {result:?}"
+    );
+    let status = node.status(&[]);
+    assert!(
+        status
+            .stdout
+            .contains("4 transient failure(s) in a row this boot"),
+        "{}",
+        status.stdout
+    );
+    // GitHub is back: the next attempt after the gap registers, and forgets the failures.
+    github.state().faults.clear();
+    clock.sleep(HOUR).await;
+    let result = node.run_lib(clock.clone()).await;
+    assert!(
+        matches!(&result, Ok(r) if r.outcome == Some(Outcome::PrOpened)),
+        "{result:?}"
+    );
+    assert_eq!(attempts(&node), None);
+    assert_eq!(github.state().pulls.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_person_at_a_terminal_or_a_reboot_is_never_held_back() {
+    let github = fake().await;
+    github.state().faults.push(Fault {
+        method: "GET".into(),
+        path_contains: "/repos/acme/fleet".into(),
+        times: 10_000,
+        kind: FaultKind::Status {
+            status: 503,
+            body: Value::Null,
+            headers: vec![],
+        },
+    });
+    let mut node = Node::new("dell-r640", &github);
+    node.set("readiness_timeout_secs", "1");
+    // The boot run and the unit's two restarts, through the binary (the real clock).
+    for _ in 0..3 {
+        assert_eq!(node.run(&[]).code, Some(69));
+    }
+    assert_eq!(attempts(&node).unwrap()["failures"], 3);
+    // The binary (stderr not a terminal, like the unit): held back, exit 0, no request.
+    let before = github.state().requests.len();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not asked again before"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(github.state().requests.len(), before);
+    // A person at a terminal tries now (and fails: GitHub is still down), unlike the unit.
+    let clock = Arc::new(enlist::clock::SystemClock::default());
+    let result = node.run_lib_attended(clock).await;
+    assert_eq!(
+        result
+            .as_ref()
+            .map_or_else(enlist::exit::of_register, |_| 0),
+        69
+    );
+    assert!(github.state().requests.len() > before);
+    // A new boot starts afresh: it tries.
+    node.reboot();
+    github.state().faults.clear();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(github.state().pulls.len(), 1);
+    assert_eq!(attempts(&node), None);
+}
