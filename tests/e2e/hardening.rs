@@ -341,3 +341,51 @@ async fn github_enterprise_api_url_keeps_its_prefix_everywhere() {
     drop(s);
     github.assert_contract();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn comment_after_an_interrupted_update_says_the_facts_changed() {
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    assert_eq!(node.run(&[]).code, Some(0));
+    let old_hash = node.marker().unwrap()["facts_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    node.set_hostname("r640-renamed");
+    node.reboot();
+    // The new file is committed, then updating the PR keeps failing: the run gives up (75).
+    github.state().faults.push(Fault {
+        method: "PATCH".into(),
+        path_contains: "/pulls/1".into(),
+        times: 100,
+        kind: FaultKind::Status {
+            status: 500,
+            body: serde_json::Value::Null,
+            headers: vec![],
+        },
+    });
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(75), "{}", run.stderr);
+    assert!(github.state().comments.is_empty());
+    // GitHub recovers; the next run finds the branch already right but the PR still showing the
+    // old facts: it updates the PR and says what changed — never "unchanged".
+    github.state().faults.clear();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let s = github.state();
+    assert_eq!(s.comments.len(), 1);
+    let comment = &s.comments[0].body;
+    assert!(!comment.contains("unchanged"), "{comment}");
+    assert!(comment.contains("What changed"), "{comment}");
+    assert!(comment.contains(&format!("`{old_hash}` →")), "{comment}");
+    assert!(
+        s.pulls[0]
+            .body
+            .starts_with("**This machine's facts changed**"),
+        "{}",
+        s.pulls[0].body
+    );
+    assert!(s.pulls[0].body.contains("r640-renamed"));
+    drop(s);
+    github.assert_contract();
+}
