@@ -63,7 +63,8 @@ async fn app_registration_mints_one_narrow_token_uses_it_everywhere_and_revokes_
                 "contents": "write",
                 "pull_requests": "write",
                 "metadata": "read",
-                "checks": "read"
+                "checks": "read",
+                "statuses": "read"
             }
         }))
     );
@@ -319,8 +320,9 @@ async fn minting_refused_for_missing_permissions_exits_77_naming_them() {
     let run = node.run(&[]);
     assert_eq!(run.code, Some(77), "{}", run.stderr);
     assert!(
-        run.stderr
-            .contains("contents: write, pull_requests: write, metadata: read, checks: read"),
+        run.stderr.contains(
+            "contents: write, pull_requests: write, metadata: read, checks: read, statuses: read"
+        ),
         "{}",
         run.stderr
     );
@@ -387,6 +389,11 @@ async fn pending_reboot_in_app_mode_adds_only_the_token_calls() {
     expected.extend(pending(1));
     expected.push(REVOKE.to_owned());
     assert_eq!(without_shas(&github.state().lines()), expected);
+    // The token's permissions cover the check reads (403 "Resource not accessible by
+    // integration" otherwise: the PR's CI state would stay unknown).
+    for r in &github.state().requests {
+        assert_eq!(r.status / 100, 2, "{} answered {}", r.line(), r.status);
+    }
     // Registered: no token is minted at all.
     github.state().merge(1);
     node.reboot();

@@ -4,7 +4,7 @@
 //! the same treatment. Then GitHub's GraphQL answers to the mutation: each refusal, a GraphQL
 //! rate limit, a permission error. Runs through the library entry
 //! point with a virtual clock (waits are recorded, not slept); timeouts and connection resets are
-//! real (1 s request timeout, TCP RST from the fake's proxy). All cells run concurrently.
+//! real (2 s request timeout, TCP RST from the fake's proxy). Cells run concurrently, 8 at a time.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,8 +88,8 @@ fn fault(class: Class, method: &str, path: &str) -> Fault {
             .collect(),
     };
     let (times, kind) = match class {
-        Class::Timeout => (1, FaultKind::Delay(Duration::from_secs(3))),
-        Class::TimeoutAfterApply => (1, FaultKind::ApplyThenDelay(Duration::from_secs(3))),
+        Class::Timeout => (1, FaultKind::Delay(Duration::from_secs(5))),
+        Class::TimeoutAfterApply => (1, FaultKind::ApplyThenDelay(Duration::from_secs(5))),
         Class::ResetBefore => (1, FaultKind::Reset),
         Class::ResetAfterApply => (1, FaultKind::ApplyThenReset),
         Class::Status500 => (1, status(500, Value::Null, &[])),
@@ -209,7 +209,7 @@ async fn cell(call: usize, class: Class, app: bool) -> Result<(), String> {
     let github = FakeGitHub::start().await;
     github.state().faults.push(fault(class, method, path));
     let mut node = Node::new("dell-r640", &github);
-    node.set("request_timeout_secs", "1");
+    node.set("request_timeout_secs", "2");
     let clock = Arc::new(VirtualClock::new());
     if app {
         github.with_app();
@@ -297,7 +297,7 @@ async fn cell(call: usize, class: Class, app: bool) -> Result<(), String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_call_times_every_fault_gives_the_documented_exit_and_at_most_one_pr() {
-    // Cells run concurrently, but not all at once: with a 1 s request timeout, a loaded 2-core
+    // Cells run concurrently, but not all at once: with a 2 s request timeout, a loaded 2-core
     // machine would otherwise time out requests no fault was injected into (and a single-attempt
     // revoke would then never reach the fake).
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_CELLS));

@@ -27,15 +27,17 @@ pub const JWT_BACKDATE: Duration = Duration::from_secs(60);
 pub const JWT_LIFETIME: Duration = Duration::from_secs(9 * 60);
 
 /// The permissions the installation token is narrowed to: what registration needs and nothing
-/// more. Writes: the branch and node.yaml (`contents`), the PR, its labels and comments
-/// (`pull_requests`). Reads: `metadata` (every App has it; named so the token's scope is explicit)
-/// and `checks` (the PR head's check runs on pending boots). The App must have been granted at
+/// more. Writes: the branch and node.yaml (`contents`), the PR, its labels and comments, and
+/// auto-merge (`pull_requests`). Reads: `metadata` (every App has it; named so the token's scope
+/// is explicit), and on pending boots the PR head's `checks` (check runs) and, when it has none,
+/// its combined commit `statuses` (CI that reports statuses). The App must have been granted at
 /// least these, else GitHub refuses to mint (exit 77 naming them).
-pub const PERMISSIONS: [(&str, &str); 4] = [
+pub const PERMISSIONS: [(&str, &str); 5] = [
     ("contents", "write"),
     ("pull_requests", "write"),
     ("metadata", "read"),
     ("checks", "read"),
+    ("statuses", "read"),
 ];
 
 /// [`PERMISSIONS`] as people read them in the App settings, for messages.
@@ -258,13 +260,14 @@ mod tests {
                     "contents": "write",
                     "pull_requests": "write",
                     "metadata": "read",
-                    "checks": "read"
+                    "checks": "read",
+                    "statuses": "read"
                 }
             })
         );
         assert_eq!(
             permissions_text(),
-            "contents: write, pull_requests: write, metadata: read, checks: read"
+            "contents: write, pull_requests: write, metadata: read, checks: read, statuses: read"
         );
     }
 

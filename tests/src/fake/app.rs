@@ -34,12 +34,14 @@ pub const CLIENT_ID: &str = "Iv23liEnlistFakeApp01";
 pub const INSTALLATION_ID: u64 = 5_550_001;
 
 /// What an installation may be granted, by default: what the README tells operators to grant
-/// (Contents RW, Pull requests RW, Checks read; Metadata read comes with every App).
+/// (Contents RW, Pull requests RW, Checks read, Commit statuses read; Metadata read comes with
+/// every App).
 pub fn readme_permissions() -> BTreeMap<String, String> {
     [
         ("contents", "write"),
         ("pull_requests", "write"),
         ("checks", "read"),
+        ("statuses", "read"),
         ("metadata", "read"),
     ]
     .into_iter()
@@ -292,6 +294,10 @@ fn needs(
     owner: &str,
     name: &str,
 ) -> (Option<String>, Option<(&'static str, &'static str)>) {
+    // GraphQL: enlist only turns on auto-merge, which needs what opening the PR needs.
+    if super::is_graphql(path) {
+        return (None, Some(("pull_requests", "write")));
+    }
     let prefix = format!("/repos/{owner}/{name}");
     let Some(rest) = path.strip_prefix(&prefix) else {
         return (None, None);
@@ -541,5 +547,6 @@ mod tests {
             n("GET", "/repos/acme/fleet/commits/abc/check-runs"),
             Some(("checks", "read"))
         );
+        assert_eq!(n("POST", "/graphql"), Some(("pull_requests", "write")));
     }
 }
