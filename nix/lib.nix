@@ -69,8 +69,8 @@ rec {
     let
       nodes = lib.filter filter (lib.attrValues (readFleet fleet));
       key = node: node.${by};
-      keys = map key nodes;
-      duplicates = lib.unique (lib.filter (k: lib.count (x: x == k) keys > 1) keys);
+      # groupBy is linear: a fleet of 100,000 nodes is checked in a blink, not in minutes.
+      duplicates = lib.attrNames (lib.filterAttrs (_: group: lib.length group > 1) (lib.groupBy key nodes));
     in
     if duplicates != [ ] then
       throw "enlist: several registered nodes share the ${by} ${lib.concatStringsSep ", " duplicates}; key the configurations by node id (by = \"nodeId\") or give them distinct names"

@@ -115,8 +115,7 @@ const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 pub fn export(options: &Options, out: &mut dyn Write) -> Result<(), ExportError> {
     let checkout = open(options)?;
     if options.format == Format::Nix {
-        let fleet = fleet(&checkout, options);
-        out.write_all(fleet.render().as_bytes())?;
+        nix::write(&checkout, options.inventory.is_some(), out)?;
         return Ok(());
     }
     let mut writer = Writer::new(options.format, out)?;
@@ -134,8 +133,12 @@ pub fn check(options: &Options, file: &std::path::Path) -> Result<nix::Check, Ex
                 source,
             },
         )?;
-    let fleet = fleet(&open(options)?, options);
-    Ok(fleet.check(&String::from_utf8_lossy(&existing)))
+    let checkout = open(options)?;
+    Ok(nix::check(
+        &checkout,
+        options.inventory.is_some(),
+        &String::from_utf8_lossy(&existing),
+    ))
 }
 
 fn open(options: &Options) -> Result<Checkout, ReconcileError> {
@@ -147,15 +150,6 @@ fn open(options: &Options) -> Result<Checkout, ReconcileError> {
         &[],
         Some("export"),
     )
-}
-
-/// The fleet, with the files left out named on stderr.
-fn fleet(checkout: &Checkout, options: &Options) -> nix::Fleet {
-    let fleet = nix::Fleet::read(checkout, options.inventory.is_some());
-    for skipped in &fleet.skipped {
-        log::warn!("{skipped}");
-    }
-    fleet
 }
 
 /// Calls `f` once per record, in export order: every node.yaml file (valid or not, by path) with

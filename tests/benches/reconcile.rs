@@ -1,9 +1,10 @@
-//! Reconcile and export at fleet scale (issues 5, 16): 10,000 and 100,000 node.yaml files with
-//! as many inventory rows, through the real binary (`enlist reconcile --format json`, `enlist
-//! export --format jsonl`): discovery, parsing, factsHash verification, CSV, matching, output.
+//! Reconcile and export at fleet scale (issues 5, 14, 16): 10,000 and 100,000 node.yaml files
+//! with as many inventory rows, through the real binary (`enlist reconcile --format json`, `enlist
+//! export --format jsonl`, `--format nix` and its `--check`): discovery, parsing, factsHash
+//! verification, CSV, matching, output.
 //!
 //! Targets: reconcile of 10,000 ≤ 1 s; of 100,000 within 12× the 10,000 time (no super-linear
-//! step); reconcile and export of 100,000 each under 256 MiB peak RSS (bounded memory: one
+//! step); reconcile and every export of 100,000 each under 256 MiB peak RSS (bounded memory: one
 //! document at a time, a summary per node). Times are the best of [`RUNS`] whole-process runs
 //! (the page cache is warm in CI too: the checkout was just written), RSS the highest seen. Exits
 //! 1 when a target is missed.
@@ -49,7 +50,7 @@ fn main() {
         );
         std::process::exit(2);
     }
-    let mut results: Vec<(u32, Measured, Measured)> = Vec::new();
+    let mut results: Vec<(u32, Measured, Measured, Measured, Measured)> = Vec::new();
     for n in [10_000u32, 100_000] {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
         let start = Instant::now();
@@ -90,15 +91,42 @@ fn main() {
                 &[],
             )
         });
+        let nix_args = [
+            "export",
+            "--nodes",
+            &nodes,
+            "--inventory",
+            &inventory,
+            "--format",
+            "nix",
+        ];
+        let nix = measure::best_of(RUNS, || measure::run(&bin, &nix_args, &[]));
+        // The committed fleet file that `--check` compares with: written once, outside the tree.
+        let fleet = dir.path().join("fleet.nix");
+        let written = std::process::Command::new(&bin)
+            .args(nix_args)
+            .env("ENLIST_CONFIG", "/dev/null")
+            .stdout(fs::File::create(&fleet).unwrap_or_else(|e| panic!("fleet.nix: {e}")))
+            .status()
+            .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+        assert!(written.success(), "export --format nix failed");
+        let fleet_arg = fleet.to_str().unwrap_or_else(|| panic!("utf-8 path"));
+        let mut check_args = nix_args.to_vec();
+        check_args.extend(["--check", fleet_arg]);
+        let check = measure::best_of(RUNS, || measure::run(&bin, &check_args, &[]));
         println!(
-            "reconcile bench: {n:>7} nodes: reconcile {:.3?}, peak RSS {}; export {:.3?}, peak \
-             RSS {}",
+            "reconcile bench: {n:>7} nodes: reconcile {:.3?}, peak RSS {}; export jsonl {:.3?}, \
+             peak RSS {}; export nix {:.3?}, peak RSS {}; nix --check {:.3?}, peak RSS {}",
             reconcile.time,
             reconcile.rss_mib(),
             export.time,
-            export.rss_mib()
+            export.rss_mib(),
+            nix.time,
+            nix.rss_mib(),
+            check.time,
+            check.rss_mib()
         );
-        results.push((n, reconcile, export));
+        results.push((n, reconcile, export, nix, check));
     }
     let (small, large) = (&results[0], &results[1]);
     let ratio = large.1.time.as_secs_f64() / small.1.time.as_secs_f64();
@@ -119,6 +147,20 @@ fn main() {
         (
             format!("export 100k peak RSS {} < 256 MiB", large.2.rss_mib()),
             rss_ok(&large.2),
+        ),
+        (
+            format!(
+                "export --format nix 100k peak RSS {} < 256 MiB",
+                large.3.rss_mib()
+            ),
+            rss_ok(&large.3),
+        ),
+        (
+            format!(
+                "export --format nix --check 100k peak RSS {} < 256 MiB",
+                large.4.rss_mib()
+            ),
+            rss_ok(&large.4),
         ),
     ];
     let mut missed = false;

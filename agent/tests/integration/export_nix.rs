@@ -262,42 +262,63 @@ fn export_check_needs_nix_and_an_existing_file() {
 }
 
 /// The example repository's committed fleet file is what `export` generates from its node.yaml
-/// files, inventory and inventory map (the example workflow keeps it so); `ENLIST_UPDATE_GOLDEN=1` rewrites it.
+/// files, inventory and inventory map (the example workflow keeps it so) — there, and in a copy of
+/// the example outside any git checkout (paths in it are relative to `--nodes`).
+/// `ENLIST_UPDATE_GOLDEN=1` rewrites it.
 #[test]
 fn example_fleet_nix_is_current() {
-    let dir = example();
-    let file = dir.join("cluster-nodes/fleet.nix");
-    if std::env::var("ENLIST_UPDATE_GOLDEN").as_deref() == Ok("1") {
-        let out = enlist(
-            &[
-                "export",
-                "--nodes",
-                dir.to_str().unwrap(),
-                "--inventory",
-                dir.join("inventory.csv").to_str().unwrap(),
-                "--inventory-map",
-                dir.join("inventory-map.yaml").to_str().unwrap(),
-                "--format",
-                "nix",
-            ],
-            &[],
-        );
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        fs::write(&file, &out.stdout).unwrap();
-    }
-    let out = enlist(
-        &[
+    fn args(dir: &Path) -> Vec<String> {
+        [
             "export",
             "--nodes",
             dir.to_str().unwrap(),
             "--inventory",
             dir.join("inventory.csv").to_str().unwrap(),
+            "--inventory-map",
+            dir.join("inventory-map.yaml").to_str().unwrap(),
             "--format",
             "nix",
-            "--check",
-            file.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+    fn run(args: &[String]) -> std::process::Output {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        enlist(&args, &[])
+    }
+    let dir = example();
+    let file = dir.join("cluster-nodes/fleet.nix");
+    if std::env::var("ENLIST_UPDATE_GOLDEN").as_deref() == Ok("1") {
+        let out = run(&args(&dir));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        fs::write(&file, &out.stdout).unwrap();
+    }
+    let copy = tempfile::tempdir().unwrap();
+    for name in ["inventory.csv", "inventory-map.yaml"] {
+        fs::copy(dir.join(name), copy.path().join(name)).unwrap();
+    }
+    for entry in fs::read_dir(dir.join("cluster-nodes")).unwrap() {
+        let entry = entry.unwrap();
+        let target = copy.path().join("cluster-nodes").join(entry.file_name());
+        if entry.path().is_dir() {
+            fs::create_dir_all(&target).unwrap();
+            fs::copy(entry.path().join("node.yaml"), target.join("node.yaml")).unwrap();
+        } else {
+            fs::create_dir_all(target.parent().unwrap()).unwrap();
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+    for root in [dir.as_path(), copy.path()] {
+        let mut check = args(root);
+        check.push("--check".into());
+        check.push(root.join("cluster-nodes/fleet.nix").display().to_string());
+        let out = run(&check);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            root.display(),
+            stderr(&out)
+        );
+    }
 }

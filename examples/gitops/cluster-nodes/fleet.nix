@@ -54,7 +54,7 @@
     ];
     nodeId = "node-3a8f90";
     operator = "ops";
-    path = "examples/gitops/cluster-nodes/node-3a8f90/node.yaml";
+    path = "cluster-nodes/node-3a8f90/node.yaml";
     system = {
       boardModel = "0H28RR";
       boardVendor = "Dell Inc.";
@@ -131,7 +131,7 @@
     ];
     nodeId = "node-41af85";
     operator = "ops";
-    path = "examples/gitops/cluster-nodes/node-41af85/node.yaml";
+    path = "cluster-nodes/node-41af85/node.yaml";
     system = {
       boardModel = "0Y2G81";
       boardVendor = "Dell Inc.";
@@ -194,7 +194,7 @@
     ];
     nodeId = "node-7cd468";
     operator = "ops";
-    path = "examples/gitops/cluster-nodes/node-7cd468/node.yaml";
+    path = "cluster-nodes/node-7cd468/node.yaml";
     system = {
       boardModel = "0H28RR";
       boardVendor = "Dell Inc.";
@@ -271,7 +271,7 @@
     ];
     nodeId = "node-a8f1b6";
     operator = "ops";
-    path = "examples/gitops/cluster-nodes/node-a8f1b6/node.yaml";
+    path = "cluster-nodes/node-a8f1b6/node.yaml";
     system = {
       boardModel = "0Y2G81";
       boardVendor = "Dell Inc.";
@@ -329,7 +329,7 @@
     ];
     nodeId = "node-b381b4";
     operator = "ops";
-    path = "examples/gitops/cluster-nodes/node-b381b4/node.yaml";
+    path = "cluster-nodes/node-b381b4/node.yaml";
     system = {
       boardModel = "H12SSW-NTR";
       boardVendor = "Supermicro";
@@ -392,7 +392,7 @@
     ];
     nodeId = "node-f7bfde";
     operator = "ops";
-    path = "examples/gitops/cluster-nodes/node-f7bfde/node.yaml";
+    path = "cluster-nodes/node-f7bfde/node.yaml";
     system = {
       boardModel = "X12DPU-6";
       boardVendor = "Supermicro";
