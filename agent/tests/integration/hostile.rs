@@ -207,6 +207,46 @@ fn unclosed_flow_mappings_and_block_nesting_are_invalid_findings() {
 }
 
 #[test]
+fn byte_order_marks_do_not_hide_block_nesting() {
+    // libyaml skips a byte order mark at column 0 of every line; the byte scan once ended the
+    // line's indentation run there, so 100 levels of `- ` behind one passed the gate and 1 MiB of
+    // `? ? ? …` behind one cost 0.84 s and 227 MB in serde_yaml.
+    let mut marked_lines = String::new();
+    for _ in 0..2_000 {
+        marked_lines.push('\u{FEFF}');
+        marked_lines.push_str(&"- ".repeat(120));
+        marked_lines.push_str("x\n");
+    }
+    for (dir, text, needle) in [
+        (
+            "node-bom-dashes",
+            format!("\u{FEFF}{}x\n", "- ".repeat(100)),
+            "nested more than 64 levels deep",
+        ),
+        (
+            "node-bom-keys",
+            format!("\u{FEFF}{}x\n", "? ".repeat(524_000)),
+            "nested more than 64 levels deep",
+        ),
+        (
+            "node-bom-crlf",
+            format!("schema: x\r\n\u{FEFF}{}x\r\n", "- ".repeat(100)),
+            "byte order mark",
+        ),
+        (
+            "node-bom-lines",
+            marked_lines,
+            "nested more than 64 levels deep",
+        ),
+    ] {
+        assert!(text.len() <= 1024 * 1024, "{dir}: within the cap");
+        let checkout = Checkout::new();
+        let file = checkout.node(dir, text.as_bytes());
+        assert_invalid_node(&checkout, &file, needle);
+    }
+}
+
+#[test]
 fn an_alias_bomb_is_an_invalid_finding() {
     let checkout = Checkout::new();
     let mut text = String::from(
