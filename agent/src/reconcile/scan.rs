@@ -17,7 +17,6 @@
 //! registration. It is left out of capacity and the fleet table.
 
 use std::fs;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use crate::document::{DocumentError, NodeDocument, SCHEMA};
@@ -290,31 +289,23 @@ fn read_node_file(
         // Opening a FIFO would block: never open what is not a regular file.
         return Err(not_regular());
     };
-    let too_large = || {
-        (
-            InvalidKind::Parse,
-            format!("larger than {} KiB: not a node.yaml", MAX_NODE_FILE / 1024),
-            "a node.yaml is a few kilobytes: regenerate it with `enlist facts --format yaml` on the \
-             node",
-        )
-    };
     let file = fs::File::open(&target).map_err(unreadable)?;
-    let meta = file.metadata().map_err(unreadable)?;
-    if !meta.is_file() {
+    // The path may have been swapped for something else since the type checks above.
+    if !file.metadata().map_err(unreadable)?.is_file() {
         return Err(not_regular());
     }
-    if meta.len() > MAX_NODE_FILE {
-        return Err(too_large());
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    file.take(MAX_NODE_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(unreadable)?;
-    // It may have grown since its size was read.
-    if bytes.len() as u64 > MAX_NODE_FILE {
-        return Err(too_large());
-    }
-    Ok(bytes)
+    crate::input::read_capped_file(file, MAX_NODE_FILE, "node.yaml").map_err(|e| {
+        if e.kind() == std::io::ErrorKind::FileTooLarge {
+            (
+                InvalidKind::Parse,
+                e.to_string(),
+                "a node.yaml is a few kilobytes: regenerate it with `enlist facts --format yaml` \
+                 on the node",
+            )
+        } else {
+            unreadable(e)
+        }
+    })
 }
 
 fn failed(path: &str, kind: InvalidKind, message: String, hint: &str) -> ScannedNode {

@@ -1090,7 +1090,7 @@ fn node_yaml_symlinks_are_read_only_to_regular_files_inside_the_tree() {
             (
                 "cluster-nodes/node-huge/node.yaml",
                 InvalidKind::Parse,
-                "larger than 1024 KiB: not a node.yaml"
+                "larger than 1 MiB, the limit for a node.yaml: not read"
             ),
             (
                 "cluster-nodes/node-outside/node.yaml",

@@ -5,13 +5,14 @@
 //! |---|---|---|
 //! | `memory_gb` | `512`, `512 GB`, `512GiB`, `0.5 TB`, `1 TiB`, `"1,536"` | GB as sold = GiB: a bare number is GB, `TB`/`TiB` × 1024, `MB`/`MiB` ÷ 1024 |
 //! | `storage_gb` | `3840`, `3.84 TB`, `960 GB`, `1 TiB`, `512 GiB` | decimal GB: `TB` × 1000, `TiB` × 1099.5…, `GiB` × 1.0737…, `PB` × 10⁶ |
-//! | `cost` | `8200`, `$8,200.00`, `"11,200.00"`, `€ 7,800`, `8200 USD` | the number; the currency is not converted |
-//! | `cores` | `40` | a whole number |
+//! | `cost` | `8200`, `$8,200.00`, `"11,200.00"`, `€ 7,800`, `8200 USD`, `8200 usd` | the number; the currency is not converted |
+//! | `cores` | `40`, `40.0` | a whole number (spreadsheets export number cells as `40.0`) |
 //!
 //! RAM is sold in binary units (a "32 GB" DIMM holds 32 GiB, a "0.5 TB" server 512 GiB); disks in
 //! decimal ones (a "3.84 TB" SSD holds 3.84 × 10¹² bytes) — the units the demand file and the
 //! node facts use. A unit is matched case-insensitively, with or without a space. Anything else
-//! (`lots`, `1,5`, `12 furlongs`) is an invalid row naming the column and the value.
+//! (`lots`, `1,5`, `0,500`, `12 furlongs`, `8.5` cores) is an invalid row naming the column and
+//! the value.
 
 use super::Status;
 use super::header::normalise;
@@ -109,9 +110,10 @@ pub fn amount(raw: &str, quantity: Quantity) -> Result<f64, Bad> {
     Ok(value)
 }
 
-/// A price: the number, without a currency sign or code before or after it.
+/// A price: the number, without a currency sign or an ISO 4217 code (three letters, any case:
+/// `USD`, `usd`) before or after it.
 pub fn cost(raw: &str) -> Result<f64, Bad> {
-    let is_code = |word: &str| word.len() == 3 && word.chars().all(|c| c.is_ascii_uppercase());
+    let is_code = |word: &str| word.len() == 3 && word.chars().all(|c| c.is_ascii_alphabetic());
     let sign = |c: char| "$€£¥₹".contains(c) || c.is_whitespace();
     let mut rest = raw.trim().trim_matches(sign);
     if let Some((code, tail)) = rest.split_once(char::is_whitespace)
@@ -128,12 +130,15 @@ pub fn cost(raw: &str) -> Result<f64, Bad> {
 }
 
 /// A number from 0 to [`MAX_AMOUNT`]; `1,536.5` style thousands separators are accepted, `1,5`
-/// is not (a decimal comma would be read as a thousands separator: refuse to guess).
+/// and `0,500` are not (a decimal comma would be read as a thousands separator: refuse to guess;
+/// no one groups the digits of a number that starts with 0).
 pub fn number(raw: &str) -> Result<f64, Bad> {
     let (integer, fraction) = raw.split_once('.').unwrap_or((raw, ""));
     let groups: Vec<&str> = integer.split(',').collect();
     let grouped_ok = groups.len() == 1
-        || (groups.first().is_some_and(|g| (1..=3).contains(&g.len()))
+        || (groups
+            .first()
+            .is_some_and(|g| (1..=3).contains(&g.len()) && !g.starts_with('0'))
             && groups.iter().skip(1).all(|g| g.len() == 3));
     let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
     let value = if grouped_ok
@@ -156,6 +161,31 @@ pub fn number(raw: &str) -> Result<f64, Bad> {
         return Err(Bad::TooLarge);
     }
     Ok(value)
+}
+
+/// Why a cell is not a count of cores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadCount {
+    /// Not a number at all, or not a whole one (`8.5`).
+    NotWhole,
+    /// Past `u32`: not a count of one machine.
+    TooLarge,
+}
+
+/// A whole number (of cores): `40`, `1,024`, or `40.0` as spreadsheets export a number cell.
+pub fn count(raw: &str) -> Result<u32, BadCount> {
+    let value = number(raw).map_err(|bad| match bad {
+        Bad::NotANumber => BadCount::NotWhole,
+        Bad::TooLarge => BadCount::TooLarge,
+    })?;
+    if value.fract() != 0.0 {
+        return Err(BadCount::NotWhole);
+    }
+    if value > f64::from(u32::MAX) {
+        return Err(BadCount::TooLarge);
+    }
+    // Whole, 0 ..= u32::MAX: exact.
+    Ok(value as u32)
 }
 
 #[cfg(test)]
@@ -192,6 +222,26 @@ mod tests {
         assert_eq!(number("NaN"), Err(Bad::NotANumber));
         assert_eq!(number(""), Err(Bad::NotANumber));
         assert_eq!(number("1e308"), Err(Bad::TooLarge));
+        // A decimal comma, or a grouped number starting with 0: refused, not 500.
+        for raw in ["0,500", "0,500.5", "012,345", "00,001"] {
+            assert_eq!(number(raw), Err(Bad::NotANumber), "{raw}");
+        }
+        assert_eq!(number("0"), Ok(0.0));
+        assert_eq!(number("0.500"), Ok(0.5));
+        assert_eq!(number("100,500"), Ok(100_500.0));
+    }
+
+    #[test]
+    fn counts_are_whole_numbers_however_exported() {
+        assert_eq!(count("40"), Ok(40));
+        assert_eq!(count("40.0"), Ok(40));
+        assert_eq!(count("1,024"), Ok(1024));
+        assert_eq!(count("8.5"), Err(BadCount::NotWhole));
+        assert_eq!(count("forty"), Err(BadCount::NotWhole));
+        assert_eq!(count("-8"), Err(BadCount::NotWhole));
+        assert_eq!(count("0,8"), Err(BadCount::NotWhole));
+        assert_eq!(count("4294967296"), Err(BadCount::TooLarge));
+        assert_eq!(count("4294967295"), Ok(u32::MAX));
     }
 
     #[test]
@@ -213,6 +263,12 @@ mod tests {
         assert_eq!(cost("€ 7,800"), Ok(7800.0));
         assert_eq!(cost("8200 USD"), Ok(8200.0));
         assert_eq!(cost("USD 8,200.50"), Ok(8200.5));
+        // Codes in any case, as people type them.
+        assert_eq!(cost("8200 usd"), Ok(8200.0));
+        assert_eq!(cost("eur 7,800"), Ok(7800.0));
+        assert_eq!(cost("8200 Chf"), Ok(8200.0));
+        assert_eq!(cost("$0,500").ok(), None);
+        assert_eq!(cost("8200 dollars").ok(), None);
         assert_eq!(cost("£1,5").ok(), None);
         assert_eq!(cost("free").ok(), None);
         assert_eq!(cost("1e13").ok(), None);

@@ -194,7 +194,8 @@ impl Columns {
     /// column the map wants that the header does not have.
     pub fn resolve(names: &[String], map: Option<&InventoryMap>) -> Result<Columns, String> {
         let normalised: Vec<String> = names.iter().map(|n| normalise(n)).collect();
-        let mut claimed = vec![false; names.len()];
+        // Which field each column feeds, once claimed.
+        let mut owner: Vec<Option<Field>> = vec![None; names.len()];
         let mut feeds: Vec<(Field, Vec<usize>)> = Vec::new();
         // Explicit columns first: they beat any default guess.
         for field in Field::ALL {
@@ -202,10 +203,27 @@ impl Columns {
                 continue;
             };
             let key = normalise(wanted);
-            let found: Vec<usize> = (0..names.len())
-                .filter(|i| !claimed[*i] && normalised[*i] == key)
+            let matching: Vec<usize> = (0..names.len())
+                .filter(|i| normalised[*i] == key)
+                .collect();
+            let found: Vec<usize> = matching
+                .iter()
+                .copied()
+                .filter(|i| owner[*i].is_none())
                 .collect();
             if found.is_empty() {
+                // The map names it for an earlier field already: say which.
+                if let Some(other) = matching.iter().find_map(|i| owner[*i]) {
+                    return Err(format!(
+                        "columns.{}: {:?} is already the column of {} (columns.{}): a column \
+                         feeds one field; name another column for {}, or leave it out",
+                        field.name(),
+                        wanted,
+                        other.name(),
+                        other.name(),
+                        field.name()
+                    ));
+                }
                 return Err(format!(
                     "columns.{}: {:?} is not a column of the inventory (its header has: {})",
                     field.name(),
@@ -214,7 +232,7 @@ impl Columns {
                 ));
             }
             for i in &found {
-                claimed[*i] = true;
+                owner[*i] = Some(field);
             }
             feeds.push((field, found));
         }
@@ -225,8 +243,8 @@ impl Columns {
             let mut found = Vec::new();
             for alias in field.aliases() {
                 for i in 0..names.len() {
-                    if !claimed[i] && normalised[i] == *alias {
-                        claimed[i] = true;
+                    if owner[i].is_none() && normalised[i] == *alias {
+                        owner[i] = Some(field);
                         found.push(i);
                     }
                 }
@@ -246,7 +264,7 @@ impl Columns {
                 })
                 .collect(),
             ignored: (0..names.len())
-                .filter(|i| !claimed[*i] && !names[*i].trim().is_empty())
+                .filter(|i| owner[*i].is_none() && !names[*i].trim().is_empty())
                 .map(|i| shown_name(&names[i]))
                 .collect(),
             map: map.map(|m| m.file.clone()),
@@ -347,6 +365,25 @@ mod tests {
                 .summary()
                 .starts_with("serial ← \"Serial\", asset_tag ← \"Asset Tag\"")
         );
+    }
+
+    #[test]
+    fn a_column_mapped_twice_names_the_field_that_has_it() {
+        let map = InventoryMap::parse(
+            "columns:\n  hostname: Name\n  location: \"NAME\"\n",
+            "house.yaml",
+        )
+        .unwrap();
+        let err = Columns::resolve(&names("Serial,Name,Site"), Some(&map)).unwrap_err();
+        assert_eq!(
+            err,
+            "columns.location: \"NAME\" is already the column of hostname (columns.hostname): a \
+             column feeds one field; name another column for location, or leave it out"
+        );
+        // A column the header lacks is still said so.
+        let map = InventoryMap::parse("columns:\n  location: Rack\n", "house.yaml").unwrap();
+        let err = Columns::resolve(&names("Serial,Name"), Some(&map)).unwrap_err();
+        assert!(err.contains("\"Rack\" is not a column"), "{err}");
     }
 
     #[test]

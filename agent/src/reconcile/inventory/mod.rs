@@ -412,7 +412,7 @@ fn read_row(
     };
     let cores = match get(Field::Cores) {
         None => None,
-        Some((raw, column)) => Some(raw.parse::<u32>().map_err(|_| {
+        Some((raw, column)) => Some(cells::count(raw).map_err(|_| {
             format!(
                 "cores {raw:?} (column {:?}) is not a whole number",
                 header::shown_name(column)
@@ -625,6 +625,39 @@ mod tests {
         let inv = parse_str("serial,service_tag\n,ABC\nXYZ,UVW\n");
         assert_eq!(inv.rows[0].serial.as_deref(), Some("ABC"));
         assert_eq!(inv.rows[1].serial.as_deref(), Some("XYZ"));
+    }
+
+    #[test]
+    fn cells_as_spreadsheets_export_them() {
+        let inv = parse_str(
+            "serial,cores,memory_gb,cost\nA1,8.0,512,8200 usd\nA2,8.5,,\nA3,,\"0,500\",\nA4,,,\"0,500\"\n",
+        );
+        assert_eq!(inv.rows.len(), 1, "{:?}", inv.invalid);
+        assert_eq!(inv.rows[0].cores, Some(8));
+        assert_eq!(inv.rows[0].cost, Some(8200.0));
+        let problems: Vec<(Option<u64>, &str)> = inv
+            .invalid
+            .iter()
+            .map(|i| (i.line, i.message.as_str()))
+            .collect();
+        assert_eq!(
+            problems,
+            vec![
+                (
+                    Some(3),
+                    "cores \"8.5\" (column \"cores\") is not a whole number"
+                ),
+                (
+                    Some(4),
+                    "memory_gb \"0,500\" (column \"memory_gb\") is not an amount of memory: \
+                     512, 512 GB, 0.5 TB or 1 TiB"
+                ),
+                (
+                    Some(5),
+                    "cost \"0,500\" (column \"cost\") is not a price: 8200, $8,200.00 or 8200 USD"
+                ),
+            ]
+        );
     }
 
     #[test]
