@@ -17,8 +17,9 @@ pub const MAX_TITLE_VALUE_CHARS: usize = 100;
 
 /// Characters that must not reach Markdown: control characters (line breaks end a table row or a
 /// paragraph), Unicode line/paragraph separators, zero-width and bidirectional formatting
-/// characters (which make a reviewer read something else than what is there).
-fn is_unsafe(c: char) -> bool {
+/// characters (which make a reviewer read something else than what is there). The HTML report
+/// replaces the same characters ([`crate::reconcile::html::esc`]).
+pub fn is_unsafe(c: char) -> bool {
     c.is_control()
         || matches!(
             c,

@@ -504,7 +504,10 @@ mod tests {
         }
         // Within the indentation cap the exact scan decides (it refuses a mark inside a document).
         let text = format!("schema: x\n\u{FEFF}{}x\n", "- ".repeat(100));
-        assert!(matches!(value(&text), Err(YamlError::Syntax { line: 2, .. })));
+        assert!(matches!(
+            value(&text),
+            Err(YamlError::Syntax { line: 2, .. })
+        ));
         // A mark on many lines, each run under the indentation cap: the exact scan decides.
         let text = format!("\u{FEFF}{}x\n", "- ".repeat(120)).repeat(1000);
         assert!(value(&text).is_err());
@@ -519,10 +522,7 @@ mod tests {
         let mut text = String::from("schema: x\r\nnotes: y\r\n");
         text.push_str(&format!("{}x\r\n", "- ".repeat(200)));
         let err = value(&text).unwrap_err();
-        assert!(
-            matches!(err, YamlError::TooDeep { line: 3, .. }),
-            "{err:?}"
-        );
+        assert!(matches!(err, YamlError::TooDeep { line: 3, .. }), "{err:?}");
         // The same through the exact scan (flow nesting, past the byte scan's bound).
         let text = format!("a: 1\r\nb: 2\r\nc: {}\r\n", "[".repeat(100));
         let err = value(&text).unwrap_err();

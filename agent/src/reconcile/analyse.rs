@@ -45,7 +45,7 @@ use super::inventory::{self, Inventory, InventoryRow, Status};
 use super::matching::{MatchedBy, Matcher, NodeKeys};
 use super::names::{canonical_make, canonical_model, same_make, same_model};
 use super::report::{
-    Duplicate, FleetRow, Invalid, Mismatch, MismatchField, MissingRegistration, PhantomNode,
+    Duplicate, FleetRow, Invalid, Mismatch, MismatchField, MissingRegistration, PhantomNode, Prose,
     Report, Shared, SharedKind,
 };
 use super::scan::{KeyLines, ScannedNode};
@@ -299,7 +299,7 @@ fn missing_registrations(
             model: row.model.clone(),
             status: row.status.as_str().to_owned(),
             location: row.location.clone(),
-            hint: missing_hint(row.status).to_owned(),
+            hint: Prose::from(missing_hint(row.status)),
         })
         .collect();
     missing.sort_by(|a, b| {
@@ -346,9 +346,9 @@ fn phantoms(nodes: &[Node], matches: &[Option<(usize, MatchedBy)>]) -> Vec<Phant
             let facts = node.facts;
             let serial = facts.serial.clone();
             let identified = match (&serial, facts.keys.macs.first()) {
-                (Some(s), _) => format!("serial {s}"),
-                (None, Some(mac)) => format!("MAC {mac}"),
-                (None, None) => "its serial or MAC".to_owned(),
+                (Some(s), _) => Prose::from("serial ").value(s),
+                (None, Some(mac)) => Prose::from("MAC ").value(mac),
+                (None, None) => Prose::from("its serial or MAC"),
             };
             PhantomNode {
                 node_id: facts.node_id.clone(),
@@ -357,12 +357,13 @@ fn phantoms(nodes: &[Node], matches: &[Option<(usize, MatchedBy)>]) -> Vec<Phant
                 serial,
                 make: facts.vendor.clone(),
                 model: facts.model.clone(),
-                hint: format!(
-                    "stale inventory or an unknown machine registered: add the machine \
-                     ({identified}) to the inventory, or remove {} if it does not belong in the \
-                     cluster",
-                    parent_dir(&node.summary.path)
-                ),
+                hint: Prose::from(
+                    "stale inventory or an unknown machine registered: add the machine (",
+                )
+                .then(&identified)
+                .say(") to the inventory, or remove ")
+                .value(&parent_dir(&node.summary.path))
+                .say(" if it does not belong in the cluster"),
                 line: node.summary.lines.serial.or(node.summary.lines.node_id),
             }
         })
@@ -390,7 +391,7 @@ fn mismatches(
         let row = &rows[*row_index];
         let facts = node.facts;
         let mut push =
-            |field: MismatchField, inventory: String, node_value: String, hint: String| {
+            |field: MismatchField, inventory: String, node_value: String, hint: Prose| {
                 out.push(Mismatch {
                     node_id: facts.node_id.clone(),
                     path: node.summary.path.clone(),
@@ -411,9 +412,10 @@ fn mismatches(
                 MismatchField::Serial,
                 row.serial.clone().unwrap_or_default(),
                 facts.serial.clone().unwrap_or_default(),
-                "matched by MAC, but the serials differ: the mainboard was replaced or the serial \
-                 is mistyped; correct the inventory row"
-                    .to_owned(),
+                Prose::from(
+                    "matched by MAC, but the serials differ: the mainboard was replaced or the \
+                     serial is mistyped; correct the inventory row",
+                ),
             );
         }
         let wrong_row = "correct the inventory row; if the row's serial/MAC belongs to another \
@@ -425,7 +427,7 @@ fn mismatches(
                 MismatchField::Make,
                 inv.clone(),
                 fact.clone(),
-                wrong_row.to_owned(),
+                Prose::from(wrong_row),
             );
         }
         if let (Some(inv), Some(fact)) = (&row.model, &facts.model)
@@ -435,7 +437,7 @@ fn mismatches(
                 MismatchField::Model,
                 inv.clone(),
                 fact.clone(),
-                wrong_row.to_owned(),
+                Prose::from(wrong_row),
             );
         }
         if let Some(cores) = row.cores
@@ -445,9 +447,10 @@ fn mismatches(
                 MismatchField::Cores,
                 cores.to_string(),
                 facts.cores.to_string(),
-                "a different CPU is fitted or cores are disabled in the firmware: check the \
-                 machine, or correct the inventory row"
-                    .to_owned(),
+                Prose::from(
+                    "a different CPU is fitted or cores are disabled in the firmware: check the \
+                     machine, or correct the inventory row",
+                ),
             );
         }
         if let Some(sold) = row.memory_gb {
@@ -457,10 +460,11 @@ fn mismatches(
                     MismatchField::Memory,
                     format!("{} GB", trim_number(sold)),
                     format!("{} GiB", trim_number(gib)),
-                    "more than 10 % apart (RAM sold as GB is GiB; the node reports MemTotal, a \
-                     few % under the installed size): a DIMM may have failed or be missing; \
-                     check the machine, or correct the inventory row"
-                        .to_owned(),
+                    Prose::from(
+                        "more than 10 % apart (RAM sold as GB is GiB; the node reports MemTotal, \
+                         a few % under the installed size): a DIMM may have failed or be \
+                         missing; check the machine, or correct the inventory row",
+                    ),
                 );
             }
         }
@@ -469,11 +473,9 @@ fn mismatches(
                 MismatchField::Status,
                 "retired".to_owned(),
                 "registered".to_owned(),
-                format!(
-                    "the inventory says retired but the machine is registered: remove {} from \
-                     the repository, or correct the status",
-                    parent_dir(&node.summary.path)
-                ),
+                Prose::from("the inventory says retired but the machine is registered: remove ")
+                    .value(&parent_dir(&node.summary.path))
+                    .say(" from the repository, or correct the status"),
             );
         }
     }
@@ -569,7 +571,7 @@ fn duplicates<'a>(nodes: &[Node<'a>]) -> Vec<Duplicate> {
                     })
                     .collect(),
                 shared: what,
-                hint: hint.to_owned(),
+                hint: Prose::from(hint),
             }
         })
         .collect()

@@ -24,7 +24,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ReconcileError;
-use super::report::{CapacityPlan, Recommendation, Resource, ResourceLine};
+use super::report::{CapacityPlan, Prose, Recommendation, Resource, ResourceLine};
 
 /// Headroom when the demand file does not say (the SPEC's example value).
 pub const DEFAULT_HEADROOM: f64 = 0.2;
@@ -337,12 +337,10 @@ fn option_for(
         workloads: workloads.into_iter().map(|(n, _)| n.to_owned()).collect(),
         unit_cost: entry.cost,
         total_cost,
-        message: format!(
-            "buy {count} more of {} {}; {} is the limit",
-            entry.make,
-            entry.model,
-            limiting.as_str()
-        ),
+        message: Prose::new()
+            .say(&format!("buy {count} more of "))
+            .value(&format!("{} {}", entry.make, entry.model))
+            .say(&format!("; {} is the limit", limiting.as_str())),
     })
 }
 

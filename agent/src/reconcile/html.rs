@@ -14,6 +14,7 @@
 use std::fmt::Write as _;
 
 use super::demand::percent;
+use super::prose::{Piece, Prose};
 use super::render::{located, make_model, or_dash, plural, shared_text, verdict};
 use super::report::{CapacityPlan, Recommendation, Report, Resource, ResourceLine};
 
@@ -47,8 +48,9 @@ pub fn esc(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            // NUL is a parse error in HTML; other controls render as nothing useful.
-            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{fffd}'),
+            // NUL is a parse error in HTML; other controls render as nothing useful; bidirectional
+            // and zero-width characters make a reader see something else than what is there.
+            c if c != '\n' && c != '\t' && crate::markdown::is_unsafe(c) => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }
@@ -760,8 +762,27 @@ fn kind_name(kind: super::report::InvalidKind) -> String {
         .unwrap_or_default()
 }
 
-/// Escaped prose where `backticked` spans become code (hints quote commands and paths that way).
-fn prose(text: &str) -> String {
+/// A message or hint: enlist's words escaped, their `backticked` spans as code (hints quote
+/// commands that way); values from files escaped as plain text shows them (one line), or as code
+/// when plain text quotes them as code.
+fn prose(prose: &Prose) -> String {
+    let mut out = String::with_capacity(prose.len() + 16);
+    for piece in prose.pieces() {
+        match piece {
+            Piece::Words(words) => out.push_str(&words_html(words)),
+            Piece::Value {
+                raw, code: true, ..
+            } => {
+                let _ = write!(out, "<code>{}</code>", esc(&crate::markdown::one_line(raw)));
+            }
+            Piece::Value { plain, .. } => out.push_str(&esc(plain)),
+        }
+    }
+    out
+}
+
+/// enlist's own words, escaped, with `backticked` spans as code.
+fn words_html(text: &str) -> String {
     let escaped = esc(text);
     if !escaped.matches('`').count().is_multiple_of(2) {
         return escaped;
@@ -1263,6 +1284,12 @@ mod tests {
             "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;"
         );
         assert_eq!(esc("a\0b"), "a\u{fffd}b");
+        // Bidirectional overrides and zero-width characters are shown, not obeyed.
+        assert_eq!(
+            esc("a\u{202E}b\u{200B}c\u{2066}d"),
+            "a\u{fffd}b\u{fffd}c\u{fffd}d"
+        );
+        assert_eq!(esc("line\nnext\tcol"), "line\nnext\tcol");
     }
 
     #[test]
@@ -1302,7 +1329,10 @@ mod tests {
             workloads: vec!["db".into()],
             unit_cost: cost,
             total_cost: cost.map(|c| c * count as f64),
-            message: format!("buy {count} more of Dell {model}; cores is the limit"),
+            message: Prose::from("buy ")
+                .say(&format!("{count} more of "))
+                .value(&format!("Dell {model}"))
+                .say("; cores is the limit"),
         }
     }
 

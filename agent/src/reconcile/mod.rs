@@ -10,6 +10,7 @@
 //! | read the demand file, the buying model | [`demand`] | none (text in) |
 //! | the matching rule (also for `sync` and `export`) | [`matching`] | none |
 //! | match, find gaps and duplicates, plan | [`analyse`] | none |
+//! | messages: enlist's words apart from the values quoted from files | [`prose`] | none |
 //! | print text / JSON / Markdown / annotations | [`mod@render`] | none (string out) |
 //! | the self-contained HTML fleet report | [`html`] | none (string out) |
 //!
@@ -24,6 +25,7 @@ pub mod html;
 pub mod inventory;
 pub mod matching;
 pub mod names;
+pub mod prose;
 pub mod render;
 pub mod report;
 pub mod scan;

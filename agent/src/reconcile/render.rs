@@ -4,11 +4,21 @@
 //!
 //! Every format is a pure function of the [`Report`]: no paths outside the report, no time, no
 //! colours, so outputs are byte-stable and kept as golden files in the tests.
+//!
+//! Values from files (a node.yaml's DMI strings and paths, the inventory's cells and headers)
+//! leave through one function per format: Markdown — a PR comment GitHub renders and notifies on —
+//! shows them as code spans ([`markdown::table_code`] in tables, [`markdown::code`] in running
+//! text), so no `@mention`, link, image, HTML or reference comes alive; text and annotations show
+//! them on one line without control or invisible characters ([`plain`]), and the text format is
+//! made safe for a CI log last ([`log_safe`]); the messages quote values through [`Prose`]. JSON
+//! carries them as data.
 
 use std::fmt::Write as _;
 
 use super::demand::percent;
+use super::prose::{Piece, Prose};
 use super::report::{CapacityPlan, Report, Resource, SharedKind};
+use crate::markdown;
 
 /// Output formats of [`render`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,7 +59,7 @@ pub(super) fn columns_line(report: &Report) -> String {
         .columns
         .map
         .as_ref()
-        .map(|m| format!(" (mapped by {m})"))
+        .map(|m| format!(" (mapped by {})", plain(m)))
         .unwrap_or_default();
     format!(
         "inventory columns{map}: {}",
@@ -57,34 +67,28 @@ pub(super) fn columns_line(report: &Report) -> String {
     )
 }
 
-/// [`columns_line`] for Markdown: header names (untrusted) as inert code spans.
+/// [`columns_line`] for Markdown: header names and the map file as code spans.
 fn md_columns(report: &Report) -> String {
-    let span = |value: &str| {
-        let inner: String = value
-            .chars()
-            .map(|c| match c {
-                '`' => '\'',
-                '\r' | '\n' => ' ',
-                c => c,
-            })
-            .collect();
-        format!("`{inner}`")
-    };
     let used: Vec<String> = report
         .columns
         .in_order()
         .iter()
         .map(|(field, columns)| {
-            let columns: Vec<String> = columns.iter().map(|c| span(c)).collect();
+            let columns: Vec<String> = columns.iter().map(|c| markdown::code(c)).collect();
             format!("{field} ← {}", columns.join(" or "))
         })
         .collect();
-    let ignored: Vec<String> = report.columns.ignored.iter().map(|c| span(c)).collect();
+    let ignored: Vec<String> = report
+        .columns
+        .ignored
+        .iter()
+        .map(|c| markdown::code(c))
+        .collect();
     let map = report
         .columns
         .map
         .as_ref()
-        .map(|m| format!(" (mapped by {})", span(m)))
+        .map(|m| format!(" (mapped by {})", markdown::code(m)))
         .unwrap_or_default();
     format!(
         "**Inventory columns**{map}: {}; ignored: {}.",
@@ -95,6 +99,36 @@ fn md_columns(report: &Report) -> String {
             ignored.join(", ")
         }
     )
+}
+
+/// A value from a file in plain text (the text format, annotations): on one line, without
+/// control or invisible characters ([`markdown::one_line`]).
+fn plain(value: &str) -> String {
+    markdown::one_line(value)
+}
+
+/// The text format, safe to print in a GitHub Actions log: the runner reads a line whose first
+/// non-blank characters are `::` as a workflow command (`::error`, `::add-mask::`,
+/// `::stop-commands::`), and `##[command]` *anywhere* in a line (the legacy syntax). enlist's own
+/// words never do either; a value from a file might (a serial `##[error]x`, a directory named
+/// `::warning::x`), so both are broken up with a percent escape as the runner's own escapes look:
+/// `##[` → `#%23[`, a leading `::` → `%3A:`. Values are on one line already ([`plain`]).
+pub(super) fn log_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_start();
+        let indent = &line[..line.len() - body.len()];
+        out.push_str(indent);
+        let body = match body.strip_prefix("::") {
+            Some(rest) => {
+                out.push_str("%3A:");
+                rest
+            }
+            None => body,
+        };
+        out.push_str(&body.replace("##[", "#%23["));
+    }
+    out
 }
 
 pub(super) fn plural(n: usize, one: &str, many: &str) -> String {
@@ -120,13 +154,16 @@ pub(super) fn located(file: &str, line: Option<u64>) -> String {
     }
 }
 
-pub(super) fn shared_text(kind: SharedKind, value: &str) -> String {
-    let kind = match kind {
+pub(super) fn shared_kind(kind: SharedKind) -> &'static str {
+    match kind {
         SharedKind::Serial => "serial",
         SharedKind::Fingerprint => "identity fingerprint",
         SharedKind::Mac => "MAC",
-    };
-    format!("{kind} {value}")
+    }
+}
+
+pub(super) fn shared_text(kind: SharedKind, value: &str) -> String {
+    format!("{} {value}", shared_kind(kind))
 }
 
 /// One line summing up the run.
@@ -201,8 +238,8 @@ fn fleet_rows(report: &Report) -> Vec<Vec<String>> {
         .iter()
         .map(|f| {
             vec![
-                f.make.clone(),
-                f.model.clone(),
+                plain(&f.make),
+                plain(&f.model),
                 f.count.to_string(),
                 f.cores.to_string(),
                 f.memory_gib.to_string(),
@@ -282,7 +319,7 @@ fn option_rows(plan: &CapacityPlan) -> Vec<Vec<String>> {
                 .iter()
                 .find(|c| c.make == o.make && c.model == o.model);
             vec![
-                format!("{} {}", o.make, o.model),
+                plain(&format!("{} {}", o.make, o.model)),
                 unit.map(|c| format!("{:.0} / {:.0} / {:.0}", c.cores, c.memory_gb, c.storage_gb))
                     .unwrap_or_default(),
                 o.count.to_string(),
@@ -305,17 +342,22 @@ const OPTION_HEADERS: [&str; 5] = [
 
 const PLAN_HEADERS: [&str; 5] = ["resource", "demand", "with headroom", "capacity", "deficit"];
 
-fn recommendation_tail(report: &Report) -> Vec<String> {
+fn recommendation_tail(report: &Report) -> Vec<Prose> {
     report
         .recommendations
         .iter()
         .map(|r| {
             let mut s = r.message.clone();
+            for (i, workload) in r.workloads.iter().enumerate() {
+                s = s
+                    .say(if i == 0 { " (driven by " } else { ", " })
+                    .value(workload);
+            }
             if !r.workloads.is_empty() {
-                let _ = write!(s, " (driven by {})", r.workloads.join(", "));
+                s = s.say(")");
             }
             if let Some(total) = r.total_cost {
-                let _ = write!(s, "; total cost {total:.0}");
+                s = s.say(&format!("; total cost {total:.0}"));
             }
             s
         })
@@ -329,7 +371,7 @@ fn text(report: &Report, strict: bool) -> String {
         "enlist reconcile: {}, {} ({})",
         plural(report.nodes, "node.yaml file", "node.yaml files"),
         plural(report.inventory, "inventory row", "inventory rows"),
-        report.inventory_file
+        plain(&report.inventory_file)
     );
     let _ = writeln!(out, "{}", columns_line(report));
     let gap_effect = if strict {
@@ -343,7 +385,7 @@ fn text(report: &Report, strict: bool) -> String {
     if !report.invalid.is_empty() {
         section(&mut out, "INVALID", report.invalid.len(), "fails CI");
         for i in &report.invalid {
-            let _ = writeln!(out, "  {}: {}", located(&i.file, i.line), i.message);
+            let _ = writeln!(out, "  {}: {}", located(&plain(&i.file), i.line), i.message);
             let _ = writeln!(out, "    what to do: {}", i.hint);
         }
     }
@@ -353,11 +395,12 @@ fn text(report: &Report, strict: bool) -> String {
             let shared: Vec<String> = d
                 .shared
                 .iter()
-                .map(|s| shared_text(s.kind, &s.value))
+                .map(|s| shared_text(s.kind, &plain(&s.value)))
                 .collect();
-            let _ = writeln!(out, "  {} share {}", d.nodes.join(", "), shared.join("; "));
+            let nodes: Vec<String> = d.nodes.iter().map(|n| plain(n)).collect();
+            let _ = writeln!(out, "  {} share {}", nodes.join(", "), shared.join("; "));
             for path in &d.paths {
-                let _ = writeln!(out, "    {path}");
+                let _ = writeln!(out, "    {}", plain(path));
             }
             let _ = writeln!(out, "    what to do: {}", d.hint);
         }
@@ -370,19 +413,15 @@ fn text(report: &Report, strict: bool) -> String {
             gap_effect,
         );
         for m in &report.missing_registration {
-            let what = m
-                .serial
-                .as_ref()
-                .map(|s| format!("serial {s}"))
-                .unwrap_or_else(|| format!("MAC {}", m.macs.join(" ")));
             let _ = writeln!(
                 out,
-                "  {}: {what} ({}{})",
-                located(&m.file, Some(m.line)),
-                make_model(m.make.as_deref(), m.model.as_deref()),
+                "  {}: {} ({}{})",
+                located(&plain(&m.file), Some(m.line)),
+                missing_what(m),
+                plain(&make_model(m.make.as_deref(), m.model.as_deref())),
                 m.location
                     .as_ref()
-                    .map(|l| format!(" at {l}"))
+                    .map(|l| format!(" at {}", plain(l)))
                     .unwrap_or_default()
             );
             let _ = writeln!(out, "    what to do: {}", m.hint);
@@ -399,11 +438,11 @@ fn text(report: &Report, strict: bool) -> String {
             let _ = writeln!(
                 out,
                 "  {}: {} {} ({}, serial {})",
-                p.path,
-                p.node_id,
-                p.hostname,
-                make_model(p.make.as_deref(), p.model.as_deref()),
-                or_dash(p.serial.as_deref())
+                plain(&p.path),
+                plain(&p.node_id),
+                plain(&p.hostname),
+                plain(&make_model(p.make.as_deref(), p.model.as_deref())),
+                plain(or_dash(p.serial.as_deref()))
             );
             let _ = writeln!(out, "    what to do: {}", p.hint);
         }
@@ -414,11 +453,11 @@ fn text(report: &Report, strict: bool) -> String {
             let _ = writeln!(
                 out,
                 "  {} vs {}: {}: inventory {}, node {}",
-                m.path,
-                located(&m.file, Some(m.line)),
+                plain(&m.path),
+                located(&plain(&m.file), Some(m.line)),
                 m.field.as_str(),
-                m.inventory,
-                m.node
+                plain(&m.inventory),
+                plain(&m.node)
             );
             let _ = writeln!(out, "    what to do: {}", m.hint);
         }
@@ -477,75 +516,48 @@ fn text(report: &Report, strict: bool) -> String {
         }
     }
     let _ = writeln!(out, "\n{}", verdict(report, strict));
-    out
+    log_safe(&out)
 }
 
-/// Escapes text for a Markdown table cell (GitHub-flavoured): `|` and line breaks would end the
-/// cell or the row. Outside code spans `&`, `<` and `>` become entities, so a value from a node.yaml
-/// or the inventory never becomes HTML in the bot's PR comment (GitHub drops scripts, but not
-/// `<img>`, `<a>` or `<details>`), and `\` is a literal backslash. Code spans, paired the way
-/// CommonMark pairs them (a backtick string closed by the next one of the same length), keep their
-/// text: Markdown shows it literally, so `<node-id>` inside backticks stays readable. A backtick
-/// string without a partner is escaped.
-fn cell(value: &str) -> String {
-    let chars: Vec<char> = value.chars().collect();
-    let run_at = |i: usize| chars[i..].iter().take_while(|c| **c == '`').count();
-    let mut out = String::with_capacity(value.len() + 8);
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '`' {
-            let run = run_at(i);
-            let mut close = i + run;
-            while close < chars.len() && !(chars[close] == '`' && run_at(close) == run) {
-                close += if chars[close] == '`' {
-                    run_at(close)
-                } else {
-                    1
-                };
-            }
-            if close < chars.len() {
-                for &c in &chars[i..close + run] {
-                    match c {
-                        '|' => out.push_str("\\|"),
-                        '\r' | '\n' => out.push(' '),
-                        c => out.push(c),
-                    }
-                }
-                i = close + run;
-            } else {
-                out.push_str(&"\\`".repeat(run));
-                i += run;
-            }
-            continue;
+/// What identifies a missing row, in plain text: `serial X` or `MAC a b`.
+fn missing_what(m: &super::report::MissingRegistration) -> String {
+    match &m.serial {
+        Some(s) => format!("serial {}", plain(s)),
+        None => {
+            let macs: Vec<String> = m.macs.iter().map(|mac| plain(mac)).collect();
+            format!("MAC {}", macs.join(" "))
         }
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '|' => out.push_str("\\|"),
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' | '\n' => out.push(' '),
-            c => out.push(c),
+    }
+}
+
+/// [`Prose`] in Markdown: enlist's words as written (in a table, `|` escaped), every value as a
+/// code span ([`markdown::table_code`] in a table cell, else [`markdown::code`]).
+fn md_prose(prose: &Prose, in_table: bool) -> String {
+    let mut out = String::with_capacity(prose.len() + 16);
+    for piece in prose.pieces() {
+        match piece {
+            Piece::Words(words) if in_table => out.push_str(&words.replace('|', "\\|")),
+            Piece::Words(words) => out.push_str(words),
+            Piece::Value { raw, .. } if in_table => out.push_str(&markdown::table_code(raw)),
+            Piece::Value { raw, .. } => out.push_str(&markdown::code(raw)),
         }
-        i += 1;
     }
     out
 }
 
-/// A code span in a table cell. Backticks inside are dropped (they cannot be escaped there);
-/// nothing else is escaped but `|` and line breaks: a code span shows its text literally.
-fn code(value: &str) -> String {
-    let inner: String = value
-        .chars()
-        .map(|c| match c {
-            '`' => "'".to_owned(),
-            '|' => "\\|".to_owned(),
-            '\r' | '\n' => " ".to_owned(),
-            c => c.to_string(),
-        })
-        .collect();
-    format!("`{inner}`")
+/// An optional value in a table cell: a code span, or `-`.
+fn md_opt(value: Option<&str>) -> String {
+    value
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| "-".to_owned(), markdown::table_code)
+}
+
+/// Make and model in a table cell: one code span (they come from a node.yaml or the inventory).
+fn md_machine(make: Option<&str>, model: Option<&str>) -> String {
+    if make.is_none() && model.is_none() {
+        return make_model(None, None);
+    }
+    markdown::table_code(&make_model(make, model))
 }
 
 /// Rows per Markdown table: a PR comment holds at most 65,536 characters, and a reviewer reads
@@ -577,7 +589,7 @@ fn markdown(report: &Report, strict: bool) -> String {
     let failed = report.failed(strict);
     let _ = writeln!(
         out,
-        "{} {} and {} checked against `{}`.\n",
+        "{} {} and {} checked against {}.\n",
         if failed {
             "❌ **Failed.**"
         } else {
@@ -585,7 +597,7 @@ fn markdown(report: &Report, strict: bool) -> String {
         },
         plural(report.nodes, "node.yaml file", "node.yaml files"),
         plural(report.inventory, "inventory row", "inventory rows"),
-        report.inventory_file.replace('`', "'")
+        markdown::code(&report.inventory_file)
     );
     let _ = writeln!(out, "{}\n", md_columns(report));
     let gap_effect = if strict {
@@ -642,10 +654,10 @@ fn markdown(report: &Report, strict: bool) -> String {
             .iter()
             .map(|i| {
                 vec![
-                    code(&i.file),
+                    markdown::table_code(&i.file),
                     i.line.map(|l| l.to_string()).unwrap_or_default(),
-                    cell(&i.message),
-                    cell(&i.hint),
+                    md_prose(&i.message, true),
+                    md_prose(&i.hint, true),
                 ]
             })
             .collect();
@@ -662,13 +674,17 @@ fn markdown(report: &Report, strict: bool) -> String {
             .duplicates
             .iter()
             .map(|d| {
-                let nodes: Vec<String> = d.paths.iter().map(|p| code(p)).collect();
+                let nodes: Vec<String> = d.paths.iter().map(|p| markdown::table_code(p)).collect();
                 let shared: Vec<String> = d
                     .shared
                     .iter()
-                    .map(|s| cell(&shared_text(s.kind, &s.value)))
+                    .map(|s| format!("{} {}", shared_kind(s.kind), markdown::table_code(&s.value)))
                     .collect();
-                vec![nodes.join("<br>"), shared.join("<br>"), cell(&d.hint)]
+                vec![
+                    nodes.join("<br>"),
+                    shared.join("<br>"),
+                    md_prose(&d.hint, true),
+                ]
             })
             .collect();
         md_table(
@@ -691,11 +707,18 @@ fn markdown(report: &Report, strict: bool) -> String {
             .map(|m| {
                 vec![
                     m.line.to_string(),
-                    m.serial.as_deref().map(code).unwrap_or_else(|| "-".into()),
-                    cell(&make_model(m.make.as_deref(), m.model.as_deref())),
-                    cell(or_dash(m.hostname.as_deref())),
-                    cell(or_dash(m.location.as_deref())),
-                    cell(&m.hint),
+                    match &m.serial {
+                        Some(serial) => markdown::table_code(serial),
+                        None => {
+                            let macs: Vec<String> =
+                                m.macs.iter().map(|mac| markdown::table_code(mac)).collect();
+                            format!("MAC {}", macs.join(" "))
+                        }
+                    },
+                    md_machine(m.make.as_deref(), m.model.as_deref()),
+                    md_opt(m.hostname.as_deref()),
+                    md_opt(m.location.as_deref()),
+                    md_prose(&m.hint, true),
                 ]
             })
             .collect();
@@ -724,11 +747,11 @@ fn markdown(report: &Report, strict: bool) -> String {
             .iter()
             .map(|p| {
                 vec![
-                    code(&p.path),
-                    cell(&p.hostname),
-                    cell(&make_model(p.make.as_deref(), p.model.as_deref())),
-                    p.serial.as_deref().map(code).unwrap_or_else(|| "-".into()),
-                    cell(&p.hint),
+                    markdown::table_code(&p.path),
+                    markdown::table_code(&p.hostname),
+                    md_machine(p.make.as_deref(), p.model.as_deref()),
+                    md_opt(p.serial.as_deref()),
+                    md_prose(&p.hint, true),
                 ]
             })
             .collect();
@@ -750,12 +773,12 @@ fn markdown(report: &Report, strict: bool) -> String {
             .iter()
             .map(|m| {
                 vec![
-                    code(&m.path),
+                    markdown::table_code(&m.path),
                     m.line.to_string(),
                     m.field.as_str().to_owned(),
-                    cell(&m.inventory),
-                    cell(&m.node),
-                    cell(&m.hint),
+                    markdown::table_code(&m.inventory),
+                    markdown::table_code(&m.node),
+                    md_prose(&m.hint, true),
                 ]
             })
             .collect();
@@ -775,9 +798,17 @@ fn markdown(report: &Report, strict: bool) -> String {
     }
     if !report.fleet.is_empty() {
         out.push_str("### Fleet (valid registrations)\n\n");
+        // The text rows with make and model as code spans (the total row has neither).
         let rows: Vec<Vec<String>> = fleet_rows(report)
             .into_iter()
-            .map(|r| r.iter().map(|c| cell(c)).collect())
+            .zip(report.fleet.iter().map(Some).chain([None]))
+            .map(|(mut row, fleet)| {
+                if let Some(f) = fleet {
+                    row[0] = markdown::table_code(&f.make);
+                    row[1] = markdown::table_code(&f.model);
+                }
+                row
+            })
             .collect();
         md_table(
             &mut out,
@@ -806,7 +837,11 @@ fn markdown(report: &Report, strict: bool) -> String {
         if !plan.options.is_empty() {
             let rows: Vec<Vec<String>> = option_rows(plan)
                 .into_iter()
-                .map(|r| r.iter().map(|c| cell(c)).collect())
+                .zip(&plan.options)
+                .map(|(mut row, o)| {
+                    row[0] = markdown::table_code(&format!("{} {}", o.make, o.model));
+                    row
+                })
                 .collect();
             md_table(
                 &mut out,
@@ -816,10 +851,11 @@ fn markdown(report: &Report, strict: bool) -> String {
             );
         }
         for line in recommendation_tail(report) {
-            let _ = writeln!(out, "**Recommendation:** {}\n", cell(&line));
+            let _ = writeln!(out, "**Recommendation:** {}\n", md_prose(&line, false));
         }
         if let Some(note) = &plan.note {
-            let _ = writeln!(out, "{}\n", cell(note));
+            // enlist's own words (resources, percentages): no value from a file.
+            let _ = writeln!(out, "{note}\n");
         }
     }
     let _ = writeln!(out, "<sub>{}</sub>", verdict(report, strict));
@@ -886,18 +922,18 @@ fn github(report: &Report, strict: bool) -> String {
         let shared: Vec<String> = d
             .shared
             .iter()
-            .map(|s| shared_text(s.kind, &s.value))
+            .map(|s| shared_text(s.kind, &plain(&s.value)))
             .collect();
         // One annotation per file, each naming a few of the others: k files sharing a MAC would
         // otherwise print k × (k − 1) paths.
         let others = d.paths.len().saturating_sub(1);
         for (path, line) in d.paths.iter().zip(&d.lines) {
-            let named: Vec<&str> = d
+            let named: Vec<String> = d
                 .paths
                 .iter()
                 .filter(|p| *p != path)
                 .take(MAX_OTHERS_NAMED)
-                .map(String::as_str)
+                .map(|p| plain(p))
                 .collect();
             let with = match others - named.len() {
                 0 => named.join(", "),
@@ -918,11 +954,6 @@ fn github(report: &Report, strict: bool) -> String {
         }
     }
     for m in &report.missing_registration {
-        let what = m
-            .serial
-            .as_ref()
-            .map(|s| format!("serial {s}"))
-            .unwrap_or_else(|| format!("MAC {}", m.macs.join(" ")));
         annotation(
             &mut out,
             gap,
@@ -930,8 +961,9 @@ fn github(report: &Report, strict: bool) -> String {
             Some(m.line),
             "enlist: missing registration",
             &format!(
-                "{what} ({}) is not registered\nWhat to do: {}",
-                make_model(m.make.as_deref(), m.model.as_deref()),
+                "{} ({}) is not registered\nWhat to do: {}",
+                missing_what(m),
+                plain(&make_model(m.make.as_deref(), m.model.as_deref())),
                 m.hint
             ),
         );
@@ -945,8 +977,8 @@ fn github(report: &Report, strict: bool) -> String {
             "enlist: phantom node",
             &format!(
                 "{} ({}) is not in the inventory\nWhat to do: {}",
-                p.node_id,
-                make_model(p.make.as_deref(), p.model.as_deref()),
+                plain(&p.node_id),
+                plain(&make_model(p.make.as_deref(), p.model.as_deref())),
                 p.hint
             ),
         );
@@ -961,9 +993,9 @@ fn github(report: &Report, strict: bool) -> String {
             &format!(
                 "{}: the inventory ({}) says {}, the node reports {}\nWhat to do: {}",
                 m.field.as_str(),
-                located(&m.file, Some(m.line)),
-                m.inventory,
-                m.node,
+                located(&plain(&m.file), Some(m.line)),
+                plain(&m.inventory),
+                plain(&m.node),
                 m.hint
             ),
         );
@@ -985,56 +1017,315 @@ mod tests {
         assert_eq!(gh_property("a:b,c"), "a%3Ab%2Cc");
     }
 
-    #[test]
-    fn markdown_cells_cannot_break_the_table() {
-        assert_eq!(cell("a|b\nc"), "a\\|b c");
-        assert_eq!(code("x`y"), "`x'y`");
-        assert_eq!(code("a|b\\c<d>"), "`a\\|b\\c<d>`");
+    use crate::reconcile::demand::CatalogEntry;
+    use crate::reconcile::report::{
+        ColumnReport, Duplicate, FleetRow, Invalid, InvalidKind, Mismatch, MismatchField,
+        MissingRegistration, PhantomNode, Recommendation, ResourceLine, Shared,
+    };
+
+    /// Everything GitHub would act on in a PR comment, and a log line's workflow commands: a
+    /// mention, links and an image, HTML, an issue reference, a table pipe, backticks, a line
+    /// break, bidirectional and zero-width characters, `::` and `##[`.
+    const HOSTILE: &str = "@acme/admins [docs](https://e.vil/x) ![i](https://e.vil/p.png) \
+                           <img src=x> <!-- #12 a|b ``c` \u{202E}evil\u{200B} www.e.vil\r\n\
+                           ::error::x ##[add-mask]y %0A";
+
+    /// A report with [`HOSTILE`] in every value that comes from a file.
+    fn hostile_report() -> Report {
+        let h = || HOSTILE.to_owned();
+        let prose = || {
+            Prose::from("words ")
+                .value(HOSTILE)
+                .say(" and ")
+                .quoted(HOSTILE)
+                .say(", ")
+                .code(HOSTILE)
+        };
+        Report {
+            missing_registration: vec![MissingRegistration {
+                file: h(),
+                line: 2,
+                serial: Some(h()),
+                macs: vec![],
+                asset_tag: Some(h()),
+                hostname: Some(h()),
+                make: Some(h()),
+                model: Some(h()),
+                status: "active".into(),
+                location: Some(h()),
+                hint: prose(),
+            }],
+            phantom_nodes: vec![PhantomNode {
+                node_id: h(),
+                path: h(),
+                hostname: h(),
+                serial: Some(h()),
+                make: Some(h()),
+                model: None,
+                hint: prose(),
+                line: Some(3),
+            }],
+            mismatches: vec![Mismatch {
+                node_id: h(),
+                path: h(),
+                file: h(),
+                line: 4,
+                serial: Some(h()),
+                field: MismatchField::Model,
+                inventory: h(),
+                node: h(),
+                hint: prose(),
+            }],
+            duplicates: vec![Duplicate {
+                nodes: vec![h(), h()],
+                paths: vec![h(), format!("{HOSTILE}2")],
+                shared: vec![Shared {
+                    kind: SharedKind::Serial,
+                    value: h(),
+                }],
+                hint: prose(),
+                lines: vec![Some(5), None],
+            }],
+            invalid: vec![Invalid {
+                file: h(),
+                line: Some(6),
+                kind: InvalidKind::Parse,
+                message: prose(),
+                hint: prose(),
+            }],
+            recommendations: vec![Recommendation {
+                make: h(),
+                model: h(),
+                count: 2,
+                limiting: Resource::Memory,
+                workloads: vec![h(), h()],
+                unit_cost: Some(10.0),
+                total_cost: Some(20.0),
+                message: Prose::from("buy 2 more of ").value(HOSTILE),
+            }],
+            nodes: 3,
+            inventory: 2,
+            columns: ColumnReport {
+                fields: [("serial".to_owned(), vec![h()])].into(),
+                ignored: vec![h()],
+                map: Some(h()),
+            },
+            inventory_file: h(),
+            fleet: vec![
+                FleetRow {
+                    make: h(),
+                    model: h(),
+                    count: 1,
+                    cores: 8,
+                    memory_gib: 64,
+                    storage_gb: 960.0,
+                },
+                FleetRow {
+                    make: "Dell".into(),
+                    model: String::new(),
+                    count: 1,
+                    cores: 8,
+                    memory_gib: 64,
+                    storage_gb: 960.0,
+                },
+            ],
+            plan: Some(CapacityPlan {
+                headroom: 0.2,
+                active_nodes: 1,
+                lines: vec![ResourceLine {
+                    resource: Resource::Memory,
+                    demand: 100.0,
+                    workloads: vec![(h(), 100.0)],
+                    required: 120.0,
+                    capacity: 64.0,
+                    deficit: 56.0,
+                }],
+                catalog: vec![CatalogEntry {
+                    make: h(),
+                    model: h(),
+                    cores: 8.0,
+                    memory_gb: 64.0,
+                    storage_gb: 960.0,
+                    cost: Some(10.0),
+                }],
+                options: vec![Recommendation {
+                    make: h(),
+                    model: h(),
+                    count: 2,
+                    limiting: Resource::Memory,
+                    workloads: vec![h()],
+                    unit_cost: Some(10.0),
+                    total_cost: Some(20.0),
+                    message: Prose::from("buy 2 more of ").value(HOSTILE),
+                }],
+                note: None,
+            }),
+        }
+    }
+
+    /// The Markdown as GitHub reads it (CommonMark + GFM tables, through `pulldown-cmark`).
+    #[derive(Default)]
+    struct Rendered {
+        /// Text outside code spans: where GitHub makes mentions, references and autolinks.
+        text: Vec<String>,
+        code: Vec<String>,
+        html: Vec<String>,
+        links: Vec<String>,
+        /// Cells per table row, per table.
+        rows: Vec<Vec<usize>>,
+    }
+
+    fn rendered(md: &str) -> Rendered {
+        use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+        let mut out = Rendered::default();
+        for event in Parser::new_ext(md, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
+            match event {
+                Event::Text(t) => out.text.push(t.into_string()),
+                Event::Code(c) => out.code.push(c.into_string()),
+                Event::Html(h) | Event::InlineHtml(h) => out.html.push(h.into_string()),
+                Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) => {
+                    out.links.push(dest_url.into_string())
+                }
+                Event::Start(Tag::Table(_)) => out.rows.push(Vec::new()),
+                Event::Start(Tag::TableHead | Tag::TableRow) => {
+                    if let Some(table) = out.rows.last_mut() {
+                        table.push(0);
+                    }
+                }
+                Event::End(TagEnd::TableCell) => {
+                    if let Some(row) = out.rows.last_mut().and_then(|t| t.last_mut()) {
+                        *row += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
     }
 
     #[test]
     fn markdown_cells_carry_no_html_outside_code_spans() {
-        assert_eq!(
-            cell("<img src=x onerror=alert(1)> & <b>bold</b>"),
-            "&lt;img src=x onerror=alert(1)&gt; &amp; &lt;b&gt;bold&lt;/b&gt;"
-        );
-        // A code span shows its text literally: left alone (but for `|`).
-        assert_eq!(
-            cell("open an `enlist/<node-id>` PR, a|b"),
-            "open an `enlist/<node-id>` PR, a\\|b"
-        );
-        assert_eq!(cell("``a`<b>``"), "``a`<b>``");
-        // A backtick without a partner opens nothing: escaped, and the rest is text.
-        assert_eq!(cell("x`<script>"), "x\\`&lt;script&gt;");
-        assert_eq!(cell("``<i>`"), "\\`\\`&lt;i&gt;\\`");
-        assert_eq!(cell("a\\b"), "a\\\\b");
+        let md = render(&hostile_report(), Format::Markdown, false);
+        let r = rendered(&md);
+        assert!(r.links.is_empty(), "links {:?} in:\n{md}", r.links);
+        for html in &r.html {
+            // enlist's own: list breaks in a cell, the verdict in small print.
+            assert!(
+                ["<br>", "<sub>", "</sub>"].contains(&html.trim()),
+                "HTML {html:?} in:\n{md}"
+            );
+        }
+        for text in &r.text {
+            for live in ["@", "http", "www.", "#", "<", "evil", "admins", "::"] {
+                assert!(
+                    !text.contains(live),
+                    "{live:?} in live text {text:?} of:\n{md}"
+                );
+            }
+        }
+        // Each value is there, literally, in code spans (one line, invisible characters shown
+        // as U+FFFD).
+        let shown = crate::markdown::one_line(HOSTILE);
+        let whole = r.code.iter().filter(|c| **c == shown).count();
+        assert!(whole >= 20, "{whole} whole values in code spans of:\n{md}");
+        // No bidirectional or zero-width character anywhere, no line from a value.
+        assert!(!md.contains(['\u{202E}', '\u{200B}', '\r']), "{md}");
+        assert!(!md.lines().any(|l| l.starts_with("::")), "{md}");
+        // Every table row has as many cells as its header: no `|` or line break split one.
+        assert_eq!(r.rows.len(), 9, "tables in:\n{md}");
+        for table in &r.rows {
+            assert!(table.iter().all(|n| *n == table[0]), "{table:?} in:\n{md}");
+        }
     }
 
     #[test]
-    fn markdown_report_shows_hostile_values_as_text() {
-        use crate::reconcile::report::PhantomNode;
-        let report = Report {
-            phantom_nodes: vec![PhantomNode {
-                node_id: "node-x".into(),
-                path: "cluster-nodes/node-x/node.yaml".into(),
-                hostname: "<img src=https://evil.example/t.png>".into(),
-                serial: Some("<b>S1</b>".into()),
-                make: Some("<details open>".into()),
-                model: Some("A&B".into()),
-                hint: "h".into(),
-                line: None,
-            }],
-            ..Report::default()
-        };
-        let md = render(&report, Format::Markdown, false);
-        assert!(!md.contains("<img") && !md.contains("<details"), "{md}");
-        assert!(
-            md.contains("| &lt;img src=https://evil.example/t.png&gt; |"),
-            "{md}"
+    fn markdown_prose_keeps_enlists_code_spans_and_quotes_values_as_code() {
+        let hint = Prose::from("run `enlist register`, then map ")
+            .code("  \"@acme\": active")
+            .say(" in ")
+            .value("a|b");
+        assert_eq!(
+            md_prose(&hint, true),
+            "run `enlist register`, then map `  \"@acme\": active` in `a\\|b`"
         );
-        assert!(md.contains("&lt;details open&gt; A&amp;B"), "{md}");
-        // In a code span the text is literal already.
-        assert!(md.contains("| `<b>S1</b>` |"), "{md}");
+        assert_eq!(
+            md_prose(&hint, false),
+            "run `enlist register`, then map `  \"@acme\": active` in `a|b`"
+        );
+        // A value with backticks gets a longer fence; an empty one is shown as such.
+        assert_eq!(
+            md_prose(&Prose::new().value("a`b").say(" ").value(""), false),
+            "``a`b`` (empty)"
+        );
+    }
+
+    #[test]
+    fn text_output_cannot_inject_workflow_commands() {
+        let text = render(&hostile_report(), Format::Text, false);
+        for line in text.lines() {
+            assert!(!line.trim_start().starts_with("::"), "{line:?}");
+            assert!(!line.contains("##["), "{line:?}");
+        }
+        assert!(!text.contains(['\u{202E}', '\u{200B}', '\r']), "{text}");
+        // Values stay on their line: as many lines as with a harmless value.
+        let harmless = render(&Report::default(), Format::Text, false);
+        assert!(harmless.lines().count() < text.lines().count());
+        let mut tame = hostile_report();
+        tame.inventory_file = "inventory.csv".into();
+        let lines = |r: &Report| render(r, Format::Text, false).lines().count();
+        assert_eq!(lines(&tame), text.lines().count());
+        assert_eq!(
+            log_safe("  ::error::x\n::y\na ##[b ##[c\n"),
+            "  %3A:error::x\n%3A:y\na #%23[b #%23[c\n"
+        );
+    }
+
+    /// GitHub's own unescaping of a workflow command property (`actions/runner`
+    /// `ActionCommand.cs`: `%0D`, `%0A`, `%3A`, `%2C`, then `%25`).
+    fn unescape_property(value: &str) -> String {
+        value
+            .replace("%0D", "\r")
+            .replace("%0A", "\n")
+            .replace("%3A", ":")
+            .replace("%2C", ",")
+            .replace("%25", "%")
+    }
+
+    #[test]
+    fn annotations_escape_values_the_way_the_runner_unescapes_them() {
+        let out = render(&hostile_report(), Format::Github, false);
+        let mut files = Vec::new();
+        for line in out.lines() {
+            if line.starts_with("enlist reconcile ") {
+                continue;
+            }
+            // `::level props::data`: the first `::` after the level ends the properties.
+            let rest = line
+                .strip_prefix("::")
+                .unwrap_or_else(|| panic!("{line:?}"));
+            let (command, data) = rest.split_once("::").unwrap_or_else(|| panic!("{line:?}"));
+            let (level, props) = command.split_once(' ').unwrap_or((command, ""));
+            assert!(["error", "warning", "notice"].contains(&level), "{line:?}");
+            for prop in props.split(',') {
+                if let Some(file) = prop.strip_prefix("file=") {
+                    files.push(unescape_property(file));
+                }
+            }
+            // Values in messages are on one line, without invisible characters (a path in
+            // `file=` stays exact: the runner needs it to find the file).
+            assert!(
+                !data.contains(['\r', '\n', '\u{202E}', '\u{200B}']),
+                "{line:?}"
+            );
+        }
+        // The runner gets the paths back exactly: the annotations land on the right files.
+        assert!(
+            files.iter().filter(|f| *f == HOSTILE).count() >= 5,
+            "{files:?}"
+        );
+        assert!(files.contains(&format!("{HOSTILE}2")), "{files:?}");
+        assert!(!out.contains('\r'), "{out}");
+        assert_eq!(out.lines().count(), 9, "{out}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::demand::CatalogEntry;
 pub use super::inventory::header::ColumnReport;
+pub use super::prose::Prose;
 
 /// The outcome of one reconcile run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -85,7 +86,7 @@ pub struct MissingRegistration {
     /// Location.
     pub location: Option<String>,
     /// What to do.
-    pub hint: String,
+    pub hint: Prose,
 }
 
 /// A registered node that no inventory row matches.
@@ -104,7 +105,7 @@ pub struct PhantomNode {
     /// System model.
     pub model: Option<String>,
     /// What to do.
-    pub hint: String,
+    pub hint: Prose,
     /// Line worth pointing an annotation at (the serial), when known.
     #[serde(skip)]
     pub line: Option<u64>,
@@ -162,7 +163,7 @@ pub struct Mismatch {
     /// What the node reports.
     pub node: String,
     /// What to do.
-    pub hint: String,
+    pub hint: Prose,
 }
 
 /// What two or more nodes share.
@@ -196,7 +197,7 @@ pub struct Duplicate {
     /// What they share.
     pub shared: Vec<Shared>,
     /// What to do.
-    pub hint: String,
+    pub hint: Prose,
     /// Per path, a line worth pointing an annotation at.
     #[serde(skip)]
     pub lines: Vec<Option<u64>>,
@@ -232,9 +233,9 @@ pub struct Invalid {
     /// What kind of problem.
     pub kind: InvalidKind,
     /// What is wrong.
-    pub message: String,
+    pub message: Prose,
     /// What to do.
-    pub hint: String,
+    pub hint: Prose,
 }
 
 /// A resource of the buying model.
@@ -290,7 +291,7 @@ pub struct Recommendation {
     /// `count × unit_cost`.
     pub total_cost: Option<f64>,
     /// `buy N more of <make> <model>; memory is the limit`.
-    pub message: String,
+    pub message: Prose,
 }
 
 /// One line of the capacity computation.

@@ -23,7 +23,7 @@ use crate::document::{DocumentError, NodeDocument, SCHEMA};
 use crate::identity::normalise_mac;
 
 use super::ReconcileError;
-use super::report::{Invalid, InvalidKind};
+use super::report::{Invalid, InvalidKind, Prose};
 
 /// Version-control metadata directories, never descended into (at any depth).
 const VCS_DIRS: [&str; 7] = [".git", ".hg", ".svn", ".bzr", ".jj", ".pijul", "_darcs"];
@@ -190,7 +190,7 @@ impl Tree {
                 ..failed(
                     &relative(&canonical, &dir),
                     InvalidKind::Unreadable,
-                    format!("cannot list directory: {e}"),
+                    Prose::new().say(&format!("cannot list directory: {e}")),
                     "registrations below it were not checked: fix the directory's permissions",
                 )
             })
@@ -233,7 +233,7 @@ impl Tree {
                     Err(_) => failed(
                         &shown,
                         InvalidKind::Parse,
-                        "not UTF-8 text".into(),
+                        Prose::from("not UTF-8 text"),
                         "regenerate it with `enlist facts --format yaml` on the node",
                     ),
                 },
@@ -250,7 +250,7 @@ fn read_node_file(
     root: &Path,
     path: &Path,
     file_type: fs::FileType,
-) -> Result<Vec<u8>, (InvalidKind, String, &'static str)> {
+) -> Result<Vec<u8>, (InvalidKind, Prose, &'static str)> {
     let permissions = "check the file's permissions in the checkout";
     let not_a_file = "a node.yaml must be a regular file in the checkout (or a symlink to one inside \
                       --nodes): replace it with the file `enlist facts --format yaml` prints on the \
@@ -258,14 +258,17 @@ fn read_node_file(
     let unreadable = |e: std::io::Error| {
         (
             InvalidKind::Unreadable,
-            format!("cannot read: {e}"),
+            // The operating system's words (`Permission denied (os error 13)`).
+            Prose::new().say(&format!("cannot read: {e}")),
             permissions,
         )
     };
     let not_regular = || {
         (
             InvalidKind::Unreadable,
-            "not a regular file (a device, FIFO or socket, or a symlink to one): not read".into(),
+            Prose::from(
+                "not a regular file (a device, FIFO or socket, or a symlink to one): not read",
+            ),
             not_a_file,
         )
     };
@@ -275,7 +278,7 @@ fn read_node_file(
         if !resolved.starts_with(root) {
             return Err((
                 InvalidKind::Unreadable,
-                "a symlink to a file outside the scanned directory: not followed".into(),
+                Prose::from("a symlink to a file outside the scanned directory: not followed"),
                 not_a_file,
             ));
         }
@@ -298,7 +301,7 @@ fn read_node_file(
         if e.kind() == std::io::ErrorKind::FileTooLarge {
             (
                 InvalidKind::Parse,
-                e.to_string(),
+                Prose::new().say(&e.to_string()),
                 "a node.yaml is a few kilobytes: regenerate it with `enlist facts --format yaml` \
                  on the node",
             )
@@ -308,7 +311,7 @@ fn read_node_file(
     })
 }
 
-fn failed(path: &str, kind: InvalidKind, message: String, hint: &str) -> ScannedNode {
+fn failed(path: &str, kind: InvalidKind, message: Prose, hint: &'static str) -> ScannedNode {
     ScannedNode {
         path: path.to_owned(),
         doc: None,
@@ -317,7 +320,7 @@ fn failed(path: &str, kind: InvalidKind, message: String, hint: &str) -> Scanned
             line: None,
             kind,
             message,
-            hint: hint.to_owned(),
+            hint: Prose::from(hint),
         }],
         lines: KeyLines::default(),
         directory: false,
@@ -410,19 +413,21 @@ pub fn check(path: &str, dir_name: &str, text: &str) -> ScannedNode {
             let line = line_in_message(&message);
             (
                 InvalidKind::Parse,
-                // The parser may quote a key as written, NUL included.
-                format!("not a valid node.yaml: {}", message.replace('\0', "\\0")),
+                // The parser quotes keys and values as written: its message is a value too.
+                Prose::from("not a valid node.yaml: ").value(&message),
                 line,
             )
         }
         DocumentError::Schema { found, .. } => (
             InvalidKind::Schema,
-            format!("schema {found:?} is not {SCHEMA:?}"),
+            Prose::from("schema ")
+                .quoted(&found)
+                .say(&format!(" is not {SCHEMA:?}")),
             lines.schema,
         ),
         DocumentError::HashMismatch { .. } => (
             InvalidKind::HashMismatch,
-            "factsHash does not match the content".into(),
+            Prose::from("factsHash does not match the content"),
             lines.facts_hash,
         ),
     };
@@ -444,7 +449,7 @@ pub fn check(path: &str, dir_name: &str, text: &str) -> ScannedNode {
             line,
             kind,
             message,
-            hint: hint.to_owned(),
+            hint: Prose::from(hint),
         }],
         lines,
         directory: false,
@@ -494,15 +499,16 @@ fn verify(path: &str, dir_name: &str, doc: NodeDocument, lines: KeyLines) -> Sca
             file: path.to_owned(),
             line: lines.node_id,
             kind: InvalidKind::NodeIdMismatch,
-            message: format!(
-                "nodeId {} does not match its directory {dir_name:?}",
-                doc.node_id.as_str()
-            ),
-            hint: format!(
-                "move the file to cluster-nodes/{}/node.yaml, or if it was copied from another \
-                 node, delete it and register the machine with `enlist register`",
-                doc.node_id.as_str()
-            ),
+            message: Prose::from("nodeId ")
+                .value(doc.node_id.as_str())
+                .say(" does not match its directory ")
+                .quoted(dir_name),
+            hint: Prose::from("move the file to ")
+                .value(&format!("cluster-nodes/{}/node.yaml", doc.node_id.as_str()))
+                .say(
+                    ", or if it was copied from another node, delete it and register the \
+                     machine with `enlist register`",
+                ),
         });
     }
     let computed = doc.compute_facts_hash();
@@ -511,14 +517,16 @@ fn verify(path: &str, dir_name: &str, doc: NodeDocument, lines: KeyLines) -> Sca
             file: path.to_owned(),
             line: lines.facts_hash,
             kind: InvalidKind::HashMismatch,
-            message: format!(
-                "factsHash {} does not match the content ({computed}): the file was edited by hand",
-                doc.facts_hash
+            message: Prose::from("factsHash ")
+                .value(&doc.facts_hash)
+                .say(" does not match the content (")
+                .value(&computed)
+                .say("): the file was edited by hand"),
+            hint: Prose::from(
+                "node.yaml is generated: regenerate it with `enlist facts --format yaml` on the \
+                 node (or re-run `enlist register`) instead of editing it; fix the inventory if \
+                 that is what was wrong",
             ),
-            hint: "node.yaml is generated: regenerate it with `enlist facts --format yaml` on the \
-                   node (or re-run `enlist register`) instead of editing it; fix the inventory if \
-                   that is what was wrong"
-                .to_owned(),
         });
     }
     ScannedNode {

@@ -266,7 +266,11 @@ fn a_20_mib_node_yaml_is_not_read() {
     let mut text = b"schema: enlist.dev/node/v1\nnotes: ".to_vec();
     text.resize(20 * 1024 * 1024, b'x');
     let file = checkout.node("node-huge", &text);
-    assert_invalid_node(&checkout, &file, "larger than 1 MiB, the limit for a node.yaml");
+    assert_invalid_node(
+        &checkout,
+        &file,
+        "larger than 1 MiB, the limit for a node.yaml",
+    );
 }
 
 #[test]

@@ -1562,3 +1562,115 @@ fn shuffled_csv_rows_and_file_creation_order_give_the_same_json_but_lines() {
         assert_eq!(run(&shuffled_order, &rows), expected, "seed {seed}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Values from files are inert in every human format (review of issues 11 and 13)
+
+/// A DMI string as whoever flashed the firmware wrote it: a team mention, a link, an image, an
+/// issue reference, a right-to-left override and a zero-width space, then a line break and the
+/// workflow commands a CI log would obey.
+const DMI_HOSTILE: &str = "@acme/admins [docs](https://e.vil/x) ![i](https://e.vil/p.png) #12 \
+                           \u{202E}rotkev\u{200B}\n::error::pwned ##[add-mask]y";
+
+/// Markdown as GitHub reads it: text outside code spans (where mentions, references and autolinks
+/// come alive), raw HTML, link and image targets.
+fn markdown_live_parts(md: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+    let (mut text, mut html, mut links) = (Vec::new(), Vec::new(), Vec::new());
+    for event in Parser::new_ext(md, Options::ENABLE_TABLES) {
+        match event {
+            Event::Text(t) => text.push(t.into_string()),
+            Event::Html(h) | Event::InlineHtml(h) => html.push(h.into_string()),
+            Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) => {
+                links.push(dest_url.into_string())
+            }
+            _ => {}
+        }
+    }
+    (text, html, links)
+}
+
+#[test]
+fn hostile_dmi_and_inventory_values_are_inert_in_markdown_text_and_annotations() {
+    let repo = Repo::new();
+    // A phantom (no row) and a matched node, both with the hostile vendor and model.
+    let mut phantom = machine(1);
+    phantom.vendor = DMI_HOSTILE;
+    phantom.model = DMI_HOSTILE;
+    phantom.hostname = "host@acme";
+    repo.add(&phantom.document(None));
+    let mut matched = machine(2);
+    matched.vendor = DMI_HOSTILE;
+    repo.add(&matched.document(None));
+    // A missing row, a row with an unknown status word, and the matched row whose model
+    // disagrees with the node's: every cell a hostile one.
+    let cell = DMI_HOSTILE.replace('\n', " ").replace('"', "'");
+    let csv = format!(
+        "serial,make,model,hostname,location,status\n\
+         SN00002X,Dell,\"{cell}\",,,active\n\
+         SN00009X,\"{cell}\",\"{cell}\",\"{cell}\",\"{cell}\",active\n\
+         SN00008X,Dell,R640,,,\"{cell}\"\n"
+    );
+    let inventory = repo.inventory(&csv);
+    let nodes = repo.path().to_str().unwrap().to_owned();
+    let inventory = inventory.to_str().unwrap().to_owned();
+    let run_format = |format: &str| {
+        let out = run(&[
+            "reconcile",
+            "--nodes",
+            &nodes,
+            "--inventory",
+            &inventory,
+            "--format",
+            format,
+        ]);
+        assert_eq!(code(&out), 1, "{format}: {}", stderr(&out));
+        stdout(&out)
+    };
+
+    let md = run_format("markdown");
+    // Every finding is there.
+    for heading in [
+        "Invalid (1)",
+        "Missing registration (1)",
+        "Phantom nodes (1)",
+        "Mismatches (",
+        "Fleet",
+    ] {
+        assert!(md.contains(heading), "{heading} not in:\n{md}");
+    }
+    let (text, html, links) = markdown_live_parts(&md);
+    assert!(links.is_empty(), "links {links:?} in:\n{md}");
+    for h in &html {
+        assert!(
+            ["<br>", "<sub>", "</sub>"].contains(&h.trim()),
+            "HTML {h:?} in:\n{md}"
+        );
+    }
+    for t in &text {
+        for live in ["@", "http", "e.vil", "#", "rotkev", "::"] {
+            assert!(!t.contains(live), "{live:?} in live text {t:?} of:\n{md}");
+        }
+    }
+    assert!(!md.contains(['\u{202E}', '\u{200B}']), "{md}");
+    assert!(md.contains("`@acme/admins [docs](https://e.vil/x)"), "{md}");
+
+    let text = run_format("text");
+    for line in text.lines() {
+        assert!(!line.trim_start().starts_with("::"), "{line:?} in:\n{text}");
+        assert!(!line.contains("##["), "{line:?} in:\n{text}");
+    }
+    assert!(!text.contains(['\u{202E}', '\u{200B}']), "{text}");
+
+    let github = run_format("github");
+    for line in github.lines() {
+        assert!(
+            ["::notice ", "::error ", "::warning "]
+                .iter()
+                .any(|p| line.starts_with(p))
+                || line.starts_with("enlist reconcile "),
+            "{line:?} in:\n{github}"
+        );
+    }
+    assert!(!github.contains(['\u{202E}', '\u{200B}', '\r']), "{github}");
+}

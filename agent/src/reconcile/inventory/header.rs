@@ -124,15 +124,11 @@ pub fn normalise(name: &str) -> String {
 /// Longest header name shown in messages and reports (a header cell may be up to 64 KiB).
 const MAX_NAME_SHOWN: usize = 60;
 
-/// A header name for messages: trimmed, at most [`MAX_NAME_SHOWN`] characters.
+/// A header name for messages and reports: trimmed, on one line without control or invisible
+/// characters (a quoted CSV cell may hold a line break, and these names reach a CI log on stderr),
+/// at most [`MAX_NAME_SHOWN`] characters.
 pub fn shown_name(name: &str) -> String {
-    let name = name.trim();
-    if name.chars().count() <= MAX_NAME_SHOWN {
-        name.to_owned()
-    } else {
-        let cut: String = name.chars().take(MAX_NAME_SHOWN).collect();
-        format!("{cut}…")
-    }
+    crate::markdown::one_line_max(name.trim(), MAX_NAME_SHOWN)
 }
 
 /// Which columns feed which field, and which are ignored: the `columns` object of the JSON
@@ -203,9 +199,7 @@ impl Columns {
                 continue;
             };
             let key = normalise(wanted);
-            let matching: Vec<usize> = (0..names.len())
-                .filter(|i| normalised[*i] == key)
-                .collect();
+            let matching: Vec<usize> = (0..names.len()).filter(|i| normalised[*i] == key).collect();
             let found: Vec<usize> = matching
                 .iter()
                 .copied()
@@ -390,6 +384,10 @@ mod tests {
     fn long_header_names_are_cut_for_display() {
         let long = "x".repeat(1000);
         assert_eq!(shown_name(&long).chars().count(), MAX_NAME_SHOWN + 1);
+        assert_eq!(
+            shown_name(" S/N\n::error::x\u{202E} "),
+            "S/N\u{FFFD}::error::x\u{FFFD}"
+        );
         let many: Vec<String> = (0..30).map(|i| format!("c{i}")).collect();
         assert!(listed(&many).ends_with("c19, … 10 more"));
     }

@@ -36,7 +36,7 @@ use self::cells::{Bad, Quantity};
 use self::header::{ColumnReport, Columns, Field, listed};
 use self::map::InventoryMap;
 use super::ReconcileError;
-use super::report::{Invalid, InvalidKind};
+use super::report::{Invalid, InvalidKind, Prose};
 
 /// Inventory status of a machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -167,10 +167,11 @@ pub fn parse(
                 // Reading from memory, the only errors are malformed records: report, go on.
                 inventory.data_rows += 1;
                 let line = lines.line_at(bytes, start);
+                // The csv crate's words (positions and counts, no cell content).
                 inventory.invalid.push(row_problem(
                     file,
                     line,
-                    format!("unreadable row: {e}"),
+                    Prose::new().say(&format!("unreadable row: {e}")),
                     None,
                 ));
                 continue;
@@ -237,12 +238,12 @@ impl LineCounter {
 
 /// Why a row cannot be used, and what to do when it is not the generic "fix this row".
 struct RowProblem {
-    message: String,
-    hint: Option<String>,
+    message: Prose,
+    hint: Option<Prose>,
 }
 
-impl From<String> for RowProblem {
-    fn from(message: String) -> RowProblem {
+impl From<Prose> for RowProblem {
+    fn from(message: Prose) -> RowProblem {
         RowProblem {
             message,
             hint: None,
@@ -250,14 +251,14 @@ impl From<String> for RowProblem {
     }
 }
 
-fn row_problem(file: &str, line: u64, message: String, hint: Option<String>) -> Invalid {
+fn row_problem(file: &str, line: u64, message: Prose, hint: Option<Prose>) -> Invalid {
     Invalid {
         file: file.to_owned(),
         line: Some(line),
         kind: InvalidKind::InventoryRow,
         message,
         hint: hint.unwrap_or_else(|| {
-            "fix this row of the inventory; the other rows were still checked".to_owned()
+            Prose::from("fix this row of the inventory; the other rows were still checked")
         }),
     }
 }
@@ -333,15 +334,16 @@ fn read_row(
     line: u64,
 ) -> Result<InventoryRow, RowProblem> {
     if let Some(problem) = oversize(record) {
-        return Err(format!("the row {problem}").into());
+        return Err(Prose::from("the row ").say(&problem).into());
     }
     // PostgreSQL refuses NUL in text (SQLSTATE 22021): a row with one is not data enlist can keep.
     if let Some(index) = record.iter().position(|field| field.contains(&0)) {
-        return Err(format!(
-            "cell {} contains a NUL byte: save the inventory as a plain-text UTF-8 CSV",
-            index + 1
-        )
-        .into());
+        return Err(Prose::new()
+            .say(&format!(
+                "cell {} contains a NUL byte: save the inventory as a plain-text UTF-8 CSV",
+                index + 1
+            ))
+            .into());
     }
     // Spreadsheets write trailing separators (`A1,Dell,`): only values past the header count.
     let width = header.names.len();
@@ -350,20 +352,20 @@ fn read_row(
         .skip(width)
         .any(|field| !field.iter().all(u8::is_ascii_whitespace));
     if beyond {
-        return Err(format!(
-            "{} cells but the header has {width}: quote values that contain a comma",
-            record.len(),
-        )
-        .into());
+        return Err(Prose::new()
+            .say(&format!(
+                "{} cells but the header has {width}: quote values that contain a comma",
+                record.len(),
+            ))
+            .into());
     }
     let mut cells: Vec<&str> = Vec::with_capacity(width);
     for (index, field) in record.iter().take(width).enumerate() {
         let text = std::str::from_utf8(field).map_err(|_| {
-            format!(
-                "cell {} ({:?}) is not UTF-8: save the inventory as UTF-8 CSV",
-                index + 1,
-                header::shown_name(&header.names[index])
-            )
+            Prose::new()
+                .say(&format!("cell {} (", index + 1))
+                .quoted(&header::shown_name(&header.names[index]))
+                .say(") is not UTF-8: save the inventory as UTF-8 CSV")
         })?;
         cells.push(text.trim());
     }
@@ -388,10 +390,11 @@ fn read_row(
                 continue;
             }
             let mac = normalise_mac(raw).ok_or_else(|| {
-                format!(
-                    "mac {raw:?} (column {:?}) is not a MAC address",
-                    header::shown_name(column)
-                )
+                Prose::from("mac ")
+                    .quoted(raw)
+                    .say(" (column ")
+                    .quoted(&header::shown_name(column))
+                    .say(") is not a MAC address")
             })?;
             if !macs.contains(&mac) {
                 macs.push(mac);
@@ -401,7 +404,7 @@ fn read_row(
     macs.sort();
     if serial.is_none() && macs.is_empty() {
         return Err(
-            String::from("no serial and no mac: the row cannot be matched to a node").into(),
+            Prose::from("no serial and no mac: the row cannot be matched to a node").into(),
         );
     }
     let status = match get(Field::Status) {
@@ -413,10 +416,11 @@ fn read_row(
     let cores = match get(Field::Cores) {
         None => None,
         Some((raw, column)) => Some(cells::count(raw).map_err(|_| {
-            format!(
-                "cores {raw:?} (column {:?}) is not a whole number",
-                header::shown_name(column)
-            )
+            Prose::from("cores ")
+                .quoted(raw)
+                .say(" (column ")
+                .quoted(&header::shown_name(column))
+                .say(") is not a whole number")
         })?),
     };
     let amount = |field: Field, quantity: Quantity, expected: &str| {
@@ -465,17 +469,17 @@ fn read_row(
 }
 
 fn bad_amount(field: Field, raw: &str, column: &str, bad: Bad, expected: &str) -> RowProblem {
-    let column = header::shown_name(column);
+    let quoted = Prose::from(field.name())
+        .say(" ")
+        .quoted(raw)
+        .say(" (column ")
+        .quoted(&header::shown_name(column))
+        .say(")");
     match bad {
-        Bad::NotANumber => format!(
-            "{} {raw:?} (column {column:?}) is not {expected}",
-            field.name()
-        ),
-        Bad::TooLarge => format!(
-            "{} {raw:?} (column {column:?}) is larger than 10^12: not an amount of one machine; \
-             check the cell",
-            field.name()
-        ),
+        Bad::NotANumber => quoted.say(" is not ").say(expected),
+        Bad::TooLarge => {
+            quoted.say(" is larger than 10^12: not an amount of one machine; check the cell")
+        }
     }
     .into()
 }
@@ -484,19 +488,28 @@ fn bad_amount(field: Field, raw: &str, column: &str, bad: Bad, expected: &str) -
 fn unknown_status(raw: &str, column: &str, map: Option<&InventoryMap>) -> RowProblem {
     let word = header::shown_name(raw);
     let file = map.map_or_else(
-        || "an --inventory-map file".to_owned(),
-        |m| format!("the --inventory-map file {}", m.file),
+        || Prose::from("an --inventory-map file"),
+        |m| Prose::from("the --inventory-map file ").value(&m.file),
     );
     RowProblem {
-        message: format!(
-            "status {word:?} (column {:?}) is not a status enlist knows (active, spare, broken, \
-             retired, or a NetBox or Snipe-IT status)",
-            header::shown_name(column)
+        message: Prose::from("status ")
+            .quoted(&word)
+            .say(" (column ")
+            .quoted(&header::shown_name(column))
+            .say(
+                ") is not a status enlist knows (active, spare, broken, retired, or a NetBox or \
+                 Snipe-IT status)",
+            ),
+        hint: Some(
+            Prose::from("map it in ")
+                .then(&file)
+                .say(" with the two lines `statuses:` and ")
+                .code(&format!("  {word:?}: active"))
+                .say(
+                    " (or spare, broken, retired: whichever it means); the other rows were still \
+                     checked",
+                ),
         ),
-        hint: Some(format!(
-            "map it in {file} with the two lines `statuses:` and `  {word:?}: active` (or spare, \
-             broken, retired: whichever it means); the other rows were still checked"
-        )),
     }
 }
 
@@ -514,7 +527,7 @@ pub fn dedupe(rows: &mut Vec<InventoryRow>, file: &str) -> Vec<Invalid> {
             .and_then(|key| {
                 serials.get(&key).map(|l| {
                     (
-                        format!("serial {:?}", row.serial.as_deref().unwrap_or("")),
+                        Prose::from("serial ").quoted(row.serial.as_deref().unwrap_or("")),
                         *l,
                     )
                 })
@@ -522,16 +535,17 @@ pub fn dedupe(rows: &mut Vec<InventoryRow>, file: &str) -> Vec<Invalid> {
             .or_else(|| {
                 row.macs
                     .iter()
-                    .find_map(|m| macs.get(m).map(|l| (format!("mac {m}"), *l)))
+                    .find_map(|m| macs.get(m).map(|l| (Prose::from("mac ").value(m), *l)))
             });
         if let Some((what, first)) = clash {
             invalid.push(Invalid {
                 file: file.to_owned(),
                 line: Some(row.line),
                 kind: InvalidKind::DuplicateInventoryRow,
-                message: format!("{what} is already on line {first}"),
-                hint: "list each machine once: delete the duplicate row, or correct its serial/MAC"
-                    .to_owned(),
+                message: what.say(&format!(" is already on line {first}")),
+                hint: Prose::from(
+                    "list each machine once: delete the duplicate row, or correct its serial/MAC",
+                ),
             });
             return false;
         }
