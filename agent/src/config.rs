@@ -905,6 +905,43 @@ impl RegisterConfig {
     pub fn branch(&self, node_id: &NodeId) -> String {
         format!("{}{}", self.branch_prefix, node_id)
     }
+
+    /// A hash of every setting that decides what a run asks of GitHub, credentials included
+    /// (as one-way fingerprints: another token or App key is another configuration). A failure
+    /// that a retry would repeat is not retried unattended while it stays the same
+    /// ([`crate::register::backoff`]).
+    pub fn fingerprint(&self) -> String {
+        let credential = match (&self.github_app, &self.token) {
+            (Some(app), _) => serde_json::json!({
+                "app_id": app.id,
+                "app_key": app.key.fingerprint(),
+                "installation_id": app.installation_id,
+            }),
+            (None, Some(token)) => serde_json::json!({ "token": token.fingerprint() }),
+            (None, None) => serde_json::Value::Null,
+        };
+        let settings = serde_json::json!({
+            "repo": self.repo.to_string(),
+            "api_url": self.api_url,
+            "operator": self.operator,
+            "path_template": self.path_template.as_str(),
+            "base_branch": self.base_branch,
+            "node_id": self.node_id.as_ref().map(NodeId::as_str),
+            "branch_prefix": self.branch_prefix,
+            "labels": self.labels,
+            "readiness_timeout_secs": self.readiness_timeout.as_secs(),
+            "rate_limit_wait_secs": self.rate_limit_wait.as_secs(),
+            "request_timeout_secs": self.request_timeout.as_secs(),
+            "start_jitter_secs": self.start_jitter.as_secs(),
+            "run_timeout_secs": self.run_timeout.as_secs(),
+            "roots": format!("{:?}", self.roots),
+            "auto_merge": self.auto_merge.map(MergeMethod::as_str),
+            "auto_merge_updates": self.auto_merge_updates,
+            "allow_live": self.allow_live,
+            "credential": credential,
+        });
+        crate::hash::sha256_hex(crate::hash::canonical_json(&settings).as_bytes())
+    }
 }
 
 /// Where facts come from: `--root` (flag > `ENLIST_ROOT` > file `root:`) reads everything under

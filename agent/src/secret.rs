@@ -30,6 +30,13 @@ impl Token {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// A SHA-256 of the token, to notice that it was replaced (a run that failed with one token
+    /// is worth retrying with another). One-way: a token has far too much entropy to be guessed
+    /// back from it.
+    pub fn fingerprint(&self) -> String {
+        crate::hash::sha256_hex(self.0.as_bytes())
+    }
 }
 
 impl fmt::Debug for Token {
@@ -126,6 +133,12 @@ impl AppKey {
         }
         .map_err(|e| AppKeyError::Rejected(e.to_string()))?;
         Ok(AppKey(Arc::new(pair)))
+    }
+
+    /// A SHA-256 of the key's *public* half (not a secret), to notice that the key was replaced.
+    pub fn fingerprint(&self) -> String {
+        use ring::signature::KeyPair;
+        crate::hash::sha256_hex(self.0.public_key().as_ref())
     }
 
     /// RSASSA-PKCS1-v1_5 with SHA-256 (JWT `RS256`) over `message`.

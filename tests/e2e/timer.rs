@@ -176,3 +176,136 @@ async fn a_person_at_a_terminal_or_a_reboot_is_never_held_back() {
     assert_eq!(github.state().pulls.len(), 1);
     assert_eq!(attempts(&node), None);
 }
+
+/// A failure a retry repeats (SPEC §2: every exit but 69/73/75 is final until the next boot): the
+/// timer's runs in the same boot ask GitHub nothing, say why and what to do; a person at a
+/// terminal, a changed configuration or a reboot tries again.
+async fn final_failure_is_not_repeated_by_the_timer(
+    fault: Fault,
+    exit: i32,
+    change: impl Fn(&mut Node),
+) {
+    let github = fake().await;
+    github.state().faults.push(fault.clone());
+    let mut node = Node::new("dell-r640", &github);
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(exit), "{}", run.stderr);
+    let failing = format!("{} {}", fault.method, fault.path_contains);
+    let tried = |github: &enlist_e2e::fake::FakeGitHub| {
+        github
+            .state()
+            .lines()
+            .iter()
+            .filter(|l| l.starts_with(&failing))
+            .count()
+    };
+    assert_eq!(tried(&github), 1, "{:?}", github.state().lines());
+    let a = attempts(&node).expect("attempts.json");
+    assert_eq!(a["kind"], "final", "{a}");
+    assert_eq!(a["last_exit"], exit);
+    // The timer's runs in this boot: exit 0 at once, no request, the reason and the way out.
+    for _ in 0..3 {
+        github.state().requests.clear();
+        let run = node.run(&[]);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        assert!(
+            github.state().requests.is_empty(),
+            "{:?}",
+            github.state().lines()
+        );
+        assert!(run.stderr.contains("not asking GitHub"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("exited {exit}")) && run.stderr.contains("reboot"),
+            "{}",
+            run.stderr
+        );
+    }
+    // `enlist status` (and --json) say what happened and what to do.
+    let status = node.status(&["--json"]);
+    let json: Value = serde_json::from_str(&status.stdout).expect("status --json");
+    assert_eq!(json["state"], "unregistered");
+    assert_eq!(json["attempts"]["last_exit"], exit);
+    assert!(
+        json["next"].as_str().unwrap().contains("Fix the cause"),
+        "{json}"
+    );
+    let human = node.status(&[]);
+    assert!(
+        human
+            .stdout
+            .contains(&format!("last attempt: exited {exit}")),
+        "{}",
+        human.stdout
+    );
+    // A person at a terminal is never held back (and fails the same way).
+    github.state().requests.clear();
+    let result = node
+        .run_lib_attended(Arc::new(enlist::clock::SystemClock::default()))
+        .await;
+    assert_eq!(
+        result
+            .as_ref()
+            .map_or_else(enlist::exit::of_register, |_| 0),
+        exit as u8
+    );
+    assert_eq!(tried(&github), 1);
+    // Changed inputs (configuration or facts): the next unattended run tries.
+    change(&mut node);
+    github.state().requests.clear();
+    assert_eq!(node.run(&[]).code, Some(exit));
+    assert_eq!(tried(&github), 1);
+    github.state().requests.clear();
+    assert_eq!(node.run(&[]).code, Some(0), "held again for the new inputs");
+    assert!(github.state().requests.is_empty());
+    // Fixed on GitHub's side; the next boot registers and forgets the failure.
+    github.state().faults.clear();
+    node.reboot();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(github.state().open_pulls().len(), 1);
+    assert_eq!(attempts(&node), None);
+    github.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unexpected_422_on_opening_the_pr_is_not_repeated_hourly() {
+    let fault = Fault {
+        method: "POST".into(),
+        path_contains: "/repos/acme/fleet/pulls".into(),
+        times: 10_000,
+        kind: FaultKind::Status {
+            status: 422,
+            body: serde_json::json!({
+                "message": "Validation Failed",
+                "errors": [{"resource": "PullRequest", "code": "custom", "message": "a rule this client does not know"}],
+                "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request",
+            }),
+            headers: vec![],
+        },
+    };
+    // A changed configuration.
+    final_failure_is_not_repeated_by_the_timer(fault, 76, |node| {
+        node.set("readiness_timeout_secs", "6")
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ruleset_403_on_creating_the_branch_is_not_repeated_hourly() {
+    let fault = Fault {
+        method: "POST".into(),
+        path_contains: "/repos/acme/fleet/git/refs".into(),
+        times: 10_000,
+        kind: FaultKind::Status {
+            status: 403,
+            body: serde_json::json!({
+                "message": "Repository rule violations found\n\nCannot create ref due to creations being restricted.\n\n",
+                "documentation_url": "https://docs.github.com/rest/git/refs#create-a-reference",
+            }),
+            headers: vec![],
+        },
+    };
+    // Changed facts (the hostname).
+    final_failure_is_not_repeated_by_the_timer(fault, 77, |node| node.set_hostname("r640-a2"))
+        .await;
+}

@@ -1,17 +1,29 @@
-//! Spacing out unattended attempts while GitHub stays unreachable or rate-limited.
+//! What unattended runs remember of the failed attempts of this boot, so that `enlist.timer`
+//! neither hammers GitHub nor repeats a failure that a retry cannot fix.
 //!
 //! The unit restarts a run that ended with a transient exit (69, 75) twice, 5 minutes apart, and
-//! `enlist.timer` starts it again about hourly. A node whose uplink is down for a week would so
-//! call (or try to call) GitHub every hour, and a fleet rate-limited by GitHub would keep hitting
-//! the limit. So the binary records the transient failures of this boot in
-//! `state_dir/attempts.json` and, past the first [`FREE_ATTEMPTS`], lets an unattended run go
-//! ahead only [`gap`] after the last failure: 1 h, 2 h, 4 h … up to [`MAX_GAP`]; earlier it exits
-//! 0 at once, without a request. Each attempt that does go ahead keeps the per-run budgets (SPEC
-//! §4), and the unit's own restart policy is untouched: its two quick restarts stay within the
-//! free attempts.
+//! `enlist.timer` starts it again about hourly. Two kinds of failure are recorded in
+//! `state_dir/attempts.json`:
 //!
-//! A new boot starts afresh (the file names its boot id), a success removes the file, and a run
-//! by a person at a terminal is never held back (`Deps::honour_backoff`).
+//! - **Transient** (69, 75: GitHub unreachable or rate-limited). A node whose uplink is down for a
+//!   week would otherwise call (or try to call) GitHub every hour, and a fleet rate-limited by
+//!   GitHub would keep hitting the limit. Past the first [`FREE_ATTEMPTS`], an unattended run goes
+//!   ahead only [`gap`] after the last failure: 1 h, 2 h, 4 h … up to [`MAX_GAP`]; earlier it
+//!   exits 0 at once, without a request.
+//! - **Final** (every other code but 73, SPEC §2: 64, 65, 70, 71, 76, 77, 78 — an unexpected 422 on
+//!   opening the PR, a ruleset's 403 on creating the branch, the App not installed). A retry
+//!   repeats the same request and fails the same way, so an unattended run of the same boot with
+//!   the same configuration and facts (the hash in [`inputs_hash`]) exits 0 at once, without a
+//!   request, saying why and what to do. A changed config file, token, App key or hardware
+//!   changes the hash: the next run tries.
+//!
+//! Each attempt that does go ahead keeps the per-run budgets (SPEC §4), and the unit's own
+//! restart policy is untouched: its two quick restarts stay within the free attempts. A new boot
+//! starts afresh (the file names its boot id), a success removes the file, and a run by a person
+//! at a terminal is never held back (`Deps::honour_backoff`). Failures before the first request
+//! (an unreadable config file, no usable identity) are not recorded: running them again costs
+//! GitHub nothing, and they end by themselves once fixed. 73 (the state directory) is not
+//! recorded either: the record would live in that directory.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -19,6 +31,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::marker::{self, MarkerError};
+use crate::exit;
 
 /// File name in the state directory.
 pub const ATTEMPTS_FILE: &str = "attempts.json";
@@ -31,21 +44,59 @@ pub const FREE_ATTEMPTS: u32 = 3;
 pub const FIRST_GAP: Duration = Duration::from_secs(3600);
 
 /// The longest gap between two unattended attempts: a day. A node down longer still tries daily.
+/// A recorded next attempt further ahead than this (the clock was stepped back after the
+/// failure was recorded) is not believed.
 pub const MAX_GAP: Duration = Duration::from_secs(24 * 3600);
 
-/// Transient failures of one boot.
+/// The failed attempts of one boot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempts {
     /// The boot they happened in (a new boot starts afresh).
     pub boot_id: String,
-    /// Transient failures in a row.
-    pub failures: u32,
-    /// The last one's exit code (69 or 75).
+    /// The last one's exit code.
     pub last_exit: u8,
     /// When it ended (RFC 3339).
     pub last_failure_at: String,
-    /// No unattended run before this (RFC 3339).
-    pub next_attempt_at: String,
+    /// What it reported (one line).
+    #[serde(default)]
+    pub last_error: String,
+    /// What holds the next unattended run back.
+    #[serde(flatten)]
+    pub hold: Hold,
+}
+
+/// What holds unattended runs back after a failure.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Hold {
+    /// GitHub was unreachable or rate-limited (69, 75) `failures` times in a row: no unattended
+    /// run before `next_attempt_at` (RFC 3339).
+    Transient {
+        /// Transient failures in a row.
+        failures: u32,
+        /// No unattended run before this (RFC 3339).
+        next_attempt_at: String,
+    },
+    /// A failure a retry repeats: no unattended run in this boot while the configuration and the
+    /// facts hash to `inputs` ([`inputs_hash`]).
+    Final {
+        /// [`inputs_hash`] of the failed run.
+        inputs: String,
+    },
+}
+
+/// Why an unattended run does not go ahead now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    /// Transient failures: wait until then.
+    Until(SystemTime),
+    /// A final failure with these very inputs in this boot.
+    Final,
+}
+
+/// Whether exit `code` is transient (the unit restarts it, [`gap`] spaces the timer's runs).
+pub fn is_transient(code: u8) -> bool {
+    matches!(code, exit::UNAVAILABLE | exit::TEMPFAIL)
 }
 
 /// How long to wait after `failures` transient failures in a row.
@@ -55,6 +106,14 @@ pub fn gap(failures: u32) -> Duration {
     }
     let doublings = (failures - FREE_ATTEMPTS).min(16);
     FIRST_GAP.saturating_mul(1 << doublings).min(MAX_GAP)
+}
+
+/// What a run depends on, as one hash: the configuration's fingerprint
+/// ([`crate::config::RegisterConfig::fingerprint`], credentials included) and this machine's
+/// facts hash. A final failure is not repeated while it stays the same.
+pub fn inputs_hash(config_fingerprint: &str, facts_hash: &str) -> String {
+    let text = format!("enlist/attempt/v1\n{config_fingerprint}\n{facts_hash}");
+    format!("sha256:{}", crate::hash::sha256_hex(text.as_bytes()))
 }
 
 /// The recorded attempts, if any (a file that does not parse is ignored with a warning: the
@@ -75,47 +134,113 @@ pub fn read(state_dir: &Path) -> Result<Option<Attempts>, MarkerError> {
     }
 }
 
-/// When the next unattended attempt may go ahead, if that is later than `now` (same boot only).
-pub fn hold_until(attempts: &Attempts, boot_id: &str, now: SystemTime) -> Option<SystemTime> {
+/// Whether an unattended run of boot `boot_id` with inputs `inputs` ([`inputs_hash`]) is held
+/// back at `now`, and why. Another boot, other inputs after a final failure, or a transient
+/// gap that has passed: not held.
+pub fn held(attempts: &Attempts, boot_id: &str, inputs: &str, now: SystemTime) -> Option<Held> {
     if attempts.boot_id != boot_id {
         return None;
     }
-    let next = chrono::DateTime::parse_from_rfc3339(&attempts.next_attempt_at).ok()?;
-    let next = SystemTime::from(next);
-    (now < next).then_some(next)
+    match &attempts.hold {
+        Hold::Final { inputs: failed } => (failed == inputs).then_some(Held::Final),
+        Hold::Transient {
+            next_attempt_at, ..
+        } => {
+            let next =
+                SystemTime::from(chrono::DateTime::parse_from_rfc3339(next_attempt_at).ok()?);
+            if next > now + MAX_GAP {
+                // Recorded under a clock that ran ahead (NTP stepped it back since): believing
+                // it would hold every unattended run for the rest of the boot.
+                log::warn!(
+                    "attempts.json says the next attempt is at {next_attempt_at}, more than {} h \
+                     from now ({}): the clock was changed since; not waiting for it",
+                    MAX_GAP.as_secs() / 3600,
+                    marker::timestamp(now)
+                );
+                return None;
+            }
+            (now < next).then_some(Held::Until(next))
+        }
+    }
 }
 
-/// Records one more transient failure (exit `code`) and returns the new record.
+/// Records a failed run (exit `code`, message `error`) with `inputs` ([`inputs_hash`]) and
+/// returns the new record: one more transient failure (counted per boot), or a final one.
 pub fn record_failure(
     state_dir: &Path,
     previous: Option<&Attempts>,
     boot_id: &str,
-    code: u8,
+    failure: (u8, &str),
+    inputs: &str,
     now: SystemTime,
 ) -> Result<Attempts, MarkerError> {
-    let failures = previous
-        .filter(|a| a.boot_id == boot_id)
-        .map_or(0, |a| a.failures)
+    let (code, error) = failure;
+    let hold = if is_transient(code) {
+        let failures = match previous {
+            Some(Attempts {
+                boot_id: b,
+                hold: Hold::Transient { failures, .. },
+                ..
+            }) if b == boot_id => *failures,
+            _ => 0,
+        }
         .saturating_add(1);
+        Hold::Transient {
+            failures,
+            next_attempt_at: marker::timestamp(now + gap(failures)),
+        }
+    } else {
+        Hold::Final {
+            inputs: inputs.to_owned(),
+        }
+    };
     let attempts = Attempts {
         boot_id: boot_id.to_owned(),
-        failures,
         last_exit: code,
         last_failure_at: marker::timestamp(now),
-        next_attempt_at: marker::timestamp(now + gap(failures)),
+        last_error: crate::markdown::one_line(error),
+        hold,
     };
     marker::write_json(state_dir, ATTEMPTS_FILE, &attempts)?;
     Ok(attempts)
 }
 
-/// Forgets the failures (after a run that did not fail transiently).
+/// Forgets the failures (after a run that did not fail).
 pub fn clear(state_dir: &Path) {
     let _ = std::fs::remove_file(state_dir.join(ATTEMPTS_FILE));
+}
+
+/// What a person should do about the recorded failures (for `enlist status` and the log of a
+/// held-back run).
+pub fn advice(attempts: &Attempts, state_dir: &Path) -> String {
+    match &attempts.hold {
+        Hold::Transient {
+            failures,
+            next_attempt_at,
+        } => format!(
+            "{failures} transient failure(s) in a row this boot (the last exited {} at {}); \
+             GitHub is not asked again before {next_attempt_at} (enlist.timer tries then; \
+             `enlist register` in a terminal tries now)",
+            attempts.last_exit, attempts.last_failure_at
+        ),
+        Hold::Final { .. } => format!(
+            "the last attempt this boot exited {} at {} with an error a retry would repeat: {}; \
+             unattended runs do not try again in this boot with the same configuration and facts. \
+             Fix the cause (the message says how), then reboot, change the configuration, run \
+             `enlist register` in a terminal, or remove {} and `systemctl start enlist`",
+            attempts.last_exit,
+            attempts.last_failure_at,
+            attempts.last_error,
+            state_dir.join(ATTEMPTS_FILE).display()
+        ),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const INPUTS: &str = "sha256:aa";
 
     #[test]
     fn gaps_start_after_the_free_attempts_double_and_stop_at_a_day() {
@@ -130,22 +255,99 @@ mod tests {
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_262_400);
         let mut last = None;
         for n in 1..=3 {
-            last = Some(record_failure(dir.path(), last.as_ref(), "boot-a", 69, t0).unwrap());
-            assert_eq!(last.as_ref().unwrap().failures, n);
+            let a = record_failure(dir.path(), last.as_ref(), "boot-a", (69, "x"), INPUTS, t0);
+            last = Some(a.unwrap());
+            assert!(
+                matches!(last.as_ref().unwrap().hold, Hold::Transient { failures, .. } if failures == n)
+            );
         }
         let a = read(dir.path()).unwrap().unwrap();
         assert_eq!(a, last.clone().unwrap());
         // The third failure: the next attempt no sooner than an hour later, in this boot.
         assert_eq!(
-            hold_until(&a, "boot-a", t0 + Duration::from_secs(60)),
-            Some(t0 + FIRST_GAP)
+            held(&a, "boot-a", INPUTS, t0 + Duration::from_secs(60)),
+            Some(Held::Until(t0 + FIRST_GAP))
         );
-        assert_eq!(hold_until(&a, "boot-a", t0 + FIRST_GAP), None);
-        assert_eq!(hold_until(&a, "boot-b", t0), None, "a reboot starts afresh");
+        assert_eq!(held(&a, "boot-a", INPUTS, t0 + FIRST_GAP), None);
+        assert_eq!(
+            held(&a, "boot-b", INPUTS, t0),
+            None,
+            "a reboot starts afresh"
+        );
         // A failure in a new boot counts from one again.
-        let b = record_failure(dir.path(), Some(&a), "boot-b", 75, t0).unwrap();
-        assert_eq!((b.failures, b.last_exit), (1, 75));
+        let b = record_failure(dir.path(), Some(&a), "boot-b", (75, "y"), INPUTS, t0).unwrap();
+        assert_eq!(b.last_exit, 75);
+        assert!(matches!(b.hold, Hold::Transient { failures: 1, .. }));
         clear(dir.path());
         assert_eq!(read(dir.path()).unwrap(), None);
+    }
+
+    #[test]
+    fn a_final_failure_holds_the_same_inputs_in_the_same_boot_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_262_400);
+        let a = record_failure(
+            dir.path(),
+            None,
+            "boot-a",
+            (77, "GitHub refused\n"),
+            INPUTS,
+            t0,
+        )
+        .unwrap();
+        assert_eq!(a.last_error, "GitHub refused\u{FFFD}", "one line");
+        assert_eq!(
+            a.hold,
+            Hold::Final {
+                inputs: INPUTS.into()
+            }
+        );
+        // No time makes it go away in this boot: only other inputs or another boot.
+        assert_eq!(
+            held(&a, "boot-a", INPUTS, t0 + MAX_GAP * 30),
+            Some(Held::Final)
+        );
+        assert_eq!(held(&a, "boot-a", "sha256:bb", t0), None);
+        assert_eq!(held(&a, "boot-b", INPUTS, t0), None);
+        // A transient failure after it counts from one.
+        let b = record_failure(dir.path(), Some(&a), "boot-a", (69, "x"), INPUTS, t0).unwrap();
+        assert!(matches!(b.hold, Hold::Transient { failures: 1, .. }));
+        // Every code but 69/73/75 is final; the inputs hash depends on both halves.
+        for code in [64, 65, 70, 71, 76, 77, 78] {
+            assert!(!is_transient(code), "{code}");
+        }
+        assert!(is_transient(69) && is_transient(75));
+        assert_ne!(inputs_hash("c1", "f"), inputs_hash("c2", "f"));
+        assert_ne!(inputs_hash("c", "f1"), inputs_hash("c", "f2"));
+    }
+
+    #[test]
+    fn a_next_attempt_beyond_the_longest_gap_is_not_believed() {
+        // Recorded while the clock was a week ahead; NTP then stepped it back.
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_262_400);
+        let ahead = now + Duration::from_secs(7 * 24 * 3600);
+        let a = Attempts {
+            boot_id: "boot-a".into(),
+            last_exit: 69,
+            last_failure_at: marker::timestamp(ahead),
+            last_error: String::new(),
+            hold: Hold::Transient {
+                failures: 3,
+                next_attempt_at: marker::timestamp(ahead + FIRST_GAP),
+            },
+        };
+        assert_eq!(held(&a, "boot-a", INPUTS, now), None);
+        // Within the longest gap it is believed, up to its last second.
+        let within = Attempts {
+            hold: Hold::Transient {
+                failures: 8,
+                next_attempt_at: marker::timestamp(now + MAX_GAP),
+            },
+            ..a
+        };
+        assert_eq!(
+            held(&within, "boot-a", INPUTS, now),
+            Some(Held::Until(now + MAX_GAP))
+        );
     }
 }

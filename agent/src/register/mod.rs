@@ -257,6 +257,7 @@ async fn register_inner(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, Reg
         auto_merge_updates: cfg.auto_merge_updates,
     };
     let boot_id = read_boot_id(&cfg.roots.machine);
+    let inputs = backoff::inputs_hash(&cfg.fingerprint(), &local.facts_hash);
 
     // The lock is taken before the marker is read, so a concurrent run sees the first run's
     // marker. A dry run takes no lock (it must leave no file behind) and only reads.
@@ -276,7 +277,7 @@ async fn register_inner(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, Reg
     };
     // One deadline over the rest of the run: readiness, every request, every wait.
     let deadline = deps.clock.elapsed().saturating_add(cfg.run_timeout);
-    // Transient failures earlier in this boot (a dry run neither reads nor writes them).
+    // Failures earlier in this boot (a dry run neither reads nor writes them).
     let attempts = if cfg.dry_run {
         None
     } else {
@@ -301,6 +302,7 @@ async fn register_inner(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, Reg
         upstream_doc: None,
         branch_doc: None,
         attempts,
+        inputs,
     };
     let result = run.drive().await;
     if !cfg.dry_run {
@@ -327,8 +329,11 @@ struct Run<'a> {
     upstream_doc: Option<NodeDocument>,
     /// This machine's node.yaml as the branch held it before this run rewrote it.
     branch_doc: Option<NodeDocument>,
-    /// Transient failures earlier in this boot ([`backoff`]).
+    /// Failures earlier in this boot ([`backoff`]).
     attempts: Option<backoff::Attempts>,
+    /// What this run depends on ([`backoff::inputs_hash`]): a final failure is not repeated
+    /// unattended while it stays the same.
+    inputs: String,
 }
 
 impl Run<'_> {
@@ -400,22 +405,30 @@ impl Run<'_> {
             let url = self.observed.marker.as_ref().and_then(|m| m.pr_url.clone());
             return Ok(self.report(Some(outcome), url, RequestCounts::default()));
         }
-        if let Some(until) = self.held_back() {
-            // GitHub was unreachable or rate-limited on the last attempts: no request now.
-            let attempts = self.attempts.as_ref();
-            log::info!(
-                "{} transient failure(s) in a row this boot (the last exited {}); GitHub is not \
-                 asked again before {} (enlist.timer tries then; `enlist register` in a terminal \
-                 tries now)",
-                attempts.map_or(0, |a| a.failures),
-                attempts.map_or(0, |a| a.last_exit),
-                marker::timestamp(until)
-            );
-            logging::status(&format!(
-                "GitHub unreachable or rate-limited on the last attempts; next attempt after {}",
-                marker::timestamp(until)
-            ));
-            return Ok(self.report(Some(Outcome::BackingOff), None, RequestCounts::default()));
+        if let Some((held, attempts)) = self.held_back() {
+            let advice = backoff::advice(attempts, &self.cfg.state_dir);
+            let outcome = match held {
+                // GitHub was unreachable or rate-limited on the last attempts: no request now.
+                backoff::Held::Until(until) => {
+                    log::info!("{advice}");
+                    logging::status(&format!(
+                        "GitHub unreachable or rate-limited on the last attempts; next attempt \
+                         after {}",
+                        marker::timestamp(until)
+                    ));
+                    Outcome::BackingOff
+                }
+                // The same request would fail the same way: no request until something changed.
+                backoff::Held::Final => {
+                    log::warn!("not asking GitHub: {advice}");
+                    logging::status(&format!(
+                        "held: the last attempt this boot exited {}; see `enlist status`",
+                        attempts.last_exit
+                    ));
+                    Outcome::HeldAfterFailure
+                }
+            };
+            return Ok(self.report(Some(outcome), None, RequestCounts::default()));
         }
         if self.cfg.dry_run && self.cfg.token.is_none() && self.cfg.github_app.is_none() {
             self.plan.push(
@@ -762,39 +775,60 @@ impl Run<'_> {
         }
     }
 
-    /// Until when an unattended run waits ([`backoff`]), if it does.
-    fn held_back(&self) -> Option<std::time::SystemTime> {
+    /// Whether (and why) an unattended run does not ask GitHub now ([`backoff`]).
+    fn held_back(&self) -> Option<(backoff::Held, &backoff::Attempts)> {
         if self.cfg.dry_run || !self.deps.honour_backoff {
             return None;
         }
-        backoff::hold_until(
-            self.attempts.as_ref()?,
-            &self.boot_id,
-            self.deps.clock.now(),
-        )
+        let attempts = self.attempts.as_ref()?;
+        let held = backoff::held(attempts, &self.boot_id, &self.inputs, self.deps.clock.now())?;
+        Some((held, attempts))
     }
 
-    /// After a run: a transient failure (69, 75) is counted for this boot; anything that got
-    /// through forgets the count. A failure to write the record is only a warning: the next
-    /// attempt then simply is not held back.
+    /// After a run: a failure is recorded for this boot (transient ones counted, final ones with
+    /// the configuration and facts they happened with); anything that got through forgets them.
+    /// A failure to write the record is only a warning: the next attempt then simply is not
+    /// held back.
     fn record_attempt(&self, result: &Result<Report, RegisterError>) {
         let dir = &self.cfg.state_dir;
         match result {
-            Ok(report) if report.outcome == Some(Outcome::BackingOff) => {}
+            Ok(report)
+                if matches!(
+                    report.outcome,
+                    Some(Outcome::BackingOff | Outcome::HeldAfterFailure)
+                ) => {}
             Ok(_) => backoff::clear(dir),
             Err(e) => {
                 let code = crate::exit::of_register(e);
-                if !matches!(code, crate::exit::UNAVAILABLE | crate::exit::TEMPFAIL) {
+                // The record would live in the state directory that just failed.
+                if code == crate::exit::CANTCREAT {
                     return;
                 }
                 let now = self.deps.clock.now();
-                match backoff::record_failure(dir, self.attempts.as_ref(), &self.boot_id, code, now)
-                {
-                    Ok(a) if a.failures >= backoff::FREE_ATTEMPTS => log::info!(
-                        "{} transient failures in a row this boot: the next unattended attempt \
-                         waits until {}",
-                        a.failures,
-                        a.next_attempt_at
+                let failure = (code, e.to_string());
+                match backoff::record_failure(
+                    dir,
+                    self.attempts.as_ref(),
+                    &self.boot_id,
+                    (failure.0, &failure.1),
+                    &self.inputs,
+                    now,
+                ) {
+                    Ok(
+                        a @ backoff::Attempts {
+                            hold: backoff::Hold::Transient { failures, .. },
+                            ..
+                        },
+                    ) if failures >= backoff::FREE_ATTEMPTS => {
+                        log::info!("{}", backoff::advice(&a, dir));
+                    }
+                    Ok(backoff::Attempts {
+                        hold: backoff::Hold::Final { .. },
+                        ..
+                    }) => log::info!(
+                        "exit {code} is final: unattended runs (enlist.timer) do not repeat it in \
+                         this boot with the same configuration and facts (recorded in {})",
+                        dir.join(backoff::ATTEMPTS_FILE).display()
                     ),
                     Ok(_) => {}
                     Err(w) => log::warn!("{w}"),
@@ -1366,6 +1400,11 @@ fn log_outcome(report: &Report, dry_run: bool) {
         Outcome::BackingOff => {
             logging::event(Event::Skipped, &format!("{node}: {}", outcome.describe()));
             logging::event(Event::Completed, &format!("{node}: {}", outcome.describe()));
+            return;
+        }
+        // Not "completed": the registration is not done, and STATUS= keeps saying why.
+        Outcome::HeldAfterFailure => {
+            logging::event(Event::Skipped, &format!("{node}: {}", outcome.describe()));
             return;
         }
         Outcome::AlreadyRegistered | Outcome::AlreadyRejected | Outcome::StillPending => {

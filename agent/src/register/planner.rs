@@ -206,6 +206,9 @@ pub enum Outcome {
     /// GitHub was unreachable or rate-limited on the last attempts of this boot: this
     /// unattended run waits (no request).
     BackingOff,
+    /// An attempt of this boot with the same configuration and facts failed in a way a retry
+    /// repeats (exit 65, 76, 77, 78, …): this unattended run does not try again (no request).
+    HeldAfterFailure,
 }
 
 impl Outcome {
@@ -230,6 +233,10 @@ impl Outcome {
             Outcome::ChecksUpdated => "pull request still open (checks updated)",
             Outcome::BackingOff => {
                 "GitHub was unreachable or rate-limited on the last attempts: waiting (no request)"
+            }
+            Outcome::HeldAfterFailure => {
+                "an earlier attempt this boot failed in a way a retry repeats: not trying again \
+                 with the same configuration and facts (no request)"
             }
         }
     }

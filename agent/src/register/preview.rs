@@ -113,7 +113,9 @@ impl Preview {
         let marker_pr = seen.marker_pr.as_ref();
         let (github, first_boot, pr) = match report.outcome {
             // A dry run is never held back; listed for completeness.
-            None | Some(Outcome::BackingOff) => (Holds::Unknown, FirstBoot::Unknown, None),
+            None | Some(Outcome::BackingOff | Outcome::HeldAfterFailure) => {
+                (Holds::Unknown, FirstBoot::Unknown, None)
+            }
             Some(Outcome::AlreadyRegistered | Outcome::AlreadyRejected) => {
                 (Holds::Unknown, FirstBoot::Nothing, None)
             }

@@ -3,7 +3,9 @@
 //! The human form answers the questions an operator at the console has: is this node registered,
 //! where is its pull request, will GitHub merge it by itself (auto-merge) and what do its checks
 //! say, since when, and what happens next. `--json` prints the marker itself (a stable shape for
-//! scripts, with `auto_merge` and `checks`), or `{"state": "unregistered", …}` without one.
+//! scripts, with `auto_merge` and `checks`), or `{"state": "unregistered", …}` without one, plus
+//! `next` (what to do, the text form's `next` row) and `attempts` (the failed attempts of this
+//! boot, [`super::backoff`], or `null`).
 //! Check names, URLs and titles come from GitHub (other people's CI): they are printed on one
 //! line with control characters replaced, so nothing reaches the terminal as an escape sequence.
 
@@ -12,65 +14,90 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
+use super::backoff::Attempts;
 use super::marker::{
     self, AutoMergeRecord, ChecksState, MARKER_FILE, Marker, MarkerError, MarkerState,
 };
 use super::pr::plain;
 
-/// Renders the marker in `state_dir` (or "not registered") as text or JSON, with the transient
-/// failures of this boot when there are any ([`super::backoff`]).
+/// Renders the marker in `state_dir` (or "not registered") as text or JSON, with the failed
+/// attempts of this boot when there are any ([`super::backoff`]). Both forms say what to do
+/// next: the JSON keeps the marker's fields as they are and adds `next` (the same sentence as
+/// the text's `next` row) and `attempts` (the record, or `null`).
 pub fn render(state_dir: &Path, as_json: bool) -> Result<String, MarkerError> {
     let marker = marker::read(state_dir)?;
     let attempts = super::backoff::read(state_dir)?;
+    let next = next(state_dir, marker.as_ref(), attempts.as_ref());
     Ok(if as_json {
-        let value = match &marker {
+        let mut value = match &marker {
             Some(m) => serde_json::to_value(m).unwrap_or_default(),
-            None => {
-                json!({ "state": "unregistered", "state_dir": state_dir, "attempts": attempts })
-            }
+            None => json!({ "state": "unregistered", "state_dir": state_dir }),
         };
+        if let Some(object) = value.as_object_mut() {
+            object.insert("attempts".into(), json!(attempts));
+            object.insert("next".into(), json!(next));
+        }
         format!(
             "{}\n",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         )
     } else {
-        let mut text = human(state_dir, marker.as_ref(), SystemTime::now());
-        if let Some(a) = attempts {
-            text.push_str(&format!(
-                "  attempts      {} transient failure(s) in a row this boot (the last exited {} \
-                 at {}); the next unattended attempt waits until {} (`enlist register` in a \
-                 terminal tries now)\n",
-                a.failures, a.last_exit, a.last_failure_at, a.next_attempt_at
-            ));
-        }
-        text
+        human(
+            state_dir,
+            marker.as_ref(),
+            attempts.as_ref(),
+            SystemTime::now(),
+        )
     })
 }
 
+/// What happens next and what to do, from the marker and the failed attempts of this boot.
+pub fn next(state_dir: &Path, marker: Option<&Marker>, attempts: Option<&Attempts>) -> String {
+    match (marker.map(|m| m.state), attempts) {
+        (Some(MarkerState::Registered), _) => {
+            "nothing: later boots make no request unless this machine's facts change".to_owned()
+        }
+        (Some(MarkerState::Rejected), _) => format!(
+            "enlist will not ask again for these facts; to register after all, reopen and merge \
+             the pull request, then delete {} and run `enlist register`",
+            state_dir.join(MARKER_FILE).display()
+        ),
+        (_, Some(a)) => super::backoff::advice(a, state_dir),
+        (Some(MarkerState::Pending), None) => marker.map(pending_next).unwrap_or_default(),
+        (None, None) => "the enlist unit registers on the next boot; run `enlist register` to do \
+                         it now, or `enlist register --dry-run` to preview"
+            .to_owned(),
+    }
+}
+
 /// The human form, with ages relative to `now`.
-pub fn human(state_dir: &Path, marker: Option<&Marker>, now: SystemTime) -> String {
+pub fn human(
+    state_dir: &Path,
+    marker: Option<&Marker>,
+    attempts: Option<&Attempts>,
+    now: SystemTime,
+) -> String {
+    let next = next(state_dir, marker, attempts);
+    let last_attempt = attempts.map(|a| {
+        format!(
+            "exited {} at {}: {}",
+            a.last_exit,
+            a.last_failure_at,
+            plain(&a.last_error)
+        )
+    });
     let Some(m) = marker else {
-        return format!(
-            "not registered yet: no marker in {}\n  next: the enlist unit registers on the next \
-             boot; run `enlist register` to do it now, or `enlist register --dry-run` to preview\n",
-            state_dir.display()
-        );
+        let mut out = format!("not registered yet: no marker in {}\n", state_dir.display());
+        if let Some(line) = last_attempt {
+            out.push_str(&format!("  last attempt: {line}\n"));
+        }
+        out.push_str(&format!("  next: {next}\n"));
+        return out;
     };
-    let marker_file = state_dir.join(MARKER_FILE);
-    let (what, next) = match m.state {
-        MarkerState::Registered => (
-            "registered",
-            "nothing: later boots make no request unless this machine's facts change".to_owned(),
-        ),
-        MarkerState::Pending => ("pending: pull request open", pending_next(m)),
-        MarkerState::Rejected => (
-            "rejected: pull request closed without merge",
-            format!(
-                "enlist will not ask again for these facts; to register after all, reopen and \
-                 merge the pull request, then delete {} and run `enlist register`",
-                marker_file.display()
-            ),
-        ),
+    let what = match m.state {
+        MarkerState::Registered => "registered",
+        MarkerState::Pending => "pending: pull request open",
+        MarkerState::Rejected => "rejected: pull request closed without merge",
     };
     let mut out = format!("{}: {what}\n", m.node_id);
     let mut row = |label: &str, value: &str| {
@@ -129,6 +156,9 @@ pub fn human(state_dir: &Path, marker: Option<&Marker>, now: SystemTime) -> Stri
         "last change",
         &format!("{} by enlist {}", when(&m.updated_at, now), m.agent_version),
     );
+    if let Some(line) = &last_attempt {
+        row("last attempt", line);
+    }
     row("next", &next);
     out
 }
@@ -257,6 +287,7 @@ mod tests {
         let text = human(
             Path::new("/var/lib/enlist"),
             Some(&marker(MarkerState::Pending)),
+            None,
             now(),
         );
         assert_eq!(
@@ -300,7 +331,7 @@ mod tests {
                 },
             ],
         ));
-        let text = human(Path::new("/var/lib/enlist"), Some(&m), now());
+        let text = human(Path::new("/var/lib/enlist"), Some(&m), None, now());
         assert!(
             text.contains(
                 "  auto-merge    on (squash): GitHub merges once the base branch's rules (the \
@@ -327,19 +358,19 @@ mod tests {
             message: "Pull request Auto merge is not allowed for this repository".into(),
             advice: "allow auto-merge in the repository".into(),
         });
-        let text = human(Path::new("/var/lib/enlist"), Some(&m), now());
+        let text = human(Path::new("/var/lib/enlist"), Some(&m), None, now());
         assert!(text.contains("off: GitHub refused (\"Pull request Auto merge is not allowed for this repository\"); the repository owner should allow auto-merge"), "{text}");
     }
 
     #[test]
     fn rejected_says_how_to_register_after_all_and_absent_says_how_to_start() {
         let dir = Path::new("/var/lib/enlist");
-        let text = human(dir, Some(&marker(MarkerState::Rejected)), now());
+        let text = human(dir, Some(&marker(MarkerState::Rejected)), None, now());
         assert!(
             text.contains("delete /var/lib/enlist/registered.json"),
             "{text}"
         );
-        let text = human(dir, None, now());
+        let text = human(dir, None, None, now());
         assert!(text.starts_with("not registered yet"), "{text}");
         assert!(text.contains("enlist register --dry-run"), "{text}");
     }
