@@ -58,7 +58,7 @@ pub fn of_register(error: &RegisterError) -> u8 {
             | ForgeError::Server { .. }
             | ForgeError::Transport { .. }
             | ForgeError::RunTimeout { .. } => TEMPFAIL,
-            ForgeError::Unexpected { .. } => PROTOCOL,
+            ForgeError::Unexpected { .. } | ForgeError::TooLarge { .. } => PROTOCOL,
             ForgeError::App(a) => match a {
                 AppError::JwtRejected { .. } | AppError::MintRefused { .. } => NOPERM,
                 AppError::NotInstalled { .. } | AppError::InstallationNotFound { .. } => CONFIG,

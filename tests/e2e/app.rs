@@ -432,3 +432,40 @@ async fn dry_run_in_app_mode_checks_the_installation_and_writes_nothing() {
     assert!(!node.state.exists());
     github.assert_contract();
 }
+
+/// An answer of an App endpoint can carry a token: an unexpected one is reported by its status
+/// and GitHub's `message` only, never by its body.
+#[tokio::test(flavor = "multi_thread")]
+async fn unexpected_mint_answers_never_show_their_body() {
+    const LEAKED: &str = "ghs_NotForYourEyes0123456789abcdefABCD";
+    for (status, body) in [
+        // A token, but not the 201 GitHub documents.
+        (
+            200,
+            json!({"token": LEAKED, "expires_at": "2026-11-29T18:00:00Z"}),
+        ),
+        (400, json!(format!("error: token={LEAKED}"))),
+    ] {
+        let github = fake().await;
+        github.with_app();
+        github.state().faults.push(Fault {
+            method: "POST".into(),
+            path_contains: "/access_tokens".into(),
+            times: 1,
+            kind: FaultKind::Status {
+                status,
+                body,
+                headers: Vec::new(),
+            },
+        });
+        let mut node = Node::new("dell-r640", &github);
+        node.use_app("app-key.pkcs1.pem");
+        let run = node.run(&[]);
+        assert_eq!(run.code, Some(76), "{}", run.stderr);
+        assert!(run.stderr.contains(&format!("{status}")), "{}", run.stderr);
+        for output in [&run.stderr, &run.stdout] {
+            assert!(!output.contains(&LEAKED[4..20]), "{output}");
+        }
+        assert!(github.state().pulls.is_empty());
+    }
+}

@@ -389,3 +389,63 @@ async fn comment_after_an_interrupted_update_says_the_facts_changed() {
     drop(s);
     github.assert_contract();
 }
+
+/// A server (or proxy) that answers with hundreds of MiB: enlist reads at most
+/// `MAX_RESPONSE_BYTES` of any answer (a larger `content-length` is refused before reading), so
+/// its memory stays flat. The reviewer measured 1.24 GB peak RSS against two 400 MiB bodies.
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_answers_are_refused_at_the_cap_without_buffering_them() {
+    const FLOOD: u64 = 400 * 1024 * 1024;
+    let cap = enlist::forge::MAX_RESPONSE_BYTES as u64;
+    // (the request answered with the flood, its exit code)
+    let cases = [
+        ("/repos/acme/fleet", 76),
+        (&*format!("/contents/cluster-nodes/{DELL}/node.yaml"), 65),
+    ];
+    for (path, exit) in cases {
+        for declare_length in [true, false] {
+            let github = fake().await;
+            github.state().faults.push(Fault {
+                method: "GET".into(),
+                path_contains: path.into(),
+                times: 1,
+                kind: FaultKind::Flood {
+                    bytes: FLOOD,
+                    declare_length,
+                },
+            });
+            let node = Node::new("dell-r640", &github);
+            let config = node.config.display().to_string();
+            let run = enlist_e2e::measure::run(
+                &enlist_e2e::node::binary(),
+                &["register", "--config", &config],
+                &[],
+            );
+            let case = format!("{path}, content-length declared: {declare_length}");
+            assert_eq!(run.code, Some(exit), "{case}: {}", run.stderr);
+            assert!(
+                run.stderr.contains(&format!("larger than {cap} bytes")),
+                "{case}: {}",
+                run.stderr
+            );
+            enlist_e2e::node::assert_no_token(&run.stderr);
+            let s = github.state();
+            assert!(s.writes().is_empty(), "{case}: {:?}", s.lines());
+            // What the client took off the wire: nothing past the headers when the length was
+            // declared, else the cap plus what the sockets buffer.
+            let read = s.flooded_bytes;
+            let bound = if declare_length {
+                16 << 20
+            } else {
+                cap + (16 << 20)
+            };
+            assert!(read < bound, "{case}: {read} bytes read");
+            drop(s);
+            if let Some(kib) = run.peak_rss_kib {
+                eprintln!("{case}: peak RSS {}, {read} bytes read", run.rss_mib());
+                assert!(kib < 96 * 1024, "{case}: peak RSS {}", run.rss_mib());
+            }
+            assert!(node.marker().is_none());
+        }
+    }
+}

@@ -166,6 +166,16 @@ pub enum FaultKind {
     /// Let GitHub process the request, then send its answer one byte per this interval (a
     /// server, proxy or link that never quite delivers).
     Trickle(Duration),
+    /// Let GitHub process the request, then answer `200` with a body of `bytes` bytes instead
+    /// (generated as it is sent, never held in memory), declaring its length in
+    /// `content-length` or sending it chunked. How much the client read is in
+    /// [`State::flooded_bytes`].
+    Flood {
+        /// The body's size.
+        bytes: u64,
+        /// Send `content-length: <bytes>` (else `transfer-encoding: chunked`).
+        declare_length: bool,
+    },
 }
 
 /// A fault for requests matching `method` and a path suffix/infix.
@@ -271,6 +281,8 @@ pub struct State {
     link_base: String,
     /// The GitHub App, when the test uses one ([`FakeGitHub::with_app`]).
     pub app: Option<app::App>,
+    /// Bytes of [`FaultKind::Flood`] bodies the client accepted before it stopped reading.
+    pub flooded_bytes: u64,
     next_number: u64,
     next_id: u64,
     commit_counter: u64,
@@ -313,6 +325,7 @@ impl State {
             graphql: Vec::new(),
             link_base: String::new(),
             app: None,
+            flooded_bytes: 0,
             next_number: 1,
             next_id: 1000,
             commit_counter: 0,
@@ -631,7 +644,10 @@ fn is_graphql(path: &str) -> bool {
 fn is_connection_fault(kind: &FaultKind) -> bool {
     matches!(
         kind,
-        FaultKind::Reset | FaultKind::ApplyThenReset | FaultKind::Trickle(_)
+        FaultKind::Reset
+            | FaultKind::ApplyThenReset
+            | FaultKind::Trickle(_)
+            | FaultKind::Flood { .. }
     )
 }
 
@@ -929,7 +945,10 @@ fn answer(
                 return real;
             }
             // Handled by the proxy before the request gets here.
-            FaultKind::Reset | FaultKind::ApplyThenReset | FaultKind::Trickle(_) => {}
+            FaultKind::Reset
+            | FaultKind::ApplyThenReset
+            | FaultKind::Trickle(_)
+            | FaultKind::Flood { .. } => {}
         }
     }
 

@@ -53,9 +53,12 @@ pub fn run(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Measured {
         .output()
         .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
     let time = start.elapsed();
-    let peak_rss_kib = std::fs::read_to_string(&report)
-        .ok()
-        .and_then(|t| t.split_whitespace().nth(1).and_then(|k| k.parse().ok()));
+    // GNU time puts "Command exited with non-zero status N" before the figures of a failed run.
+    let peak_rss_kib = std::fs::read_to_string(&report).ok().and_then(|t| {
+        t.lines()
+            .last()
+            .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse().ok()))
+    });
     Measured {
         time,
         peak_rss_kib,

@@ -70,6 +70,10 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, state: Arc<Mutex<St
     }
     match fault {
         Some(FaultKind::ApplyThenReset) => return rst(client),
+        Some(FaultKind::Flood {
+            bytes,
+            declare_length,
+        }) => return flood(client, bytes, declare_length, &state).await,
         Some(FaultKind::Trickle(every)) => {
             let started = std::time::Instant::now();
             for byte in response {
@@ -83,6 +87,49 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, state: Arc<Mutex<St
         _ => {}
     }
     let _ = client.write_all(&response).await;
+    let _ = client.shutdown().await;
+}
+
+/// Answers `200` with a JSON-looking body of `bytes` bytes, generated as it goes, until the
+/// client stops reading; counts what it accepted in `State::flooded_bytes`.
+async fn flood(mut client: TcpStream, bytes: u64, declare_length: bool, state: &Mutex<State>) {
+    const CHUNK: usize = 64 * 1024;
+    let framing = if declare_length {
+        format!("content-length: {bytes}")
+    } else {
+        "transfer-encoding: chunked".to_owned()
+    };
+    let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{framing}\r\n\r\n");
+    if client.write_all(head.as_bytes()).await.is_err() {
+        return;
+    }
+    let mut data = vec![b'a'; CHUNK];
+    data[..12].copy_from_slice(b"{\"message\":\"");
+    let mut sent = 0u64;
+    while sent < bytes {
+        let n = usize::try_from((bytes - sent).min(CHUNK as u64)).unwrap_or(CHUNK);
+        let written = if declare_length {
+            client.write_all(&data[..n]).await
+        } else {
+            let mut chunk = format!("{n:x}\r\n").into_bytes();
+            chunk.extend_from_slice(&data[..n]);
+            chunk.extend_from_slice(b"\r\n");
+            client.write_all(&chunk).await
+        };
+        if written.is_err() {
+            break;
+        }
+        sent += n as u64;
+        state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .flooded_bytes += n as u64;
+        // Only the first chunk starts the JSON.
+        data[..12].fill(b'a');
+    }
+    if !declare_length && sent >= bytes {
+        let _ = client.write_all(b"0\r\n\r\n").await;
+    }
     let _ = client.shutdown().await;
 }
 

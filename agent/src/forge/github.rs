@@ -39,6 +39,18 @@ pub const MAX_PAGES: usize = 50;
 /// Items per page asked for (GitHub's maximum; its default is 30).
 pub const PER_PAGE: usize = 100;
 
+/// The largest answer read from GitHub, in bytes (8 MiB). The largest answers enlist asks for:
+/// the contents API inlining a node.yaml of the 1 MiB cap ([`crate::input::MAX_NODE_YAML_BYTES`])
+/// as base64 in JSON, about 1.4 MB; a page of 100 pull requests (about 30 KB each with their
+/// repository objects), about 3 MB; a page of 100 comments at GitHub's 65,536-character maximum,
+/// about 6.6 MB. A `content-length` above it is refused before the body is read, and a body
+/// without one is read frame by frame up to it: a server (or proxy) that sends more never makes
+/// enlist buffer it (exit 76; for the upstream node.yaml, an invalid upstream file: 65).
+pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+
+/// How much of an answer that is not JSON (an HTML error page) goes into a message, in characters.
+const MAX_MESSAGE_BODY_CHARS: usize = 200;
+
 /// The one GraphQL document enlist sends: turn on auto-merge. The fields asked back say whether
 /// it is on (and how), which is all the registration records.
 const ENABLE_AUTO_MERGE: &str =
@@ -140,35 +152,63 @@ pub struct GitHub {
     reached: AtomicBool,
 }
 
+/// One answer, its body parsed once.
 struct Reply {
     status: u16,
     headers: HeaderMap,
-    body: String,
+    /// The body as JSON (`Null` when it is not JSON).
+    json: Value,
+    /// The start of a body that is not JSON (an HTML error page), one line, for messages.
+    /// `None` on the App endpoints, whose answers carry tokens: never shown.
+    text: Option<String>,
+}
+
+/// Why an exchange brought no answer.
+enum ExchangeError {
+    /// No HTTP answer (connect, DNS, TLS, reset, a broken body).
+    Transport(String),
+    /// The answer is larger than [`MAX_RESPONSE_BYTES`] (`declared`: its `content-length`).
+    TooLarge { declared: Option<u64> },
 }
 
 impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    /// Parses `body` (which may hold a secret when `secret_body`: an App endpoint's answer).
+    fn new(status: u16, headers: HeaderMap, body: &[u8], secret_body: bool) -> Reply {
+        let json = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let text = (!secret_body && json.is_null()).then(|| {
+            let start = &body[..body.len().min(MAX_MESSAGE_BODY_CHARS * 4)];
+            crate::markdown::one_line_max(&String::from_utf8_lossy(start), MAX_MESSAGE_BODY_CHARS)
+        });
+        Reply {
+            status,
+            headers,
+            json,
+            text,
+        }
     }
 
-    /// GitHub's `message`, plus every `errors[].message` (where 422 details live).
+    /// GitHub's `message`, plus every `errors[].message` (where 422 details live), on one line
+    /// without control characters; for a body that is not JSON, its start (never on the App
+    /// endpoints).
     fn message(&self) -> String {
-        let json = self.json();
-        let mut parts: Vec<String> = Vec::new();
-        if let Some(m) = json.get("message").and_then(Value::as_str) {
-            parts.push(m.to_owned());
+        let mut parts: Vec<&str> = Vec::new();
+        if let Some(m) = self.json.get("message").and_then(Value::as_str) {
+            parts.push(m);
         }
-        if let Some(errors) = json.get("errors").and_then(Value::as_array) {
-            for e in errors {
-                if let Some(m) = e.get("message").and_then(Value::as_str) {
-                    parts.push(m.to_owned());
-                }
-            }
+        if let Some(errors) = self.json.get("errors").and_then(Value::as_array) {
+            parts.extend(
+                errors
+                    .iter()
+                    .filter_map(|e| e.get("message").and_then(Value::as_str)),
+            );
         }
-        if parts.is_empty() {
-            self.body.chars().take(200).collect()
-        } else {
-            parts.join(": ")
+        if !parts.is_empty() {
+            return crate::markdown::one_line(&parts.join(": "));
+        }
+        match &self.text {
+            Some(text) if !text.is_empty() => text.clone(),
+            Some(_) => "(empty answer)".to_owned(),
+            None => "(no message; the answer is not shown)".to_owned(),
         }
     }
 
@@ -300,6 +340,7 @@ impl GitHub {
         path: &str,
         body: Option<&Value>,
         what: &str,
+        secret_body: bool,
     ) -> Result<Reply, ForgeError> {
         let remaining = self.remaining();
         if remaining.is_zero() {
@@ -312,25 +353,24 @@ impl GitHub {
                 counts.writes += 1;
             }
         }
-        match tokio::time::timeout(remaining, self.exchange(authorization, method, path, body))
-            .await
-        {
-            Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(message)) => Err(ForgeError::Transport {
-                what: what.to_owned(),
-                message,
-            }),
+        let exchange = self.exchange(authorization, method, path, body, secret_body);
+        match tokio::time::timeout(remaining, exchange).await {
+            Ok(result) => result.map_err(|e| exchange_failure(e, what)),
             Err(_) => Err(self.past_deadline(what)),
         }
     }
 
+    /// One request and its answer, the body read frame by frame up to [`MAX_RESPONSE_BYTES`]
+    /// (a larger `content-length` is refused before reading) and parsed once.
     async fn exchange(
         &self,
         authorization: http::HeaderValue,
         method: &Method,
         path: &str,
         body: Option<&Value>,
-    ) -> Result<Reply, String> {
+        secret_body: bool,
+    ) -> Result<Reply, ExchangeError> {
+        use http_body_util::BodyExt;
         let builder = http::Request::builder()
             .method(method.clone())
             .uri(path)
@@ -339,19 +379,29 @@ impl GitHub {
             Ok(request) => self.client.execute(request).await,
             Err(e) => Err(e),
         }
-        .map_err(|e| describe_transport(&e))?;
+        .map_err(|e| ExchangeError::Transport(describe_transport(&e)))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = self
-            .client
-            .body_to_string(response)
-            .await
-            .map_err(|e| describe_transport(&e))?;
-        Ok(Reply {
-            status,
-            headers,
-            body,
-        })
+        let declared = headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
+            return Err(ExchangeError::TooLarge { declared });
+        }
+        let capacity = declared.map_or(0, |n| usize::try_from(n).unwrap_or(0));
+        let mut bytes = Vec::with_capacity(capacity);
+        let mut stream = response.into_body();
+        while let Some(frame) = stream.frame().await {
+            let frame = frame.map_err(|e| ExchangeError::Transport(describe_transport(&e)))?;
+            if let Ok(data) = frame.into_data() {
+                if bytes.len().saturating_add(data.len()) > MAX_RESPONSE_BYTES {
+                    return Err(ExchangeError::TooLarge { declared });
+                }
+                bytes.extend_from_slice(&data);
+            }
+        }
+        Ok(Reply::new(status, headers, &bytes, secret_body))
     }
 
     /// Sends one logical request: waits out rate limits (bounded by the run's budget), retries
@@ -395,11 +445,16 @@ impl GitHub {
         let mut server_retry_after = None;
         loop {
             let authorization = self.authorization(auth)?;
+            // The App endpoints answer with tokens: their bodies are never shown.
+            let secret_body = auth == Auth::AppJwt;
             let failure = match self
-                .send_once(authorization, &method, path, body, what)
+                .send_once(authorization, &method, path, body, what, secret_body)
                 .await
             {
-                Err(e @ ForgeError::RunTimeout { .. }) => return Err(e),
+                // Asking again would only bring the same flood.
+                Err(e @ (ForgeError::RunTimeout { .. } | ForgeError::TooLarge { .. })) => {
+                    return Err(e);
+                }
                 Err(e) => e,
                 Ok(reply) => {
                     if let Some(wait) = self.rate_limit_wait(&reply) {
@@ -527,7 +582,7 @@ impl GitHub {
             .map_err(|e| self.jwt_rejected(e))?;
         match reply.status {
             200 => reply
-                .json()
+                .json
                 .get("id")
                 .and_then(Value::as_u64)
                 .ok_or_else(|| Self::unexpected(&what, &reply)),
@@ -567,7 +622,7 @@ impl GitHub {
         };
         match reply.status {
             201 => {
-                let json = reply.json();
+                let json = &reply.json;
                 let token = json
                     .get("token")
                     .and_then(Value::as_str)
@@ -622,14 +677,11 @@ impl GitHub {
         // Bounded by the request timeout, not by the run's deadline: a run that failed because it
         // ran out of time still revokes.
         let path = format!("{}/installation/token", self.api_path);
-        let exchange = self.exchange(authorization, &Method::DELETE, &path, None);
+        let exchange = self.exchange(authorization, &Method::DELETE, &path, None, true);
         match tokio::time::timeout(self.options.request_timeout, exchange).await {
             Ok(Ok(reply)) if reply.status == 204 => Ok(true),
             Ok(Ok(reply)) => Err(Self::unexpected(what, &reply)),
-            Ok(Err(message)) => Err(ForgeError::Transport {
-                what: what.to_owned(),
-                message,
-            }),
+            Ok(Err(e)) => Err(exchange_failure(e, what)),
             Err(_) => Err(ForgeError::Transport {
                 what: what.to_owned(),
                 message: format!(
@@ -681,17 +733,15 @@ impl GitHub {
                 });
             }
             pages += 1;
-            let reply = self.request(Method::GET, &page, None, what).await?;
-            if reply.status != 200 {
+            let mut reply = self.request(Method::GET, &page, None, what).await?;
+            if reply.status != 200 || !reply.json.is_array() {
                 return Err(Self::unexpected(what, &reply));
             }
-            let json = reply.json();
-            let page_items = json
-                .as_array()
-                .ok_or_else(|| Self::unexpected(what, &reply))?;
-            items.extend(page_items.iter().cloned());
             if let Some(link) = reply.header("link").and_then(next_link) {
                 next = Some(self.same_origin_path(&link, what)?);
+            }
+            if let Value::Array(page_items) = std::mem::take(&mut reply.json) {
+                items.extend(page_items);
             }
         }
         Ok(items)
@@ -741,6 +791,21 @@ fn describe_transport(error: &octocrab::Error) -> String {
         source = inner.source();
     }
     message
+}
+
+/// The error of an exchange that brought no usable answer.
+fn exchange_failure(error: ExchangeError, what: &str) -> ForgeError {
+    match error {
+        ExchangeError::Transport(message) => ForgeError::Transport {
+            what: what.to_owned(),
+            message,
+        },
+        ExchangeError::TooLarge { declared } => ForgeError::TooLarge {
+            what: what.to_owned(),
+            limit: MAX_RESPONSE_BYTES as u64,
+            declared,
+        },
+    }
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay).
@@ -831,7 +896,7 @@ impl Forge for GitHub {
             .await?;
         match reply.status {
             200 => reply
-                .json()
+                .json
                 .get("default_branch")
                 .and_then(Value::as_str)
                 .map(|b| RepoInfo {
@@ -849,7 +914,7 @@ impl Forge for GitHub {
         let reply = self.request(Method::GET, &path, None, &what).await?;
         match reply.status {
             200 => reply
-                .json()
+                .json
                 .get("object")
                 .and_then(|o| o.get("sha"))
                 .and_then(Value::as_str)
@@ -870,7 +935,7 @@ impl Forge for GitHub {
         let reply = self.request(Method::GET, &url, None, &what).await?;
         match reply.status {
             200 => {
-                let json = reply.json();
+                let json = &reply.json;
                 let sha = json.get("sha").and_then(Value::as_str);
                 let encoded = json.get("content").and_then(Value::as_str);
                 let (Some(sha), Some(encoded)) = (sha, encoded) else {
@@ -922,7 +987,7 @@ impl Forge for GitHub {
             )
             .await?;
         match reply.status {
-            200 => parse_pull(&reply.json()).ok_or_else(|| Self::unexpected(&what, &reply)),
+            200 => parse_pull(&reply.json).ok_or_else(|| Self::unexpected(&what, &reply)),
             404 => Err(ForgeError::NotFound { what }),
             _ => Err(Self::unexpected(&what, &reply)),
         }
@@ -1028,7 +1093,7 @@ impl Forge for GitHub {
             )
             .await?;
         match reply.status {
-            201 => parse_pull(&reply.json())
+            201 => parse_pull(&reply.json)
                 .map(Created::Created)
                 .ok_or_else(|| Self::unexpected(&what, &reply)),
             // 422 "Validation Failed" with errors[].message "A pull request already exists for
@@ -1093,7 +1158,7 @@ impl Forge for GitHub {
         if reply.status != 200 {
             return Err(Self::unexpected(&what, &reply));
         }
-        let json = reply.json();
+        let json = &reply.json;
         let runs = json
             .get("check_runs")
             .and_then(Value::as_array)
@@ -1124,7 +1189,7 @@ impl Forge for GitHub {
         if reply.status != 200 {
             return Err(Self::unexpected(&what, &reply));
         }
-        let json = reply.json();
+        let json = &reply.json;
         let statuses = json
             .get("statuses")
             .and_then(Value::as_array)
@@ -1164,7 +1229,7 @@ impl Forge for GitHub {
             if reply.status != 200 {
                 return Err(Self::unexpected(&what, &reply));
             }
-            let json = reply.json();
+            let json = &reply.json;
             // GraphQL reports errors with HTTP 200: {"data": {...: null}, "errors": [{"type", …}]}.
             let errors = json.get("errors").and_then(Value::as_array);
             if let Some(first) = errors.and_then(|e| e.first()) {
@@ -1268,6 +1333,37 @@ mod tests {
         ] {
             assert_eq!(Refusal::classify(message), kind, "{message}");
         }
+    }
+
+    #[test]
+    fn messages_are_one_line_and_app_answers_are_never_shown() {
+        let headers = HeaderMap::new();
+        let json = br#"{"message": "Validation Failed\n\u001b[2J", "errors": [{"message": "A pull request already exists for acme:enlist/x."}]}"#;
+        let reply = Reply::new(422, headers.clone(), json, false);
+        assert_eq!(
+            reply.message(),
+            "Validation Failed\u{FFFD}\u{FFFD}[2J: A pull request already exists for acme:enlist/x."
+        );
+        // An HTML error page: its start, on one line.
+        let html = format!("<html>\n<body>{}</body>", "x".repeat(1000));
+        let reply = Reply::new(502, headers.clone(), html.as_bytes(), false);
+        let message = reply.message();
+        assert!(message.starts_with("<html>\u{FFFD}<body>xxx"), "{message}");
+        assert!(
+            message.chars().count() <= MAX_MESSAGE_BODY_CHARS + 1,
+            "{message}"
+        );
+        // An App endpoint's answer (JSON without a message, or not JSON): never its body.
+        for body in [
+            &br#"{"token": "ghs_secret0123456789"}"#[..],
+            b"token=ghs_secret0123456789",
+        ] {
+            let message = Reply::new(200, headers.clone(), body, true).message();
+            assert!(!message.contains("ghs_"), "{message}");
+        }
+        // Nor a JSON answer without a message elsewhere: only GitHub's messages are quoted.
+        let reply = Reply::new(200, headers, br#"{"token": "ghs_secret0123456789"}"#, false);
+        assert!(!reply.message().contains("ghs_"));
     }
 
     #[test]

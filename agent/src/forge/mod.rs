@@ -13,7 +13,8 @@ use std::time::Duration;
 
 pub use app::{AppError, GitHubApp};
 pub use github::{
-    Credentials, GitHub, GitHubOptions, MAX_PAGES, PER_PAGE, RequestCounts, graphql_path,
+    Credentials, GitHub, GitHubOptions, MAX_PAGES, MAX_RESPONSE_BYTES, PER_PAGE, RequestCounts,
+    graphql_path,
 };
 
 /// Repository facts.
@@ -234,6 +235,23 @@ pub enum ForgeError {
         /// GitHub's message or the decode error.
         message: String,
     },
+    /// An answer larger than enlist reads ([`github::MAX_RESPONSE_BYTES`]).
+    #[error(
+        "GitHub's answer to {what} is larger than {limit} bytes{declared_text} (MAX_RESPONSE_BYTES); \
+         enlist does not read it",
+        declared_text = match declared {
+            Some(n) => format!(" (content-length {n})"),
+            None => String::new(),
+        }
+    )]
+    TooLarge {
+        /// The operation.
+        what: String,
+        /// The limit, bytes.
+        limit: u64,
+        /// The answer's `content-length`, if it declared one.
+        declared: Option<u64>,
+    },
     /// The run's deadline (`run_timeout_secs`) passed before this request was answered.
     #[error("the run's deadline ({secs} s, run_timeout_secs) passed during {what}")]
     RunTimeout {
@@ -261,6 +279,7 @@ impl ForgeError {
             ForgeError::Server { .. } => "server_error",
             ForgeError::Transport { .. } => "unreachable",
             ForgeError::Unexpected { .. } => "unexpected_response",
+            ForgeError::TooLarge { .. } => "response_too_large",
             ForgeError::RunTimeout { .. } => "run_timeout",
             ForgeError::Client(_) => "client",
             ForgeError::App(e) => e.kind(),
@@ -287,6 +306,10 @@ impl ForgeError {
             ForgeError::Unexpected { .. } => {
                 "; check that `api_url` is the GitHub REST API (GitHub Enterprise: \
                  https://HOST/api/v3); if it is, please report this with the log"
+            }
+            ForgeError::TooLarge { .. } => {
+                "; check that `api_url` is the GitHub REST API (GitHub Enterprise: \
+                 https://HOST/api/v3) and that no proxy in between rewrites its answers"
             }
             ForgeError::RunTimeout { .. } => {
                 "; GitHub answers too slowly: the enlist unit retries later on its own (exit 75), \

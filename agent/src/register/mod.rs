@@ -634,10 +634,16 @@ impl Run<'_> {
                 self.observed.base_sha = Some(sha);
             }
             Action::ReadUpstream { path, base } => {
-                let file = gate.call(|| forge.file(path, base)).await?;
+                let file = match gate.call(|| forge.file(path, base)).await {
+                    // Far beyond node.yaml's cap: an invalid upstream file, like one just
+                    // over it (exit 65).
+                    Err(RegisterError::Forge(e @ ForgeError::TooLarge { .. })) => Err(e),
+                    other => Ok(other?),
+                };
                 let upstream = match file {
-                    None => Upstream::Absent,
-                    Some(file) => {
+                    Err(e) => Upstream::Invalid(format!("{}:{path}@{base}: {e}", self.cfg.repo)),
+                    Ok(None) => Upstream::Absent,
+                    Ok(Some(file)) => {
                         let location = format!("{}:{path}@{base}", self.cfg.repo);
                         match NodeDocument::parse_unverified(&file.content, &location) {
                             Err(e) => Upstream::Invalid(e.to_string()),
