@@ -343,6 +343,27 @@ fn graphql_error(kind: &str, message: &str) -> FaultKind {
     }
 }
 
+/// GitHub's answer when a query or mutation ran into trouble on its side (HTTP 200, an error
+/// without a `type`): the mutation may or may not have been applied.
+fn untyped_graphql_error() -> FaultKind {
+    FaultKind::Status {
+        status: 200,
+        body: json!({
+            "data": {"enablePullRequestAutoMerge": null},
+            "errors": [{"message": "Something went wrong while executing your query. This may be the result of a timeout, or it could be a GitHub bug. Please include `0400:3F1A:8E2B1C:9A2F3D:6740A1B2` when reporting this issue."}],
+        }),
+        headers: vec![],
+    }
+}
+
+/// `answer`, after the fake applied the mutation.
+fn applied_then(answer: FaultKind) -> FaultKind {
+    match answer {
+        FaultKind::Status { status, body, .. } => FaultKind::ApplyThenAnswer { status, body },
+        other => other,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn graphql_answers_to_the_mutation_refusals_limits_and_permissions() {
     // (GitHub's answer, exit code, marker's auto-merge reason or state, mutations sent)
@@ -408,6 +429,34 @@ async fn graphql_answers_to_the_mutation_refusals_limits_and_permissions() {
             "",
             1,
         ),
+        // GitHub's errors that may come after the mutation was applied: ambiguous, like a 5xx.
+        // Not applied: the PR (re-read first) shows auto-merge off, so it is asked again.
+        (untyped_graphql_error(), exit::OK, "enabled", 2),
+        (
+            graphql_error("SERVICE_UNAVAILABLE", "Service unavailable"),
+            exit::OK,
+            "enabled",
+            2,
+        ),
+        (
+            graphql_error("TIMEOUT", "Timeout on the query"),
+            exit::OK,
+            "enabled",
+            2,
+        ),
+        // Applied: the re-read PR shows auto-merge on; no second mutation.
+        (
+            applied_then(untyped_graphql_error()),
+            exit::OK,
+            "enabled",
+            1,
+        ),
+        (
+            applied_then(graphql_error("TIMEOUT", "Timeout on the query")),
+            exit::OK,
+            "enabled",
+            1,
+        ),
     ];
     for (kind, want, reason, mutations) in cases {
         let github = FakeGitHub::start().await;
@@ -424,8 +473,29 @@ async fn graphql_answers_to_the_mutation_refusals_limits_and_permissions() {
         assert_eq!(code, want, "{kind:?}: {result:?}");
         let s = github.state();
         assert_eq!(s.pulls.len(), 1);
-        let sent = s.lines().iter().filter(|l| *l == "POST /graphql").count();
-        assert_eq!(sent, mutations, "{kind:?}: {:?}", s.lines());
+        let lines = s.lines();
+        let sent = lines.iter().filter(|l| *l == "POST /graphql").count();
+        assert_eq!(sent, mutations, "{kind:?}: {lines:?}");
+        // After an ambiguous answer the PR is read before anything else.
+        let (FaultKind::Status { body, .. } | FaultKind::ApplyThenAnswer { body, .. }) = &kind
+        else {
+            unreachable!("every case is an answer")
+        };
+        let ambiguous = matches!(
+            body["errors"][0].get("type").and_then(Value::as_str),
+            None | Some("SERVICE_UNAVAILABLE" | "TIMEOUT")
+        );
+        if ambiguous {
+            let first = lines
+                .iter()
+                .position(|l| l == "POST /graphql")
+                .expect("mutation");
+            assert_eq!(
+                lines[first + 1],
+                "GET /repos/acme/fleet/pulls/1",
+                "{kind:?}: {lines:?}"
+            );
+        }
         drop(s);
         let marker = node.marker();
         if want == exit::OK {
@@ -439,7 +509,8 @@ async fn graphql_answers_to_the_mutation_refusals_limits_and_permissions() {
         } else {
             assert!(marker.is_none());
         }
-        if reason == "enabled" {
+        // The rate limit was waited out (≥ 60 s, virtual).
+        if reason == "enabled" && !ambiguous {
             assert!(
                 clock.slept() >= Duration::from_secs(60),
                 "{:?}",

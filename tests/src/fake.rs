@@ -155,6 +155,14 @@ pub enum FaultKind {
     /// Process the request normally, then answer this status instead (a write that happened
     /// although the client saw an error: the ambiguous case).
     ApplyThenStatus(u16),
+    /// Process the request normally, then answer this status and body instead (GraphQL: an
+    /// error answer for a mutation that was applied).
+    ApplyThenAnswer {
+        /// Status.
+        status: u16,
+        /// Body.
+        body: Value,
+    },
     /// Delay the (unprocessed) answer, so the client times out.
     Delay(Duration),
     /// Process the request, then delay the answer (it happened; the client timed out).
@@ -938,6 +946,16 @@ fn answer(
             FaultKind::ApplyThenStatus(status) => {
                 let _ = route(state, method, path, query, body, bearer);
                 return Answer::json(status, Value::Null);
+            }
+            FaultKind::ApplyThenAnswer {
+                status,
+                body: answer,
+            } => {
+                let _ = route(state, method, path, query, body, bearer);
+                return Answer {
+                    injected: true,
+                    ..Answer::json(status, answer)
+                };
             }
             FaultKind::ApplyThenDelay(d) => {
                 let mut real = route(state, method, path, query, body, bearer);

@@ -1244,6 +1244,21 @@ impl Forge for GitHub {
                         return Ok(AutoMerge::Refused(Refusal::classify(&message), message));
                     }
                     "FORBIDDEN" => return Err(ForgeError::Forbidden { what, message }),
+                    // GitHub's "Something went wrong while executing your query. This may be the
+                    // result of a timeout…" carries no type; SERVICE_UNAVAILABLE and TIMEOUT say
+                    // the same. The mutation may have been applied: ambiguous like a 5xx, so the
+                    // PR's auto_merge is read again before asking again.
+                    "" | "SERVICE_UNAVAILABLE" | "TIMEOUT" => {
+                        let kind = if kind.is_empty() { "(no type)" } else { kind };
+                        return Err(ForgeError::Server {
+                            what,
+                            status: 200,
+                            detail: format!(
+                                " with GraphQL error {kind}: {}",
+                                crate::markdown::one_line(&message)
+                            ),
+                        });
+                    }
                     // A GraphQL rate limit: nothing was done; wait like a secondary limit.
                     "RATE_LIMITED" => {
                         limited += 1;
