@@ -643,3 +643,25 @@ async fn colliding_machine_never_takes_over_another_machines_open_pr() {
     assert_eq!(b.marker().unwrap()["node_id"], "node-8a753ff3");
     github.assert_contract();
 }
+
+/// A `head.sha` that is not a commit id (here with a two-byte character where a short sha ends)
+/// used to panic ("byte index 12 is not a char boundary"; the release build aborts, and the timer
+/// repeated it). Now GitHub's answer is refused: exit 76, nothing written, the marker kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn head_sha_that_is_not_a_commit_id_exits_76_without_a_panic() {
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    assert_eq!(node.run(&[]).code, Some(0));
+    github
+        .state()
+        .branches
+        .insert(format!("enlist/{DELL}"), format!("a{}", "ü".repeat(20)));
+    github.state().requests.clear();
+    node.reboot();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(76), "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(run.stderr.contains("pull request #1"), "{}", run.stderr);
+    assert_eq!(github.state().lines(), ["GET /repos/acme/fleet/pulls/1"]);
+    assert_eq!(node.marker().unwrap()["state"], "pending");
+}

@@ -1500,7 +1500,14 @@ fn pull_json(state: &State, pull: &Pull, full: bool) -> Value {
     p["url"] = json!(format!("{}/pulls/{}", state.base_url(), pull.number));
     p["head"]["ref"] = json!(pull.head);
     p["head"]["label"] = json!(format!("{}:{}", state.owner, pull.head));
-    p["head"]["sha"] = json!(state.branches.get(&pull.head).cloned().unwrap_or_default());
+    // A PR whose branch was deleted (or never created by a test) keeps the head sha it had.
+    p["head"]["sha"] = json!(
+        state
+            .branches
+            .get(&pull.head)
+            .cloned()
+            .unwrap_or_else(|| sha40(pull.head.as_bytes()))
+    );
     p["base"]["ref"] = json!(pull.base);
     p["base"]["label"] = json!(format!("{}:{}", state.owner, pull.base));
     p["merged_at"] = if pull.merged {

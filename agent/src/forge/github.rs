@@ -21,7 +21,7 @@ use super::app::{self, AppError, GitHubApp};
 use super::ratelimit::{self, LimitSignals};
 use super::{
     AutoMerge, Check, Created, FileWrite, Forge, ForgeError, PullRequest, Refusal, RemoteFile,
-    RepoInfo,
+    RepoInfo, is_commit_sha, short_sha,
 };
 use crate::clock::Clock;
 use crate::config::MergeMethod;
@@ -834,7 +834,13 @@ fn encode(raw: &str, keep_slash: bool) -> String {
     out
 }
 
+/// A pull request as GitHub describes it, or `None` when a field registration relies on is
+/// missing or malformed (`head.sha` must be a commit id: it goes into request paths and messages).
 fn parse_pull(value: &Value) -> Option<PullRequest> {
+    let head_sha = value.get("head")?.get("sha")?.as_str()?;
+    if !is_commit_sha(head_sha) {
+        return None;
+    }
     Some(PullRequest {
         number: value.get("number")?.as_u64()?,
         open: value.get("state")?.as_str()? == "open",
@@ -865,12 +871,7 @@ fn parse_pull(value: &Value) -> Option<PullRequest> {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned(),
-        head_sha: value
-            .get("head")
-            .and_then(|h| h.get("sha"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
+        head_sha: head_sha.to_owned(),
         auto_merge: value.get("auto_merge").filter(|a| !a.is_null()).map(|a| {
             a.get("merge_method")
                 .and_then(Value::as_str)
@@ -968,12 +969,24 @@ impl Forge for GitHub {
         ));
         let items = self.list(&url, &what).await?;
         // GitHub ignores a head filter it cannot parse and can return a PR of another branch on
-        // the same commit: only PRs whose head.ref is our branch count.
-        Ok(items
-            .iter()
-            .filter_map(parse_pull)
-            .filter(|pr| pr.head_ref == branch)
-            .collect())
+        // the same commit: only PRs whose head.ref is our branch count. One that cannot be read
+        // is an error, not skipped: skipping our own PR would lead to a second one.
+        let mut pulls = Vec::with_capacity(items.len());
+        for item in &items {
+            let pr = parse_pull(item).ok_or_else(|| ForgeError::Unexpected {
+                what: what.clone(),
+                status: 200,
+                message: format!(
+                    "pull request {} is not as GitHub describes one (number, state, head.ref, \
+                     head.sha as 40 hex digits)",
+                    item.get("number").and_then(Value::as_u64).unwrap_or(0)
+                ),
+            })?;
+            if pr.head_ref == branch {
+                pulls.push(pr);
+            }
+        }
+        Ok(pulls)
     }
 
     async fn pull(&self, number: u64) -> Result<PullRequest, ForgeError> {
@@ -1149,7 +1162,7 @@ impl Forge for GitHub {
     }
 
     async fn check_runs(&self, sha: &str) -> Result<Vec<Check>, ForgeError> {
-        let what = format!("check runs of {}", &sha[..sha.len().min(12)]);
+        let what = format!("check runs of {}", short_sha(sha));
         let path = self.repo_path(&format!(
             "/commits/{}/check-runs?per_page={PER_PAGE}",
             path_value(sha)
@@ -1180,7 +1193,7 @@ impl Forge for GitHub {
     }
 
     async fn combined_status(&self, sha: &str) -> Result<Vec<Check>, ForgeError> {
-        let what = format!("commit status of {}", &sha[..sha.len().min(12)]);
+        let what = format!("commit status of {}", short_sha(sha));
         let path = self.repo_path(&format!(
             "/commits/{}/status?per_page={PER_PAGE}",
             path_value(sha)
@@ -1379,6 +1392,23 @@ mod tests {
         // Nor a JSON answer without a message elsewhere: only GitHub's messages are quoted.
         let reply = Reply::new(200, headers, br#"{"token": "ghs_secret0123456789"}"#, false);
         assert!(!reply.message().contains("ghs_"));
+    }
+
+    #[test]
+    fn pull_requests_need_a_commit_sha_and_short_shas_never_split_a_character() {
+        let pr = |sha: &str| {
+            json!({"number": 1, "state": "open", "head": {"ref": "enlist/x", "sha": sha}})
+        };
+        let good = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(parse_pull(&pr(good)).unwrap().head_sha, good);
+        // Byte 12 inside a two-byte character used to panic in the message.
+        let hostile = format!("a{}", "ü".repeat(20));
+        for bad in [hostile.as_str(), "", "0123", &good.replace('0', "g")] {
+            assert_eq!(parse_pull(&pr(bad)), None, "{bad:?}");
+        }
+        assert_eq!(short_sha(good), "0123456789ab");
+        assert_eq!(short_sha(&hostile), hostile);
+        assert_eq!(short_sha("abc"), "abc");
     }
 
     #[test]

@@ -17,6 +17,18 @@ pub use github::{
     graphql_path,
 };
 
+/// The first 12 characters of a commit sha, for messages (the whole of anything shorter, or of
+/// anything whose 12th character is not where a sha's would be).
+pub fn short_sha(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
+/// Whether `sha` is a git commit id as GitHub writes it: 40 hex digits (SHA-1 object format, the
+/// only one GitHub serves).
+pub fn is_commit_sha(sha: &str) -> bool {
+    sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Repository facts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RepoInfo {

@@ -45,7 +45,7 @@ use crate::document::NodeDocument;
 use crate::facts::{self, FactsError, HostKernel, KernelProbe, Observations};
 use crate::forge::{
     AutoMerge, Created, Credentials, FileWrite, Forge, ForgeError, GitHub, GitHubOptions,
-    PullRequest, RequestCounts,
+    PullRequest, RequestCounts, short_sha,
 };
 use crate::identity::{NODE_ID_HEX_LENGTHS, NodeId};
 use crate::logging::{self, Event};
@@ -630,7 +630,7 @@ impl Run<'_> {
                     branch: branch.clone(),
                     repo: self.cfg.repo.to_string(),
                 })?;
-                self.note(format!("base branch {branch} at {}", short(&sha)));
+                self.note(format!("base branch {branch} at {}", short_sha(&sha)));
                 self.observed.base_sha = Some(sha);
             }
             Action::ReadUpstream { path, base } => {
@@ -736,7 +736,7 @@ impl Run<'_> {
             Action::ReadCheckRuns { sha } => {
                 self.observed.checks = Some(match gate.call(|| forge.check_runs(sha)).await {
                     Ok(runs) => {
-                        self.note(format!("{} check run(s) on {}", runs.len(), short(sha)));
+                        self.note(format!("{} check run(s) on {}", runs.len(), short_sha(sha)));
                         Checks::new(CheckSource::CheckRuns, runs)
                     }
                     Err(RegisterError::Forge(e @ ForgeError::Forbidden { .. })) => {
@@ -751,7 +751,7 @@ impl Run<'_> {
                         self.note(format!(
                             "{} commit status(es) on {}",
                             statuses.len(),
-                            short(sha)
+                            short_sha(sha)
                         ));
                         Checks::new(CheckSource::Statuses, statuses)
                     }
@@ -889,11 +889,11 @@ impl Run<'_> {
         let doc = self.current_document();
         let (line, written) = match action {
             Action::CreateBranch { branch, from_sha } => (
-                format!("would create branch {branch} at {}", short(from_sha)),
+                format!("would create branch {branch} at {}", short_sha(from_sha)),
                 Written::Branch(Created::Created(())),
             ),
             Action::ResetBranch { branch, to_sha } => (
-                format!("would reset branch {branch} to {}", short(to_sha)),
+                format!("would reset branch {branch} to {}", short_sha(to_sha)),
                 Written::Done,
             ),
             Action::WriteFile { path, branch, .. } => (
@@ -1369,10 +1369,6 @@ fn describe_upstream(upstream: &Upstream) -> &'static str {
         Upstream::OtherIdentity => "another machine",
         Upstream::Invalid(_) => "invalid",
     }
-}
-
-fn short(sha: &str) -> &str {
-    sha.get(..12).unwrap_or(sha)
 }
 
 /// This boot's id (`/proc/sys/kernel/random/boot_id`, under the facts root when a fixture
