@@ -194,8 +194,9 @@ impl Setting for PathBuf {
     fn from_env(raw: &str) -> Result<Self, String> {
         Ok(PathBuf::from(raw))
     }
+    /// A secret given where its file's path belongs is not shown ([`shown_secret_path`]).
     fn shown(&self) -> String {
-        self.display().to_string()
+        shown_secret_path(self)
     }
 }
 
@@ -407,6 +408,9 @@ pub struct RegisterConfig {
     pub token: Option<Token>,
     /// The GitHub App, if `github_app_id` is set.
     pub github_app: Option<GitHubApp>,
+    /// A dry run configured for a GitHub App whose private key is not here (the installer's
+    /// preview: the key is restored at boot): the App id. GitHub is not asked.
+    pub github_app_id_without_key: Option<String>,
 }
 
 /// Configuration problems (exit 78).
@@ -482,8 +486,8 @@ pub enum ConfigError {
          (mode 0600, owned by root), or point token_file/--token-file at the right one"
     )]
     TokenFile {
-        /// The file.
-        path: PathBuf,
+        /// The file, as [`shown_secret_path`] shows it.
+        path: String,
         /// Why.
         reason: String,
     },
@@ -495,8 +499,8 @@ pub enum ConfigError {
          at the downloaded .pem file"
     )]
     AppKeyFile {
-        /// The file.
-        path: PathBuf,
+        /// The file, as [`shown_secret_path`] shows it.
+        path: String,
         /// Why (never the content).
         reason: String,
     },
@@ -813,65 +817,66 @@ impl RegisterConfig {
         let allow_live = l.allow_live?.is_some_and(|l| l.value);
         let dry_run = target.is_some() || l.dry_run?.is_some_and(|l| l.value);
 
-        let token_file = match (&target, l.token_file?) {
-            (Some(target), Some(l)) if l.from_file => {
-                let path = in_target(target, &l.value)?;
-                if path.exists() {
-                    Some(path)
-                } else {
-                    // Usually restored at boot (a secret manager): the preview needs a token
-                    // from the live environment instead.
-                    log::warn!(
-                        "token_file {} of the installed system is not in {} (yet); the preview \
-                         uses --token-file, $CREDENTIALS_DIRECTORY or GITHUB_TOKEN instead",
-                        l.value.display(),
-                        target.dir().display()
-                    );
-                    None
-                }
+        // GitHub App settings without an App id are a mistake to name, not to ignore.
+        let app_id = l.github_app_id?;
+        let key_setting = l.github_app_key_file?;
+        let installation_setting = l.github_app_installation_id?;
+        if app_id.is_none() {
+            if let Some(l) = key_setting {
+                return Err(app_without_id(l));
             }
-            (_, l) => l.map(|l| l.value),
-        };
-        let app_key_file = l.github_app_key_file?;
-        let installation_id = l.github_app_installation_id?;
-        let (token, github_app) = match l.github_app_id? {
+            if let Some(l) = installation_setting {
+                return Err(app_without_id(l));
+            }
+        }
+        let token_file = secret_file(
+            target.as_ref(),
+            l.token_file?,
+            "--token-file, $CREDENTIALS_DIRECTORY or GITHUB_TOKEN",
+        )?
+        .map(|l| l.value);
+        let (token, github_app, github_app_id_without_key) = match app_id {
+            None => (resolve_token(token_file.as_deref(), env)?, None, None),
             Some(id) => {
-                let app_key_file = match (&target, app_key_file) {
-                    // The installed system's key file, unless it is restored only at boot.
-                    (Some(target), Some(l)) if l.from_file => {
-                        let path = in_target(target, &l.value)?;
-                        if path.exists() {
-                            Some(Layered { value: path, ..l })
-                        } else {
-                            log::warn!(
-                                "github_app_key_file {} of the installed system is not in {} \
-                                 (yet); the preview uses --github-app-key-file or \
-                                 $CREDENTIALS_DIRECTORY instead",
-                                l.value.display(),
-                                target.dir().display()
-                            );
-                            None
-                        }
-                    }
-                    (_, l) => l,
-                };
-                let app = resolve_app(id, app_key_file, installation_id, env)?;
+                let id = app_id_value(id)?;
+                let installation_id = installation_id_value(installation_setting)?;
                 if let Some(source) = token_source(token_file.as_deref(), env) {
                     log::debug!(
-                        "github_app_id is set: authenticating as GitHub App {}; the token in {source} is not read",
-                        app.id
+                        "github_app_id is set: authenticating as GitHub App {id}; the token in {} \
+                         is not read",
+                        source.describe()
                     );
                 }
-                (None, Some(app))
-            }
-            None => {
-                if let Some(l) = app_key_file {
-                    return Err(app_without_id(l));
+                let key_file = secret_file(
+                    target.as_ref(),
+                    key_setting,
+                    "--github-app-key-file or $CREDENTIALS_DIRECTORY",
+                )?
+                .map(|l| l.value)
+                .or_else(|| credential(env, APP_KEY_CREDENTIAL_NAME));
+                match key_file {
+                    Some(path) => {
+                        let key = read_app_key(&path)?;
+                        let app = GitHubApp {
+                            id,
+                            key,
+                            key_file: path,
+                            installation_id,
+                        };
+                        (None, Some(app), None)
+                    }
+                    // A preview from the installer, whose key is restored only at boot: the
+                    // App id still says how the first boot authenticates; GitHub is not asked.
+                    None if dry_run => {
+                        log::warn!(
+                            "GitHub App {id}: no private key here (github_app_key_file, \
+                             --github-app-key-file or $CREDENTIALS_DIRECTORY/\
+                             {APP_KEY_CREDENTIAL_NAME}); the dry run does not ask GitHub"
+                        );
+                        (None, None, Some(id))
+                    }
+                    None => return Err(ConfigError::NoAppKey),
                 }
-                if let Some(l) = installation_id {
-                    return Err(app_without_id(l));
-                }
-                (resolve_token(token_file.as_deref(), env)?, None)
             }
         };
 
@@ -898,6 +903,7 @@ impl RegisterConfig {
             dry_run,
             token,
             github_app,
+            github_app_id_without_key,
         })
     }
 
@@ -1019,14 +1025,9 @@ fn app_without_id<T: Setting>(setting: Layered<T>) -> ConfigError {
     }
 }
 
-/// The GitHub App: its id, and its key from the configured file, else the systemd credential.
-fn resolve_app(
-    id: Layered<AppId>,
-    key_file: Option<Layered<PathBuf>>,
-    installation_id: Option<Layered<u64>>,
-    env: &Env,
-) -> Result<GitHubApp, ConfigError> {
-    let app_id = id.check(|id| {
+/// `github_app_id`, checked: what goes into the JWT's `iss`.
+fn app_id_value(id: Layered<AppId>) -> Result<String, ConfigError> {
+    id.check(|id| {
         let id = id.0.trim();
         if valid_app_id(id) {
             Ok(id.to_owned())
@@ -1036,8 +1037,12 @@ fn resolve_app(
                     .into(),
             )
         }
-    })?;
-    let installation_id = installation_id
+    })
+}
+
+/// `github_app_installation_id`, checked (0 is nobody's installation).
+fn installation_id_value(setting: Option<Layered<u64>>) -> Result<Option<u64>, ConfigError> {
+    setting
         .map(|l| {
             l.check(|&n| {
                 if n == 0 {
@@ -1051,30 +1056,75 @@ fn resolve_app(
                 }
             })
         })
-        .transpose()?;
-    let path = match key_file {
-        Some(l) => l.value,
-        None => env
-            .get("CREDENTIALS_DIRECTORY")
-            .filter(|v| !v.is_empty())
-            .map(|dir| Path::new(dir).join(APP_KEY_CREDENTIAL_NAME))
-            .filter(|p| p.exists())
-            .ok_or(ConfigError::NoAppKey)?,
-    };
-    let key = read_app_key(&path)?;
-    Ok(GitHubApp {
-        id: app_id,
-        key,
-        key_file: path,
-        installation_id,
-    })
+        .transpose()
+}
+
+/// The systemd credential `name` (`$CREDENTIALS_DIRECTORY/name`), if the unit handed it over.
+fn credential(env: &Env, name: &str) -> Option<PathBuf> {
+    env.get("CREDENTIALS_DIRECTORY")
+        .filter(|v| !v.is_empty())
+        .map(|dir| Path::new(dir).join(name))
+        .filter(|p| p.exists())
+}
+
+/// A secret file setting (`token_file`, `github_app_key_file`). Under `--target`, one named by
+/// the installed system's config file is that system's: its place inside the target, or `None`
+/// when it is not there (yet) — a secret manager usually restores it at boot — with a warning
+/// naming what the preview uses `instead`. Otherwise (a flag, a variable, no target): as given.
+fn secret_file(
+    target: Option<&SysRoot>,
+    setting: Option<Layered<PathBuf>>,
+    instead: &str,
+) -> Result<Option<Layered<PathBuf>>, ConfigError> {
+    match (target, setting) {
+        (Some(target), Some(l)) if l.from_file => {
+            let path = in_target(target, &l.value)?;
+            if path.exists() {
+                return Ok(Some(Layered { value: path, ..l }));
+            }
+            log::warn!(
+                "{} {} of the installed system is not in {} (yet); the preview uses {instead} \
+                 instead",
+                l.key,
+                shown_secret_path(&l.value),
+                target.dir().display()
+            );
+            Ok(None)
+        }
+        (_, l) => Ok(l),
+    }
+}
+
+/// A path that should name a secret's file, for messages. Given the secret itself by mistake
+/// (`--token-file ghp_…`, `ENLIST_GITHUB_APP_KEY_FILE="$(cat key.pem)"`), the "path" does not
+/// exist and looks like a token or a key: then it is not shown.
+pub fn shown_secret_path(path: &Path) -> String {
+    const NOT_SHOWN: &str = "<not shown: this looks like the secret itself, not a file path>";
+    let text = path.to_string_lossy();
+    let trimmed = text.trim();
+    let token_like = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"]
+        .iter()
+        .any(|prefix| trimmed.starts_with(prefix));
+    // No directory and as long as a token (classic: 40 characters) in a token's alphabet.
+    let bare_secret = !trimmed.contains('/')
+        && trimmed.len() >= 36
+        && trimmed
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    let secret_like =
+        text.contains('\n') || text.contains("-----BEGIN") || token_like || bare_secret;
+    if secret_like && !path.exists() {
+        NOT_SHOWN.to_owned()
+    } else {
+        path.display().to_string()
+    }
 }
 
 /// Reads and parses the App's private key. Errors name the file and never quote it.
 fn read_app_key(path: &Path) -> Result<AppKey, ConfigError> {
     use std::io::Read;
     let fail = |reason: String| ConfigError::AppKeyFile {
-        path: path.to_owned(),
+        path: shown_secret_path(path),
         reason,
     };
     let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
@@ -1093,33 +1143,48 @@ fn read_app_key(path: &Path) -> Result<AppKey, ConfigError> {
     AppKey::from_pem(&text).map_err(|e| fail(e.to_string()))
 }
 
-/// Where a token would have come from, without reading it (for the App mode's debug line).
-fn token_source(token_file: Option<&Path>, env: &Env) -> Option<String> {
-    if let Some(path) = token_file {
-        return Some(path.display().to_string());
-    }
-    if let Some(dir) = env.get("CREDENTIALS_DIRECTORY").filter(|v| !v.is_empty()) {
-        let path = Path::new(dir).join(CREDENTIAL_NAME);
-        if path.exists() {
-            return Some(path.display().to_string());
+/// Where the token comes from: SPEC §2's order, in this one place.
+enum TokenSource {
+    /// `--token-file` / `token_file`.
+    File(PathBuf),
+    /// `$CREDENTIALS_DIRECTORY/github-token` (systemd `LoadCredential=`).
+    Credential(PathBuf),
+    /// `GITHUB_TOKEN`.
+    Environment,
+}
+
+impl TokenSource {
+    fn describe(&self) -> String {
+        match self {
+            TokenSource::File(path) | TokenSource::Credential(path) => shown_secret_path(path),
+            TokenSource::Environment => "GITHUB_TOKEN".to_owned(),
         }
+    }
+}
+
+/// The first source that has a token, without reading it.
+fn token_source(token_file: Option<&Path>, env: &Env) -> Option<TokenSource> {
+    if let Some(path) = token_file {
+        return Some(TokenSource::File(path.to_owned()));
+    }
+    if let Some(path) = credential(env, CREDENTIAL_NAME) {
+        return Some(TokenSource::Credential(path));
     }
     env.get("GITHUB_TOKEN")
         .filter(|t| !t.trim().is_empty())
-        .map(|_| "GITHUB_TOKEN".to_owned())
+        .map(|_| TokenSource::Environment)
 }
 
+/// The token from its [`token_source`], if any.
 fn resolve_token(token_file: Option<&Path>, env: &Env) -> Result<Option<Token>, ConfigError> {
-    if let Some(path) = token_file {
-        return read_token_file(path).map(Some);
-    }
-    if let Some(dir) = env.get("CREDENTIALS_DIRECTORY").filter(|v| !v.is_empty()) {
-        let path = Path::new(dir).join(CREDENTIAL_NAME);
-        if path.exists() {
+    let raw = match token_source(token_file, env) {
+        None => return Ok(None),
+        Some(TokenSource::File(path) | TokenSource::Credential(path)) => {
             return read_token_file(&path).map(Some);
         }
-    }
-    match env.get("GITHUB_TOKEN").and_then(|t| Token::new(t)) {
+        Some(TokenSource::Environment) => env.get("GITHUB_TOKEN").map_or("", String::as_str),
+    };
+    match Token::new(raw) {
         Some(token) if !well_formed(&token) => Err(ConfigError::Invalid {
             origin: "GITHUB_TOKEN".into(),
             key: "token",
@@ -1140,18 +1205,16 @@ fn well_formed(token: &Token) -> bool {
 }
 
 fn read_token_file(path: &Path) -> Result<Token, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::TokenFile {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })?;
+    let fail = |reason: String| ConfigError::TokenFile {
+        path: shown_secret_path(path),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
     warn_if_shared(path, "token");
-    let token = Token::new(&text).ok_or_else(|| ConfigError::TokenFile {
-        path: path.to_owned(),
-        reason: "the file is empty".into(),
-    })?;
+    let token = Token::new(&text).ok_or_else(|| fail("the file is empty".into()))?;
     if !well_formed(&token) {
         return Err(ConfigError::TokenFile {
-            path: path.to_owned(),
+            path: shown_secret_path(path),
             reason: "it holds more than the token (spaces, several lines or non-ASCII characters)"
                 .into(),
         });
@@ -1775,6 +1838,58 @@ mod tests {
         // A root from this machine's environment contradicts --target.
         let err = RegisterConfig::resolve(&overrides, &env(&[("ENLIST_ROOT", "/x")])).unwrap_err();
         assert!(matches!(err, ConfigError::RootWithTarget { .. }), "{err}");
+    }
+
+    #[test]
+    fn secrets_given_as_paths_are_not_shown_real_paths_are() {
+        const NOT_SHOWN: &str = "<not shown: this looks like the secret itself, not a file path>";
+        for secret in [
+            "ghp_enlistTestToken0123456789abcdefXYZ",
+            "github_pat_11ABCDEFG0abcdefghijklmnopqrstuvwxyz",
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEow…\n-----END RSA PRIVATE KEY-----\n",
+            "0123456789abcdef0123456789abcdef01234567",
+            "line one\nline two",
+        ] {
+            assert_eq!(
+                shown_secret_path(Path::new(secret)),
+                NOT_SHOWN,
+                "{secret:?}"
+            );
+        }
+        for path in [
+            "/run/keys/github-token",
+            "github-token",
+            "/etc/enlist/ghp_token_file_named_like_a_token_0123456789",
+            "my-github-app.2026-11-29.private-key.pem",
+        ] {
+            assert_eq!(shown_secret_path(Path::new(path)), path);
+        }
+        // A file that exists is named whatever its name looks like.
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join("ghp_0123456789abcdef0123456789abcdef0123");
+        std::fs::write(&odd, "x").unwrap();
+        assert_eq!(shown_secret_path(&odd), odd.display().to_string());
+    }
+
+    #[test]
+    fn a_dry_run_without_the_apps_key_keeps_the_app_id() {
+        let overrides = Overrides {
+            config: Some("/dev/null".into()),
+            ..Overrides::default()
+        };
+        let e = env(&[("ENLIST_REPO", "a/b"), ("ENLIST_GITHUB_APP_ID", "424242")]);
+        let err = RegisterConfig::resolve(&overrides, &e).unwrap_err();
+        assert!(matches!(err, ConfigError::NoAppKey), "{err}");
+        let dry = Overrides {
+            flags: Flags {
+                dry_run: Some(true),
+                ..Flags::default()
+            },
+            ..overrides
+        };
+        let cfg = RegisterConfig::resolve(&dry, &e).unwrap();
+        assert_eq!(cfg.github_app_id_without_key.as_deref(), Some("424242"));
+        assert!(cfg.github_app.is_none() && cfg.token.is_none());
     }
 
     #[test]

@@ -425,8 +425,32 @@ async fn dry_run_in_app_mode_checks_the_installation_and_writes_nothing() {
         "{}",
         run.stderr
     );
+    // The App's own wording, not the token mode's.
+    for expected in [
+        "github:     the GitHub App's installation checked; the repository not read",
+        "GitHub App 424242 is installed on acme/fleet, but what GitHub holds for this machine \
+         was not read",
+    ] {
+        assert!(
+            run.stderr.contains(expected),
+            "{expected:?} in\n{}",
+            run.stderr
+        );
+    }
+    for token_mode in ["(no token)", "GITHUB_TOKEN", "the marker decides"] {
+        assert!(
+            !run.stderr.contains(token_mode),
+            "{token_mode:?} in\n{}",
+            run.stderr
+        );
+    }
+    let json = node.run(&["--dry-run", "--json"]);
+    let p: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(p["credential"], "github_app");
+    assert_eq!(p["github_app_id"], "424242");
     let s = github.state();
-    assert_eq!(s.lines(), [LOOKUP]);
+    // Each dry run: the installation lookup alone.
+    assert_eq!(s.lines(), [LOOKUP, LOOKUP]);
     assert!(s.app.as_ref().expect("app").tokens.is_empty());
     drop(s);
     assert!(!node.state.exists());
@@ -468,4 +492,53 @@ async fn unexpected_mint_answers_never_show_their_body() {
         }
         assert!(github.state().pulls.is_empty());
     }
+}
+
+/// A secret given where its file's path belongs (`--token-file ghp_…`,
+/// `ENLIST_GITHUB_APP_KEY_FILE="$(cat key.pem)"`) is not echoed in the error (every run's output
+/// is scanned for the token and the key's lines).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_given_as_its_file_path_is_never_printed() {
+    use enlist_e2e::fake::TOKEN;
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    node.unset("token_file");
+    const NOT_SHOWN: &str = "<not shown: this looks like the secret itself, not a file path>";
+    // The token as --token-file, as ENLIST_TOKEN_FILE, and a fine-grained one.
+    let fine_grained = format!("github_pat_11AAAAAAA0{}", "x".repeat(70));
+    for (args, env) in [
+        (vec!["--token-file", TOKEN], vec![]),
+        (vec![], vec![("ENLIST_TOKEN_FILE", TOKEN)]),
+        (vec!["--token-file", fine_grained.as_str()], vec![]),
+    ] {
+        let run = node.run_with_env(&args, &env);
+        assert_eq!(run.code, Some(78), "{}", run.stderr);
+        assert!(run.stderr.contains(NOT_SHOWN), "{}", run.stderr);
+        assert!(!run.stderr.contains(&fine_grained[..24]), "{}", run.stderr);
+    }
+    // The App's key as the key file's path: with the App id, and without it (another error).
+    let key = std::fs::read_to_string(key_fixture("app-key.pkcs1.pem")).unwrap();
+    let key_env = [("ENLIST_GITHUB_APP_KEY_FILE", key.as_str())];
+    for app_id in [true, false] {
+        if app_id {
+            node.set("github_app_id", &APP_ID.to_string());
+        } else {
+            node.unset("github_app_id");
+        }
+        let run = node.run_with_env(&[], &key_env);
+        assert_eq!(run.code, Some(78), "{}", run.stderr);
+        assert!(run.stderr.contains(NOT_SHOWN), "{}", run.stderr);
+        assert!(!run.stderr.contains("BEGIN RSA"), "{}", run.stderr);
+    }
+    // A real path that is missing is still named: that is what the operator must fix.
+    node.unset("github_app_id");
+    let run = node.run(&["--token-file", "/run/keys/github-token"]);
+    assert_eq!(run.code, Some(78), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("/run/keys/github-token: cannot read token file"),
+        "{}",
+        run.stderr
+    );
+    assert!(github.state().requests.is_empty());
 }

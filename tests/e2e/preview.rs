@@ -298,3 +298,58 @@ fn flake_offers_nix_run_for_the_installer() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "true");
 }
+
+/// A system configured for a GitHub App: its key is handed to the unit at boot
+/// (`LoadCredential=github-app-key`), so the live ISO has none. The preview keeps the App id,
+/// asks GitHub nothing, says so, and exits 0 — as without a token (it used to exit 78).
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_of_a_github_app_system_without_its_key_exits_0_and_says_github_was_not_asked() {
+    let github = fake().await;
+    github.with_app();
+    let dir = target(&github);
+    let config = dir.path().join("etc/enlist/config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("github_app_id: 424242\ngithub_app_key_file: /run/keys/github-app-key.pem\n");
+    std::fs::write(&config, text).unwrap();
+    for json in [true, false] {
+        let mut cmd = Command::new(node::binary());
+        cmd.arg("register").arg("--target").arg(dir.path());
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .output()
+            .expect("run enlist");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(github.state().requests.is_empty(), "GitHub is not asked");
+        if json {
+            let p: Value = serde_json::from_str(&stdout).expect("JSON");
+            assert_eq!(p["credential"], "github_app_without_key");
+            assert_eq!(p["github_app_id"], "424242");
+            assert_eq!(p["checked"], false);
+            assert_eq!(p["node_id"], DELL);
+            let summary = p["summary"].as_str().unwrap();
+            assert!(
+                summary.contains("GitHub App 424242, whose private key is not here"),
+                "{summary}"
+            );
+            assert!(!summary.contains("no token"), "{summary}");
+        } else {
+            for expected in [
+                "github:     not checked (the GitHub App's private key is not here)",
+                "remote checks skipped: GitHub App 424242 is configured but its private key is not here",
+            ] {
+                assert!(stderr.contains(expected), "{expected:?} in\n{stderr}");
+            }
+            assert!(!stderr.contains("GITHUB_TOKEN"), "{stderr}");
+        }
+    }
+    assert!(
+        !dir.path().join("var").exists(),
+        "nothing written under DIR"
+    );
+}

@@ -1396,9 +1396,7 @@ mod tests {
 
     #[test]
     fn pull_requests_need_a_commit_sha_and_short_shas_never_split_a_character() {
-        let pr = |sha: &str| {
-            json!({"number": 1, "state": "open", "head": {"ref": "enlist/x", "sha": sha}})
-        };
+        let pr = |sha: &str| json!({"number": 1, "state": "open", "head": {"ref": "enlist/x", "sha": sha}});
         let good = "0123456789abcdef0123456789abcdef01234567";
         assert_eq!(parse_pull(&pr(good)).unwrap().head_sha, good);
         // Byte 12 inside a two-byte character used to panic in the message.

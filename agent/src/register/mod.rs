@@ -40,7 +40,7 @@ use self::planner::{
 };
 use self::readiness::{NotReady, wait_until_ready};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{ConfigError, RegisterConfig, UnsafeHostname};
+use crate::config::{APP_KEY_CREDENTIAL_NAME, ConfigError, RegisterConfig, UnsafeHostname};
 use crate::document::NodeDocument;
 use crate::facts::{self, FactsError, HostKernel, KernelProbe, Observations};
 use crate::forge::{
@@ -431,10 +431,17 @@ impl Run<'_> {
             return Ok(self.report(Some(outcome), None, RequestCounts::default()));
         }
         if self.cfg.dry_run && self.cfg.token.is_none() && self.cfg.github_app.is_none() {
-            self.plan.push(
-                "remote checks skipped: no token (give --token-file or GITHUB_TOKEN to see what would happen)"
+            self.plan.push(match &self.cfg.github_app_id_without_key {
+                Some(id) => format!(
+                    "remote checks skipped: GitHub App {id} is configured but its private key is \
+                     not here (the first boot gets it as the credential \
+                     {APP_KEY_CREDENTIAL_NAME}); give --github-app-key-file to check the App's \
+                     installation now"
+                ),
+                None => "remote checks skipped: no token (give --token-file or GITHUB_TOKEN to \
+                         see what would happen)"
                     .into(),
-            );
+            });
             return Ok(self.report(None, None, RequestCounts::default()));
         }
         if !self.cfg.dry_run {

@@ -57,6 +57,21 @@ pub enum FirstBoot {
     Nothing,
 }
 
+/// How the run authenticates (`credential` in the JSON): what a dry run can ask GitHub.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Credential {
+    /// No token here: GitHub is not asked.
+    None,
+    /// A token: the dry run reads what GitHub holds.
+    Token,
+    /// A GitHub App with its key: the dry run checks the App's installation only (reading the
+    /// repository needs an installation token, and minting one is a write).
+    GithubApp,
+    /// A GitHub App whose key is not here (restored at boot): GitHub is not asked.
+    GithubAppWithoutKey,
+}
+
 /// The preview of one run.
 #[derive(Clone, Debug, Serialize)]
 pub struct Preview {
@@ -82,6 +97,10 @@ pub struct Preview {
     pub base_branch: Option<String>,
     /// Whether GitHub was asked (read-only).
     pub checked: bool,
+    /// How the run authenticates.
+    pub credential: Credential,
+    /// The GitHub App's id, in App mode.
+    pub github_app_id: Option<String>,
     /// The installed system's marker, if it has one.
     pub marker: Option<MarkerState>,
     /// What GitHub already holds for this machine.
@@ -158,6 +177,17 @@ impl Preview {
             branch: cfg.branch(&report.node_id),
             base_branch,
             checked: report.counts.requests > 0,
+            credential: match (&cfg.github_app, &cfg.github_app_id_without_key, &cfg.token) {
+                (Some(_), _, _) => Credential::GithubApp,
+                (None, Some(_), _) => Credential::GithubAppWithoutKey,
+                (None, None, Some(_)) => Credential::Token,
+                (None, None, None) => Credential::None,
+            },
+            github_app_id: cfg
+                .github_app
+                .as_ref()
+                .map(|a| a.id.clone())
+                .or_else(|| cfg.github_app_id_without_key.clone()),
             marker: seen.marker.as_ref().map(|m| m.state),
             github,
             collisions: report.taken_ids.iter().map(ToString::to_string).collect(),
@@ -186,12 +216,27 @@ impl Preview {
             |p| format!("#{}", p.number),
         );
         let base = self.base_branch.as_deref().unwrap_or("the default branch");
+        const UNLESS: &str = "unless GitHub already holds this machine (registered, a pull \
+                              request from an earlier install, a rejection, an id collision)";
+        let app = self.github_app_id.as_deref().unwrap_or("");
         let mut text = match self.first_boot {
-            FirstBoot::Unknown => format!(
-                "GitHub was not checked (no token): {who} opens a pull request unless GitHub \
-                 already holds this machine (registered, a pull request from an earlier install, \
-                 a rejection, an id collision); give --token-file or GITHUB_TOKEN to check now"
-            ),
+            FirstBoot::Unknown => match self.credential {
+                Credential::GithubApp => format!(
+                    "GitHub App {app} is installed on {}, but what GitHub holds for this machine \
+                     was not read: that needs an installation token, and minting one is a write \
+                     a dry run does not make; {who} opens a pull request {UNLESS}",
+                    self.repo
+                ),
+                Credential::GithubAppWithoutKey => format!(
+                    "GitHub was not checked (GitHub App {app}, whose private key is not here): \
+                     {who} opens a pull request {UNLESS}; give --github-app-key-file to check \
+                     the App's installation now"
+                ),
+                Credential::None | Credential::Token => format!(
+                    "GitHub was not checked (no token): {who} opens a pull request {UNLESS}; give \
+                     --token-file or GITHUB_TOKEN to check now"
+                ),
+            },
             FirstBoot::OpenPr => format!(
                 "nothing on GitHub for this machine yet: {who} opens one pull request {} → {base} \
                  adding {}",
@@ -261,7 +306,14 @@ impl Preview {
             None => ("dry run (nothing is written)".to_owned(), "this run"),
         };
         let github = match (self.checked, self.github) {
+            (false, _) if self.credential == Credential::GithubAppWithoutKey => {
+                "not checked (the GitHub App's private key is not here)"
+            }
             (false, _) => "not checked",
+            (true, Holds::Unknown) if self.credential == Credential::GithubApp => {
+                "the GitHub App's installation checked; the repository not read (a dry run \
+                 mints no token)"
+            }
             (true, Holds::Unknown) => "not asked (the marker decides)",
             (true, Holds::Nothing) => "nothing for this machine",
             (true, Holds::Registered) => "this machine, registered",
