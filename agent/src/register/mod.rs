@@ -588,19 +588,11 @@ impl Run<'_> {
 
     async fn read(&mut self, forge: &GitHub, action: &Action) -> Result<(), RegisterError> {
         let boot_id = self.boot_id.clone();
-        let gate = Gate {
-            clock: self.deps.clock.as_ref(),
-            timeout: self.cfg.readiness_timeout,
-            deadline: self.deadline,
-            jitter_seed: self.deps.jitter_seed,
-            reached: &mut self.reached,
-            forge,
-        };
         match action {
             Action::ReadMarkerPr { number } => {
                 let number = *number;
                 logging::status(&format!("checking pull request #{number}"));
-                match gate.call(|| forge.pull(number)).await {
+                match self.gate(forge).call(|| forge.pull(number)).await {
                     Ok(pr) => self.observed.marker_pr = Some(view(&pr, &boot_id)),
                     Err(RegisterError::Forge(ForgeError::NotFound { .. })) => {
                         log::warn!(
@@ -614,7 +606,7 @@ impl Run<'_> {
             }
             Action::ReadRepo => {
                 logging::status(&format!("checking {}", self.cfg.repo));
-                match gate.call(|| forge.repo()).await {
+                match self.gate(forge).call(|| forge.repo()).await {
                     Ok(info) => {
                         self.note(format!(
                             "repository {}: default branch {}",
@@ -632,7 +624,7 @@ impl Run<'_> {
                 }
             }
             Action::ReadBaseRef { branch } => {
-                let sha = gate.call(|| forge.branch_sha(branch)).await?;
+                let sha = self.gate(forge).call(|| forge.branch_sha(branch)).await?;
                 let sha = sha.ok_or_else(|| RegisterError::BaseBranchMissing {
                     branch: branch.clone(),
                     repo: self.cfg.repo.to_string(),
@@ -641,7 +633,7 @@ impl Run<'_> {
                 self.observed.base_sha = Some(sha);
             }
             Action::ReadUpstream { path, base } => {
-                let file = match gate.call(|| forge.file(path, base)).await {
+                let file = match self.gate(forge).call(|| forge.file(path, base)).await {
                     // Far beyond node.yaml's cap: an invalid upstream file, like one just
                     // over it (exit 65).
                     Err(RegisterError::Forge(e @ ForgeError::TooLarge { .. })) => Err(e),
@@ -682,7 +674,10 @@ impl Run<'_> {
                 self.observed.upstream = Some(upstream);
             }
             Action::ListPrs { branch } => {
-                let prs = gate.call(|| forge.pulls_for_branch(branch)).await?;
+                let prs = self
+                    .gate(forge)
+                    .call(|| forge.pulls_for_branch(branch))
+                    .await?;
                 let views: Vec<PrView> = prs.iter().map(|p| view(p, &boot_id)).collect();
                 self.note(format!(
                     "pull requests on {branch}: {}",
@@ -699,7 +694,7 @@ impl Run<'_> {
                 self.observed.prs = Some(views);
             }
             Action::ReadBranchFile { path, branch } => {
-                let file = gate.call(|| forge.file(path, branch)).await?;
+                let file = self.gate(forge).call(|| forge.file(path, branch)).await?;
                 let expected = self.current_document().to_yaml();
                 let ours = self.document.identity.fingerprint.clone();
                 let parsed = file
@@ -733,7 +728,7 @@ impl Run<'_> {
                 self.observed.branch_file = Some(view);
             }
             Action::ReadPr { number } => {
-                let pr = gate.call(|| forge.pull(*number)).await?;
+                let pr = self.gate(forge).call(|| forge.pull(*number)).await?;
                 self.observed.auto_merge_unknown = false;
                 if let Some(method) = pr.auto_merge {
                     self.note(format!("auto-merge is on for #{number} ({method})"));
@@ -741,35 +736,39 @@ impl Run<'_> {
                 }
             }
             Action::ReadCheckRuns { sha } => {
-                self.observed.checks = Some(match gate.call(|| forge.check_runs(sha)).await {
-                    Ok(runs) => {
-                        self.note(format!("{} check run(s) on {}", runs.len(), short_sha(sha)));
-                        Checks::new(CheckSource::CheckRuns, runs)
-                    }
-                    Err(RegisterError::Forge(e @ ForgeError::Forbidden { .. })) => {
-                        unreadable_checks(&e)
-                    }
-                    Err(e) => return Err(e),
-                });
+                self.observed.checks = Some(
+                    match self.gate(forge).call(|| forge.check_runs(sha)).await {
+                        Ok(runs) => {
+                            self.note(format!("{} check run(s) on {}", runs.len(), short_sha(sha)));
+                            Checks::new(CheckSource::CheckRuns, runs)
+                        }
+                        Err(RegisterError::Forge(e @ ForgeError::Forbidden { .. })) => {
+                            unreadable_checks(&e)
+                        }
+                        Err(e) => return Err(e),
+                    },
+                );
             }
             Action::ReadCombinedStatus { sha } => {
-                self.observed.checks = Some(match gate.call(|| forge.combined_status(sha)).await {
-                    Ok(statuses) => {
-                        self.note(format!(
-                            "{} commit status(es) on {}",
-                            statuses.len(),
-                            short_sha(sha)
-                        ));
-                        Checks::new(CheckSource::Statuses, statuses)
-                    }
-                    Err(RegisterError::Forge(e @ ForgeError::Forbidden { .. })) => {
-                        unreadable_checks(&e)
-                    }
-                    Err(e) => return Err(e),
-                });
+                self.observed.checks = Some(
+                    match self.gate(forge).call(|| forge.combined_status(sha)).await {
+                        Ok(statuses) => {
+                            self.note(format!(
+                                "{} commit status(es) on {}",
+                                statuses.len(),
+                                short_sha(sha)
+                            ));
+                            Checks::new(CheckSource::Statuses, statuses)
+                        }
+                        Err(RegisterError::Forge(e @ ForgeError::Forbidden { .. })) => {
+                            unreadable_checks(&e)
+                        }
+                        Err(e) => return Err(e),
+                    },
+                );
             }
             Action::ListComments { number } => {
-                let comments = gate.call(|| forge.comments(*number)).await?;
+                let comments = self.gate(forge).call(|| forge.comments(*number)).await?;
                 let seen = comments.iter().any(|c| pr::mentions_boot(c, &boot_id));
                 self.observed.comments_mention_boot = Some(seen);
             }
