@@ -20,11 +20,15 @@ let
     lib.filterAttrs (_: value: value != null) cfg.settings
   );
 
-  # The unit's start timeout is the run's deadline (run_timeout_secs, which bounds readiness,
-  # requests and rate-limit waits) plus this minute for facts, lock and marker, and for revoking a
-  # GitHub App token after the deadline (≤ request_timeout_secs, 30 s): with the default 840 s,
-  # the 15 min of the plain unit. systemd then never kills a run before it reports.
-  startTimeoutSlackSecs = 60;
+  # The unit's start timeout: the run's deadline (run_timeout_secs, which bounds readiness,
+  # requests and rate-limit waits), plus one request_timeout_secs for revoking a GitHub App token
+  # after the deadline (one request, bounded by that timeout alone), plus this half minute for
+  # facts, lock and marker. With the defaults 840 + 30 + 30 s: the 15 min of the plain unit
+  # (systemd/enlist.service documents the same relation). systemd then never kills a run before
+  # it reports.
+  startTimeoutBaseSecs = 30;
+  startTimeoutSecs =
+    cfg.settings.run_timeout_secs + cfg.settings.request_timeout_secs + startTimeoutBaseSecs;
 
   # Exit codes after which a restart cannot help (everything but 69, 73, 75); the same list as
   # systemd/enlist.service, which the module test compares.
@@ -144,7 +148,17 @@ in
               One deadline over a whole run: the readiness wait, every request including its
               body, and rate-limit waits (each keeps its own budget inside it). Past it enlist
               exits 69 (GitHub never answered) or 75. The unit's start timeout is this plus
-              ${toString startTimeoutSlackSecs} seconds.
+              `request_timeout_secs` plus ${toString startTimeoutBaseSecs} seconds.
+            '';
+          };
+
+          request_timeout_secs = lib.mkOption {
+            type = lib.types.ints.positive;
+            default = 30;
+            description = ''
+              Per-request timeout (connecting, each read or write). Revoking a GitHub App token
+              at the end of a run is bounded by it alone, also past the run's deadline: the
+              unit's start timeout counts it in.
             '';
           };
         };
@@ -354,7 +368,7 @@ in
         # Without it a oneshot gets no NOTIFY_SOCKET and STATUS= is lost.
         NotifyAccess = "main";
         ExecStart = "${lib.getExe cfg.package} register --config ${configFile}";
-        TimeoutStartSec = "${toString (cfg.settings.run_timeout_secs + startTimeoutSlackSecs)}s";
+        TimeoutStartSec = "${toString startTimeoutSecs}s";
 
         # Retry 69 (GitHub unreachable), 73 (state directory unusable) and 75 (temporary failure)
         # only. Type=oneshot refuses the allow-list RestartForceExitStatus=, hence on-failure

@@ -203,6 +203,12 @@ let
     stateDirMoved = lib.recursiveUpdate base { services.enlist.settings.state_dir = "/srv/enlist"; };
     timerOff = lib.recursiveUpdate base { services.enlist.timer.enable = false; };
     timerEvery30min = lib.recursiveUpdate base { services.enlist.timer.interval = "30min"; };
+    slowRequests = lib.recursiveUpdate base {
+      services.enlist.settings = {
+        request_timeout_secs = 120;
+        run_timeout_secs = 1200;
+      };
+    };
 
     # A GitHub App instead of the token.
     app = appBase;

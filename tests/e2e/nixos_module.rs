@@ -248,6 +248,19 @@ fn module_unit_equals_the_plain_unit() {
     assert_eq!(enabled["settings"]["auto_merge"], "squash");
     assert_eq!(enabled["settings"]["auto_merge_updates"], false);
     assert_eq!(enabled["settings"]["run_timeout_secs"], 840);
+    assert_eq!(enabled["settings"]["request_timeout_secs"], 30);
+    // The start timeout: run_timeout_secs + request_timeout_secs (an App token's revoke after
+    // the deadline) + 30 s, as the plain unit documents (15 min with the defaults, compared
+    // below), and as it follows other values.
+    assert_eq!(
+        observed["slowRequests"]["service"]["serviceConfig"]["TimeoutStartSec"],
+        "1350s"
+    );
+    let plain = std::fs::read_to_string(repo().join("systemd/enlist.service")).expect("unit");
+    assert!(
+        plain.contains("run_timeout_secs + request_timeout_secs + 30 s  =  840 + 30 + 30 s"),
+        "the plain unit documents the relation"
+    );
 
     // The extra unit is this scenario's; the plain unit has none.
     let mut plain = service.clone();
