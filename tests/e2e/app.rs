@@ -159,20 +159,31 @@ async fn app_key_as_systemd_credential_and_a_present_token_is_not_read() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn app_id_on_the_command_line() {
-    let github = fake().await;
-    github.with_app();
-    let mut node = Node::new("dell-r640", &github);
-    node.unset("token_file");
-    let key = key_fixture("app-key.pkcs1.pem");
-    let id = APP_ID.to_string();
-    let run = node.run(&[
-        "--github-app-id",
-        &id,
-        "--github-app-key-file",
-        key.to_str().expect("utf-8"),
-    ]);
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert_eq!(github.state().lines(), app_fresh(true));
+    for auto_merge in ["squash", "off"] {
+        let github = fake().await;
+        github.with_app();
+        let mut node = Node::new("dell-r640", &github);
+        node.unset("token_file");
+        let key = key_fixture("app-key.pkcs1.pem");
+        let id = APP_ID.to_string();
+        let run = node.run(&[
+            "--github-app-id",
+            &id,
+            "--github-app-key-file",
+            key.to_str().expect("utf-8"),
+            "--auto-merge",
+            auto_merge,
+        ]);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        // README's table: 11 requests, 4 writes + mint + revoke; without auto-merge one less.
+        let mut expected = app_fresh(true);
+        if auto_merge == "off" {
+            expected.retain(|l| l != crate::AUTO_MERGE);
+        }
+        let s = github.state();
+        assert_eq!(s.lines(), expected);
+        assert_eq!(s.writes().len(), expected.len() - 5, "{:?}", s.lines());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

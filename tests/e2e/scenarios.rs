@@ -162,14 +162,24 @@ async fn pr_closed_unmerged_is_a_rejection_never_reopened() {
     assert_eq!(node.run(&[]).code, Some(0));
     github.state().close(1);
     node.reboot();
+    github.state().requests.clear();
     assert_eq!(node.run(&[]).code, Some(0));
+    // README's table: the pending marker's PR, closed: one read.
+    assert_eq!(github.state().lines(), ["GET /repos/acme/fleet/pulls/1"]);
     assert_eq!(node.marker().unwrap()["state"], "rejected");
+    // Then a rejected marker: no request at all.
+    github.state().requests.clear();
+    node.reboot();
+    assert_eq!(node.run(&[]).code, Some(0));
+    assert!(github.state().requests.is_empty());
     // Even after a reinstall (no marker), the closed PR with the same facts is respected.
     node.reinstall();
     github.state().requests.clear();
     let run = node.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let s = github.state();
+    // README's table: 4 requests, 0 writes.
+    assert_eq!(s.requests.len(), 4, "{:?}", s.lines());
     assert!(s.writes().is_empty(), "{:?}", s.lines());
     assert_eq!(s.pulls.len(), 1);
     assert_eq!(s.pulls[0].state, "closed");
@@ -187,21 +197,27 @@ async fn leftover_branch_from_a_crash_is_completed() {
     let run = node.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let s = github.state();
-    let lines = s.lines();
-    assert_eq!(lines[4], "POST /repos/acme/fleet/git/refs");
+    // README's table: 9 requests, 4 writes (one answered 422).
+    let file = format!("/repos/acme/fleet/contents/cluster-nodes/{DELL}/node.yaml");
+    assert_eq!(
+        s.lines(),
+        [
+            "GET /repos/acme/fleet".to_owned(),
+            "GET /repos/acme/fleet/git/ref/heads/main".to_owned(),
+            format!("GET {file}"),
+            "GET /repos/acme/fleet/pulls".to_owned(),
+            "POST /repos/acme/fleet/git/refs".to_owned(),
+            format!("GET {file}"),
+            format!("PUT {file}"),
+            "POST /repos/acme/fleet/pulls".to_owned(),
+            AUTO_MERGE.to_owned(),
+        ]
+    );
     assert_eq!(
         s.requests[4].status, 422,
         "Reference already exists is adopted"
     );
-    assert_eq!(
-        lines[5],
-        format!("GET /repos/acme/fleet/contents/cluster-nodes/{DELL}/node.yaml")
-    );
-    assert_eq!(
-        lines[6],
-        format!("PUT /repos/acme/fleet/contents/cluster-nodes/{DELL}/node.yaml")
-    );
-    assert_eq!(lines[7], "POST /repos/acme/fleet/pulls");
+    assert_eq!(s.writes().len(), 4);
     assert_eq!(s.open_pulls().len(), 1);
     drop(s);
     github.assert_contract();
@@ -338,6 +354,7 @@ async fn already_upstream_is_registered_without_a_pr() {
     let run = node.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let s = github.state();
+    // README's table: 3 requests, 0 writes.
     assert_eq!(s.requests.len(), 3);
     assert!(s.writes().is_empty());
     drop(s);
@@ -355,6 +372,22 @@ async fn changed_facts_update_the_open_pr_never_a_second_one() {
     let run = node.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let s = github.state();
+    // README's table: 9 requests, 3 writes.
+    let file = format!("/repos/acme/fleet/contents/cluster-nodes/{DELL}/node.yaml");
+    assert_eq!(
+        s.lines(),
+        [
+            "GET /repos/acme/fleet".to_owned(),
+            "GET /repos/acme/fleet/git/ref/heads/main".to_owned(),
+            format!("GET {file}"),
+            "GET /repos/acme/fleet/pulls".to_owned(),
+            format!("GET {file}"),
+            format!("PUT {file}"),
+            "PATCH /repos/acme/fleet/pulls/1".to_owned(),
+            "GET /repos/acme/fleet/issues/1/comments".to_owned(),
+            "POST /repos/acme/fleet/issues/1/comments".to_owned(),
+        ]
+    );
     let writes: Vec<String> = s.writes().iter().map(|r| r.line()).collect();
     assert_eq!(
         writes,
@@ -391,9 +424,28 @@ async fn changed_facts_after_merge_open_an_update_pr() {
     assert_eq!(node.run(&[]).code, Some(0));
     node.set_hostname("r640-b2");
     node.reboot();
+    github.state().requests.clear();
     let run = node.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let s = github.state();
+    // README's table: 8 requests, 4 writes (the branch exists: 422, adopted, then reset to the
+    // base); no auto-merge for an update.
+    let file = format!("/repos/acme/fleet/contents/cluster-nodes/{DELL}/node.yaml");
+    assert_eq!(
+        s.lines(),
+        [
+            "GET /repos/acme/fleet".to_owned(),
+            "GET /repos/acme/fleet/git/ref/heads/main".to_owned(),
+            format!("GET {file}"),
+            "GET /repos/acme/fleet/pulls".to_owned(),
+            "POST /repos/acme/fleet/git/refs".to_owned(),
+            format!("PATCH /repos/acme/fleet/git/refs/heads/enlist/{DELL}"),
+            format!("PUT {file}"),
+            "POST /repos/acme/fleet/pulls".to_owned(),
+        ]
+    );
+    assert_eq!(s.requests[4].status, 422);
+    assert_eq!(s.writes().len(), 4);
     assert_eq!(s.pulls.len(), 2);
     assert_eq!(s.open_pulls().len(), 1);
     let update = s.open_pulls()[0].clone();
