@@ -126,19 +126,11 @@ pub fn export(options: &Options, out: &mut dyn Write) -> Result<(), ExportError>
 
 /// `--check FILE` (Nix only): how the committed fleet file compares with what would be written.
 pub fn check(options: &Options, file: &std::path::Path) -> Result<nix::Check, ExportError> {
-    let existing =
-        crate::input::read_capped(file, crate::input::MAX_FLEET_FILE_BYTES, "fleet file").map_err(
-            |source| ExportError::Check {
-                path: file.to_path_buf(),
-                source,
-            },
-        )?;
     let checkout = open(options)?;
-    Ok(nix::check(
-        &checkout,
-        options.inventory.is_some(),
-        &String::from_utf8_lossy(&existing),
-    ))
+    nix::check(&checkout, options.inventory.is_some(), file).map_err(|source| ExportError::Check {
+        path: file.to_path_buf(),
+        source,
+    })
 }
 
 fn open(options: &Options) -> Result<Checkout, ReconcileError> {

@@ -17,11 +17,14 @@
 //! which nodes changed, appeared or went, and the command that regenerates it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{self, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
+use ring::digest::{Context, Digest, SHA256, digest};
+
+use crate::input::MAX_FLEET_FILE_BYTES;
 use crate::sync::snapshot::{Checkout, ItemRow};
 
 /// The first line of every fleet file.
@@ -37,15 +40,33 @@ pub fn write(checkout: &Checkout, with_inventory: bool, out: &mut dyn Write) -> 
     out.flush()
 }
 
-/// Compares `existing` (a fleet file's text) with what [`write`] would write, node by node.
-pub fn check(checkout: &Checkout, with_inventory: bool, existing: &str) -> Check {
-    let mut comparison = Comparison::new(existing);
-    // Comparing never fails: the sink only records.
-    let _ = generate(checkout, with_inventory, |id, text| {
-        comparison.feed(id, text);
-        Ok(())
-    });
+/// Compares the fleet file at `file` with what [`write`] would write, node by node. The file is
+/// streamed twice (an index of one digest per block, then a byte-for-byte comparison), so memory
+/// holds a digest per node, never the file.
+pub fn check(checkout: &Checkout, with_inventory: bool, file: &Path) -> io::Result<Check> {
+    let index = index(capped(file)?)?;
+    let mut comparison = Comparison::new(index, capped(file)?);
+    generate(checkout, with_inventory, |id, text| {
+        comparison.feed(id, text)
+    })?;
     comparison.finish()
+}
+
+/// `file` for reading, at most [`MAX_FLEET_FILE_BYTES`]: a larger one is refused before any of it
+/// is read.
+fn capped(file: &Path) -> io::Result<io::BufReader<io::Take<std::fs::File>>> {
+    let opened = std::fs::File::open(file)?;
+    let len = opened.metadata()?.len();
+    if len > MAX_FLEET_FILE_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            format!(
+                "larger than {} (enlist writes about 1.5 KiB per node)",
+                crate::input::human(MAX_FLEET_FILE_BYTES)
+            ),
+        ));
+    }
+    Ok(io::BufReader::new(opened.take(MAX_FLEET_FILE_BYTES)))
 }
 
 /// Hands the fleet file to `emit` piece by piece — the header and braces with no node id, then
@@ -149,99 +170,123 @@ pub enum Check {
     },
 }
 
-/// Compares generated pieces with a file as they are generated: byte for byte (is it fresh?)
-/// and block by block (which nodes differ?), holding the file and an index into it only.
-struct Comparison<'a> {
-    existing: &'a str,
-    old: BTreeMap<&'a str, &'a str>,
-    /// How far the generated text matched the file byte for byte; `None` once it diverged.
-    matched: Option<usize>,
+/// Compares generated pieces with a fleet file as they are generated: byte for byte, streaming
+/// the file (is it fresh?), and block by block against its [`index`] (which nodes differ?).
+struct Comparison<R> {
+    file: R,
+    /// Whether every byte so far matched.
+    equal: bool,
+    buffer: Vec<u8>,
+    old: BTreeMap<String, Vec<u8>>,
     seen: HashSet<String>,
     changed: Vec<String>,
     added: Vec<String>,
 }
 
-impl<'a> Comparison<'a> {
-    fn new(existing: &'a str) -> Comparison<'a> {
+impl<R: Read> Comparison<R> {
+    fn new(old: BTreeMap<String, Vec<u8>>, file: R) -> Comparison<R> {
         Comparison {
-            existing,
-            old: blocks(existing),
-            matched: Some(0),
+            file,
+            equal: true,
+            buffer: Vec::new(),
+            old,
             seen: HashSet::new(),
             changed: Vec::new(),
             added: Vec::new(),
         }
     }
 
-    fn feed(&mut self, id: Option<&str>, text: &str) {
-        self.matched = self.matched.and_then(|at| {
-            let end = at + text.len();
-            (self.existing.get(at..end) == Some(text)).then_some(end)
-        });
+    fn feed(&mut self, id: Option<&str>, text: &str) -> io::Result<()> {
+        if self.equal {
+            self.buffer.resize(text.len(), 0);
+            self.equal = match self.file.read_exact(&mut self.buffer) {
+                Ok(()) => self.buffer == text.as_bytes(),
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => false,
+                Err(e) => return Err(e),
+            };
+        }
         if let Some(id) = id {
             self.seen.insert(id.to_owned());
             match self.old.get(id) {
-                Some(old) if *old == text => {}
+                Some(old) if old.as_slice() == digest(&SHA256, text.as_bytes()).as_ref() => {}
                 Some(_) => self.changed.push(id.to_owned()),
                 None => self.added.push(id.to_owned()),
             }
         }
+        Ok(())
     }
 
-    fn finish(mut self) -> Check {
-        if self.matched == Some(self.existing.len()) {
-            return Check::Fresh;
+    fn finish(mut self) -> io::Result<Check> {
+        // Fresh only if the file also ends where the generated text does.
+        if self.equal && self.file.read(&mut [0u8; 1])? == 0 {
+            return Ok(Check::Fresh);
         }
         let removed = self
             .old
-            .keys()
-            .filter(|id| !self.seen.contains(**id))
-            .map(|id| (*id).to_owned())
+            .into_keys()
+            .filter(|id| !self.seen.contains(id))
             .collect();
         self.changed.sort();
         self.added.sort();
-        Check::Stale {
+        Ok(Check::Stale {
             changed: self.changed,
             added: self.added,
             removed,
+        })
+    }
+}
+
+/// Lines longer than this are not from a fleet file enlist wrote (its longest are a DMI string
+/// or a disk model): indexing stops there, and the file checks stale.
+const MAX_FLEET_LINE_BYTES: u64 = 64 * 1024;
+
+/// The SHA-256 of each top-level block of a fleet file as [`write`] writes it, by node id,
+/// streaming the file. Anything else (a hand-edited or foreign file) yields fewer or other
+/// blocks, which the check reports as nodes added or changed: it is stale either way.
+fn index(mut file: impl BufRead) -> io::Result<BTreeMap<String, Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    let mut current: Option<(String, Context)> = None;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = (&mut file)
+            .take(MAX_FLEET_LINE_BYTES + 1)
+            .read_until(b'\n', &mut line)?;
+        if read == 0 || read as u64 > MAX_FLEET_LINE_BYTES {
+            return Ok(out);
+        }
+        match &mut current {
+            None => {
+                let text = String::from_utf8_lossy(&line);
+                if let Some(rest) = text.strip_prefix("  ")
+                    && !rest.starts_with(' ')
+                    && let Some((key, _)) = rest.split_once(" = ")
+                {
+                    let id = key.trim_matches('"').to_owned();
+                    if text.ends_with(";\n") && !text.ends_with("{\n") {
+                        out.insert(id, digest(&SHA256, &line).as_ref().to_vec());
+                    } else {
+                        let mut context = Context::new(&SHA256);
+                        context.update(&line);
+                        current = Some((id, context));
+                    }
+                }
+            }
+            Some((_, context)) => {
+                context.update(&line);
+                if line == b"  };\n"
+                    && let Some((id, context)) = current.take()
+                {
+                    out.insert(id, finish(context));
+                }
+            }
         }
     }
 }
 
-/// The top-level blocks of a fleet file as [`write`] writes them, by node id. Anything
-/// else (a hand-edited or foreign file) yields fewer blocks, which the check reports as nodes
-/// added and changed: it is stale either way.
-fn blocks(text: &str) -> BTreeMap<&str, &str> {
-    let mut out = BTreeMap::new();
-    // (id, byte offset where its block starts)
-    let mut current: Option<(&str, usize)> = None;
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let start = offset;
-        offset += line.len();
-        match current {
-            None => {
-                if let Some(rest) = line.strip_prefix("  ")
-                    && !rest.starts_with(' ')
-                    && let Some((key, _)) = rest.split_once(" = ")
-                {
-                    let id = key.trim_matches('"');
-                    if line.ends_with(";\n") && !line.ends_with("{\n") {
-                        out.insert(id, line);
-                    } else {
-                        current = Some((id, start));
-                    }
-                }
-            }
-            Some((id, begin)) => {
-                if line == "  };\n" {
-                    out.insert(id, &text[begin..offset]);
-                    current = None;
-                }
-            }
-        }
-    }
-    out
+fn finish(context: Context) -> Vec<u8> {
+    let done: Digest = context.finish();
+    done.as_ref().to_vec()
 }
 
 /// The stderr text for a stale file: what differs, and how to regenerate it.
@@ -281,14 +326,14 @@ pub fn describe_stale(file: &Path, check: &Check, regenerate: &str) -> Option<St
 mod tests {
     use super::*;
 
-    /// A fleet file made of `entries`, as `generate` would hand it over, fed to a comparison
-    /// with `existing`.
+    /// A fleet file made of `entries`, as `generate` would hand it over, compared with `existing`.
     fn compare(existing: &str, entries: &[(&str, Value)]) -> Check {
-        let mut comparison = Comparison::new(existing);
+        let index = index(existing.as_bytes()).unwrap();
+        let mut comparison = Comparison::new(index, existing.as_bytes());
         for (piece_id, text) in pieces(entries) {
-            comparison.feed(piece_id.as_deref(), &text);
+            comparison.feed(piece_id.as_deref(), &text).unwrap();
         }
-        comparison.finish()
+        comparison.finish().unwrap()
     }
 
     fn pieces(entries: &[(&str, Value)]) -> Vec<(Option<String>, String)> {
@@ -317,9 +362,10 @@ mod tests {
         assert!(text.starts_with("# Generated by `enlist export --format nix`"));
         assert!(text.contains("  \"01-b\" = {\n"), "{text}");
         assert_eq!(compare(&text, &entries), Check::Fresh);
-        let read_back = blocks(&text);
+        let read_back = index(text.as_bytes()).unwrap();
         assert_eq!(read_back.len(), 2);
-        assert_eq!(read_back["01-b"], block("01-b", &entries[1].1));
+        let b = block("01-b", &entries[1].1);
+        assert_eq!(read_back["01-b"], digest(&SHA256, b.as_bytes()).as_ref());
         // One byte more or less is stale, even with every block equal.
         assert_ne!(compare(&format!("{text}\n"), &entries), Check::Fresh);
         assert_ne!(compare(&text[..text.len() - 1], &entries), Check::Fresh);
@@ -366,13 +412,15 @@ mod tests {
 
     #[test]
     fn a_foreign_file_is_stale_with_every_node_added() {
-        assert_eq!(
-            compare("{ }\n", &[("node-aaaaaa", json!({"hostname": "a"}))]),
-            Check::Stale {
-                changed: vec![],
-                added: vec!["node-aaaaaa".into()],
-                removed: vec![],
-            }
-        );
+        let entries = [("node-aaaaaa", json!({"hostname": "a"}))];
+        let expected = Check::Stale {
+            changed: vec![],
+            added: vec!["node-aaaaaa".into()],
+            removed: vec![],
+        };
+        assert_eq!(compare("{ }\n", &entries), expected);
+        // A line longer than any enlist writes ends the index: stale, without reading it whole.
+        let long = format!("  node-aaaaaa = \"{}\";\n", "x".repeat(100 * 1024));
+        assert_eq!(compare(&long, &entries), expected);
     }
 }
