@@ -52,9 +52,9 @@ fn main() {
     }
     let mut results: Vec<(u32, Measured, Measured, Measured, Measured)> = Vec::new();
     for n in [10_000u32, 100_000] {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+        let (dir, _guard) = measure::scratch_dir();
         let start = Instant::now();
-        let (nodes, inventory, demand) = generate(dir.path(), n);
+        let (nodes, inventory, demand) = generate(&dir, n);
         println!(
             "reconcile bench: generated {n} nodes + inventory in {:.2?}",
             start.elapsed()
@@ -102,7 +102,7 @@ fn main() {
         ];
         let nix = measure::best_of(RUNS, || measure::run(&bin, &nix_args, &[]));
         // The committed fleet file that `--check` compares with: written once, outside the tree.
-        let fleet = dir.path().join("fleet.nix");
+        let fleet = dir.join("fleet.nix");
         let written = std::process::Command::new(&bin)
             .args(nix_args)
             .env("ENLIST_CONFIG", "/dev/null")

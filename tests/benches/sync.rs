@@ -3,9 +3,10 @@
 //! the real binary.
 //!
 //! Per size: the first sync into an empty database and a resync of the unchanged tree, each with
-//! its wall time and peak RSS. Targets: peak RSS under 256 MiB at 100,000 (one document and one
-//! chunk of rows at a time); the unchanged resync at most as slow as the first sync (it reads the
-//! stored hashes chunk by chunk and sends only keys). Then the chunk-size sweep: the first sync
+//! its wall time (best of 3 at 10,000, one run at 100,000) and peak RSS. Targets: peak RSS under
+//! 256 MiB at 100,000 (one document and a few chunks of rows at a time); the unchanged resync at
+//! most as slow as the first sync (it reads the stored hashes chunk by chunk and sends only keys);
+//! and issue 7's, at 10,000: first sync ≤ 5 s, unchanged resync ≤ 2 s. Then the chunk-size sweep: the first sync
 //! of the 100,000-node tree with each of [`CHUNK_SIZES`] rows per transaction
 //! (`ENLIST_SYNC_CHUNK_ROWS`), which chose `DEFAULT_CHUNK_ROWS`. Exits 1 when a target is missed.
 //!
@@ -16,12 +17,15 @@
 
 use std::fs;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use enlist_e2e::measure::{self, Measured};
 use enlist_e2e::{fleetgen, node::binary};
 
 const TARGET_RSS_KIB: u64 = 256 * 1024;
+/// Issue 7's targets at 10,000 nodes (first sync, unchanged resync).
+const TARGET_FIRST_10K: Duration = Duration::from_secs(5);
+const TARGET_RESYNC_10K: Duration = Duration::from_secs(2);
 /// Rows per transaction tried by the sweep.
 const CHUNK_SIZES: [usize; 6] = [100, 250, 500, 1000, 2500, 5000];
 
@@ -70,33 +74,24 @@ fn main() {
     let mut checks: Vec<(String, bool)> = Vec::new();
     let mut database = 0;
     for &n in &sizes {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+        let (dir, _guard) = measure::scratch_dir();
         let start = Instant::now();
-        generate(dir.path(), n);
+        generate(&dir, n);
         println!(
             "sync bench: generated {n} nodes + inventory in {:.2?}",
             start.elapsed()
         );
-        let nodes = dir
-            .path()
-            .to_str()
-            .unwrap_or_else(|| panic!("utf-8"))
-            .to_owned();
-        let inventory = dir.path().join("inventory.csv");
+        let nodes = dir.to_str().unwrap_or_else(|| panic!("utf-8")).to_owned();
+        let inventory = dir.join("inventory.csv");
         let inventory = inventory
             .to_str()
             .unwrap_or_else(|| panic!("utf-8"))
             .to_owned();
-        let mut sync = |chunk: Option<usize>| -> (Measured, Measured) {
-            database += 1;
-            let name = format!("bench_sync_{database}");
-            pg.create_database(&name).unwrap_or_else(|e| panic!("{e}"));
-            let url = pg.url(&name);
+        // Best of `runs` first syncs (each into a fresh database) and of `runs` resyncs of the
+        // last one; the largest peak RSS of either kind.
+        let mut sync = |chunk: Option<usize>, runs: usize, resync: bool| -> (Measured, Measured) {
+            let mut url = String::new();
             let chunk = chunk.map(|c| c.to_string());
-            let mut env = vec![("ENLIST_DATABASE_URL", url.as_str())];
-            if let Some(c) = &chunk {
-                env.push(("ENLIST_SYNC_CHUNK_ROWS", c.as_str()));
-            }
             let args = [
                 "-v",
                 "sync",
@@ -107,18 +102,33 @@ fn main() {
                 "--source",
                 "bench",
             ];
-            let first = measure::run(&bin, &args, &env);
-            assert_eq!(first.code, Some(0), "first sync:\n{}", first.stderr);
-            let again = measure::run(&bin, &args, &env);
-            assert_eq!(again.code, Some(0), "resync:\n{}", again.stderr);
-            assert!(
-                again.stderr.contains("0 new or changed"),
-                "{}",
-                again.stderr
-            );
+            let first = measure::best_of(runs, || {
+                database += 1;
+                let name = format!("bench_sync_{database}");
+                pg.create_database(&name).unwrap_or_else(|e| panic!("{e}"));
+                url = pg.url(&name);
+                let mut env = vec![("ENLIST_DATABASE_URL", url.as_str())];
+                if let Some(c) = &chunk {
+                    env.push(("ENLIST_SYNC_CHUNK_ROWS", c.as_str()));
+                }
+                measure::run(&bin, &args, &env)
+            });
+            if !resync {
+                return (first.clone(), first);
+            }
+            let again = measure::best_of(runs, || {
+                let mut env = vec![("ENLIST_DATABASE_URL", url.as_str())];
+                if let Some(c) = &chunk {
+                    env.push(("ENLIST_SYNC_CHUNK_ROWS", c.as_str()));
+                }
+                let m = measure::run(&bin, &args, &env);
+                assert!(m.stderr.contains("0 new or changed"), "{}", m.stderr);
+                m
+            });
             (first, again)
         };
-        let (first, again) = sync(None);
+        let runs = if n <= 10_000 { 3 } else { 1 };
+        let (first, again) = sync(None, runs, true);
         println!(
             "sync bench: {n:>7} nodes: first sync {:.2?}, peak RSS {}; unchanged resync {:.2?}, \
              peak RSS {}",
@@ -136,6 +146,22 @@ fn main() {
             ),
             again.time <= first.time,
         ));
+        if n == 10_000 {
+            checks.push((
+                format!(
+                    "10000: first sync {:.2?} ≤ {TARGET_FIRST_10K:?}",
+                    first.time
+                ),
+                first.time <= TARGET_FIRST_10K,
+            ));
+            checks.push((
+                format!(
+                    "10000: unchanged resync {:.2?} ≤ {TARGET_RESYNC_10K:?}",
+                    again.time
+                ),
+                again.time <= TARGET_RESYNC_10K,
+            ));
+        }
         for (what, m) in [("first sync", &first), ("resync", &again)] {
             if n >= 100_000 {
                 checks.push((
@@ -146,18 +172,32 @@ fn main() {
         }
         if sweep && n == *sizes.iter().max().unwrap_or(&n) {
             println!("sync bench: chunk sweep, first sync of {n} nodes (rows per transaction):");
-            let mut best: Option<(usize, Measured)> = None;
-            for size in CHUNK_SIZES {
-                let (first, _) = sync(Some(size));
-                println!(
-                    "sync bench:   {size:>5} rows: {:.2?}, peak RSS {}",
-                    first.time,
-                    first.rss_mib()
-                );
-                if best.as_ref().is_none_or(|(_, b)| first.time < b.time) {
-                    best = Some((size, first));
+            // Two rounds over the sizes, the best of each size: on a shared machine one round
+            // is noisy.
+            let mut best_per_size: Vec<(usize, Measured)> = Vec::new();
+            for round in 0..2 {
+                for size in CHUNK_SIZES {
+                    let (first, _) = sync(Some(size), 1, false);
+                    println!(
+                        "sync bench:   round {round}, {size:>5} rows: {:.2?}, peak RSS {}",
+                        first.time,
+                        first.rss_mib()
+                    );
+                    match best_per_size.iter_mut().find(|(s, _)| *s == size) {
+                        Some((_, m)) if first.time < m.time => *m = first,
+                        Some(_) => {}
+                        None => best_per_size.push((size, first)),
+                    }
                 }
             }
+            for (size, m) in &best_per_size {
+                println!(
+                    "sync bench:   best of 2, {size:>5} rows: {:.2?}, peak RSS {}",
+                    m.time,
+                    m.rss_mib()
+                );
+            }
+            let best = best_per_size.into_iter().min_by_key(|(_, m)| m.time);
             if let Some((size, m)) = best {
                 println!(
                     "sync bench:   fastest: {size} rows per transaction ({:.2?})",

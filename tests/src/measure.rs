@@ -3,7 +3,7 @@
 //! the program's own stderr). Peak RSS is the kernel's high-water mark of the process
 //! (`ru_maxrss`), what the "under 256 MiB" is about.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -88,4 +88,17 @@ pub fn best_of(runs: usize, mut once: impl FnMut() -> Measured) -> Measured {
 /// `met` or `MISSED`.
 pub fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "MISSED" }
+}
+
+/// A directory for a generated checkout: deleted when the guard drops, or kept (and printed)
+/// with `ENLIST_BENCH_KEEP=1`, for profiling by hand.
+pub fn scratch_dir() -> (PathBuf, Option<tempfile::TempDir>) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    if std::env::var("ENLIST_BENCH_KEEP").as_deref() == Ok("1") {
+        let kept = dir.keep();
+        println!("bench: keeping {}", kept.display());
+        (kept, None)
+    } else {
+        (dir.path().to_path_buf(), Some(dir))
+    }
 }

@@ -69,9 +69,59 @@ pub struct NodeSummary {
     /// What is wrong with it (empty: valid).
     pub problems: Vec<Invalid>,
     /// Lines of the values findings point at.
-    pub lines: KeyLines,
+    pub lines: Lines,
     /// The facts, when the file parsed (even if a check failed).
     pub facts: Option<NodeFacts>,
+}
+
+/// [`KeyLines`] without the text: the lines findings point at, `0` when unknown, MAC lines in
+/// the order of the node's [`NodeKeys::macs`]. A few bytes per node instead of a hundred.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lines {
+    serial: u32,
+    node_id: u32,
+    fingerprint: u32,
+    macs: Box<[u32]>,
+}
+
+impl Lines {
+    fn of(lines: &KeyLines, facts: Option<&NodeFacts>) -> Lines {
+        // A node.yaml is at most a few MiB: its line numbers fit in 32 bits.
+        let compact = |line: Option<u64>| line.and_then(|l| u32::try_from(l).ok()).unwrap_or(0);
+        Lines {
+            serial: compact(lines.serial),
+            node_id: compact(lines.node_id),
+            fingerprint: compact(lines.fingerprint),
+            macs: facts
+                .map(|f| f.keys.macs.iter().map(|m| compact(lines.mac(m))).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn get(line: u32) -> Option<u64> {
+        (line > 0).then_some(u64::from(line))
+    }
+
+    /// `system.serial:`.
+    pub fn serial(&self) -> Option<u64> {
+        Lines::get(self.serial)
+    }
+
+    /// `nodeId:`.
+    pub fn node_id(&self) -> Option<u64> {
+        Lines::get(self.node_id)
+    }
+
+    /// `identity.fingerprint:`.
+    pub fn fingerprint(&self) -> Option<u64> {
+        Lines::get(self.fingerprint)
+    }
+
+    /// The line of `mac`, one of `keys.macs`.
+    pub fn mac(&self, keys: &NodeKeys, mac: &str) -> Option<u64> {
+        let at = keys.macs.iter().position(|m| m == mac)?;
+        self.macs.get(at).copied().and_then(Lines::get)
+    }
 }
 
 /// The facts of a parsed node.yaml that reconcile compares.
@@ -123,12 +173,25 @@ impl NodeFacts {
 impl NodeSummary {
     /// The summary of a scanned entry.
     pub fn of(node: &ScannedNode) -> NodeSummary {
+        let facts = node.doc.as_ref().map(NodeFacts::of);
         NodeSummary {
             path: node.path.clone(),
             directory: node.directory,
             problems: node.problems.clone(),
-            lines: node.lines.clone(),
-            facts: node.doc.as_ref().map(NodeFacts::of),
+            lines: Lines::of(&node.lines, facts.as_ref()),
+            facts,
+        }
+    }
+
+    /// The summary of a scanned entry whose document (`doc`) the caller took out of it.
+    pub fn with_doc(node: ScannedNode, doc: Option<&NodeDocument>) -> NodeSummary {
+        let facts = doc.map(NodeFacts::of);
+        NodeSummary {
+            lines: Lines::of(&node.lines, facts.as_ref()),
+            facts,
+            path: node.path,
+            directory: node.directory,
+            problems: node.problems,
         }
     }
 
@@ -144,14 +207,9 @@ impl NodeSummary {
 }
 
 impl From<ScannedNode> for NodeSummary {
-    fn from(node: ScannedNode) -> NodeSummary {
-        NodeSummary {
-            facts: node.doc.as_ref().map(NodeFacts::of),
-            path: node.path,
-            directory: node.directory,
-            problems: node.problems,
-            lines: node.lines,
-        }
+    fn from(mut node: ScannedNode) -> NodeSummary {
+        let doc = node.doc.take();
+        NodeSummary::with_doc(node, doc.as_ref())
     }
 }
 
@@ -364,7 +422,7 @@ fn phantoms(nodes: &[Node], matches: &[Option<(usize, MatchedBy)>]) -> Vec<Phant
                 .say(") to the inventory, or remove ")
                 .value(&parent_dir(&node.summary.path))
                 .say(" if it does not belong in the cluster"),
-                line: node.summary.lines.serial.or(node.summary.lines.node_id),
+                line: node.summary.lines.serial().or(node.summary.lines.node_id()),
             }
         })
         .collect()
@@ -492,48 +550,44 @@ pub fn trim_number(x: f64) -> String {
     }
 }
 
-fn duplicates<'a>(nodes: &[Node<'a>]) -> Vec<Duplicate> {
-    // (kind, key) → the first node with it; keys seen again → every node sharing them. Keys are
-    // borrowed from the summaries: one entry per serial, fingerprint and MAC of the fleet, no
-    // copies (issue 16).
-    let mut first: HashMap<(SharedKind, &'a str), usize> = HashMap::new();
-    let mut shared: BTreeMap<(SharedKind, &'a str), (String, Vec<usize>)> = BTreeMap::new();
+fn duplicates(nodes: &[Node<'_>]) -> Vec<Duplicate> {
+    // Every (kind, key, node) of the fleet, borrowed from the summaries and sorted: equal keys
+    // end up side by side, in node order. One small entry per serial, fingerprint and MAC, and
+    // no hash table to grow (issue 16: bounded memory).
+    let mut keys: Vec<(SharedKind, &str, u32)> = Vec::with_capacity(nodes.len() * 4);
+    for (index, node) in nodes.iter().enumerate() {
+        let index = u32::try_from(index).unwrap_or(u32::MAX);
+        let facts = node.facts;
+        if let (Some(key), Some(_)) = (&facts.keys.serial, &facts.serial) {
+            keys.push((SharedKind::Serial, key, index));
+        }
+        keys.push((SharedKind::Fingerprint, &facts.fingerprint, index));
+        for mac in &facts.keys.macs {
+            keys.push((SharedKind::Mac, mac, index));
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
     // As the first node with the key wrote it (serials compare case-insensitively).
     let shown = |kind: SharedKind, key: &str, node: &Node| match (kind, &node.facts.serial) {
         (SharedKind::Serial, Some(serial)) => serial.trim().to_owned(),
         _ => key.to_owned(),
     };
-    for (index, node) in nodes.iter().enumerate() {
-        let facts = node.facts;
-        let mut add = |kind: SharedKind, key: &'a str| match first.get(&(kind, key)) {
-            None => {
-                first.insert((kind, key), index);
-            }
-            Some(&earlier) => {
-                let entry = shared
-                    .entry((kind, key))
-                    .or_insert_with(|| (shown(kind, key, &nodes[earlier]), vec![earlier]));
-                if entry.1.last() != Some(&index) {
-                    entry.1.push(index);
-                }
-            }
-        };
-        if let (Some(key), Some(_)) = (&facts.keys.serial, &facts.serial) {
-            add(SharedKind::Serial, key);
-        }
-        add(SharedKind::Fingerprint, &facts.fingerprint);
-        for mac in &facts.keys.macs {
-            add(SharedKind::Mac, mac);
+    // (kind, key) → (shown value, nodes sharing it), in (kind, key) order.
+    let mut shared: Vec<(SharedKind, String, Vec<usize>)> = Vec::new();
+    for run in keys.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        if run.len() > 1 {
+            let (kind, key, first) = run[0];
+            let members = run.iter().map(|(_, _, i)| *i as usize).collect();
+            shared.push((kind, shown(kind, key, &nodes[first as usize]), members));
         }
     }
     let mut groups: BTreeMap<Vec<usize>, Vec<Shared>> = BTreeMap::new();
-    for ((kind, _), (value, members)) in shared {
-        if members.len() > 1 {
-            groups
-                .entry(members)
-                .or_default()
-                .push(Shared { kind, value });
-        }
+    for (kind, value, members) in shared {
+        groups
+            .entry(members)
+            .or_default()
+            .push(Shared { kind, value });
     }
     groups
         .into_iter()
@@ -564,9 +618,9 @@ fn duplicates<'a>(nodes: &[Node<'a>]) -> Vec<Duplicate> {
                     .map(|&i| {
                         let lines = &nodes[i].summary.lines;
                         match first.kind {
-                            SharedKind::Serial => lines.serial,
-                            SharedKind::Fingerprint => lines.fingerprint,
-                            SharedKind::Mac => lines.mac(&first.value),
+                            SharedKind::Serial => lines.serial(),
+                            SharedKind::Fingerprint => lines.fingerprint(),
+                            SharedKind::Mac => lines.mac(&nodes[i].facts.keys, &first.value),
                         }
                     })
                     .collect(),

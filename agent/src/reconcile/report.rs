@@ -176,7 +176,7 @@ pub struct Shared {
 }
 
 /// Kinds of identity two nodes can share.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SharedKind {
     /// System serial (trimmed, case-insensitive).

@@ -220,6 +220,12 @@ impl Tree {
 
     /// Reads and checks the files one at a time, in path order.
     pub fn read(&self) -> impl Iterator<Item = ScannedNode> + '_ {
+        self.read_with_digest().map(|(node, _)| node)
+    }
+
+    /// [`Tree::read`], with the SHA-256 of each file's bytes (`None` when it could not be
+    /// read): what `enlist sync` compares to tell an unchanged file without serializing it again.
+    pub fn read_with_digest(&self) -> impl Iterator<Item = (ScannedNode, Option<[u8; 32]>)> + '_ {
         self.files.iter().map(|(rel, file_type)| {
             let shown = relative(Path::new(""), rel);
             let dir_name = rel
@@ -228,16 +234,23 @@ impl Tree {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             match read_node_file(&self.root, &self.root.join(rel), *file_type) {
-                Ok(bytes) => match String::from_utf8(bytes) {
-                    Ok(text) => check(&shown, &dir_name, &text),
-                    Err(_) => failed(
-                        &shown,
-                        InvalidKind::Parse,
-                        Prose::from("not UTF-8 text"),
-                        "regenerate it with `enlist facts --format yaml` on the node",
-                    ),
-                },
-                Err((kind, message, hint)) => failed(&shown, kind, message, hint),
+                Ok(bytes) => {
+                    let mut digest = [0u8; 32];
+                    digest.copy_from_slice(
+                        ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref(),
+                    );
+                    let node = match String::from_utf8(bytes) {
+                        Ok(text) => check(&shown, &dir_name, &text),
+                        Err(_) => failed(
+                            &shown,
+                            InvalidKind::Parse,
+                            Prose::from("not UTF-8 text"),
+                            "regenerate it with `enlist facts --format yaml` on the node",
+                        ),
+                    };
+                    (node, Some(digest))
+                }
+                Err((kind, message, hint)) => (failed(&shown, kind, message, hint), None),
             }
         })
     }

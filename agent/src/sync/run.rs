@@ -2,7 +2,10 @@
 //! the database on behalf of a run. Every transaction goes through [`Session::transaction`], so
 //! each is retried on conflicts; each is small (one chunk), and the run's completion is the last.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
 
 use crate::reconcile::analyse::{self, NodeSummary};
 use crate::secret::DatabaseUrl;
@@ -67,13 +70,13 @@ pub async fn sync(options: &Options) -> Result<Outcome, SyncError> {
     let mut phases = Phases::default();
     phases.mark("start");
     let target = Target::parse(&options.database_url)?;
-    let checkout = Checkout::open(
+    let checkout = Arc::new(Checkout::open(
         &options.nodes,
         Some(options.inventory.as_path()),
         options.inventory_map.as_deref(),
         &options.operators,
         options.source.as_deref(),
-    )?;
+    )?);
     phases.mark("walk the tree, read the inventory");
     let selection_hash = checkout.selection.hash();
     log::info!(
@@ -125,7 +128,7 @@ struct Ran {
 /// The part under the lease: close dead runs, start this one, write it, read what is missing.
 async fn run(
     session: &mut Session,
-    checkout: &Checkout,
+    checkout: &Arc<Checkout>,
     lease: &lease::Lease,
     options: &Options,
     phases: &mut Phases,
@@ -232,7 +235,7 @@ async fn start_run(
 /// Streams the checkout into the database, chunk by chunk, then completes the run.
 async fn write_run(
     session: &mut Session,
-    checkout: &Checkout,
+    checkout: &Arc<Checkout>,
     lease: &lease::Lease,
     run_id: i64,
     options: &Options,
@@ -244,25 +247,22 @@ async fn write_run(
         all: options.rebuild,
     };
     let size = options.chunk_rows.clamp(1, MAX_CHUNK_ROWS);
-    let matcher = checkout.matcher();
+    // Files are read and turned into rows on a thread of their own, one chunk ahead of the
+    // database: parsing the next chunk overlaps writing this one.
+    let (mut batches, reader) = spawn_reader(Arc::clone(checkout), size);
     // One summary per file is all that is kept of it (issue 16: bounded memory).
     let mut summaries: Vec<NodeSummary> = Vec::with_capacity(checkout.files_found());
-    let mut rows = Vec::with_capacity(size);
     let (mut valid_nodes, mut nodes_written) = (0, 0);
-    for node in checkout.read() {
-        let (row, _) = checkout.node_row(&node, &matcher);
-        valid_nodes += usize::from(row.valid);
-        rows.push(row);
-        summaries.push(NodeSummary::from(node));
-        if rows.len() == size {
-            nodes_written += upsert::node_chunk(session, &chunk, &rows).await?;
-            rows.clear();
-        }
+    while let Some(batch) = batches.recv().await {
+        valid_nodes += batch.rows.iter().filter(|r| r.valid).count();
+        nodes_written += upsert::node_chunk(session, &chunk, &batch.rows, &batch.docs).await?;
+        summaries.extend(batch.summaries);
     }
-    if !rows.is_empty() {
-        nodes_written += upsert::node_chunk(session, &chunk, &rows).await?;
-    }
-    drop(rows);
+    reader.join().map_err(|_| {
+        SyncError::Runtime(std::io::Error::other(
+            "the thread reading node.yaml files stopped unexpectedly",
+        ))
+    })?;
     let node_rows = summaries.len();
     summaries.extend(
         checkout
@@ -368,6 +368,54 @@ async fn write_run(
         confidence,
         abandoned: Vec::new(),
     })
+}
+
+/// One chunk of node rows, their documents (serialized only for the rows written in full) and
+/// the summaries of their files, from the reader thread.
+struct Batch {
+    rows: Vec<snapshot::NodeRow>,
+    docs: Vec<Option<crate::document::NodeDocument>>,
+    summaries: Vec<NodeSummary>,
+}
+
+/// Starts the thread that reads the selection's files in path order and sends them on as
+/// chunks of `size` rows. At most one chunk waits in the channel, so memory stays at a few
+/// chunks; when the receiver is gone (the run failed), the thread stops.
+fn spawn_reader(
+    checkout: Arc<Checkout>,
+    size: usize,
+) -> (mpsc::Receiver<Batch>, std::thread::JoinHandle<()>) {
+    let (sender, receiver) = mpsc::channel(1);
+    let handle = std::thread::spawn(move || {
+        let matcher = checkout.matcher();
+        let empty = || Batch {
+            rows: Vec::with_capacity(size),
+            docs: Vec::with_capacity(size),
+            summaries: Vec::with_capacity(size),
+        };
+        let mut batch = empty();
+        for (mut node, digest) in checkout.read_with_digest() {
+            let (mut row, _) = checkout.node_row(&node, &matcher);
+            row.file_digest = digest;
+            let doc = node.doc.take();
+            batch.rows.push(row);
+            batch
+                .summaries
+                .push(NodeSummary::with_doc(node, doc.as_ref()));
+            batch.docs.push(doc);
+            if batch.rows.len() == size
+                && sender
+                    .blocking_send(std::mem::replace(&mut batch, empty()))
+                    .is_err()
+            {
+                return;
+            }
+        }
+        if !batch.rows.is_empty() {
+            let _ = sender.blocking_send(batch);
+        }
+    });
+    (receiver, handle)
 }
 
 /// What completing a run records.

@@ -228,6 +228,11 @@ const V1: &[&str] = &[
 /// seen *before* the selection's latest finished run are missing. A run left `running` by a crash
 /// is closed as `abandoned` once its lease expired.
 const V2: &[&str] = &[
+    // Sightings are written per chunk now, not derived from these: and without them a touch of
+    // an unchanged row updates no index on `last_seen_run_id` (an unchanged resync is the most
+    // common sync).
+    "DROP INDEX IF EXISTS nodes_by_last_run",
+    "DROP INDEX IF EXISTS inventory_items_by_last_run",
     "ALTER TABLE sync_runs DROP CONSTRAINT IF EXISTS sync_runs_status_check",
     "ALTER TABLE sync_runs DROP CONSTRAINT IF EXISTS check_status",
     "ALTER TABLE sync_runs DROP CONSTRAINT IF EXISTS sync_runs_status_known",

@@ -37,6 +37,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::document::NodeDocument;
 use crate::hash::{canonical_json, sha256_hex};
 use crate::reconcile::analyse::NodeSummary;
 use crate::reconcile::inventory::{self, Inventory, InventoryRow};
@@ -114,19 +115,51 @@ pub struct NodeRow {
     pub gpus: Option<i32>,
     /// `factsHash` as written.
     pub facts_hash: Option<String>,
-    /// The whole document as JSON.
-    pub facts: Option<Value>,
+    /// The whole document as JSON text, for the `facts` column: filled by `enlist sync` only for
+    /// the rows it writes in full ([`facts_json`]), so an unchanged file is never serialized.
+    #[serde(skip)]
+    pub facts: Option<String>,
+    /// SHA-256 of the file's bytes (when it could be read): stands for the document in
+    /// [`NodeRow::content_hash`].
+    #[serde(skip)]
+    pub file_digest: Option<[u8; 32]>,
     /// Parsed and passed every check (schema, `nodeId` = directory, `factsHash`).
     pub valid: bool,
     /// The matched inventory item, if any.
     pub inventory_key: Option<String>,
 }
 
+/// Part of every node row hash: rows hashed by another enlist version (whose document
+/// serialization may differ) are written again once.
+const ROW_HASH_VERSION: &str = concat!("enlist ", env!("CARGO_PKG_VERSION"), " node row 2");
+
 impl NodeRow {
-    /// SHA-256 of the JSON of every field: equal hashes, equal rows.
+    /// SHA-256 of the JSON of every field and of the file's bytes (the document's content, of
+    /// which `facts` is a function): equal hashes, equal rows. Computed without serializing the
+    /// document, which is most of what an unchanged resync would otherwise spend.
     pub fn content_hash(&self) -> String {
-        content_hash(self)
+        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+        context.update(ROW_HASH_VERSION.as_bytes());
+        context.update(b"\n");
+        // Plain data with string keys: serializing cannot fail.
+        context.update(&serde_json::to_vec(self).unwrap_or_default());
+        if let Some(digest) = &self.file_digest {
+            context.update(b"\nfile ");
+            context.update(digest);
+        }
+        context
+            .finish()
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
+}
+
+/// The `facts` column of a document: its JSON text.
+pub fn facts_json(doc: &NodeDocument) -> Option<String> {
+    // Plain data with string keys: serializing cannot fail.
+    serde_json::to_string(doc).ok()
 }
 
 impl ItemRow {
@@ -264,6 +297,16 @@ impl Checkout {
         self.tree
             .read()
             .filter(move |node| wanted.is_empty() || selected(node, wanted))
+    }
+
+    /// [`Checkout::read`], with the SHA-256 of each file's bytes (see [`NodeRow::file_digest`]).
+    pub fn read_with_digest(
+        &self,
+    ) -> impl Iterator<Item = (scan::ScannedNode, Option<[u8; 32]>)> + '_ {
+        let wanted = &self.selection.operators;
+        self.tree
+            .read_with_digest()
+            .filter(move |(node, _)| wanted.is_empty() || selected(node, wanted))
     }
 
     /// Directories that could not be listed: every selection keeps them (what is below them is
@@ -406,6 +449,7 @@ fn node_row(prefix: &str, node: &scan::ScannedNode, keys: Option<NodeKeys>) -> N
             gpus: None,
             facts_hash: None,
             facts: None,
+            file_digest: None,
             valid,
             inventory_key: None,
         };
@@ -428,8 +472,8 @@ fn node_row(prefix: &str, node: &scan::ScannedNode, keys: Option<NodeKeys>) -> N
         macs: keys.macs,
         gpus: Some(saturate_i32(doc.gpus.len() as u64)),
         facts_hash: Some(doc.facts_hash.clone()),
-        // Plain data with string keys: serializing to a Value cannot fail.
-        facts: serde_json::to_value(doc).ok(),
+        facts: None,
+        file_digest: None,
         valid,
         inventory_key: None,
     }

@@ -23,9 +23,9 @@
 //! `now()` is the transaction's timestamp on both: the rows of one chunk share a `last_seen_at`.
 //!
 //! **Unchanged rows are not sent again.** Each node and item row carries `row_hash`, the SHA-256
-//! of its content; each chunk reads the stored hashes of its own keys (never the whole table),
-//! upserts only new and changed rows, and for the rest sets `last_seen_*` by key and hash
-//! (`touch`). A resync of an unchanged 10,000-node tree
+//! of its content; each chunk first sets `last_seen_*` of its stored rows and reads their hashes
+//! (`touch`: one statement for the chunk's own keys, never the whole table), then upserts the
+//! rows that were missing or had another hash: new and changed ones. A resync of an unchanged 10,000-node tree
 //! then moves a few hundred kilobytes instead of ~20 MB of facts JSON (which matters most for a
 //! CockroachDB cluster across a WAN).
 
@@ -39,7 +39,8 @@ use super::connect::Target;
 use super::findings::FindingRow;
 use super::lease::{self, Lease};
 use super::session::Session;
-use super::snapshot::{ItemRow, NodeRow};
+use super::snapshot::{ItemRow, NodeRow, facts_json};
+use crate::document::NodeDocument;
 
 /// Rows per statement. With 17 parameters a node row, 500 rows are 8,500 parameters (the wire
 /// protocol allows 65,535) and a few hundred kilobytes of SQL values: large enough that round
@@ -221,6 +222,7 @@ pub async fn node_chunk(
     session: &mut Session,
     chunk: &Chunk<'_>,
     rows: &[NodeRow],
+    docs: &[Option<NodeDocument>],
 ) -> Result<usize, SyncError> {
     let during = "writing nodes";
     let hashes: Vec<String> = rows.iter().map(NodeRow::content_hash).collect();
@@ -237,9 +239,10 @@ pub async fn node_chunk(
                 hashes: &hashes,
             };
             let full = changed.rows_to_write(tx, &target, chunk, during).await?;
+            // Only the rows written in full are serialized (an unchanged resync serializes none).
             let facts: Vec<Option<String>> = full
                 .iter()
-                .map(|&i| rows[i].facts.as_ref().map(|v| v.to_string()))
+                .map(|&i| docs.get(i).and_then(Option::as_ref).and_then(facts_json))
                 .collect();
             let indexed: Vec<(&NodeRow, &Option<String>, &String)> = full
                 .iter()
@@ -302,7 +305,11 @@ pub async fn item_chunk(
                 hashes: &hashes,
             };
             let full = changed.rows_to_write(tx, &target, chunk, during).await?;
-            let fields: Vec<String> = full.iter().map(|&i| rows[i].row.to_string()).collect();
+            // `serde_json::to_string`, not `Value`'s `Display` (which goes through `fmt`: slower).
+            let fields: Vec<String> = full
+                .iter()
+                .map(|&i| serde_json::to_string(&rows[i].row).unwrap_or_default())
+                .collect();
             let indexed: Vec<(&ItemRow, &String, &String)> = full
                 .iter()
                 .zip(&fields)
@@ -351,8 +358,8 @@ struct Changed<'a> {
 
 impl Changed<'_> {
     /// Indices of the rows to write in full: new and changed ones (all of them with `all`).
-    /// Unchanged rows only get `last_seen_*` here (see `touch`); one that another selection's
-    /// sync changed since the read is written in full after all.
+    /// Unchanged rows only get `last_seen_*`, in the statement that reads their stored hashes
+    /// (see `touch`); whatever it did not find, or found with another hash, is written in full.
     async fn rows_to_write(
         &self,
         tx: &Transaction<'_>,
@@ -363,82 +370,44 @@ impl Changed<'_> {
         if chunk.all {
             return Ok((0..self.keys.len()).collect());
         }
-        // Only this chunk's keys: memory and traffic stay proportional to the chunk.
-        let sql = format!(
-            "SELECT {key}, row_hash FROM {table} WHERE {key} = ANY($1::TEXT[])",
-            key = self.key,
-            table = self.table
-        );
-        let stored: HashMap<String, String> = tx
-            .query(&sql, &[&self.keys])
-            .await
-            .map_err(|e| target.classify(&e, during))?
-            .iter()
-            .map(|row| (row.get(0), row.get(1)))
-            .collect();
-        let (same, mut full): (Vec<usize>, Vec<usize>) =
-            (0..self.keys.len()).partition(|&i| stored.get(self.keys[i]) == Some(&self.hashes[i]));
-        let touched = touch(tx, target, self, chunk.run_id, &same, during).await?;
-        if touched < same.len() {
-            full.extend(same);
-            full.sort_unstable();
-        }
-        Ok(full)
+        let stored = touch(tx, target, self, chunk.run_id, during).await?;
+        Ok((0..self.keys.len())
+            .filter(|&i| stored.get(self.keys[i]) != Some(&self.hashes[i]))
+            .collect())
     }
 }
 
-/// Sets `last_seen_*` of the rows at `indices` whose stored `row_hash` is still theirs, joining a
-/// `VALUES` list (`UPDATE … FROM`, on both databases); no content crosses the wire, and on
-/// PostgreSQL the unchanged (TOASTed) JSON is not rewritten. Returns how many rows it updated: fewer
-/// than asked means another sync changed some since they were read.
+/// Sets `last_seen_*` of this chunk's rows that are already stored and returns their stored
+/// hashes, in one statement by primary key (`UPDATE … WHERE key = ANY($keys) RETURNING key,
+/// row_hash`, on both databases). Only this chunk's keys travel (never the whole table's hashes)
+/// and no content crosses the wire; on PostgreSQL the unchanged (TOASTed) JSON is not rewritten.
+/// A row found with another hash was touched too, and is then written in full anyway. (The key
+/// list is an array compared with `= ANY`, which both databases answer from the primary key
+/// index even before the table's statistics exist — a join with a `VALUES` list was planned as
+/// a scan of the whole table per chunk on a freshly filled PostgreSQL table.)
 async fn touch(
     tx: &Transaction<'_>,
     target: &Target,
     rows: &Changed<'_>,
     run_id: i64,
-    indices: &[usize],
     during: &'static str,
-) -> Result<usize, SyncError> {
-    let mut updated = 0;
-    let mut prepared = HashMap::new();
-    for batch in indices.chunks(TOUCH_ROWS) {
-        let statement = match prepared.get(&batch.len()) {
-            Some(statement) => Clone::clone(statement),
-            None => {
-                let values: Vec<String> = (0..batch.len())
-                    .map(|i| format!("(${}::TEXT, ${}::TEXT)", 2 + 2 * i, 3 + 2 * i))
-                    .collect();
-                let sql = format!(
-                    "UPDATE {table} AS t SET last_seen_at = now(), last_seen_run_id = $1::INT8 \
-                     FROM (VALUES {}) AS v (k, h) WHERE t.{key} = v.k AND t.row_hash = v.h",
-                    values.join(", "),
-                    table = rows.table,
-                    key = rows.key
-                );
-                let statement = tx
-                    .prepare(&sql)
-                    .await
-                    .map_err(|e| target.classify(&e, during))?;
-                prepared.insert(batch.len(), statement.clone());
-                statement
-            }
-        };
-        let mut params: Vec<Param<'_>> = Vec::with_capacity(1 + 2 * batch.len());
-        params.push(&run_id);
-        for &i in batch {
-            params.push(&rows.keys[i]);
-            params.push(&rows.hashes[i]);
-        }
-        let n = tx
-            .execute(&statement, &params)
-            .await
-            .map_err(|e| target.classify(&e, during))?;
-        updated += usize::try_from(n).unwrap_or(usize::MAX);
-    }
-    Ok(updated)
+) -> Result<HashMap<String, String>, SyncError> {
+    let sql = format!(
+        "UPDATE {table} SET last_seen_at = now(), last_seen_run_id = $1::INT8 \
+         WHERE {key} = ANY($2::TEXT[]) RETURNING {key}, row_hash",
+        table = rows.table,
+        key = rows.key
+    );
+    Ok(tx
+        .query(&sql, &[&run_id, &rows.keys])
+        .await
+        .map_err(|e| target.classify(&e, during))?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect())
 }
 
-/// Rows per `touch` or sightings statement (two and one parameters each).
+/// Rows per sightings statement (one parameter each).
 const TOUCH_ROWS: usize = 2000;
 
 /// Records that this selection saw `keys` in this run.
@@ -482,7 +451,10 @@ pub async fn finding_chunk(
     rows: &[FindingRow],
 ) -> Result<(), SyncError> {
     let during = "writing findings";
-    let details: Vec<String> = rows.iter().map(|r| r.detail.to_string()).collect();
+    let details: Vec<String> = rows
+        .iter()
+        .map(|r| serde_json::to_string(&r.detail).unwrap_or_default())
+        .collect();
     let indexed: Vec<(&FindingRow, &String)> = rows.iter().zip(&details).collect();
     let target = session.target().clone();
     let mode = Mode::RunRows {

@@ -376,6 +376,11 @@ fn conflicts_deadlocks_and_ambiguous_commits_are_retried_with_backoff() {
         db.scalar("SELECT count(*) FROM nodes WHERE hostname = 'renamed'"),
         "1"
     );
+    // The changed file's document was written again (facts are serialized for rewritten rows).
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM nodes WHERE facts->>'hostname' = 'renamed'"),
+        "1"
+    );
 
     // A conflict that never ends: given up within the budget, exit 75, the run failed.
     inject(
@@ -554,9 +559,16 @@ fn chunks_bound_the_rows_per_transaction() {
         return;
     };
     let tree = Tree::new();
-    fleet(&tree, 30); // 30 nodes, 31 inventory rows
+    let paths = fleet(&tree, 30); // 30 nodes, 31 inventory rows
     let out = db.sync_env(tree.path(), &[], &[("ENLIST_SYNC_CHUNK_ROWS", "7")]);
     assert_exit(&out, 0, "chunked sync");
+    // Every `facts` column is its node.yaml, as JSON.
+    for path in &paths {
+        let text = fs::read_to_string(tree.path().join(path)).unwrap();
+        let document: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+        let stored = db.rows(&format!("SELECT facts FROM nodes WHERE path = '{path}'"));
+        assert_eq!(stored[0]["facts"], document, "{path}");
+    }
     // Each transaction has its own now(): one last_seen_at per chunk.
     assert_eq!(
         db.scalar("SELECT count(DISTINCT last_seen_at) FROM nodes"),
