@@ -72,7 +72,7 @@ pub use run::{migrate_only, sync};
 /// The systemd credential name the URL is read from (`LoadCredential=database-url:…`).
 pub const CREDENTIAL_NAME: &str = "database-url";
 
-/// Rows (nodes, inventory items or findings) per transaction by default: the best of the sizes
+/// Rows (nodes, inventory items or findings) per transaction by default: among the fastest sizes
 /// measured by `tests/benches/sync.rs` (README, "Performance"): large enough that transaction
 /// overhead does not dominate, small enough that a transaction stays far below CockroachDB's
 /// limits and a conflict under SERIALIZABLE repeats little work.
