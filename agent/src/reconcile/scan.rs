@@ -220,13 +220,21 @@ impl Tree {
 
     /// Reads and checks the files one at a time, in path order.
     pub fn read(&self) -> impl Iterator<Item = ScannedNode> + '_ {
-        self.read_with_digest().map(|(node, _)| node)
+        self.read_files(false).map(|(node, _)| node)
     }
 
     /// [`Tree::read`], with the SHA-256 of each file's bytes (`None` when it could not be
     /// read): what `enlist sync` compares to tell an unchanged file without serializing it again.
     pub fn read_with_digest(&self) -> impl Iterator<Item = (ScannedNode, Option<[u8; 32]>)> + '_ {
-        self.files.iter().map(|(rel, file_type)| {
+        self.read_files(true)
+    }
+
+    /// The files in path order, each checked, and hashed when `digest` (only sync needs it).
+    fn read_files(
+        &self,
+        digest: bool,
+    ) -> impl Iterator<Item = (ScannedNode, Option<[u8; 32]>)> + '_ {
+        self.files.iter().map(move |(rel, file_type)| {
             let shown = relative(Path::new(""), rel);
             let dir_name = rel
                 .parent()
@@ -235,10 +243,13 @@ impl Tree {
                 .unwrap_or_default();
             match read_node_file(&self.root, &self.root.join(rel), *file_type) {
                 Ok(bytes) => {
-                    let mut digest = [0u8; 32];
-                    digest.copy_from_slice(
-                        ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref(),
-                    );
+                    let digest = digest.then(|| {
+                        let mut sha = [0u8; 32];
+                        sha.copy_from_slice(
+                            ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref(),
+                        );
+                        sha
+                    });
                     let node = match String::from_utf8(bytes) {
                         Ok(text) => check(&shown, &dir_name, &text),
                         Err(_) => failed(
@@ -248,7 +259,7 @@ impl Tree {
                             "regenerate it with `enlist facts --format yaml` on the node",
                         ),
                     };
-                    (node, Some(digest))
+                    (node, digest)
                 }
                 Err((kind, message, hint)) => (failed(&shown, kind, message, hint), None),
             }
