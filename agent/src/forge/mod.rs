@@ -88,6 +88,25 @@ pub struct Check {
     pub title: Option<String>,
 }
 
+#[cfg(test)]
+impl Check {
+    /// A check run of the tests' repository: `completed` with `conclusion`, running without.
+    pub fn of_test(name: &str, conclusion: Option<&str>) -> Check {
+        Check {
+            name: name.into(),
+            status: if conclusion.is_some() {
+                "completed"
+            } else {
+                "in_progress"
+            }
+            .into(),
+            conclusion: conclusion.map(str::to_owned),
+            url: format!("https://github.com/acme/fleet/runs/{name}"),
+            title: None,
+        }
+    }
+}
+
 /// Why GitHub would not turn auto-merge on (a GraphQL `UNPROCESSABLE` error). None is a failure
 /// of the registration: the PR stays open for review.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -274,23 +274,25 @@ mod tests {
         assert!(depth(config) <= MAX_DEPTH);
     }
 
+    /// How deeply a parsed document really nests.
+    fn real(v: &serde_yaml::Value) -> usize {
+        match v {
+            serde_yaml::Value::Sequence(s) => 1 + s.iter().map(real).max().unwrap_or(0),
+            serde_yaml::Value::Mapping(m) => {
+                1 + m
+                    .iter()
+                    .map(|(k, v)| real(k).max(real(v)))
+                    .max()
+                    .unwrap_or(0)
+            }
+            serde_yaml::Value::Tagged(t) => real(&t.value),
+            _ => 0,
+        }
+    }
+
     #[test]
     fn the_byte_scan_never_undercounts() {
         // Real nesting, for documents that parse, is below the scan's bound.
-        fn real(v: &serde_yaml::Value) -> usize {
-            match v {
-                serde_yaml::Value::Sequence(s) => 1 + s.iter().map(real).max().unwrap_or(0),
-                serde_yaml::Value::Mapping(m) => {
-                    1 + m
-                        .iter()
-                        .map(|(k, v)| real(k).max(real(v)))
-                        .max()
-                        .unwrap_or(0)
-                }
-                serde_yaml::Value::Tagged(t) => real(&t.value),
-                _ => 0,
-            }
-        }
         for text in [
             "- - - - x\n",
             "? - ? - x\n",
@@ -396,20 +398,6 @@ mod tests {
         // Block structure of random indentation and compactness with flow leaves: whatever
         // serde_yaml accepts nests no deeper than the scan's bound — the soundness the gate
         // relies on (`fuzz/yaml_bounds` explores further).
-        fn real(v: &serde_yaml::Value) -> usize {
-            match v {
-                serde_yaml::Value::Sequence(s) => 1 + s.iter().map(real).max().unwrap_or(0),
-                serde_yaml::Value::Mapping(m) => {
-                    1 + m
-                        .iter()
-                        .map(|(k, v)| real(k).max(real(v)))
-                        .max()
-                        .unwrap_or(0)
-                }
-                serde_yaml::Value::Tagged(t) => real(&t.value),
-                _ => 0,
-            }
-        }
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         // Per variant of the same documents: parsed, and close to the bound.
         let mut parsed = [0; 3];

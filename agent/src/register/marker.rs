@@ -416,42 +416,39 @@ mod tests {
         }
     }
 
-    fn check(name: &str, conclusion: Option<&str>) -> Check {
-        Check {
-            name: name.into(),
-            status: if conclusion.is_some() {
-                "completed"
-            } else {
-                "in_progress"
-            }
-            .into(),
-            conclusion: conclusion.map(str::to_owned),
-            url: format!("https://github.com/acme/fleet/runs/{name}"),
-            title: None,
-        }
-    }
-
     #[test]
     fn checks_summarise_failed_over_pending_over_passed() {
         let s = |checks: Vec<Check>| Checks::new(CheckSource::CheckRuns, checks).state;
         assert_eq!(s(vec![]), ChecksState::None);
-        assert_eq!(s(vec![check("a", Some("success"))]), ChecksState::Passed);
+        assert_eq!(
+            s(vec![Check::of_test("a", Some("success"))]),
+            ChecksState::Passed
+        );
         assert_eq!(
             s(vec![
-                check("a", Some("success")),
-                check("b", Some("skipped"))
+                Check::of_test("a", Some("success")),
+                Check::of_test("b", Some("skipped"))
             ]),
             ChecksState::Passed
         );
         assert_eq!(
-            s(vec![check("a", Some("success")), check("b", None)]),
+            s(vec![
+                Check::of_test("a", Some("success")),
+                Check::of_test("b", None)
+            ]),
             ChecksState::Pending
         );
         assert_eq!(
-            s(vec![check("a", Some("failure")), check("b", None)]),
+            s(vec![
+                Check::of_test("a", Some("failure")),
+                Check::of_test("b", None)
+            ]),
             ChecksState::Failed
         );
-        assert_eq!(s(vec![check("ci/x", Some("error"))]), ChecksState::Failed);
+        assert_eq!(
+            s(vec![Check::of_test("ci/x", Some("error"))]),
+            ChecksState::Failed
+        );
     }
 
     #[test]
@@ -467,7 +464,7 @@ mod tests {
         });
         full.checks = Some(Checks::new(
             CheckSource::CheckRuns,
-            vec![check("enlist reconcile", Some("failure"))],
+            vec![Check::of_test("enlist reconcile", Some("failure"))],
         ));
         let json = serde_json::to_string(&full).unwrap();
         assert!(

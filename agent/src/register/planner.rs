@@ -746,6 +746,7 @@ mod tests {
     //! One test per SPEC §4 row, stepping the planner with scripted observations.
 
     use super::*;
+    use crate::forge::Check;
     use crate::register::marker::MARKER_VERSION;
 
     const HASH: &str = "sha256:aaaa";
@@ -878,21 +879,6 @@ mod tests {
         ));
     }
 
-    fn check(name: &str, conclusion: Option<&str>) -> crate::forge::Check {
-        crate::forge::Check {
-            name: name.into(),
-            status: if conclusion.is_some() {
-                "completed"
-            } else {
-                "in_progress"
-            }
-            .into(),
-            conclusion: conclusion.map(str::to_owned),
-            url: format!("https://github.com/acme/fleet/runs/{name}"),
-            title: None,
-        }
-    }
-
     /// A pending marker whose PR #7 is open.
     fn pending_open() -> Observed {
         Observed {
@@ -907,7 +893,7 @@ mod tests {
         let mut o = pending_open();
         o.checks = Some(Checks::new(
             CheckSource::CheckRuns,
-            vec![check("enlist reconcile", Some("failure"))],
+            vec![Check::of_test("enlist reconcile", Some("failure"))],
         ));
         // Two reads (PR, check runs): the combined status is not needed.
         assert!(matches!(
@@ -929,7 +915,7 @@ mod tests {
         // Fixed and re-run: passed is news.
         o.checks = Some(Checks::new(
             CheckSource::CheckRuns,
-            vec![check("enlist reconcile", Some("success"))],
+            vec![Check::of_test("enlist reconcile", Some("success"))],
         ));
         assert!(matches!(
             next_action(&local(), &o),
@@ -941,7 +927,7 @@ mod tests {
         // Still running after a push: recorded (the status shows it), no event.
         o.checks = Some(Checks::new(
             CheckSource::CheckRuns,
-            vec![check("enlist reconcile", None)],
+            vec![Check::of_test("enlist reconcile", None)],
         ));
         assert!(matches!(
             next_action(&local(), &o),
@@ -979,7 +965,7 @@ mod tests {
         );
         o.checks = Some(Checks::new(
             CheckSource::Statuses,
-            vec![check("ci/reconcile", Some("error"))],
+            vec![Check::of_test("ci/reconcile", Some("error"))],
         ));
         assert!(matches!(
             next_action(&local(), &o),

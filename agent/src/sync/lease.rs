@@ -201,7 +201,7 @@ pub fn holder() -> String {
         .unwrap_or_else(|| "unknown-host".to_owned());
     let mut nonce = [0u8; 4];
     let random = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce)
-        .map(|()| nonce.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        .map(|()| crate::hash::hex(&nonce))
         .unwrap_or_else(|_| format!("{:08x}", std::process::id()));
     format!("{host} pid {} #{random}", std::process::id())
 }

@@ -16,6 +16,8 @@
 
 use std::time::Duration;
 
+use crate::clock::SplitMix64;
+
 /// How long and how often a transaction is retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
@@ -46,14 +48,14 @@ impl Default for Policy {
     }
 }
 
-/// splitmix64: a small seeded generator, enough to spread waits.
+/// The waits' generator: the crate's [`SplitMix64`], seeded per process or by a test.
 #[derive(Clone, Debug)]
-pub struct Jitter(u64);
+pub struct Jitter(SplitMix64);
 
 impl Jitter {
     /// A generator starting at `seed`.
     pub fn new(seed: u64) -> Jitter {
-        Jitter(seed)
+        Jitter(SplitMix64(seed))
     }
 
     /// Seeded from the system's random source (the process id and time if that fails).
@@ -70,16 +72,12 @@ impl Jitter {
                     (u64::from(std::process::id()) << 32) | u64::from(nanos)
                 }
             };
-        Jitter(seed)
+        Jitter::new(seed)
     }
 
     /// The next number.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 }
 

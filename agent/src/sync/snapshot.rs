@@ -38,7 +38,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::document::NodeDocument;
-use crate::hash::{canonical_json, sha256_hex};
+use crate::hash::{canonical_json, hex, sha256_hex};
 use crate::reconcile::analyse::NodeSummary;
 use crate::reconcile::inventory::{self, Inventory, InventoryRow};
 use crate::reconcile::matching::{Matcher, NodeKeys};
@@ -147,12 +147,7 @@ impl NodeRow {
             context.update(b"\nfile ");
             context.update(digest);
         }
-        context
-            .finish()
-            .as_ref()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex(context.finish().as_ref())
     }
 }
 
