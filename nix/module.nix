@@ -12,6 +12,11 @@
 let
   cfg = config.services.enlist;
 
+  # Whether NixOS generates SSH host keys on this machine (`generateHostKeys` is newer nixpkgs'
+  # switch; it defaults to services.openssh.enable).
+  sshKeysGenerated =
+    config.services.openssh.enable || (config.services.openssh.generateHostKeys or false);
+
   settingsFormat = pkgs.formats.yaml { };
 
   # Options left at null mean "the binary's default" (e.g. the repository's default branch): they
@@ -37,6 +42,50 @@ let
   # externalPath (nixpkgs lib since late 2025) rejects path literals and store paths at the
   # definition; on older nixpkgs a string plus the assertions below do the same job.
   externalPathType = lib.types.externalPath or lib.types.str;
+
+  # Every key enlist's config file accepts, as `enlist config-keys` prints them (declared once, in
+  # `settings!`; the end-to-end tests fail while this file is stale). Another key would make the
+  # first boot exit 78, final until the next boot: refused here, at evaluation, instead.
+  configKeys = import ./config-keys.nix;
+
+  # Keys enlist accepts whose value the module hands over itself, through an option that keeps the
+  # file out of the store (LoadCredential=) and checks its path: the option to use instead.
+  credentialKeys = {
+    token_file = "services.enlist.tokenFile";
+    github_app_key_file = "services.enlist.githubApp.keyFile";
+  };
+
+  # A key named for a credential value (`token`, `github_token`, `private_key`, `password`, …):
+  # `settings` is written to the world-readable Nix store, so the value would be too.
+  namesASecret =
+    key:
+    builtins.match ".*(token|key|secret|passw|jwt|credential|pem).*" (lib.toLower key) != null;
+
+  # Known keys within two edits of `key` (nixpkgs lib without levenshtein: none).
+  nearKeys =
+    key:
+    if lib.strings ? levenshteinAtMost then
+      lib.filter (known: lib.strings.levenshteinAtMost 2 key known) configKeys
+    else
+      [ ];
+
+  # Why `services.enlist.settings.<key>` is refused, or null when it is fine.
+  refusal =
+    key:
+    let
+      option = "services.enlist.settings.${key}";
+      near = nearKeys key;
+    in
+    if credentialKeys ? ${key} then
+      "${option}: set ${credentialKeys.${key}} instead; it hands the file to the unit with LoadCredential= (it may stay root-only) and checks that it lies outside the Nix store."
+    else if lib.elem key configKeys then
+      null
+    else if namesASecret key then
+      "${option}: a credential does not go into settings, which are written to the world-readable Nix store (and enlist reads no such key). Keep it in a root-only file outside the store and set services.enlist.tokenFile (a token), or services.enlist.githubApp.id and services.enlist.githubApp.keyFile (a GitHub App and its private key)."
+    else
+      "${option}: enlist has no such setting${
+        lib.optionalString (near != [ ]) " (did you mean ${lib.concatMapStringsSep " or " (k: "`${k}`") near}?)"
+      }; with it the first boot would exit 78. enlist's settings: ${lib.concatStringsSep ", " configKeys}.";
 in
 {
   options.services.enlist = {
@@ -47,8 +96,9 @@ in
     settings = lib.mkOption {
       description = ''
         Configuration for `enlist register`, written to a YAML file in the store and passed with
-        `--config`. Keys are the snake_case config keys of enlist; unknown keys make enlist exit
-        with code 78. Never put the token here: use {option}`services.enlist.tokenFile`.
+        `--config`. Keys are the snake_case config keys of enlist; any other key is refused at
+        evaluation (enlist itself would exit 78 at the first boot). Never put a credential here:
+        use {option}`services.enlist.tokenFile` or {option}`services.enlist.githubApp.keyFile`.
       '';
       default = { };
       example = {
@@ -181,7 +231,8 @@ in
 
     githubApp = {
       id = lib.mkOption {
-        type = lib.types.nullOr (lib.types.either lib.types.ints.positive lib.types.str);
+        # Not an empty string: that would pass evaluation and fail every run.
+        type = lib.types.nullOr (lib.types.either lib.types.ints.positive lib.types.nonEmptyStr);
         default = null;
         example = "Iv23liAbCdEf0123";
         description = ''
@@ -314,7 +365,15 @@ in
         assertion = !(cfg.settings ? state_dir) || cfg.settings.state_dir == "/var/lib/enlist";
         message = "services.enlist.settings.state_dir cannot be changed: the unit may only write /var/lib/enlist (StateDirectory=).";
       }
-    ];
+    ]
+    # One per key the binary would refuse, or that would put a credential into the store.
+    ++ lib.concatMap (
+      key:
+      lib.optional (refusal key != null) {
+        assertion = false;
+        message = refusal key;
+      }
+    ) (lib.attrNames cfg.settings);
 
     # The App's ids are configuration, not secrets; its key comes as a credential (below).
     services.enlist.settings = lib.mkIf (cfg.githubApp.id != null) (
@@ -348,7 +407,16 @@ in
         "network-online.target"
         "time-sync.target"
       ]
-      ++ cfg.after;
+      ++ cfg.after
+      # The node.yaml records the SSH host keys, which NixOS generates on the first boot: after
+      # the unit that does it, so the first registration has them (else a later run adds them as
+      # drift). Recent nixpkgs run sshd-keygen.service (a oneshot wanted by
+      # multi-user.target, also with startWhenNeeded); older ones generate them in
+      # sshd.service's preStart. After= on a unit that does not exist orders nothing.
+      ++ lib.optionals sshKeysGenerated [
+        "sshd-keygen.service"
+        "sshd.service"
+      ];
 
       # A first-boot oneshot: `nixos-rebuild switch` must not run it again because its unit text
       # changed. The marker makes a rerun harmless, but it would still cost API calls for nothing.

@@ -59,6 +59,10 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Print the config file's keys as a Nix list: the NixOS module's `nix/config-keys.nix`,
+    /// against which it checks `services.enlist.settings` at evaluation.
+    #[command(hide = true)]
+    ConfigKeys,
 }
 
 /// Output formats of `facts`.

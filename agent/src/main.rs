@@ -93,6 +93,7 @@ fn main() -> ExitCode {
             | Command::Status(_)
             | Command::Completions { .. }
             | Command::Manpage { .. }
+            | Command::ConfigKeys
     );
     logging::init(if cli.quiet || (quiet_by_default && !cli.verbose) {
         Verbosity::Quiet
@@ -128,6 +129,7 @@ fn run(command: Command) -> Result<(), Failure> {
             print_stdout(&String::from_utf8_lossy(&out))
         }
         Command::Manpage { dir } => manpage_command(dir.as_deref()),
+        Command::ConfigKeys => print_stdout(&config_keys_nix()),
         Command::Reconcile(args) => reconcile_command(&args),
         Command::Sync(args) => sync_command(&args, &env),
         Command::Export(args) => export_command(&args),
@@ -247,6 +249,20 @@ fn manpage_command(dir: Option<&std::path::Path>) -> Result<(), Failure> {
         .map_err(Failure::Output)?;
     log::info!("wrote {} man pages to {}", pages.len(), dir.display());
     Ok(())
+}
+
+/// `enlist config-keys`: every key of the config file (the `settings!` list), as the Nix file the
+/// NixOS module reads to refuse any other key at evaluation instead of at the first boot.
+fn config_keys_nix() -> String {
+    let mut text = String::from(
+        "# The keys of enlist's config file, printed by `enlist config-keys` from the `settings!`\n\
+         # list in agent/src/config.rs. Generated: do not edit. nix/module.nix refuses any other\n\
+         # key in services.enlist.settings; the end-to-end tests fail while this file differs from\n\
+         # the binary's list (ENLIST_UPDATE_GOLDEN=1 rewrites it).\n",
+    );
+    enlist::nix::write_value(&serde_json::json!(config::KEYS), 0, &mut text);
+    text.push('\n');
+    text
 }
 
 /// `enlist sync`: the checkout into PostgreSQL/CockroachDB (issues 7, 16).

@@ -4,17 +4,27 @@
 //! Every test asserts on observable effects: the requests the fake received (method, path,
 //! body), the repository state it holds, files on disk, exit codes. Run with
 //! `cargo test --workspace` (which also builds the binary these tests drive).
+//!
+//! Checks of the repository around the `enlist` crate live here too, never in the crate (whose
+//! tests read only its own directory): the example GitOps repository (`example_repo`,
+//! `export_nix`, `browser`, `cli`), the README and `nix/` (`repository`, `nixos_module`).
 
 mod app;
 mod auto_merge;
 mod boot;
+mod browser;
+mod cli;
 mod crash;
+mod example_repo;
+mod export_nix;
 mod faults;
 mod hardening;
 mod matrix;
 mod nixos_module;
 mod preview;
+mod repository;
 mod scenarios;
+mod support;
 mod timer;
 
 use enlist_e2e::fake::FakeGitHub;

@@ -527,3 +527,140 @@ fn flake_lib_builds_each_node_from_its_own_facts() {
     assert_eq!(result["duplicateHostnames"], false);
     assert_eq!(result["overwriteRefused"], false);
 }
+
+/// Issue 23: `services.enlist.settings` holds only keys the binary accepts (`nix/config-keys.nix`,
+/// generated from it): a typo is refused at evaluation naming the option as written, with the key
+/// meant; a credential is refused without echoing it, pointing at the option that keeps it out of
+/// the store; an empty App id is a type error naming the option. Known keys the module declares
+/// no option for still pass.
+#[test]
+fn module_refuses_settings_the_binary_would_refuse_naming_the_key() {
+    let Some(lib) = nixpkgs_lib("module_refuses_settings_the_binary_would_refuse_naming_the_key")
+    else {
+        return;
+    };
+    let observed = evaluate(&lib, "observed").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        observed["knownKeys"]["failedAssertions"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        observed["knownKeys"]["settings"]["branch_prefix"],
+        "enlist/"
+    );
+
+    let refused = |scenario: &str| -> String {
+        let failed = observed[scenario]["failedAssertions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{scenario}: {}", observed[scenario]));
+        assert_eq!(failed.len(), 1, "{scenario}: {failed:?}");
+        failed[0].as_str().expect("a message").to_owned()
+    };
+
+    let typo = refused("typoKey");
+    assert!(
+        typo.starts_with("services.enlist.settings.base_brach: enlist has no such setting"),
+        "{typo}"
+    );
+    assert!(typo.contains("did you mean `base_branch`?"), "{typo}");
+    assert!(typo.contains("exit 78"), "{typo}");
+
+    for (scenario, key, value) in [
+        ("tokenInSettings", "token", "ghp_0123456789abcdefSECRET"),
+        (
+            "appKeyInSettings",
+            "github_app_private_key",
+            "BEGIN RSA PRIVATE KEY",
+        ),
+    ] {
+        let message = refused(scenario);
+        assert!(
+            message.starts_with(&format!("services.enlist.settings.{key}: a credential")),
+            "{scenario}: {message}"
+        );
+        assert!(message.contains("world-readable Nix store"), "{message}");
+        assert!(message.contains("services.enlist.tokenFile"), "{message}");
+        assert!(
+            message.contains("services.enlist.githubApp.keyFile"),
+            "{message}"
+        );
+        assert!(!message.contains(value), "the secret is echoed: {message}");
+    }
+    for (scenario, key, option) in [
+        (
+            "tokenFileInSettings",
+            "token_file",
+            "services.enlist.tokenFile",
+        ),
+        (
+            "appKeyFileInSettings",
+            "github_app_key_file",
+            "services.enlist.githubApp.keyFile",
+        ),
+    ] {
+        let message = refused(scenario);
+        assert!(
+            message.starts_with(&format!(
+                "services.enlist.settings.{key}: set {option} instead"
+            )),
+            "{scenario}: {message}"
+        );
+    }
+
+    for scenario in ["emptyAppId", "blankAppId"] {
+        assert_eq!(
+            observed[scenario]["evaluationFailed"], true,
+            "{scenario} evaluated: {}",
+            observed[scenario]
+        );
+        let error = evaluate(&lib, &format!("raw.{scenario}")).expect_err(scenario);
+        assert!(
+            error.contains("services.enlist.githubApp.id") && error.contains("non-empty string"),
+            "{scenario}: {error}"
+        );
+    }
+}
+
+/// Issue 27: node.yaml carries the SSH host keys, which NixOS generates at the first boot: with
+/// OpenSSH (or newer nixpkgs' `generateHostKeys` alone) the unit is ordered after the unit that
+/// generates them (`sshd-keygen.service` now, `sshd.service`'s preStart in older nixpkgs), without
+/// pulling either in; without it, no such ordering.
+#[test]
+fn module_orders_enlist_after_ssh_host_key_generation() {
+    let Some(lib) = nixpkgs_lib("module_orders_enlist_after_ssh_host_key_generation") else {
+        return;
+    };
+    let observed = evaluate(&lib, "observed").unwrap_or_else(|e| panic!("{e}"));
+    let units = |scenario: &str, list: &str| -> Vec<String> {
+        observed[scenario]["service"][list]
+            .as_array()
+            .unwrap_or_else(|| panic!("{scenario}: {}", observed[scenario]))
+            .iter()
+            .map(|u| u.as_str().expect("a unit").to_owned())
+            .collect()
+    };
+    for scenario in ["openssh", "hostKeysOnly"] {
+        assert_eq!(
+            observed[scenario]["failedAssertions"],
+            serde_json::json!([])
+        );
+        let after = units(scenario, "after");
+        for unit in [
+            "sshd-keygen.service",
+            "sshd.service",
+            "network-online.target",
+        ] {
+            assert!(after.iter().any(|u| u == unit), "{scenario}: {after:?}");
+        }
+        let wants = units(scenario, "wants");
+        assert!(
+            !wants.iter().any(|u| u.starts_with("sshd")),
+            "{scenario}: ordering only, never starting sshd: {wants:?}"
+        );
+    }
+    let after = units("enabled", "after");
+    assert!(
+        !after.iter().any(|u| u.starts_with("sshd")),
+        "without OpenSSH: {after:?}"
+    );
+}

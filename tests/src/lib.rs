@@ -12,5 +12,7 @@ pub mod markdown;
 pub mod measure;
 pub mod node;
 pub mod openapi;
+// The agent's own test helper (the `enlist` crate tests without this crate), shared as source.
+#[path = "../../agent/tests/integration/postgres.rs"]
 pub mod postgres;
 pub mod proxy;

@@ -1,12 +1,15 @@
 //! Integration tests of the `enlist` binary and library that need no GitHub: facts on fixture
 //! trees, the CLI contract, reconcile. (Registration against a fake GitHub lives in `tests/`.)
+//!
+//! They read nothing outside the crate's directory (`agent/`), so the crate builds and tests from
+//! its own sources alone (the Nix package, `cargo package`). Checks of the repository around it
+//! (README.md, `examples/`, `nix/`) live in the end-to-end crate (`tests/e2e/`).
 
-mod browser;
 mod cli;
-mod export_nix;
 mod facts;
 mod hostile;
 mod inventories;
+mod machine;
 mod reconcile;
 mod support;
 mod sync;

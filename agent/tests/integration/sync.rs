@@ -1,6 +1,6 @@
 //! `enlist sync` against a real PostgreSQL (issue 7), and `enlist export` (with DuckDB).
 //!
-//! One throwaway server per test process (`tests/src/postgres.rs`, shared as source), one database
+//! One throwaway server per test process (`postgres.rs`), one database
 //! per test. Without PostgreSQL these tests print why and pass, unless `ENLIST_DB_TEST=1` (CI),
 //! which turns that into a failure. The DuckDB test likewise needs `ENLIST_DUCKDB_TEST=1` and the
 //! `duckdb` Python package.
@@ -21,7 +21,7 @@ use enlist::identity::{Candidates, Identity};
 
 use crate::support::{enlist, stderr, stdout};
 
-#[path = "../../../tests/src/postgres.rs"]
+#[path = "postgres.rs"]
 pub(crate) mod postgres;
 
 use postgres::Postgres;

@@ -48,15 +48,15 @@ fn sync_with(
     enlist(&args, &all_env)
 }
 
-/// The README's PostgreSQL two-role block: (statements for the superuser, statements for the
-/// owner after `--migrate`).
+/// The README's PostgreSQL two-role block, as the fixture the end-to-end crate keeps equal to it
+/// (`readme_two_roles_block_is_the_tested_one`): (statements for the superuser, statements for
+/// the owner after `--migrate`).
 fn readme_two_roles() -> (Vec<String>, Vec<String>) {
-    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let block = readme
-        .split("```sql\n")
-        .find(|b| b.contains("CREATE ROLE enlist_owner"))
-        .and_then(|b| b.split("```").next())
-        .expect("the README's PostgreSQL two-role block");
+    let block = fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/postgres-two-roles.sql"
+    ))
+    .unwrap();
     let (superuser, owner) = block.split_once("-- then:").expect("the `-- then:` line");
     let statements = |text: &str| -> Vec<String> {
         text.lines()

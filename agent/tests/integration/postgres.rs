@@ -1,7 +1,9 @@
 //! A throwaway PostgreSQL server for tests and benchmarks: `initdb` into a temporary directory as
 //! an unprivileged user, start on a free loopback port, stop and delete it when the process ends.
 //!
-//! Shared as source by the agent's integration tests (`#[path]`), so it depends on `std` only.
+//! Lives with the agent's integration tests (the `enlist` crate tests from its own directory
+//! alone); the end-to-end crate's benchmarks include it as source (`#[path]`), so it depends on
+//! `std` only.
 //!
 //! - **Binaries**: `$ENLIST_PG_BIN`, else the newest `/usr/lib/postgresql/*/bin` (Debian's
 //!   `postgresql` package), else `initdb`/`pg_ctl` on `PATH` (NixOS, Homebrew).

@@ -1,0 +1,39 @@
+//! Files outside the `enlist` crate that must agree with it: the README's SQL that the agent's
+//! sync tests run (from their own copy, as the crate tests without the repository around it),
+//! and the NixOS module's list of config keys, generated from the binary.
+
+use crate::support::{enlist, golden_file, repo, stderr, stdout};
+
+/// The README's PostgreSQL two-role block is the one `two_roles_owner_migrates_and_a_dml_only_role_syncs`
+/// runs (`agent/tests/fixtures/postgres-two-roles.sql`): what the README tells operators to run
+/// is what was tested.
+#[test]
+fn readme_two_roles_block_is_the_tested_one() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let block = readme
+        .split("```sql\n")
+        .find(|b| b.contains("CREATE ROLE enlist_owner"))
+        .and_then(|b| b.split("```").next())
+        .expect("the README's PostgreSQL two-role block");
+    let tested = repo().join("agent/tests/fixtures/postgres-two-roles.sql");
+    let tested = std::fs::read_to_string(&tested).expect("the tested statements");
+    assert_eq!(
+        block, tested,
+        "the README's PostgreSQL two-role block differs from \
+         agent/tests/fixtures/postgres-two-roles.sql, which the sync tests run: change both"
+    );
+}
+
+/// `nix/config-keys.nix` (the keys `services.enlist.settings` may hold) is what the binary prints:
+/// a key added to `settings!` reaches the module's check without anyone remembering it.
+/// `ENLIST_UPDATE_GOLDEN=1` rewrites it.
+#[test]
+fn nix_config_keys_are_the_binarys() {
+    let out = enlist(&["config-keys"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let keys = stdout(&out);
+    for key in ["repo", "base_branch", "token_file", "github_app_key_file"] {
+        assert!(keys.contains(&format!("\n  \"{key}\"\n")), "{key}: {keys}");
+    }
+    golden_file("nix/config-keys.nix", &keys);
+}
