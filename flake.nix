@@ -72,8 +72,30 @@
       # `config.enlist.node`. Pure Nix, no import-from-derivation.
       lib = import ./nix/lib.nix { inherit lib; };
 
-      checks = forAllSystems (pkgs: {
-        inherit (self.packages.${pkgs.stdenv.hostPlatform.system}) enlist;
-      });
+      # `nix flake check`: the package (its build runs the enlist crate's tests) and the Nix
+      # evaluation tests of nix/tests/, each a derivation that exists only when its test evaluates
+      # to true (else the check fails with the test's message). CI evaluates the same files with
+      # its older Nix (tests/e2e/nixos_module.rs, tests/e2e/preview.rs) and checks these outputs
+      # (nix/tests/flake-checks.nix).
+      checks = forAllSystems (
+        pkgs:
+        let
+          passed = name: test: pkgs.runCommand "enlist-${name}" { } (assert test; "touch $out");
+        in
+        {
+          inherit (self.packages.${pkgs.stdenv.hostPlatform.system}) enlist;
+          # The NixOS module: accepted and refused configurations (nix/module.nix).
+          module-eval = passed "module-eval" (import ./nix/tests/module-eval.nix { inherit lib; }).check;
+          # The flake's lib on the example fleet: one bootable configuration per node.
+          fleet-eval = passed "fleet-eval" (
+            import ./nix/tests/fleet-eval.nix {
+              inherit lib;
+              fleet = ./examples/gitops/cluster-nodes/fleet.nix;
+            }
+          ).check;
+          # `nix run` offers the binary on every system.
+          flake-apps = passed "flake-apps" (import ./nix/tests/flake-apps.nix { inherit lib; });
+        }
+      );
     };
 }

@@ -18,6 +18,7 @@ let
   nodeOption =
     { lib, ... }:
     {
+      _file = "${toString ./lib.nix}#nodeOption";
       options.enlist.node = lib.mkOption {
         type = lib.types.attrsOf lib.types.anything;
         readOnly = true;
@@ -47,6 +48,9 @@ rec {
     node:
     { lib, ... }:
     {
+      # Errors about what it defines name the node's registration (its node.yaml in the GitOps
+      # repository), not `<unknown-file>`.
+      _file = "${node.path or "cluster-nodes/${node.nodeId}/node.yaml"} (enlist.lib.nodeModule)";
       imports = [ nodeOption ];
       enlist.node = node;
       networking.hostName = lib.mkDefault node.hostname;

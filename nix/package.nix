@@ -9,23 +9,42 @@
 let
   # The workspace manifest carries the version (`[workspace.package]`), so it is stated once.
   workspace = (lib.importTOML ../Cargo.toml).workspace.package;
+
+  # The source set: what cargo needs to build and test the enlist crate, nothing else, so a change
+  # to the README, examples/ or nix/ does not rebuild the binary. The crate's tests read nothing
+  # outside agent/. tests/ is a workspace member: its manifest alone lets cargo load the
+  # workspace with the lock file as it is (`--frozen`); nothing of it is built here.
+  # (A plain filter rather than lib.fileset: the Nix 2.8 of CI's check evaluates it; .ci/run
+  # lists the set through nix/tests/package-source.nix and runs the crate's tests on a copy.)
+  sources = [
+    "Cargo.toml"
+    "Cargo.lock"
+    "agent"
+    "tests/Cargo.toml"
+    "systemd/enlist.service"
+  ];
+  root = toString ../.;
+  # Kept: a listed path, anything under a listed directory, and the directories on the way there.
+  kept =
+    path: type:
+    let
+      relative = lib.removePrefix "${root}/" (toString path);
+    in
+    lib.any (
+      source:
+      relative == source
+      || lib.hasPrefix "${source}/" relative
+      || (type == "directory" && lib.hasPrefix "${relative}/" source)
+    ) sources;
 in
 rustPlatform.buildRustPackage {
   pname = "enlist";
   inherit (workspace) version;
 
-  # Only what cargo needs: a change to the README, examples/ or nix/ does not rebuild the binary.
-  # tests/ is a workspace member, so its manifest (and the targets it names) must be present for
-  # cargo to load the workspace, even though nothing from it is built here.
-  src = lib.fileset.toSource {
-    root = ../.;
-    fileset = lib.fileset.unions [
-      ../Cargo.toml
-      ../Cargo.lock
-      ../agent
-      ../tests
-      ../systemd/enlist.service
-    ];
+  src = lib.cleanSourceWith {
+    name = "enlist-source";
+    src = ../.;
+    filter = kept;
   };
 
   cargoLock.lockFile = ../Cargo.lock;

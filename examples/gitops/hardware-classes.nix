@@ -1,6 +1,10 @@
 # Settings derived from what each machine registered (`config.enlist.node`, set by
 # enlist.lib.nodeModule from cluster-nodes/fleet.nix). The classes are this repository's choice,
 # not enlist's: change the thresholds, add your own.
+#
+# Every class boots the same way, so each node is a configuration that builds: the root file
+# system and the EFI system partition by label, as the NixOS manual's installation partitions a
+# disk (`mkfs.ext4 -L nixos`, `mkfs.fat -F 32 -n boot`), and systemd-boot.
 { config, lib, ... }:
 let
   node = config.enlist.node;
@@ -33,6 +37,24 @@ in
 
   config = {
     cluster.storageClass = storageClass;
+
+    # Every model registered here boots UEFI. A class of machines that boots legacy BIOS would
+    # set `boot.loader.grub.devices` (the disk, by id) instead of systemd-boot and /boot.
+    fileSystems."/" = lib.mkDefault {
+      device = "/dev/disk/by-label/nixos";
+      fsType = "ext4";
+    };
+    fileSystems."/boot" = lib.mkDefault {
+      device = "/dev/disk/by-label/boot";
+      fsType = "vfat";
+      # The ESP holds systemd-boot's random seed: readable by root only.
+      options = [
+        "fmask=0077"
+        "dmask=0077"
+      ];
+    };
+    boot.loader.systemd-boot.enable = lib.mkDefault true;
+    boot.loader.efi.canTouchEfiVariables = lib.mkDefault true;
 
     # One build job per two hardware threads, at least one.
     nix.settings.max-jobs = lib.mkDefault (lib.max 1 (node.cpu.threads / 2));

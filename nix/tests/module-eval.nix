@@ -265,10 +265,68 @@ let
     openssh = lib.recursiveUpdate base { services.openssh.enable = true; };
     hostKeysOnly = lib.recursiveUpdate base { services.openssh.generateHostKeys = true; };
   };
-in
-{
-  inherit tokenFile appKeyFile;
+
+  # What each scenario must do, for `nix flake check` (the root flake's checks.<system>.module):
+  # accepted without a failed assertion, or refused — by an assertion whose message names the
+  # option, or by the module system itself (a type error; which one depends on the nixpkgs lib:
+  # newer ones reject some values by type that older ones leave to an assertion). The Rust tests
+  # (tests/e2e/nixos_module.rs) check the details: units, messages, credentials.
+  accepted = [
+    "enabled"
+    "disabled"
+    "timerOff"
+    "timerEvery30min"
+    "slowRequests"
+    "app"
+    "knownKeys"
+    "openssh"
+    "hostKeysOnly"
+  ];
+  refused = {
+    missingRepo = "services.enlist.settings.repo";
+    badRepo = "services.enlist.settings.repo";
+    storeToken = "services.enlist.tokenFile";
+    relativeToken = "services.enlist.tokenFile";
+    pathLiteralToken = "services.enlist.tokenFile";
+    stateDirMoved = "services.enlist.settings.state_dir";
+    appAndToken = "services.enlist";
+    noCredential = "services.enlist";
+    appWithoutKey = "services.enlist.githubApp.keyFile";
+    installationWithoutApp = "services.enlist.githubApp.installationId";
+    storeAppKey = "services.enlist.githubApp.keyFile";
+    pathLiteralAppKey = "services.enlist.githubApp.keyFile";
+    emptyAppId = "services.enlist.githubApp.id";
+    blankAppId = "services.enlist.githubApp.id";
+    typoKey = "services.enlist.settings.base_brach";
+    tokenInSettings = "services.enlist.settings.token";
+    appKeyInSettings = "services.enlist.settings.github_app_private_key";
+    tokenFileInSettings = "services.enlist.settings.token_file";
+    appKeyFileInSettings = "services.enlist.settings.github_app_key_file";
+  };
   observed = lib.mapAttrs (_: observe) scenarios;
+  failures =
+    lib.concatMap (
+      name:
+      lib.optional (
+        observed.${name} ? evaluationFailed || observed.${name}.failedAssertions != [ ]
+      ) "${name} should be accepted: ${builtins.toJSON observed.${name}}"
+    ) accepted
+    ++ lib.concatLists (
+      lib.mapAttrsToList (
+        name: option:
+        lib.optional (
+          !(observed.${name} ? evaluationFailed)
+          && !(lib.any (lib.hasInfix option) observed.${name}.failedAssertions)
+        ) "${name} should be refused naming ${option}: ${builtins.toJSON observed.${name}}"
+      ) refused
+    );
+in
+assert lib.sort lib.lessThan (accepted ++ lib.attrNames refused)
+  == lib.sort lib.lessThan (lib.attrNames scenarios);
+{
+  inherit tokenFile appKeyFile observed;
+  # True, or a throw listing every scenario that did not do what it should.
+  check = failures == [ ] || throw "nix/tests/module-eval.nix:\n${lib.concatStringsSep "\n" failures}";
   # Not caught: `-A raw.NAME` fails with the module system's own message.
   raw = lib.mapAttrs (_: s: builtins.deepSeq (result s) (result s)) scenarios;
 }

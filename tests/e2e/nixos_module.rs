@@ -472,6 +472,7 @@ fn flake_lib_builds_each_node_from_its_own_facts() {
         .arg("--arg")
         .arg("fleet")
         .arg(example.join("cluster-nodes/fleet.nix"))
+        .args(["-A", "observed"])
         .output()
         .expect("nix-instantiate runs");
     assert!(
@@ -509,6 +510,21 @@ fn flake_lib_builds_each_node_from_its_own_facts() {
             _ => "small",
         };
         assert_eq!(host["storageClass"], class, "{}", doc.hostname);
+        // A configuration that builds (issue 23): the root file system and the ESP by label,
+        // systemd-boot, so neither of a real toplevel's checks (root file system, GRUB devices)
+        // stops it.
+        assert_eq!(host["rootFileSystem"], true, "{}", doc.hostname);
+        assert_eq!(host["bootable"], true, "{}", doc.hostname);
+        assert_eq!(
+            host["fileSystems"],
+            serde_json::json!({
+                "/": {"device": "/dev/disk/by-label/nixos", "fsType": "ext4"},
+                "/boot": {"device": "/dev/disk/by-label/boot", "fsType": "vfat"},
+            }),
+            "{}",
+            doc.hostname
+        );
+        assert_eq!(host["systemdBoot"], true, "{}", doc.hostname);
         ids.push(doc.node_id.as_str().to_owned());
         if doc.system.vendor.as_deref() == Some("Supermicro") {
             supermicro.push(doc.hostname.clone());
@@ -526,6 +542,31 @@ fn flake_lib_builds_each_node_from_its_own_facts() {
     // Refused: two nodes under one hostname, and a module overwriting the registered facts.
     assert_eq!(result["duplicateHostnames"], false);
     assert_eq!(result["overwriteRefused"], false);
+
+    // The refusal names the node's own file (nodeModule's `_file`), not `<unknown-file>`.
+    let out = Command::new("nix-instantiate")
+        .args(["--eval", "--strict", "--json"])
+        .arg(repo().join("nix/tests/fleet-eval.nix"))
+        .arg("--arg")
+        .arg("lib")
+        .arg(format!("import {}", lib.display()))
+        .arg("--arg")
+        .arg("fleet")
+        .arg(example.join("cluster-nodes/fleet.nix"))
+        .args(["-A", "raw.overwrite"])
+        .output()
+        .expect("nix-instantiate runs");
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{error}");
+    assert!(error.contains("`enlist.node' is read-only"), "{error}");
+    let node = &result["byHostname"]["r640-a01"]["nodeId"];
+    let node = node.as_str().expect("r640-a01's node id");
+    assert!(
+        error.contains(&format!(
+            "In `cluster-nodes/{node}/node.yaml (enlist.lib.nodeModule)'"
+        )),
+        "{error}"
+    );
 }
 
 /// Issue 23: `services.enlist.settings` holds only keys the binary accepts (`nix/config-keys.nix`,
@@ -663,4 +704,32 @@ fn module_orders_enlist_after_ssh_host_key_generation() {
         !after.iter().any(|u| u.starts_with("sshd")),
         "without OpenSSH: {after:?}"
     );
+}
+
+/// Issue 23: the root flake's `checks` run the Nix evaluation tests for users with a current Nix
+/// (`nix flake check`): on every system, the package plus the module, fleet and `nix run`
+/// evaluations, each passing (`nix/tests/flake-checks.nix` forces each wrapped test; a failing one
+/// throws its message).
+#[test]
+fn flake_checks_run_the_nix_evaluation_tests() {
+    let Some(lib) = nixpkgs_lib("flake_checks_run_the_nix_evaluation_tests") else {
+        return;
+    };
+    let out = Command::new("nix-instantiate")
+        .args(["--eval", "--strict", "--json"])
+        .arg(repo().join("nix/tests/flake-checks.nix"))
+        .arg("--arg")
+        .arg("lib")
+        .arg(format!("import {}", lib.display()))
+        .output()
+        .expect("nix-instantiate runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let checks: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let expected = serde_json::json!(["enlist", "flake-apps", "fleet-eval", "module-eval"]);
+    assert_eq!(checks["x86_64-linux"], expected);
+    assert_eq!(checks["aarch64-linux"], expected);
 }
