@@ -10,6 +10,7 @@ mod auto_merge;
 mod boot;
 mod crash;
 mod faults;
+mod gate;
 mod hardening;
 mod matrix;
 mod nixos_module;
