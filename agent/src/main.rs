@@ -382,10 +382,7 @@ fn gate_command(args: GateArgs, env: &config::Env) -> Result<(), Failure> {
         && let Err(e) = &result
     {
         // The log says it too (main logs every error); the annotation puts it on the PR's checks.
-        print_stdout(&format!(
-            "::error title=enlist gate::{}\n",
-            e.to_string().replace('%', "%25").replace('\n', "%0A")
-        ))?;
+        print_stdout(&gate::render::error_annotation(&e.to_string()))?;
     }
     let outcome = result?;
     log::debug!("{} requests", outcome.counts.requests);

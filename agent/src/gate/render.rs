@@ -88,6 +88,13 @@ pub fn github(verdict: &Verdict) -> String {
     out
 }
 
+/// An `::error` annotation for a run that could not decide (the head moved, GitHub failed).
+pub fn error_annotation(message: &str) -> String {
+    let mut out = String::new();
+    annotation(&mut out, "error", None, None, "enlist gate", message);
+    out
+}
+
 /// The job summary (`$GITHUB_STEP_SUMMARY`): the headline, a table of the files, the reviews.
 pub fn markdown(verdict: &Verdict) -> String {
     let mut out = String::new();
