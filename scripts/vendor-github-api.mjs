@@ -43,6 +43,14 @@ const OPERATIONS = [
   ["get", "/repos/{owner}/{repo}/installation"],
   ["post", "/app/installations/{installation_id}/access_tokens"],
   ["delete", "/installation/token"],
+  // `enlist gate`: the PR's files, its reviews and each reviewer's permission (read only).
+  ["get", "/repos/{owner}/{repo}/pulls/{pull_number}/files"],
+  ["get", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"],
+  ["get", "/repos/{owner}/{repo}/collaborators/{username}/permission"],
+  // `enlist doctor`: the base branch's rules (rulesets, classic protection) and the token's user.
+  ["get", "/repos/{owner}/{repo}/rules/branches/{branch}"],
+  ["get", "/repos/{owner}/{repo}/branches/{branch}/protection"],
+  ["get", "/user"],
 ];
 
 // Prose and vendor extensions: not part of the machine-readable contract.

@@ -47,6 +47,11 @@ pub enum Command {
     Sync(SyncArgs),
     /// Export nodes (joined with the inventory) as CSV or JSON lines, for DuckDB.
     Export(ExportArgs),
+    /// The required check: pass a pull request that is one machine's own registration, or that a
+    /// person approved; fail every other (runs in the GitOps repo's CI, reads only).
+    Gate(GateArgs),
+    /// Check the GitOps repository's setup for a node configuration (reads only).
+    Doctor(DoctorArgs),
     /// Print a shell completion script.
     Completions {
         /// Shell.
@@ -254,4 +259,83 @@ pub struct ExportArgs {
     /// exit 1 (naming the nodes that differ) when it is stale.
     #[arg(long, value_name = "FILE")]
     pub check: Option<PathBuf>,
+}
+
+/// Report formats of `gate`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GateFormat {
+    /// Terminal text.
+    Text,
+    /// One JSON object.
+    Json,
+    /// GitHub Actions annotations, and the report in the job summary ($GITHUB_STEP_SUMMARY).
+    Github,
+}
+
+/// `enlist gate`.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// GitOps repository (default: $GITHUB_REPOSITORY).
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+    /// Pull request number (default: the pull request of the event at $GITHUB_EVENT_PATH).
+    #[arg(long, value_name = "N")]
+    pub pr: Option<u64>,
+    /// GitHub API URL (default: $GITHUB_API_URL, else https://api.github.com).
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// File holding the token (default: $CREDENTIALS_DIRECTORY/github-token, else $GITHUB_TOKEN;
+    /// it needs pull requests: read and contents: read).
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Where registrations live, as the nodes are configured ({operator}, {node_id},
+    /// {hostname}; default cluster-nodes/{node_id}/node.yaml).
+    #[arg(long, value_name = "T")]
+    pub path_template: Option<String>,
+    /// The nodes' branch prefix (default enlist/).
+    #[arg(long, value_name = "P")]
+    pub branch_prefix: Option<String>,
+    /// Also pass a machine's update of its own node.yaml when its identity and SSH host keys are
+    /// unchanged.
+    #[arg(long)]
+    pub allow_updates: bool,
+    /// Hardware inventory CSV: a registration's machine (serial or a MAC) must be in it.
+    #[arg(long, value_name = "CSV")]
+    pub inventory: Option<PathBuf>,
+    /// House column names and status words for the inventory.
+    #[arg(long, value_name = "YAML", requires = "inventory")]
+    pub inventory_map: Option<PathBuf>,
+    /// A login the nodes authenticate as (a machine user's token): its approvals never count.
+    /// Repeatable.
+    #[arg(long = "machine-login", value_name = "LOGIN")]
+    pub machine_logins: Vec<String>,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: GateFormat,
+}
+
+/// `enlist doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Config file (default /etc/enlist/config.yaml, or $ENLIST_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// GitOps repository (else `repo` from the config).
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+    /// GitHub API URL (GitHub Enterprise: https://HOST/api/v3).
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// File holding the GitHub token.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Check as this GitHub App (its App id or client id) instead of with a token.
+    #[arg(long, value_name = "ID")]
+    pub github_app_id: Option<crate::config::AppId>,
+    /// The GitHub App's private key, PEM.
+    #[arg(long, value_name = "PATH")]
+    pub github_app_key_file: Option<PathBuf>,
+    /// Machine-readable output on stdout.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -1176,7 +1176,10 @@ fn token_source(token_file: Option<&Path>, env: &Env) -> Option<TokenSource> {
 }
 
 /// The token from its [`token_source`], if any.
-fn resolve_token(token_file: Option<&Path>, env: &Env) -> Result<Option<Token>, ConfigError> {
+pub(crate) fn resolve_token(
+    token_file: Option<&Path>,
+    env: &Env,
+) -> Result<Option<Token>, ConfigError> {
     let raw = match token_source(token_file, env) {
         None => return Ok(None),
         Some(TokenSource::File(path) | TokenSource::Credential(path)) => {
@@ -1237,7 +1240,7 @@ fn warn_if_shared(path: &Path, what: &str) {
     }
 }
 
-fn parse_repo(raw: &str) -> Result<RepoName, String> {
+pub(crate) fn parse_repo(raw: &str) -> Result<RepoName, String> {
     let reason = || "expected OWNER/NAME (letters, digits, '.', '_', '-')".to_owned();
     let (owner, name) = raw.trim().split_once('/').ok_or_else(reason)?;
     let ok = |s: &str| {
@@ -1257,7 +1260,7 @@ fn parse_repo(raw: &str) -> Result<RepoName, String> {
     }
 }
 
-fn validate_api_url(raw: &str) -> Result<String, String> {
+pub(crate) fn validate_api_url(raw: &str) -> Result<String, String> {
     let trimmed = raw.trim().trim_end_matches('/');
     let uri: http::Uri = trimmed
         .parse()
@@ -1301,7 +1304,7 @@ fn validate_operator(raw: &str) -> Result<String, String> {
     }
 }
 
-fn validate_branch(raw: &str) -> Result<String, String> {
+pub(crate) fn validate_branch(raw: &str) -> Result<String, String> {
     let ok = !raw.is_empty()
         && !raw.starts_with(['/', '-', '.'])
         && !raw.contains("..")

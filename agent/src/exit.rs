@@ -2,8 +2,10 @@
 //! 69/73/75; every other code is final until the next boot (or the timer's next run). `main` maps every failure through here; registration errors through
 //! [`of_register`], which the end-to-end tests also use to assert the documented codes.
 
+use crate::doctor::DoctorError;
 use crate::facts::FactsError;
 use crate::forge::{AppError, ForgeError};
+use crate::gate::GateError;
 use crate::register::RegisterError;
 use crate::register::planner::PlanError;
 use crate::register::readiness::NotReady;
@@ -94,5 +96,47 @@ pub fn of_sync(error: &SyncError) -> u8 {
         | SyncError::Temporary { .. } => TEMPFAIL,
         SyncError::Database { .. } => SOFTWARE,
         SyncError::Runtime(_) => OSERR,
+    }
+}
+
+/// The exit code of a GitHub error in `gate` and `doctor`, which run in CI or at a terminal: no
+/// readiness wait, so an unreachable GitHub is 69 at once; 77 when the token is refused.
+fn of_forge_read(error: &ForgeError) -> u8 {
+    match error {
+        ForgeError::Unauthorized { .. } | ForgeError::Forbidden { .. } => NOPERM,
+        ForgeError::NotFound { .. } | ForgeError::Client(_) => CONFIG,
+        ForgeError::Transport { .. } => UNAVAILABLE,
+        ForgeError::RateLimited { .. }
+        | ForgeError::Server { .. }
+        | ForgeError::RunTimeout { .. } => TEMPFAIL,
+        ForgeError::Unexpected { .. } | ForgeError::TooLarge { .. } => PROTOCOL,
+        ForgeError::App(AppError::Sign(_)) => SOFTWARE,
+        ForgeError::App(AppError::JwtRejected { .. } | AppError::MintRefused { .. }) => NOPERM,
+        ForgeError::App(AppError::NotInstalled { .. } | AppError::InstallationNotFound { .. }) => {
+            CONFIG
+        }
+    }
+}
+
+/// The exit code of a `gate` run that could not decide (SPEC §5c: 64 usage, 69/75 GitHub
+/// unavailable or rate limited, 77 the token cannot read the pull request). A decided run exits
+/// 0 (pass) or [`FINDINGS`] (fail).
+pub fn of_gate(error: &GateError) -> u8 {
+    match error {
+        GateError::Usage(_) | GateError::Inventory(_) => USAGE,
+        GateError::Config(_) => CONFIG,
+        GateError::PullNotFound { .. } => NOPERM,
+        GateError::HeadMoved { .. } => TEMPFAIL,
+        GateError::Forge(e) => of_forge_read(e),
+        GateError::NoProgress => SOFTWARE,
+    }
+}
+
+/// The exit code of a `doctor` run that could not check (a refused credential is a ✘ line and
+/// exit [`FINDINGS`], not an error).
+pub fn of_doctor(error: &DoctorError) -> u8 {
+    match error {
+        DoctorError::Config(_) => CONFIG,
+        DoctorError::Forge(e) => of_forge_read(e),
     }
 }

@@ -14,6 +14,8 @@
 //! | `enlist register`: the pure decision, executing it, readiness, PR text | [`register`] ([`register::planner`], [`register::readiness`], [`register::live`], [`register::pr`]) |
 //! | marker and lock in the state dir, `enlist status` | [`register::marker`], [`register::lock`], [`register::status`] |
 //! | reconcile in CI | [`reconcile`] |
+//! | the required check in CI: machine change or a person's approval | [`gate`] ([`gate::verdict`]) |
+//! | the setup check of a repository | [`doctor`] |
 //! | untrusted input: size caps, bounded YAML | [`input`] |
 //! | the registry as a database, CSV/JSON lines export | [`mod@sync`], [`export`] |
 //! | logging, journald events, sd_notify | [`logging`] |
@@ -26,11 +28,13 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod doctor;
 pub mod document;
 pub mod exit;
 pub mod export;
 pub mod facts;
 pub mod forge;
+pub mod gate;
 pub mod hash;
 pub mod identity;
 pub mod input;

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 use enlist::cli::{
-    Cli, Command, ExportArgs, ExportFormat, FactsArgs, FactsFormat, ReconcileArgs, ReconcileFormat,
-    RegisterArgs, SyncArgs,
+    Cli, Command, DoctorArgs, ExportArgs, ExportFormat, FactsArgs, FactsFormat, GateArgs,
+    GateFormat, ReconcileArgs, ReconcileFormat, RegisterArgs, SyncArgs,
 };
 use enlist::config::{self, ConfigError, Flags, Overrides, RegisterConfig};
 use enlist::document::NodeDocument;
@@ -40,6 +40,16 @@ enum Failure {
     Sync(#[from] SyncError),
     #[error(transparent)]
     Export(#[from] enlist::export::ExportError),
+    #[error(transparent)]
+    Gate(#[from] enlist::gate::GateError),
+    #[error(transparent)]
+    Doctor(#[from] enlist::doctor::DoctorError),
+    /// `gate` decided: the pull request needs a person (the report was printed).
+    #[error("gate: {0}")]
+    NeedsPerson(String),
+    /// `doctor` found something to fix (the lines were printed).
+    #[error("doctor: {0}")]
+    NotSetUp(String),
     /// The report was printed; this only sets the exit status.
     #[error("reconcile: {0}")]
     Findings(String),
@@ -62,7 +72,12 @@ fn exit_code(failure: &Failure) -> u8 {
         Failure::Marker(_) => exit::CANTCREAT,
         // Every reconcile error is a wrong path or a malformed input file the caller passed.
         Failure::Reconcile(_) => exit::USAGE,
-        Failure::Findings(_) | Failure::Stale(_) => exit::FINDINGS,
+        Failure::Findings(_)
+        | Failure::Stale(_)
+        | Failure::NeedsPerson(_)
+        | Failure::NotSetUp(_) => exit::FINDINGS,
+        Failure::Gate(e) => exit::of_gate(e),
+        Failure::Doctor(e) => exit::of_doctor(e),
         Failure::Output(_) => exit::OSERR,
         Failure::Usage(_) => exit::USAGE,
         Failure::Register(e) => exit::of_register(e),
@@ -133,6 +148,8 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Reconcile(args) => reconcile_command(&args),
         Command::Sync(args) => sync_command(&args, &env),
         Command::Export(args) => export_command(&args),
+        Command::Gate(args) => gate_command(args, &env),
+        Command::Doctor(args) => doctor_command(args, &env),
     }
 }
 
@@ -350,6 +367,112 @@ fn export_command(args: &ExportArgs) -> Result<(), Failure> {
             Ok(())
         }
         Some(stale) => Err(Failure::Stale(stale)),
+    }
+}
+
+/// `enlist gate`: the required check (SPEC §5c). Prints the verdict; exit 0 pass, 1 fail.
+fn gate_command(args: GateArgs, env: &config::Env) -> Result<(), Failure> {
+    use enlist::gate;
+    let options = gate::Options::resolve(
+        &gate::Args {
+            repo: args.repo,
+            pr: args.pr,
+            api_url: args.api_url,
+            token_file: args.token_file,
+            path_template: args.path_template,
+            branch_prefix: args.branch_prefix,
+            allow_updates: args.allow_updates,
+            inventory: args.inventory,
+            inventory_map: args.inventory_map,
+            machine_logins: args.machine_logins,
+        },
+        env,
+    )?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Failure::Output)?;
+    let clock = std::sync::Arc::new(enlist::clock::SystemClock::default());
+    let result = runtime.block_on(gate::run(&options, clock));
+    if args.format == GateFormat::Github
+        && let Err(e) = &result
+    {
+        // The log says it too (main logs every error); the annotation puts it on the PR's checks.
+        print_stdout(&gate::render::error_annotation(&e.to_string()))?;
+    }
+    let outcome = result?;
+    log::debug!("{} requests", outcome.counts.requests);
+    let verdict = &outcome.verdict;
+    match args.format {
+        GateFormat::Text => print_stdout(&gate::render::text(verdict))?,
+        GateFormat::Json => print_stdout(&gate::render::json(verdict))?,
+        GateFormat::Github => {
+            print_stdout(&gate::render::github(verdict))?;
+            write_step_summary(env, &gate::render::markdown(verdict))?;
+        }
+    }
+    if verdict.pass {
+        Ok(())
+    } else {
+        Err(Failure::NeedsPerson(format!(
+            "pull request #{} needs a person: each file above says why; a person with write \
+             access approving its current head passes it",
+            verdict.pr
+        )))
+    }
+}
+
+/// Appends `markdown` to the job summary (`$GITHUB_STEP_SUMMARY`), when there is one.
+fn write_step_summary(env: &config::Env, markdown: &str) -> Result<(), Failure> {
+    let Some(path) = env.get("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        log::debug!("no GITHUB_STEP_SUMMARY: the job summary is not written");
+        return Ok(());
+    };
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(markdown.as_bytes()))
+        .map_err(Failure::Output)
+}
+
+/// `enlist doctor`: the setup check (SPEC §5c). Exit 0 when nothing is ✘, 1 otherwise.
+fn doctor_command(args: DoctorArgs, env: &config::Env) -> Result<(), Failure> {
+    let overrides = Overrides {
+        config: args.config,
+        target: None,
+        flags: Flags {
+            repo: args.repo,
+            api_url: args.api_url,
+            token_file: args.token_file,
+            github_app_id: args.github_app_id,
+            github_app_key_file: args.github_app_key_file,
+            ..Flags::default()
+        },
+    };
+    let cfg = RegisterConfig::resolve(&overrides, env)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Failure::Output)?;
+    let clock = std::sync::Arc::new(enlist::clock::SystemClock::default());
+    let report = runtime.block_on(enlist::doctor::run(&cfg, clock))?;
+    log::debug!(
+        "{} requests ({} writes)",
+        report.counts.requests,
+        report.counts.writes
+    );
+    print_stdout(&if args.json {
+        enlist::doctor::json(&report.lines)
+    } else {
+        enlist::doctor::text(&report.lines)
+    })?;
+    if enlist::doctor::healthy(&report.lines) {
+        Ok(())
+    } else {
+        Err(Failure::NotSetUp(
+            "fix the ✘ lines above, then run it again".to_owned(),
+        ))
     }
 }
 

@@ -72,11 +72,12 @@ fn reference_sections() -> Roff {
         (
             exit::OK,
             "registered, already registered, pull request pending or rejected, dry run done, \
-             reconcile passed, sync or export done",
+             reconcile passed, sync or export done, gate passed, doctor found nothing to fix",
         ),
         (
             exit::FINDINGS,
-            "reconcile found invalid files or rows or duplicate identities (or gaps, with --strict)",
+            "reconcile found invalid files or rows or duplicate identities (or gaps, with --strict); \
+             gate: the pull request needs a person; doctor: something to fix",
         ),
         (
             exit::USAGE,
@@ -108,7 +109,7 @@ fn reference_sections() -> Roff {
         (
             exit::TEMPFAIL,
             "temporary failure (rate limit past the budget, persistent 5xx): retry later; for \
-             sync, another sync of the same selection holds the lease, or the database kept \
+             gate, also the head moved while gating; for sync, another sync of the same selection holds the lease, or the database kept \
              aborting the transaction or reported a temporary failure",
         ),
         (exit::PROTOCOL, "GitHub answered something unexpected"),
@@ -196,7 +197,8 @@ fn reference_sections() -> Roff {
     roff.control("SH", ["SEE ALSO"]);
     roff.text([roman(
         "enlist-facts(1), enlist-register(1), enlist-status(1), enlist-reconcile(1), \
-         enlist-sync(1), enlist-export(1), systemctl(1), journalctl(1); the README of \
+         enlist-gate(1), enlist-doctor(1), enlist-sync(1), enlist-export(1), systemctl(1), \
+         journalctl(1); the README of \
          https://github.com/enlist-dev/enlist",
     )]);
     roff

@@ -18,6 +18,7 @@ mod crash;
 mod example_repo;
 mod export_nix;
 mod faults;
+mod gate;
 mod hardening;
 mod matrix;
 mod nixos_module;

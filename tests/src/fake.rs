@@ -36,6 +36,7 @@ use crate::graphql;
 use crate::openapi::Spec;
 
 pub mod app;
+pub mod trust;
 
 /// One request as the fake saw it.
 #[derive(Clone, Debug, PartialEq)]
@@ -291,6 +292,8 @@ pub struct State {
     pub app: Option<app::App>,
     /// Bytes of [`FaultKind::Flood`] bodies the client accepted before it stopped reading.
     pub flooded_bytes: u64,
+    /// What `enlist gate` and `enlist doctor` read: reviews, access, protection ([`trust`]).
+    pub trust: trust::Trust,
     next_number: u64,
     next_id: u64,
     commit_counter: u64,
@@ -334,6 +337,7 @@ impl State {
             link_base: String::new(),
             app: None,
             flooded_bytes: 0,
+            trust: trust::Trust::default(),
             next_number: 1,
             next_id: 1000,
             commit_counter: 0,
@@ -382,6 +386,7 @@ impl State {
     /// Creates a branch at the default branch head (test arrangement).
     pub fn create_branch(&mut self, branch: &str) {
         let head = self.branches[&self.default_branch].clone();
+        self.trust.forked(branch, &head);
         self.branches.insert(branch.to_owned(), head);
     }
 
@@ -831,6 +836,7 @@ impl Respond for Responder {
             violations.retain(|v| !v.contains("not an operation of the GitHub REST description"));
         }
         let answer = answer(&mut state, &method, &path, &query, body.as_ref(), &headers);
+        let scopes = trust::scopes_header(&state, &headers);
         if is_graphql || (answer.body.is_null() && answer.status >= 500) {
             // Outage bodies are not JSON on the real API either; nothing to check.
         } else {
@@ -864,6 +870,9 @@ impl Respond for Responder {
             template = template.set_body_json(&answer.body);
         }
         template = template.insert_header("x-github-api-version-selected", "2022-11-28");
+        if let Some((name, value)) = scopes {
+            template = template.insert_header(name.as_str(), value.as_str());
+        }
         for (k, v) in answer.headers {
             template = template.insert_header(k.as_str(), v.as_str());
         }
@@ -1047,6 +1056,9 @@ fn route(
             "POST" => graphql_request(state, body.unwrap_or(&Value::Null)),
             _ => not_found("graphql"),
         };
+    }
+    if let Some(answer) = trust::route(state, method, path, query, bearer) {
+        return answer;
     }
     let prefix = format!("/repos/{}/{}", state.owner, state.name);
     let Some(rest) = path.strip_prefix(&prefix) else {
@@ -1313,6 +1325,7 @@ fn get_repo(state: &State) -> Answer {
     repo["private"] = json!(true);
     repo["id"] = json!(state.repo_id);
     repo["language"] = json!("Nix");
+    repo["allow_auto_merge"] = json!(state.allow_auto_merge);
     Answer::json(200, repo)
 }
 
@@ -1355,6 +1368,7 @@ fn create_ref(state: &mut State, body: &Value) -> Answer {
         );
     }
     state.branches.insert(branch.to_owned(), sha.to_owned());
+    state.trust.forked(branch, sha);
     Answer::json(201, ref_json(state, branch, sha))
 }
 
@@ -1384,6 +1398,7 @@ fn update_ref(state: &mut State, branch: &str, body: &Value) -> Answer {
         );
     }
     state.branches.insert(branch.to_owned(), sha.to_owned());
+    state.trust.forked(branch, sha);
     Answer::json(200, ref_json(state, branch, sha))
 }
 
@@ -1541,6 +1556,7 @@ fn pull_json(state: &State, pull: &Pull, full: bool) -> Value {
             })
         }
     };
+    trust::decorate_pull(state, pull, &mut p);
     p
 }
 

@@ -17,6 +17,8 @@ use http::{HeaderMap, Method};
 use octocrab::Octocrab;
 use serde_json::{Value, json};
 
+pub mod trust;
+
 use super::app::{self, AppError, GitHubApp};
 use super::ratelimit::{self, LimitSignals};
 use super::{

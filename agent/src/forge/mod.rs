@@ -12,6 +12,10 @@ pub mod ratelimit;
 use std::time::Duration;
 
 pub use app::{AppError, GitHubApp};
+pub use github::trust::{
+    Access, Account, Blob, ChangedFile, GatePull, Installation, MAX_PR_FILES, Protection, Readable,
+    RepoSettings, Review,
+};
 pub use github::{
     Credentials, GitHub, GitHubOptions, MAX_PAGES, MAX_RESPONSE_BYTES, PER_PAGE, RequestCounts,
     graphql_path,

@@ -103,7 +103,7 @@ fn md_columns(report: &Report) -> String {
 
 /// A value from a file in plain text (the text format, annotations): on one line, without
 /// control or invisible characters ([`markdown::one_line`]).
-fn plain(value: &str) -> String {
+pub(crate) fn plain(value: &str) -> String {
     markdown::one_line(value)
 }
 
@@ -113,7 +113,7 @@ fn plain(value: &str) -> String {
 /// words never do either; a value from a file might (a serial `##[error]x`, a directory named
 /// `::warning::x`), so both are broken up with a percent escape as the runner's own escapes look:
 /// `##[` → `#%23[`, a leading `::` → `%3A:`. Values are on one line already ([`plain`]).
-pub(super) fn log_safe(text: &str) -> String {
+pub(crate) fn log_safe(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
         let body = line.trim_start();
@@ -532,7 +532,7 @@ fn missing_what(m: &super::report::MissingRegistration) -> String {
 
 /// [`Prose`] in Markdown: enlist's words as written (in a table, `|` escaped), every value as a
 /// code span ([`markdown::table_code`] in a table cell, else [`markdown::code`]).
-fn md_prose(prose: &Prose, in_table: bool) -> String {
+pub(crate) fn md_prose(prose: &Prose, in_table: bool) -> String {
     let mut out = String::with_capacity(prose.len() + 16);
     for piece in prose.pieces() {
         match piece {
@@ -878,7 +878,7 @@ fn gh_property(value: &str) -> String {
     gh_data(value).replace(':', "%3A").replace(',', "%2C")
 }
 
-fn annotation(
+pub(crate) fn annotation(
     out: &mut String,
     level: &str,
     file: Option<&str>,

@@ -98,6 +98,8 @@ pub struct App {
     pub installed: bool,
     /// What the installation was granted.
     pub granted: BTreeMap<String, String>,
+    /// `selected` (the default) or `all`: the owner's repositories the installation covers.
+    pub repository_selection: String,
     /// Tokens minted, in order.
     pub tokens: Vec<IssuedToken>,
     /// JWTs received, in order.
@@ -122,6 +124,7 @@ impl App {
             installation_id: INSTALLATION_ID,
             installed: true,
             granted: readme_permissions(),
+            repository_selection: "selected".to_owned(),
             tokens: Vec::new(),
             jwts: Vec::new(),
             clock: None,
@@ -310,6 +313,7 @@ fn needs(
         Some("pulls" | "issues") => "pull_requests",
         Some("commits") if segments.last() == Some(&"check-runs") => "checks",
         Some("commits") if segments.last() == Some(&"status") => "statuses",
+        Some("branches") if segments.last() == Some(&"protection") => "administration",
         _ => "metadata",
     };
     (Some(name.to_owned()), Some((permission, level)))
@@ -408,7 +412,7 @@ fn get_installation(state: &State) -> Answer {
     i["client_id"] = json!(app.client_id);
     i["app_slug"] = json!("enlist-fake");
     i["target_type"] = json!("Organization");
-    i["repository_selection"] = json!("selected");
+    i["repository_selection"] = json!(app.repository_selection);
     i["access_tokens_url"] = json!(format!(
         "https://api.github.com/app/installations/{}/access_tokens",
         app.installation_id
