@@ -15,6 +15,7 @@ mod boot;
 mod browser;
 mod cli;
 mod crash;
+mod docs;
 mod example_repo;
 mod export_nix;
 mod faults;
