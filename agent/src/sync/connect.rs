@@ -332,7 +332,11 @@ impl Target {
         }
         *last = Some(transport);
         drop(last);
-        log::log!(self.transport_level(transport), "{}", self.describe(transport));
+        log::log!(
+            self.transport_level(transport),
+            "{}",
+            self.describe(transport)
+        );
     }
 
     /// How loudly [`Target::describe`] is logged: a warning where the connection is weaker than
@@ -400,13 +404,11 @@ impl Target {
         // Whether verification is skipped is said once the handshake happened ([`Target::announce`]):
         // under `prefer` the server may offer no TLS at all.
         let builder = match self.verify() {
-            Verify::Nothing => {
-                builder
-                    .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(Unverified {
-                        algorithms: provider.signature_verification_algorithms,
-                    }))
-            }
+            Verify::Nothing => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(Unverified {
+                    algorithms: provider.signature_verification_algorithms,
+                })),
             Verify::Full => builder.with_root_certificates(self.roots()?),
             Verify::Chain => {
                 let roots = Arc::new(self.roots()?);
@@ -573,7 +575,7 @@ impl Target {
         let text = error.to_string();
         if text.starts_with("authentication error") {
             SyncError::Auth { shown, message }
-        } else if text.contains("server does not support TLS") {
+        } else if message.contains("server does not support TLS") {
             // tokio-postgres: the server answered the SSLRequest with "no" and the URL requires
             // TLS (require, verify-ca, verify-full).
             SyncError::ServerWithoutTls {

@@ -135,7 +135,10 @@ impl Session {
         mut step: impl AsyncFnMut(&Transaction<'_>) -> Result<T, SyncError>,
     ) -> Result<T, SyncError> {
         let started = Instant::now();
-        let policy = Policy { budget, ..self.policy };
+        let policy = Policy {
+            budget,
+            ..self.policy
+        };
         let mut backoff = Backoff::new(policy, Jitter::new(self.jitter.next_u64()));
         loop {
             let error = if self.broken {
@@ -232,7 +235,10 @@ pub fn is_retryable(error: &SyncError) -> bool {
 
 /// The error after the budget ran out: what kept failing, and for how long.
 fn gave_up(error: SyncError, retries: u32, started: Instant, during: &'static str) -> SyncError {
-    let after = format!("gave up after {retries} retries in {:.1?}", started.elapsed());
+    let after = format!(
+        "gave up after {retries} retries in {:.1?}",
+        started.elapsed()
+    );
     match error {
         SyncError::Conflict { message, .. } | SyncError::Ambiguous { message, .. } => {
             SyncError::Conflict {

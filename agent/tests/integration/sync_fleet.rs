@@ -544,7 +544,11 @@ fn a_killed_sync_is_closed_as_abandoned_once_its_lease_expired() {
     let started = Instant::now();
     let out = db.sync(tree.path(), &[]);
     assert_exit(&out, 0, "sync after the crash");
-    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
     let err = stderr(&out);
     assert!(err.contains("closed run(s) 2 as abandoned"), "{err}");
     let runs = db.rows("SELECT id, status, error_codes FROM sync_runs ORDER BY id");

@@ -316,10 +316,7 @@ fn a_killed_migration_blocks_syncs_for_its_lifetime_and_says_a_schema_change_is_
         err.contains("a schema change is in progress (ci-runner-9 pid 77"),
         "{err}"
     );
-    assert!(
-        err.contains(&format!("applying version {latest}")),
-        "{err}"
-    );
+    assert!(err.contains(&format!("applying version {latest}")), "{err}");
     assert_eq!(db.scalar("SELECT ttl::TEXT FROM seen_ttl"), "00:00:07");
     assert_eq!(
         db.scalar("SELECT max(version) FROM schema_migrations"),
@@ -348,9 +345,8 @@ fn plaintext_is_called_plaintext_and_required_tls_from_a_server_without_it_names
     assert_exit(&out, 0, "prefer");
     let err = stderr(&out);
     assert!(
-        err.contains(
-            "enlist: warning: the database server at postgresql://postgres@127.0.0.1:"
-        ) && err.contains("offers no TLS, so sslmode=prefer fell back to a plaintext connection"),
+        err.contains("enlist: warning: the database server at postgresql://postgres@127.0.0.1:")
+            && err.contains("offers no TLS, so sslmode=prefer fell back to a plaintext connection"),
         "{err}"
     );
     assert!(!err.contains("over TLS"), "{err}");
@@ -440,8 +436,8 @@ fn a_missing_grant_fails_the_first_run_before_anything_is_recorded() {
 
 /// The README's query block that starts with `-- missing nodes`, one statement per `--` line.
 fn readme_queries() -> Vec<(String, String)> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     let block = readme
         .split("```sql\n")
         .find(|b| b.starts_with("-- missing nodes"))
