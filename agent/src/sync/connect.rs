@@ -1017,6 +1017,66 @@ mod tests {
     }
 
     #[test]
+    fn plaintext_is_never_described_as_tls_and_tls_never_as_plaintext() {
+        for mode in [
+            "disable",
+            "allow",
+            "prefer",
+            "require",
+            "verify-ca",
+            "verify-full",
+        ] {
+            let t = target(&format!("postgresql://u:pw@db.example/r?sslmode={mode}")).unwrap();
+            let plain = t.describe(Transport::Plaintext);
+            assert!(plain.contains("plaintext"), "{mode}: {plain}");
+            assert!(!plain.contains("over TLS"), "{mode}: {plain}");
+            assert!(!plain.contains("certificate"), "{mode}: {plain}");
+            for verify in [Verify::Nothing, Verify::Chain, Verify::Full] {
+                let tls = t.describe(Transport::Tls(verify));
+                assert!(tls.contains("over TLS"), "{mode}: {tls}");
+                assert!(!tls.contains("plaintext"), "{mode}: {tls}");
+            }
+        }
+        // Fell back without being asked to: a warning; asked for plaintext: information.
+        let prefer = target("postgresql://u@h/db").unwrap();
+        assert!(
+            prefer
+                .describe(Transport::Plaintext)
+                .contains("sslmode=prefer fell back to a plaintext connection")
+        );
+        assert_eq!(
+            prefer.transport_level(Transport::Plaintext),
+            log::Level::Warn
+        );
+        assert_eq!(
+            prefer.transport_level(Transport::Tls(Verify::Nothing)),
+            log::Level::Warn
+        );
+        let disable = target("postgresql://u@h/db?sslmode=disable").unwrap();
+        assert_eq!(
+            disable.transport_level(Transport::Plaintext),
+            log::Level::Info
+        );
+        let full = target("postgresql://u@h/db?sslmode=verify-full").unwrap();
+        assert_eq!(
+            full.transport_level(Transport::Tls(Verify::Full)),
+            log::Level::Info
+        );
+    }
+
+    #[test]
+    fn a_server_without_tls_is_the_servers_to_fix() {
+        let err = SyncError::ServerWithoutTls {
+            shown: "postgresql://u@h:5432/db?sslmode=require".into(),
+            mode: "require",
+        };
+        let text = err.to_string();
+        assert!(text.contains("the server must enable TLS"), "{text}");
+        assert!(!text.contains("sslrootcert="), "{text}");
+        assert!(!text.contains("verify-ca"), "{text}");
+    }
+
+    #[test]
     fn query_password_is_a_secret_too() {
         let t = target("postgresql://u@h/db?password=hunter22&sslmode=require").unwrap();
         assert_eq!(t.tls.mode, SslMode::Require);

@@ -377,3 +377,20 @@ pub fn holder() -> String {
         .unwrap_or_else(|_| format!("{:08x}", std::process::id()));
     format!("{host} pid {} #{random}", std::process::id())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_heartbeat_renews_three_times_per_lifetime() {
+        assert_eq!(
+            heartbeat_interval(Timing::default().ttl),
+            Duration::from_secs(10)
+        );
+        assert_eq!(heartbeat_interval(MIN_TTL), MIN_TTL / 3);
+        assert!(heartbeat_interval(Duration::ZERO) >= Duration::from_millis(100));
+        // A killed sync blocks the next one about a minute at most (SPEC §5b).
+        assert!(Timing::default().ttl <= Duration::from_secs(60));
+    }
+}

@@ -402,9 +402,10 @@ pub enum SyncError {
     },
     /// The lease expired during the run and was taken over.
     #[error(
-        "lost the sync lease of this selection during the run (it lasts {ttl_secs}s and was \
-         taken over); nothing was written: retry, and raise ENLIST_SYNC_LEASE_TTL_SECS if syncs \
-         take that long"
+        "lost the sync lease of this selection during the run: its heartbeat could not renew it \
+         for {ttl_secs}s (the database unreachable from it, or this process paused) and another \
+         sync took it over; this run stopped writing and is not the selection's latest: retry \
+         (raise ENLIST_SYNC_LEASE_TTL_SECS if the database is often out of reach that long)"
     )]
     LeaseLost {
         /// Lease lifetime.

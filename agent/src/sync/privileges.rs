@@ -18,7 +18,7 @@
 //! functions") — and enlist prints those exact `GRANT`s, plus the two statements that grant
 //! everything at once.
 
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 use super::SyncError;
 use super::connect::Target;
@@ -96,7 +96,7 @@ pub fn quote_ident(name: &str) -> String {
 
 /// Before a run: `Ok` when the current user has every privilege in [`NEEDED`], else
 /// [`SyncError::MissingGrants`] naming each missing one and its `GRANT`.
-pub async fn check(client: &Client, target: &Target) -> Result<(), SyncError> {
+pub async fn check(client: &impl GenericClient, target: &Target) -> Result<(), SyncError> {
     let rows = client
         .query(&missing_sql(), &[])
         .await

@@ -94,7 +94,11 @@ pub async fn sync(options: &Options) -> Result<Outcome, SyncError> {
     let ensured = schema::ensure(&mut session, &holder, options.lease).await;
     explain(&session, ensured).await?;
     // Every grant the run needs, before it starts: a missing one fails here, with the GRANT.
-    privileges::check(session.client(), &target).await?;
+    session
+        .transaction("checking the user's privileges", async |tx| {
+            privileges::check(tx, &target).await
+        })
+        .await?;
     phases.mark("schema");
     let lease = lease::acquire(
         &mut session,

@@ -122,9 +122,8 @@ impl Session {
         step: impl AsyncFnMut(&Transaction<'_>) -> Result<T, SyncError>,
     ) -> Result<T, SyncError> {
         let budget = self.policy.budget.min(LAST_WORDS_BUDGET);
-        if self.is_broken() {
-            self.reconnect(during).await?;
-        }
+        // A gone connection is replaced first (and waited for, within the budget).
+        self.broken = self.is_broken();
         self.transaction_within(budget, during, step).await
     }
 
