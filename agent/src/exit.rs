@@ -87,9 +87,12 @@ pub fn of_sync(error: &SyncError) -> u8 {
         | SyncError::SchemaNotCurrent { .. } => NOPERM,
         SyncError::TlsSetup { .. }
         | SyncError::Tls { .. }
+        | SyncError::ServerWithoutTls { .. }
         | SyncError::NoSuchDatabase { .. }
         | SyncError::SchemaTooNew { .. } => CONFIG,
         SyncError::LeaseHeld { .. }
+        | SyncError::SchemaChangeInProgress { .. }
+        | SyncError::ConnectionLost { .. }
         | SyncError::LeaseLost { .. }
         | SyncError::Conflict { .. }
         | SyncError::Ambiguous { .. }

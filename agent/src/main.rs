@@ -296,7 +296,8 @@ fn sync_command(args: &SyncArgs, env: &config::Env) -> Result<(), Failure> {
         .map_err(SyncError::Runtime)?;
     let (Some(nodes), Some(inventory)) = (&args.nodes, &args.inventory) else {
         // `--migrate` alone (clap requires --nodes and --inventory otherwise).
-        let found = runtime.block_on(sync::migrate_only(&database_url, retry))?;
+        let timing = sync::lease_timing(env)?;
+        let found = runtime.block_on(sync::migrate_only(&database_url, retry, timing))?;
         log::info!(
             "registry schema at version {} (was {found}); a role with SELECT, INSERT, UPDATE, \
              DELETE on its tables and USAGE on its sequence can sync now",

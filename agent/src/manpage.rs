@@ -132,8 +132,9 @@ fn reference_sections() -> Roff {
     roff.control("SH", ["ENVIRONMENT"]);
     let lease = crate::sync::lease::Timing::default();
     let ttl = format!(
-        "sync: how long a sync holds its selection's lease before another may take it over \
-         (default {})",
+        "sync: the lifetime of a sync's lease (its selection's, or the schema's while \
+         migrating); a heartbeat renews it every third of it, so it only runs out when a sync \
+         died: how long a killed sync blocks the next one (default {}, 1 to 3600)",
         lease.ttl.as_secs()
     );
     let wait = format!(

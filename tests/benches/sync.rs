@@ -13,7 +13,10 @@
 //!     cargo build --release -p enlist && cargo bench -p enlist-e2e --bench sync
 //!
 //! (`ENLIST_DB_TEST=1` makes a missing PostgreSQL an error instead of a skip;
-//! `ENLIST_BENCH_SIZES=10000` limits the sizes, `ENLIST_BENCH_SWEEP=0` skips the sweep.)
+//! `ENLIST_BENCH_SIZES=10000` limits the sizes, `ENLIST_BENCH_SWEEP=0` skips the sweep;
+//! `ENLIST_BENCH_BASELINE_BIN=PATH` also measures another enlist binary — say one built from
+//! `main` — on the same trees in the same run, and prints this binary's times as a ratio of
+//! its.)
 
 use std::fs;
 use std::path::Path;
@@ -26,6 +29,9 @@ const TARGET_RSS_KIB: u64 = 256 * 1024;
 /// Issue 7's targets at 10,000 nodes (first sync, unchanged resync).
 const TARGET_FIRST_10K: Duration = Duration::from_secs(5);
 const TARGET_RESYNC_10K: Duration = Duration::from_secs(2);
+/// Issue 29: after a sync is killed mid-run, the next one finishes within this (it waits for the
+/// dead sync's lease, 30 s by default, then syncs).
+const AFTER_KILL: Duration = Duration::from_secs(120);
 /// Rows per transaction tried by the sweep.
 const CHUNK_SIZES: [usize; 6] = [100, 250, 500, 1000, 2500, 5000];
 
@@ -53,6 +59,67 @@ fn phases(stderr: &str) -> String {
         .join(", ")
 }
 
+/// Starts a first sync of the tree into a fresh database, SIGKILLs it once its first chunk has
+/// committed, and measures the next sync (default lease settings).
+fn after_kill(
+    pg: &enlist_e2e::postgres::Postgres,
+    bin: &Path,
+    nodes: &str,
+    inventory: &str,
+    database: &mut usize,
+) -> Measured {
+    *database += 1;
+    let name = format!("bench_sync_{database}");
+    pg.create_database(&name).unwrap_or_else(|e| panic!("{e}"));
+    let url = pg.url(&name);
+    let args = [
+        "sync",
+        "--nodes",
+        nodes,
+        "--inventory",
+        inventory,
+        "--source",
+        "bench",
+    ];
+    let mut child = std::process::Command::new(bin)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ENLIST_CONFIG", "/dev/null")
+        .env("ENLIST_DATABASE_URL", &url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    // Before the schema exists the query fails: that reads as no chunk yet.
+    while pg
+        .psql(&name, "SELECT count(*) FROM node_sightings")
+        .ok()
+        .and_then(|c| c.trim().parse::<u64>().ok())
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(Instant::now() < deadline, "the sync never wrote a chunk");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap_or_else(|e| panic!("kill: {e}"));
+    let _ = child.wait();
+    let after = measure::run(bin, &args, &[("ENLIST_DATABASE_URL", url.as_str())]);
+    assert_eq!(
+        after.code,
+        Some(0),
+        "the sync after the kill:\n{}",
+        after.stderr
+    );
+    assert!(
+        after.stderr.contains("closed run(s) 1 as abandoned"),
+        "{}",
+        after.stderr
+    );
+    after
+}
+
 fn main() {
     let Some(pg) = enlist_e2e::postgres::shared_or_skip("the sync benchmark") else {
         println!("sync bench: skipped (no PostgreSQL)");
@@ -71,6 +138,7 @@ fn main() {
         .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![10_000, 100_000]);
     let sweep = std::env::var("ENLIST_BENCH_SWEEP").as_deref() != Ok("0");
+    let baseline = std::env::var_os("ENLIST_BENCH_BASELINE_BIN").map(std::path::PathBuf::from);
     let mut checks: Vec<(String, bool)> = Vec::new();
     let mut database = 0;
     for &n in &sizes {
@@ -89,46 +157,65 @@ fn main() {
             .to_owned();
         // Best of `runs` first syncs (each into a fresh database) and of `runs` resyncs of the
         // last one; the largest peak RSS of either kind.
-        let mut sync = |chunk: Option<usize>, runs: usize, resync: bool| -> (Measured, Measured) {
-            let mut url = String::new();
-            let chunk = chunk.map(|c| c.to_string());
-            let args = [
-                "-v",
-                "sync",
-                "--nodes",
-                &nodes,
-                "--inventory",
-                &inventory,
-                "--source",
-                "bench",
-            ];
-            let first = measure::best_of(runs, || {
-                database += 1;
-                let name = format!("bench_sync_{database}");
-                pg.create_database(&name).unwrap_or_else(|e| panic!("{e}"));
-                url = pg.url(&name);
-                let mut env = vec![("ENLIST_DATABASE_URL", url.as_str())];
-                if let Some(c) = &chunk {
-                    env.push(("ENLIST_SYNC_CHUNK_ROWS", c.as_str()));
+        let mut sync_with =
+            |bin: &Path, chunk: Option<usize>, runs: usize, resync: bool| -> (Measured, Measured) {
+                let mut url = String::new();
+                let chunk = chunk.map(|c| c.to_string());
+                let args = [
+                    "-v",
+                    "sync",
+                    "--nodes",
+                    &nodes,
+                    "--inventory",
+                    &inventory,
+                    "--source",
+                    "bench",
+                ];
+                let first = measure::best_of(runs, || {
+                    database += 1;
+                    let name = format!("bench_sync_{database}");
+                    pg.create_database(&name).unwrap_or_else(|e| panic!("{e}"));
+                    url = pg.url(&name);
+                    let mut env = vec![("ENLIST_DATABASE_URL", url.as_str())];
+                    if let Some(c) = &chunk {
+                        env.push(("ENLIST_SYNC_CHUNK_ROWS", c.as_str()));
+                    }
+                    measure::run(bin, &args, &env)
+                });
+                if !resync {
+                    return (first.clone(), first);
                 }
-                measure::run(&bin, &args, &env)
-            });
-            if !resync {
-                return (first.clone(), first);
-            }
-            let again = measure::best_of(runs, || {
-                let mut env = vec![("ENLIST_DATABASE_URL", url.as_str())];
-                if let Some(c) = &chunk {
-                    env.push(("ENLIST_SYNC_CHUNK_ROWS", c.as_str()));
-                }
-                let m = measure::run(&bin, &args, &env);
-                assert!(m.stderr.contains("0 new or changed"), "{}", m.stderr);
-                m
-            });
-            (first, again)
-        };
+                let again = measure::best_of(runs, || {
+                    let mut env = vec![("ENLIST_DATABASE_URL", url.as_str())];
+                    if let Some(c) = &chunk {
+                        env.push(("ENLIST_SYNC_CHUNK_ROWS", c.as_str()));
+                    }
+                    let m = measure::run(bin, &args, &env);
+                    assert!(m.stderr.contains("0 new or changed"), "{}", m.stderr);
+                    m
+                });
+                (first, again)
+            };
         let runs = if n <= 10_000 { 3 } else { 1 };
-        let (first, again) = sync(None, runs, true);
+        let (first, again) = sync_with(&bin, None, runs, true);
+        if let Some(base) = &baseline {
+            // The same tree and server, right after this binary's runs: a ratio, not two
+            // figures from different days of a shared machine.
+            let (base_first, base_again) = sync_with(base, None, runs, true);
+            let ratio = |new: Duration, old: Duration| new.as_secs_f64() / old.as_secs_f64();
+            println!(
+                "sync bench: {n:>7} nodes, baseline {}: first sync {:.2?}, peak RSS {}; \
+                 unchanged resync {:.2?}, peak RSS {}; this binary / baseline: first sync \
+                 {:.2}, resync {:.2}",
+                base.display(),
+                base_first.time,
+                base_first.rss_mib(),
+                base_again.time,
+                base_again.rss_mib(),
+                ratio(first.time, base_first.time),
+                ratio(again.time, base_again.time)
+            );
+        }
         println!(
             "sync bench: {n:>7} nodes: first sync {:.2?}, peak RSS {}; unchanged resync {:.2?}, \
              peak RSS {}",
@@ -177,7 +264,7 @@ fn main() {
             let mut best_per_size: Vec<(usize, Measured)> = Vec::new();
             for round in 0..2 {
                 for size in CHUNK_SIZES {
-                    let (first, _) = sync(Some(size), 1, false);
+                    let (first, _) = sync_with(&bin, Some(size), 1, false);
                     println!(
                         "sync bench:   round {round}, {size:>5} rows: {:.2?}, peak RSS {}",
                         first.time,
@@ -204,6 +291,23 @@ fn main() {
                     m.time
                 );
             }
+        }
+        if n == *sizes.iter().max().unwrap_or(&n) {
+            let after = after_kill(pg, &bin, &nodes, &inventory, &mut database);
+            println!(
+                "sync bench: {n:>7} nodes: the sync after a first sync killed (SIGKILL) mid-run: \
+                 {:.2?} (waits for the dead sync's lease, {} s by default, then syncs), peak RSS {}",
+                after.time,
+                enlist::sync::lease::Timing::default().ttl.as_secs(),
+                after.rss_mib()
+            );
+            checks.push((
+                format!(
+                    "{n}: the sync after a kill -9 mid-run {:.2?} ≤ {AFTER_KILL:?}",
+                    after.time
+                ),
+                after.time <= AFTER_KILL,
+            ));
         }
     }
     let mut missed = false;

@@ -23,14 +23,30 @@
 //! errors, `sync_runs`) is rebuilt from the parsed settings without the password, and every error
 //! text from the driver or server passes [`Target::scrub`] before it is shown or stored.
 //!
+//! **What the connection is** is told after it is made, not guessed from `sslmode`: a wrapper
+//! around the TLS connector records whether a handshake took place, so `sslmode=prefer` against a
+//! server without TLS says that it fell back to plaintext (a warning), `sslmode=disable` says
+//! plaintext, and only a connection that did a handshake is called TLS (with whether the
+//! certificate was verified). A server that offers no TLS while the URL requires it gets
+//! [`SyncError::ServerWithoutTls`]: the server must enable TLS; no client setting can fix that.
+//!
 //! **Failures** become [`SyncError`]s by SQLSTATE class where the server answered (28 → the
-//! credentials, 08 → unreachable, 40001/40P01 → conflict, 40003 → ambiguous commit, other
-//! 40/53/57 → temporary, …) and by the driver's error kind where it
-//! did not (refused, DNS, timeout → unreachable; certificate → TLS configuration).
+//! credentials, 40001/40P01 → conflict, 40003 → ambiguous commit, 08 and 57 → the connection was
+//! lost, other 40/53 → temporary, …) and by the driver's error kind where it did not (refused,
+//! DNS, timeout → unreachable while connecting; a closed socket afterwards → the connection was
+//! lost; certificate → TLS configuration). Classes 08 (connection exception) and 57 (operator
+//! intervention: 57P01 admin shutdown — PostgreSQL's `pg_terminate_backend` and fast shutdown,
+//! CockroachDB's node drain, which closes client sessions and expects them to reconnect
+//! (<https://www.cockroachlabs.com/docs/stable/node-shutdown>) — and 57P03 cannot connect now, a
+//! server starting up or shutting down) are [`SyncError::ConnectionLost`]: the session
+//! reconnects ([`super::session`]).
 
+use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -41,7 +57,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore};
 use tokio_postgres::config::{Host, SslMode as DriverSslMode};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{Client, Config, NoTls, Socket};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::secret::DatabaseUrl;
 
@@ -115,6 +133,15 @@ pub struct TlsSettings {
     pub client_cert: Option<(PathBuf, PathBuf)>,
 }
 
+/// What a connection turned out to be (after the handshake, not from the settings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// No TLS: `sslmode=disable`, or `allow`/`prefer` against a server that offers none.
+    Plaintext,
+    /// TLS; the server certificate was checked as this says.
+    Tls(Verify),
+}
+
 /// A parsed database URL: driver settings, TLS settings, and how to show it.
 #[derive(Clone)]
 pub struct Target {
@@ -122,6 +149,9 @@ pub struct Target {
     tls: TlsSettings,
     shown: String,
     secrets: Vec<String>,
+    /// The transport last announced in the log (shared by clones: the run's reconnects and the
+    /// lease heartbeat say it again only when it changes).
+    announced: Arc<Mutex<Option<Transport>>>,
 }
 
 impl std::fmt::Debug for Target {
@@ -212,6 +242,7 @@ impl Target {
             },
             shown,
             secrets,
+            announced: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -245,7 +276,9 @@ impl Target {
         out
     }
 
-    /// Opens a connection; its I/O runs on a task of the current runtime.
+    /// Opens a connection; its I/O runs on a task of the current runtime. The first connection
+    /// (and any whose transport differs from the one before) logs what it is: plaintext or TLS,
+    /// verified or not.
     pub async fn connect(&self) -> Result<Client, SyncError> {
         let mut config = self.config.clone();
         if self.tls.mode == SslMode::Disable {
@@ -253,29 +286,112 @@ impl Target {
             let (client, connection) = config
                 .connect(NoTls)
                 .await
-                .map_err(|e| self.classify(&e, "connecting"))?;
+                .map_err(|e| self.classify_connecting(&e))?;
             tokio::spawn(async move {
                 if let Err(e) = connection.await {
                     log::debug!("database connection ended: {e}");
                 }
             });
+            self.announce(Transport::Plaintext);
             return Ok(client);
         }
         config.ssl_mode(match self.tls.mode {
             SslMode::Allow | SslMode::Prefer => DriverSslMode::Prefer,
             _ => DriverSslMode::Require,
         });
-        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(self.client_config()?);
+        let handshake = Arc::new(AtomicBool::new(false));
+        let tls = Tracked {
+            inner: MakeRustlsConnect::new(self.client_config()?),
+            handshake: Arc::clone(&handshake),
+        };
         let (client, connection) = config
             .connect(tls)
             .await
-            .map_err(|e| self.classify(&e, "connecting"))?;
+            .map_err(|e| self.classify_connecting(&e))?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 log::debug!("database connection ended: {e}");
             }
         });
+        self.announce(if handshake.load(Ordering::SeqCst) {
+            Transport::Tls(self.verify())
+        } else {
+            Transport::Plaintext
+        });
         Ok(client)
+    }
+
+    /// Says what the connection is, once per change (see [`Transport`]).
+    fn announce(&self, transport: Transport) {
+        let mut last = self
+            .announced
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *last == Some(transport) {
+            return;
+        }
+        *last = Some(transport);
+        drop(last);
+        log::log!(
+            self.transport_level(transport),
+            "{}",
+            self.describe(transport)
+        );
+    }
+
+    /// How loudly [`Target::describe`] is logged: a warning where the connection is weaker than
+    /// it could be without the operator having said so.
+    pub fn transport_level(&self, transport: Transport) -> log::Level {
+        match (transport, self.tls.mode) {
+            (Transport::Plaintext, SslMode::Disable) | (Transport::Tls(Verify::Full), _) => {
+                log::Level::Info
+            }
+            (Transport::Tls(Verify::Chain), _) => log::Level::Info,
+            _ => log::Level::Warn,
+        }
+    }
+
+    /// One sentence on what `transport` means for this URL: plaintext is called plaintext, and
+    /// only a connection that did a TLS handshake is called TLS.
+    pub fn describe(&self, transport: Transport) -> String {
+        let shown = &self.shown;
+        let mode = self.tls.mode.as_str();
+        match transport {
+            Transport::Plaintext if self.tls.mode == SslMode::Disable => format!(
+                "connected to {shown} in plaintext (sslmode=disable): the password and the \
+                 registry cross the network unencrypted; outside loopback or a trusted network, \
+                 enable TLS on the server and use sslmode=verify-full"
+            ),
+            Transport::Plaintext => format!(
+                "the database server at {shown} offers no TLS, so sslmode={mode} fell back to a \
+                 plaintext connection: the password and the registry cross the network \
+                 unencrypted; enable TLS on the server and use sslmode=verify-full (or write \
+                 sslmode=disable if plaintext is intended)"
+            ),
+            Transport::Tls(Verify::Nothing) => format!(
+                "connected to {shown} over TLS without verifying the server certificate \
+                 (sslmode={mode}): encrypted, but not proof of whom to; use sslmode=verify-full \
+                 with sslrootcert=<the cluster's CA certificate>"
+            ),
+            Transport::Tls(Verify::Chain) => format!(
+                "connected to {shown} over TLS; the server certificate chains to the trusted CA \
+                 (sslmode={mode}; the host name is not checked: sslmode=verify-full checks it too)"
+            ),
+            Transport::Tls(Verify::Full) => format!(
+                "connected to {shown} over TLS; the server certificate is trusted and names the \
+                 host (sslmode={mode})"
+            ),
+        }
+    }
+
+    /// How the server certificate is checked under these settings.
+    fn verify(&self) -> Verify {
+        match self.tls.mode {
+            SslMode::VerifyFull => Verify::Full,
+            SslMode::VerifyCa => Verify::Chain,
+            SslMode::Require if self.tls.roots.is_some() => Verify::Chain,
+            _ => Verify::Nothing,
+        }
     }
 
     /// The rustls configuration for the TLS settings, with ring as the crypto provider.
@@ -285,26 +401,14 @@ impl Target {
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| setup(format!("TLS versions: {e}")))?;
-        let verify = match self.tls.mode {
-            SslMode::VerifyFull => Verify::Full,
-            SslMode::VerifyCa => Verify::Chain,
-            SslMode::Require if self.tls.roots.is_some() => Verify::Chain,
-            _ => Verify::Nothing,
-        };
-        let builder = match verify {
-            Verify::Nothing => {
-                log::warn!(
-                    "TLS to {} does not verify the server certificate (sslmode={}); use \
-                     sslmode=verify-full with sslrootcert=<the cluster's CA certificate>",
-                    self.shown,
-                    self.tls.mode.as_str()
-                );
-                builder
-                    .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(Unverified {
-                        algorithms: provider.signature_verification_algorithms,
-                    }))
-            }
+        // Whether verification is skipped is said once the handshake happened ([`Target::announce`]):
+        // under `prefer` the server may offer no TLS at all.
+        let builder = match self.verify() {
+            Verify::Nothing => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(Unverified {
+                    algorithms: provider.signature_verification_algorithms,
+                })),
             Verify::Full => builder.with_root_certificates(self.roots()?),
             Verify::Chain => {
                 let roots = Arc::new(self.roots()?);
@@ -390,8 +494,27 @@ impl Target {
         Ok(store)
     }
 
-    /// What a driver or server error means, as a [`SyncError`] (`during`: what enlist was doing).
+    /// What a driver or server error on an open connection means, as a [`SyncError`] (`during`:
+    /// what enlist was doing). A closed socket or SQLSTATE class 08/57 is
+    /// [`SyncError::ConnectionLost`] (see the module docs).
     pub fn classify(&self, error: &tokio_postgres::Error, during: &'static str) -> SyncError {
+        self.classify_in(error, during, false)
+    }
+
+    /// The same while connecting: a socket that cannot be opened (refused, DNS, timeout) is
+    /// [`SyncError::Unreachable`] — the URL or the server is wrong — while a server that answers
+    /// "starting up" or "shutting down" (57P03) is [`SyncError::ConnectionLost`], worth waiting
+    /// for.
+    fn classify_connecting(&self, error: &tokio_postgres::Error) -> SyncError {
+        self.classify_in(error, "connecting", true)
+    }
+
+    fn classify_in(
+        &self,
+        error: &tokio_postgres::Error,
+        during: &'static str,
+        connecting: bool,
+    ) -> SyncError {
         let shown = self.shown.clone();
         if let Some(db) = error.as_db_error() {
             let mut message = format!("{} (SQLSTATE {})", db.message(), db.code().code());
@@ -413,9 +536,11 @@ impl Target {
                 SyncError::NoSuchDatabase { shown, message }
             } else if class == "28" {
                 SyncError::Auth { shown, message }
-            } else if class == "08" {
+            } else if class == "08" && connecting {
                 SyncError::Unreachable { shown, message }
-            } else if matches!(class, "40" | "53" | "57") {
+            } else if matches!(class, "08" | "57") {
+                SyncError::ConnectionLost { during, message }
+            } else if matches!(class, "40" | "53") {
                 SyncError::Temporary { during, message }
             } else {
                 SyncError::Database { during, message }
@@ -441,25 +566,39 @@ impl Target {
                 });
             return if tls_problem {
                 SyncError::Tls { shown, message }
-            } else {
+            } else if connecting {
                 SyncError::Unreachable { shown, message }
+            } else {
+                SyncError::ConnectionLost { during, message }
             };
         }
         let text = error.to_string();
         if text.starts_with("authentication error") {
             SyncError::Auth { shown, message }
-        } else if text.starts_with("timeout waiting for server")
-            || text.starts_with("connection closed")
-            || text.starts_with("error connecting to server")
-            || text.starts_with("error communicating with the server")
-        {
-            SyncError::Unreachable { shown, message }
+        } else if message.contains("server does not support TLS") {
+            // tokio-postgres: the server answered the SSLRequest with "no" and the URL requires
+            // TLS (require, verify-ca, verify-full).
+            SyncError::ServerWithoutTls {
+                shown,
+                mode: self.tls.mode.as_str(),
+            }
         } else if text.starts_with("error performing TLS handshake") {
             SyncError::Tls { shown, message }
         } else if text.starts_with("invalid connection string")
             || text.starts_with("invalid configuration")
         {
             SyncError::InvalidUrl { message }
+        } else if connecting
+            && (text.starts_with("timeout waiting for server")
+                || text.starts_with("connection closed")
+                || text.starts_with("error connecting to server")
+                || text.starts_with("error communicating with the server"))
+        {
+            SyncError::Unreachable { shown, message }
+        } else if text.starts_with("connection closed")
+            || text.starts_with("error communicating with the server")
+        {
+            SyncError::ConnectionLost { during, message }
         } else {
             SyncError::Database { during, message }
         }
@@ -626,11 +765,61 @@ fn show(config: &Config, mode: SslMode) -> String {
     )
 }
 
-/// What a certificate is checked for.
-enum Verify {
+/// What a server certificate is checked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verify {
+    /// Nothing: any certificate is taken (`prefer`, `require` without `sslrootcert`).
     Nothing,
+    /// The chain leads to a trusted CA (`verify-ca`, `require` with `sslrootcert`).
     Chain,
+    /// The chain and the host name (`verify-full`).
     Full,
+}
+
+/// rustls behind tokio-postgres, noting whether a handshake happened: under `sslmode=prefer` the
+/// driver falls back to plaintext when the server declines TLS, and says nothing about it.
+struct Tracked {
+    inner: MakeRustlsConnect,
+    handshake: Arc<AtomicBool>,
+}
+
+type RustlsMake = <MakeRustlsConnect as MakeTlsConnect<Socket>>::TlsConnect;
+type RustlsStream = <MakeRustlsConnect as MakeTlsConnect<Socket>>::Stream;
+type RustlsError = <RustlsMake as TlsConnect<Socket>>::Error;
+
+impl MakeTlsConnect<Socket> for Tracked {
+    type Stream = RustlsStream;
+    type TlsConnect = TrackedConnect;
+    type Error = <MakeRustlsConnect as MakeTlsConnect<Socket>>::Error;
+
+    fn make_tls_connect(&mut self, domain: &str) -> Result<TrackedConnect, Self::Error> {
+        Ok(TrackedConnect {
+            inner: MakeTlsConnect::<Socket>::make_tls_connect(&mut self.inner, domain)?,
+            handshake: Arc::clone(&self.handshake),
+        })
+    }
+}
+
+/// One handshake of [`Tracked`].
+struct TrackedConnect {
+    inner: RustlsMake,
+    handshake: Arc<AtomicBool>,
+}
+
+impl TlsConnect<Socket> for TrackedConnect {
+    type Stream = RustlsStream;
+    type Error = RustlsError;
+    type Future = Pin<Box<dyn Future<Output = Result<RustlsStream, RustlsError>> + Send>>;
+
+    fn connect(self, stream: Socket) -> Self::Future {
+        let handshake = self.handshake;
+        let connecting = TlsConnect::<Socket>::connect(self.inner, stream);
+        Box::pin(async move {
+            let stream = connecting.await?;
+            handshake.store(true, Ordering::SeqCst);
+            Ok(stream)
+        })
+    }
 }
 
 /// `sslmode=prefer|require` without a root certificate: encrypted, but any certificate is taken
@@ -825,6 +1014,66 @@ mod tests {
         let t = target("postgresql://ci:pw@db.example/registry?application_name=me@ci").unwrap();
         assert_eq!(t.config.get_application_name(), Some("me@ci"));
         assert!(target("host=db user=ci password=p@ss@word").is_ok());
+    }
+
+    #[test]
+    fn plaintext_is_never_described_as_tls_and_tls_never_as_plaintext() {
+        for mode in [
+            "disable",
+            "allow",
+            "prefer",
+            "require",
+            "verify-ca",
+            "verify-full",
+        ] {
+            let t = target(&format!("postgresql://u:pw@db.example/r?sslmode={mode}")).unwrap();
+            let plain = t.describe(Transport::Plaintext);
+            assert!(plain.contains("plaintext"), "{mode}: {plain}");
+            assert!(!plain.contains("over TLS"), "{mode}: {plain}");
+            assert!(!plain.contains("certificate"), "{mode}: {plain}");
+            for verify in [Verify::Nothing, Verify::Chain, Verify::Full] {
+                let tls = t.describe(Transport::Tls(verify));
+                assert!(tls.contains("over TLS"), "{mode}: {tls}");
+                assert!(!tls.contains("plaintext"), "{mode}: {tls}");
+            }
+        }
+        // Fell back without being asked to: a warning; asked for plaintext: information.
+        let prefer = target("postgresql://u@h/db").unwrap();
+        assert!(
+            prefer
+                .describe(Transport::Plaintext)
+                .contains("sslmode=prefer fell back to a plaintext connection")
+        );
+        assert_eq!(
+            prefer.transport_level(Transport::Plaintext),
+            log::Level::Warn
+        );
+        assert_eq!(
+            prefer.transport_level(Transport::Tls(Verify::Nothing)),
+            log::Level::Warn
+        );
+        let disable = target("postgresql://u@h/db?sslmode=disable").unwrap();
+        assert_eq!(
+            disable.transport_level(Transport::Plaintext),
+            log::Level::Info
+        );
+        let full = target("postgresql://u@h/db?sslmode=verify-full").unwrap();
+        assert_eq!(
+            full.transport_level(Transport::Tls(Verify::Full)),
+            log::Level::Info
+        );
+    }
+
+    #[test]
+    fn a_server_without_tls_is_the_servers_to_fix() {
+        let err = SyncError::ServerWithoutTls {
+            shown: "postgresql://u@h:5432/db?sslmode=require".into(),
+            mode: "require",
+        };
+        let text = err.to_string();
+        assert!(text.contains("the server must enable TLS"), "{text}");
+        assert!(!text.contains("sslrootcert="), "{text}");
+        assert!(!text.contains("verify-ca"), "{text}");
     }
 
     #[test]

@@ -11,19 +11,21 @@
 //! | one connection; every transaction retried on conflicts, with backoff | [`session`], [`retry`] |
 //! | versioned migrations, no DDL when current | [`schema`] |
 //! | what a DML-only role needs; the exact missing grant | [`privileges`] |
-//! | one sync per selection at a time | [`lease`] |
+//! | one sync per selection at a time; the heartbeat that renews it | [`lease`] |
 //! | chunked upserts | [`upsert`] |
 //!
 //! A run (issue 16): walk the tree and parse the inventory (usage errors fail here, before any
 //! connection) → connect → check the schema version (migrate only when it is missing or older)
-//! → take the selection's lease → close runs whose sync died (`abandoned`) → insert a `running`
+//! → check every privilege the run needs → take the selection's lease (renewed by a heartbeat on
+//! a connection of its own from here on) → close runs whose sync died (`abandoned`) → insert a `running`
 //! run → read the node.yaml files one at a time and write them **a chunk per transaction**
 //! (upserts of new and changed rows, `last_seen_*` of unchanged ones, the selection's sightings),
 //! keeping only a summary of each → the inventory items, chunked → reconcile the summaries and
 //! write the findings, chunked → **complete the run last**, in one small transaction (status,
 //! counts, the selection's `latest_run_id`) → clean up (old findings; `--rebuild`: old runs,
 //! orphaned rows) → release the lease. Every transaction re-checks the lease and is retried on
-//! 40001/40P01/40003 and lost connections ([`session`]).
+//! 40001/40P01/40003 and, on a new connection, after the connection was lost ([`session`]); a
+//! run that gives up is recorded `failed` and its lease released over a fresh connection.
 //!
 //! Semantics (issue 7, refined by issue 16):
 //! - **Idempotent**: syncing the same tree again changes nothing but `last_seen_*` (and adds a
@@ -41,8 +43,11 @@
 //!   renew just before completing, and after completing its older runs (with their findings) and
 //!   the rows no selection sees any more. An ordinary run rewrites only rows whose content
 //!   changed.
-//! - **Crashes**: a killed sync leaves a `running` run and its lease; once the lease expired, the
-//!   next sync (of any selection) closes that run as `abandoned`.
+//! - **Crashes**: a killed sync leaves a `running` run and its lease; once the lease expired
+//!   (30 s by default: the heartbeat stopped with the process), the next sync (of any selection)
+//!   closes that run as `abandoned`.
+//! - **Current**: views `current_nodes` and `current_inventory_items` give, per selection, the
+//!   rows its latest finished run saw (schema version 3, see [`schema`]).
 //! - **Secrets**: the URL is a [`DatabaseUrl`]; nothing stored or printed contains its password.
 
 pub mod connect;
@@ -187,6 +192,8 @@ pub struct Outcome {
     pub source: String,
     /// Transactions run again after a conflict, an ambiguous commit or a lost connection.
     pub retries: u32,
+    /// Times the connection was replaced after it was lost.
+    pub reconnects: u32,
     /// Runs of dead syncs this sync closed as `abandoned`.
     pub abandoned: Vec<i64>,
     /// Wall time of the whole run.
@@ -258,6 +265,20 @@ pub enum SyncError {
         shown: String,
         /// What failed.
         message: String,
+    },
+    /// The URL requires TLS (`sslmode=require`, `verify-ca`, `verify-full`) and the server offers
+    /// none: only the server's side can fix that.
+    #[error(
+        "the database server at {shown} does not offer TLS, and sslmode={mode} requires it: the \
+         server must enable TLS (PostgreSQL: ssl = on with ssl_cert_file and ssl_key_file; \
+         CockroachDB: a secure cluster, not started with --insecure); nothing in the URL's \
+         certificate settings can change that"
+    )]
+    ServerWithoutTls {
+        /// The database.
+        shown: String,
+        /// The URL's `sslmode`.
+        mode: &'static str,
     },
     /// Wrong user or password (or a certificate the server does not accept).
     #[error(
@@ -362,11 +383,29 @@ pub enum SyncError {
         /// How long this sync waited.
         waited_secs: u64,
     },
+    /// Another enlist holds the schema lease: it is creating or migrating the schema.
+    #[error(
+        "a schema change is in progress: another enlist ({holder}, since {since}; its lease \
+         expires {expires}) is creating or migrating the registry schema; gave up after waiting \
+         {waited_secs}s: retry later (a crashed migration's lease expires on its own, within \
+         ENLIST_SYNC_LEASE_TTL_SECS)"
+    )]
+    SchemaChangeInProgress {
+        /// Who.
+        holder: String,
+        /// Since when (database time).
+        since: String,
+        /// Until when (database time).
+        expires: String,
+        /// How long this sync waited.
+        waited_secs: u64,
+    },
     /// The lease expired during the run and was taken over.
     #[error(
-        "lost the sync lease of this selection during the run (it lasts {ttl_secs}s and was \
-         taken over); nothing was written: retry, and raise ENLIST_SYNC_LEASE_TTL_SECS if syncs \
-         take that long"
+        "lost the sync lease of this selection during the run: its heartbeat could not renew it \
+         for {ttl_secs}s (the database unreachable from it, or this process paused) and another \
+         sync took it over; this run stopped writing and is not the selection's latest: retry \
+         (raise ENLIST_SYNC_LEASE_TTL_SECS if the database is often out of reach that long)"
     )]
     LeaseLost {
         /// Lease lifetime.
@@ -395,6 +434,18 @@ pub enum SyncError {
         /// What enlist was doing.
         during: &'static str,
         /// What the server said.
+        message: String,
+    },
+    /// The connection broke (SQLSTATE class 08 or 57, a closed socket) and reconnecting did not
+    /// succeed within the retry budget.
+    #[error(
+        "lost the connection to the database while {during} ({message}); retry later, or raise \
+         ENLIST_SYNC_RETRY_SECS if the database restarts take longer"
+    )]
+    ConnectionLost {
+        /// What enlist was doing.
+        during: &'static str,
+        /// What the server or driver said.
         message: String,
     },
     /// A failure the database says is temporary.
@@ -431,6 +482,7 @@ impl SyncError {
             SyncError::NoDatabaseUrl | SyncError::UrlFile { .. } => "database_url",
             SyncError::InvalidUrl { .. } | SyncError::InvalidSetting { .. } => "usage",
             SyncError::TlsSetup { .. } | SyncError::Tls { .. } => "tls",
+            SyncError::ServerWithoutTls { .. } => "server_without_tls",
             SyncError::Unreachable { .. } => "unreachable",
             SyncError::Auth { .. } => "auth",
             SyncError::Permission { .. } | SyncError::MissingGrants { .. } => "permission",
@@ -440,6 +492,8 @@ impl SyncError {
             SyncError::SchemaTooNew { .. } => "schema_too_new",
             SyncError::LeaseHeld { .. } => "lease_held",
             SyncError::LeaseLost { .. } => "lease_lost",
+            SyncError::SchemaChangeInProgress { .. } => "schema_change_in_progress",
+            SyncError::ConnectionLost { .. } => "connection_lost",
             SyncError::Temporary { .. } => "temporary",
             SyncError::Conflict { .. } => "conflict",
             SyncError::Database { .. } => "database",
@@ -491,24 +545,34 @@ pub fn resolve_url(
     Err(SyncError::NoDatabaseUrl)
 }
 
-/// Lease timing: defaults, or `ENLIST_SYNC_LEASE_TTL_SECS` / `ENLIST_SYNC_LEASE_WAIT_SECS`.
+/// Lease timing: defaults, or `ENLIST_SYNC_LEASE_TTL_SECS` (from [`lease::MIN_TTL`] to
+/// [`lease::MAX_TTL`]) / `ENLIST_SYNC_LEASE_WAIT_SECS`.
 pub fn lease_timing(env: &Env) -> Result<lease::Timing, SyncError> {
     let mut timing = lease::Timing::default();
-    for (name, slot) in [
-        ("ENLIST_SYNC_LEASE_TTL_SECS", &mut timing.ttl),
-        ("ENLIST_SYNC_LEASE_WAIT_SECS", &mut timing.wait),
-    ] {
-        if let Some(value) = env.get(name) {
-            let secs: u64 = value
-                .trim()
-                .parse()
-                .map_err(|_| SyncError::InvalidSetting {
-                    name,
-                    value: value.clone(),
-                    expected: "a whole number of seconds",
-                })?;
-            *slot = Duration::from_secs(secs);
+    let seconds = |name: &'static str, value: &String| -> Result<Duration, SyncError> {
+        value
+            .trim()
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|_| SyncError::InvalidSetting {
+                name,
+                value: value.clone(),
+                expected: "a whole number of seconds",
+            })
+    };
+    if let Some(value) = env.get("ENLIST_SYNC_LEASE_TTL_SECS") {
+        let name = "ENLIST_SYNC_LEASE_TTL_SECS";
+        timing.ttl = seconds(name, value)?;
+        if !(lease::MIN_TTL..=lease::MAX_TTL).contains(&timing.ttl) {
+            return Err(SyncError::InvalidSetting {
+                name,
+                value: value.clone(),
+                expected: "a number of seconds from 1 to 3600",
+            });
         }
+    }
+    if let Some(value) = env.get("ENLIST_SYNC_LEASE_WAIT_SECS") {
+        timing.wait = seconds("ENLIST_SYNC_LEASE_WAIT_SECS", value)?;
     }
     Ok(timing)
 }
@@ -616,9 +680,12 @@ pub fn summary(outcome: &Outcome) -> String {
     }
     if outcome.retries > 0 {
         text.push_str(&format!(
-            "; {} transaction(s) retried after conflicts",
+            "; {} transaction(s) retried after conflicts or lost connections",
             outcome.retries
         ));
+    }
+    if outcome.reconnects > 0 {
+        text.push_str(&format!("; reconnected {} time(s)", outcome.reconnects));
     }
     if !outcome.abandoned.is_empty() {
         text.push_str(&format!(
@@ -678,6 +745,17 @@ mod tests {
         let t = lease_timing(&env(&[("ENLIST_SYNC_LEASE_WAIT_SECS", "0")])).unwrap();
         assert_eq!(t.wait, Duration::ZERO);
         assert_eq!(t.ttl, lease::Timing::default().ttl);
-        assert!(lease_timing(&env(&[("ENLIST_SYNC_LEASE_TTL_SECS", "soon")])).is_err());
+        for bad in ["soon", "0", "3601"] {
+            assert!(
+                matches!(
+                    lease_timing(&env(&[("ENLIST_SYNC_LEASE_TTL_SECS", bad)])),
+                    Err(SyncError::InvalidSetting { .. })
+                ),
+                "{bad}"
+            );
+        }
+        let t = lease_timing(&env(&[("ENLIST_SYNC_LEASE_TTL_SECS", "3600")])).unwrap();
+        assert_eq!(t.ttl, lease::MAX_TTL);
+        assert_eq!(lease::Timing::default().ttl, Duration::from_secs(30));
     }
 }

@@ -6,13 +6,19 @@
 //! `schema_migrations`) and `USAGE` on the run-id sequence — [`NEEDED`]. Creating or upgrading
 //! the schema is for a role that may create (`enlist sync --migrate` as the schema's owner).
 //!
+//! **Checked up front** (issue 29): before a sync takes its lease or starts a run, one query asks
+//! the database which of [`NEEDED`] the current user lacks ([`check`]), so a missing grant fails
+//! the first run with the exact `GRANT` — not the fiftieth, when the first clean-up of old
+//! findings needs `DELETE ON findings`, and never after the run was recorded `completed`.
+//!
 //! A refusal names only the first object the server tripped over, and PostgreSQL's text for it
-//! ("permission denied for table nodes") differs from CockroachDB's. So after a 42501 enlist asks
-//! the database which of [`NEEDED`] the current user lacks (`has_table_privilege`,
-//! `has_sequence_privilege`: both databases have them) and prints those exact `GRANT`s, plus the
-//! two statements that grant everything at once.
+//! ("permission denied for table nodes") differs from CockroachDB's. So the same query runs after
+//! a 42501 too ([`diagnose`]): `has_table_privilege`, `has_sequence_privilege` — both databases
+//! have them (<https://www.cockroachlabs.com/docs/stable/functions-and-operators>, "Compatibility
+//! functions") — and enlist prints those exact `GRANT`s, plus the two statements that grant
+//! everything at once.
 
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 use super::SyncError;
 use super::connect::Target;
@@ -38,7 +44,7 @@ const fn table(object: &'static str, privileges: &'static [&'static str]) -> Nee
     }
 }
 
-/// Everything a sync of a current schema touches (schema version 2).
+/// Everything a sync of a current schema touches (schema version 3).
 pub const NEEDED: &[Needed] = &[
     table("schema_migrations", READ),
     table("sync_leases", DML),
@@ -53,6 +59,8 @@ pub const NEEDED: &[Needed] = &[
     table("missing_nodes", READ),
     table("missing_inventory_items", READ),
     table("latest_findings", READ),
+    table("current_nodes", READ),
+    table("current_inventory_items", READ),
     Needed {
         kind: "SEQUENCE",
         object: "sync_run_ids",
@@ -86,26 +94,23 @@ pub fn quote_ident(name: &str) -> String {
     }
 }
 
+/// Before a run: `Ok` when the current user has every privilege in [`NEEDED`], else
+/// [`SyncError::MissingGrants`] naming each missing one and its `GRANT`.
+pub async fn check(client: &impl GenericClient, target: &Target) -> Result<(), SyncError> {
+    let rows = client
+        .query(&missing_sql(), &[])
+        .await
+        .map_err(|e| target.classify(&e, "checking the user's privileges"))?;
+    match missing_grants(&rows, target) {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
 /// After a 42501: which of [`NEEDED`] the current user lacks, as a [`SyncError::MissingGrants`];
 /// `None` when the database cannot say (then the server's own message is shown).
 pub async fn diagnose(client: &Client, target: &Target) -> Option<SyncError> {
-    let values: Vec<String> = NEEDED
-        .iter()
-        .flat_map(|n| {
-            n.privileges
-                .iter()
-                .map(move |p| format!("('{}', '{}', '{p}')", n.kind, n.object))
-        })
-        .collect();
-    // Names and privileges are this module's constants: no user input in the text.
-    let sql = format!(
-        "SELECT current_user::TEXT, current_schema()::TEXT, x.kind, x.object, x.privilege \
-         FROM (VALUES {}) AS x (kind, object, privilege) \
-         WHERE NOT (CASE x.kind WHEN 'SEQUENCE' THEN has_sequence_privilege(x.object, x.privilege) \
-         ELSE has_table_privilege(x.object, x.privilege) END)",
-        values.join(", ")
-    );
-    let rows = match client.query(&sql, &[]).await {
+    let rows = match client.query(&missing_sql(), &[]).await {
         Ok(rows) => rows,
         Err(e) => {
             log::debug!(
@@ -115,10 +120,36 @@ pub async fn diagnose(client: &Client, target: &Target) -> Option<SyncError> {
             return None;
         }
     };
+    missing_grants(&rows, target)
+}
+
+/// One row per privilege of [`NEEDED`] the current user lacks: user, schema, kind, object,
+/// privilege.
+fn missing_sql() -> String {
+    let values: Vec<String> = NEEDED
+        .iter()
+        .flat_map(|n| {
+            n.privileges
+                .iter()
+                .map(move |p| format!("('{}', '{}', '{p}')", n.kind, n.object))
+        })
+        .collect();
+    // Names and privileges are this module's constants: no user input in the text.
+    format!(
+        "SELECT current_user::TEXT, current_schema()::TEXT, x.kind, x.object, x.privilege \
+         FROM (VALUES {}) AS x (kind, object, privilege) \
+         WHERE NOT (CASE x.kind WHEN 'SEQUENCE' THEN has_sequence_privilege(x.object, x.privilege) \
+         ELSE has_table_privilege(x.object, x.privilege) END)",
+        values.join(", ")
+    )
+}
+
+/// The rows of [`missing_sql`] as an error; `None` when nothing is missing.
+fn missing_grants(rows: &[tokio_postgres::Row], target: &Target) -> Option<SyncError> {
     let first = rows.first()?;
     let (user, schema): (String, String) = (first.get(0), first.get(1));
     let mut missing: Vec<(String, String, Vec<String>)> = Vec::new();
-    for row in &rows {
+    for row in rows {
         let (kind, object, privilege): (String, String, String) =
             (row.get(2), row.get(3), row.get(4));
         match missing
@@ -139,7 +170,7 @@ pub async fn diagnose(client: &Client, target: &Target) -> Option<SyncError> {
         .collect();
     Some(SyncError::MissingGrants {
         shown: target.shown().to_owned(),
-        user,
+        user: user.clone(),
         missing: missing
             .iter()
             .map(|(kind, object, privileges)| {
@@ -151,7 +182,7 @@ pub async fn diagnose(client: &Client, target: &Target) -> Option<SyncError> {
             })
             .collect(),
         grants,
-        grant_all: grant_all(&first.get::<_, String>(0), &schema).join(" "),
+        grant_all: grant_all(&user, &schema).join(" "),
     })
 }
 

@@ -43,19 +43,20 @@ impl Phases {
 pub async fn migrate_only(
     database_url: &DatabaseUrl,
     policy: retry::Policy,
+    timing: lease::Timing,
 ) -> Result<i64, SyncError> {
     let target = Target::parse(database_url)?;
     log::info!("connecting to {}", target.shown());
     let mut session = Session::open(&target, policy, retry::Jitter::from_entropy()).await?;
     let holder = lease::holder();
-    let found = schema::ensure(&mut session, &holder).await;
+    let found = schema::ensure(&mut session, &holder, timing).await;
     explain(&session, found).await
 }
 
 /// A permission error with the exact missing grants, when the database can list them.
 async fn explain<T>(session: &Session, result: Result<T, SyncError>) -> Result<T, SyncError> {
     match result {
-        Err(e @ SyncError::Permission { .. }) if !session.client().is_closed() => {
+        Err(e @ SyncError::Permission { .. }) if !session.is_broken() => {
             Err(privileges::diagnose(session.client(), session.target())
                 .await
                 .unwrap_or(e))
@@ -90,13 +91,28 @@ pub async fn sync(options: &Options) -> Result<Outcome, SyncError> {
     let mut session = Session::open(&target, options.retry, retry::Jitter::from_entropy()).await?;
     phases.mark("connect");
     let holder = lease::holder();
-    let ensured = schema::ensure(&mut session, &holder).await;
+    let ensured = schema::ensure(&mut session, &holder, options.lease).await;
     explain(&session, ensured).await?;
+    // Every grant the run needs, before it starts: a missing one fails here, with the GRANT.
+    session
+        .transaction("checking the user's privileges", async |tx| {
+            privileges::check(tx, &target).await
+        })
+        .await?;
     phases.mark("schema");
-    let lease = lease::acquire(&mut session, &selection_hash, &holder, options.lease).await;
+    let lease = lease::acquire(
+        &mut session,
+        &selection_hash,
+        &holder,
+        options.lease,
+        lease::Scope::Selection,
+    )
+    .await;
     let lease = explain(&session, lease).await?;
+    let heartbeat = lease::Heartbeat::start(&target, &lease);
     phases.mark("lease");
     let result = run(&mut session, &checkout, &lease, options, &mut phases).await;
+    heartbeat.stop();
     lease::release(&mut session, &lease).await;
     let ran = explain(&session, result).await?;
     Ok(Outcome {
@@ -108,6 +124,7 @@ pub async fn sync(options: &Options) -> Result<Outcome, SyncError> {
         confidence: ran.confidence,
         source: checkout.selection.source.clone(),
         retries: session.retries(),
+        reconnects: session.reconnects(),
         abandoned: ran.abandoned,
         elapsed: started.elapsed(),
         phases: phases.done,
@@ -134,14 +151,20 @@ async fn run(
     phases: &mut Phases,
 ) -> Result<Ran, SyncError> {
     let abandoned = close_abandoned(session).await?;
-    let run_id = start_run(session, checkout, lease).await?;
+    let (run_id, previous_run_id) = start_run(session, checkout, lease).await?;
     log::info!(
         "sync run {run_id} started (selection {}, {} rows per transaction)",
         &lease.selection_hash[..12],
         options.chunk_rows
     );
     phases.mark("start the run");
-    match write_run(session, checkout, lease, run_id, options, phases).await {
+    let chunk = Chunk {
+        lease,
+        run_id,
+        previous_run_id,
+        all: options.rebuild,
+    };
+    match write_run(session, checkout, &chunk, options, phases).await {
         Ok(mut ran) => {
             ran.abandoned = abandoned;
             Ok(ran)
@@ -192,21 +215,31 @@ async fn close_abandoned(session: &mut Session) -> Result<Vec<i64>, SyncError> {
 }
 
 /// Inserts the `running` run. The id is drawn first, so a retried insert (after an ambiguous
-/// commit) finds its row instead of adding a second one.
+/// commit) finds its row instead of adding a second one. Returns it with the selection's latest
+/// finished run (stable while the lease is held: only this selection's syncs change it).
 async fn start_run(
     session: &mut Session,
     checkout: &Checkout,
     lease: &lease::Lease,
-) -> Result<i64, SyncError> {
+) -> Result<(i64, Option<i64>), SyncError> {
     let target = session.target().clone();
     let during = "starting the run";
-    let run_id: i64 = session
+    let (run_id, previous): (i64, Option<i64>) = session
         .transaction(during, async |tx| {
-            Ok(tx
+            let run_id = tx
                 .query_one("SELECT nextval('sync_run_ids')::INT8", &[])
                 .await
                 .map_err(|e| target.classify(&e, during))?
-                .get(0))
+                .get(0);
+            let previous = tx
+                .query_opt(
+                    "SELECT latest_run_id FROM selections WHERE selection_hash = $1::TEXT",
+                    &[&lease.selection_hash],
+                )
+                .await
+                .map_err(|e| target.classify(&e, during))?
+                .map(|row| row.get(0));
+            Ok((run_id, previous))
         })
         .await?;
     let selection_json = checkout.selection.to_json().to_string();
@@ -229,23 +262,18 @@ async fn start_run(
             .map_err(|e| target.classify(&e, during))
         })
         .await?;
-    Ok(run_id)
+    Ok((run_id, previous))
 }
 
 /// Streams the checkout into the database, chunk by chunk, then completes the run.
 async fn write_run(
     session: &mut Session,
     checkout: &Arc<Checkout>,
-    lease: &lease::Lease,
-    run_id: i64,
+    chunk: &Chunk<'_>,
     options: &Options,
     phases: &mut Phases,
 ) -> Result<Ran, SyncError> {
-    let chunk = Chunk {
-        lease,
-        run_id,
-        all: options.rebuild,
-    };
+    let (lease, run_id) = (chunk.lease, chunk.run_id);
     let size = options.chunk_rows.clamp(1, MAX_CHUNK_ROWS);
     // Files are read and turned into rows on a thread of their own, one chunk ahead of the
     // database: parsing the next chunk overlaps writing this one.
@@ -255,7 +283,7 @@ async fn write_run(
     let (mut valid_nodes, mut nodes_written) = (0, 0);
     while let Some(batch) = batches.recv().await {
         valid_nodes += batch.rows.iter().filter(|r| r.valid).count();
-        nodes_written += upsert::node_chunk(session, &chunk, &batch.rows, &batch.docs).await?;
+        nodes_written += upsert::node_chunk(session, chunk, &batch.rows, &batch.docs).await?;
         summaries.extend(batch.summaries);
     }
     reader.join().map_err(|_| {
@@ -279,7 +307,7 @@ async fn write_run(
             .iter()
             .filter_map(|&i| checkout.item_row(i))
             .collect();
-        items_written += upsert::item_chunk(session, &chunk, &items).await?;
+        items_written += upsert::item_chunk(session, chunk, &items).await?;
     }
     phases.mark("inventory items");
 
@@ -288,7 +316,7 @@ async fn write_run(
     drop(summaries);
     let finding_rows = findings::rows(&report);
     for rows in finding_rows.chunks(size) {
-        upsert::finding_chunk(session, &chunk, rows).await?;
+        upsert::finding_chunk(session, chunk, rows).await?;
     }
     phases.mark("findings");
 
@@ -609,29 +637,32 @@ async fn read_missing(
         .await
 }
 
-/// Records a failed run (best effort, one attempt: the connection may be what failed). Only a
-/// run still `running` is marked, so a completion that landed is never overwritten. The stored
-/// error is the message without any secret: built from scrubbed texts and the shown URL only.
-async fn mark_failed(session: &Session, run_id: i64, error: &SyncError) {
-    let client = session.client();
-    if client.is_closed() {
-        return;
-    }
-    let target = session.target();
+/// Records a failed run (best effort, within [`Session::last_words`]: on a fresh connection when
+/// the run's was lost). Only a run still `running` is marked, so a completion that landed is
+/// never overwritten. The stored error is the message without any secret: built from scrubbed
+/// texts and the shown URL only.
+async fn mark_failed(session: &mut Session, run_id: i64, error: &SyncError) {
+    let target = session.target().clone();
     let message = target.scrub(&error.to_string());
     let codes = vec![error.kind().to_owned()];
-    if let Err(e) = client
-        .execute(
-            "UPDATE sync_runs SET status = $2::TEXT, finished_at = clock_timestamp(), \
-             error = $3::TEXT, error_codes = $4::TEXT[], had_errors = true \
-             WHERE id = $1::INT8 AND status = 'running'",
-            &[&run_id, &RunStatus::Failed.as_str(), &message, &codes],
-        )
-        .await
-    {
-        log::debug!(
-            "could not mark run {run_id} failed: {}",
-            target.scrub(&e.to_string())
-        );
+    let during = "recording the run as failed";
+    let marked = session
+        .last_words(during, async |tx| {
+            tx.execute(
+                "UPDATE sync_runs SET status = $2::TEXT, finished_at = clock_timestamp(), \
+                 error = $3::TEXT, error_codes = $4::TEXT[], had_errors = true \
+                 WHERE id = $1::INT8 AND status = 'running'",
+                &[&run_id, &RunStatus::Failed.as_str(), &message, &codes],
+            )
+            .await
+            .map_err(|e| target.classify(&e, during))
+        })
+        .await;
+    match marked {
+        Ok(_) => log::info!("recorded run {run_id} as failed ({})", error.kind()),
+        Err(e) => log::warn!(
+            "could not record run {run_id} as failed ({e}); the next sync closes it as abandoned \
+             once its lease expired"
+        ),
     }
 }

@@ -33,8 +33,6 @@
 //! are created idempotently (a lost `CREATE TABLE IF NOT EXISTS` race is retried), and the
 //! versions are applied under the lease row `schema`, re-reading the version once it is held.
 
-use std::time::Duration;
-
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
@@ -53,7 +51,7 @@ pub struct Migration {
 }
 
 /// The newest schema this binary knows.
-pub const LATEST: i64 = 2;
+pub const LATEST: i64 = 3;
 
 /// All migrations, in order.
 pub const MIGRATIONS: &[Migration] = &[
@@ -66,6 +64,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "chunked runs: `abandoned` runs; missing = seen before the latest finished run",
         statements: V2,
+    },
+    Migration {
+        version: 3,
+        name: "current_nodes, current_inventory_items: what the latest finished run saw",
+        statements: V3,
     },
 ];
 
@@ -254,6 +257,38 @@ const V2: &[&str] = &[
     WHERE s.last_seen_run_id < l.run_id",
 ];
 
+/// Version 3 (issue 29): `current_nodes` and `current_inventory_items`, per selection the rows
+/// its latest finished (completed or partial) run saw — removed registrations drop out.
+///
+/// A run in progress has already moved the sightings it renewed to its own id, so "seen by the
+/// latest finished run L" cannot be read from `last_seen_run_id` alone. Each sighting keeps
+/// `completed_run_id`: when a later run renews a sighting whose `last_seen_run_id` is L, it
+/// records L there ([`super::upsert`]). So L saw a row when its sighting's `last_seen_run_id` is
+/// L (nothing renewed it since) or its `completed_run_id` is L (a later run, in progress or
+/// failed, did). A sighting a later run adds or brings back keeps an older (or no)
+/// `completed_run_id`, so it appears only once that run finishes.
+const V3: &[&str] = &[
+    "ALTER TABLE node_sightings ADD COLUMN IF NOT EXISTS completed_run_id INT8",
+    "ALTER TABLE inventory_sightings ADD COLUMN IF NOT EXISTS completed_run_id INT8",
+    "CREATE OR REPLACE VIEW current_nodes AS
+    SELECT l.selection_hash, n.path, n.node_id, n.operator, n.hostname, n.serial, n.vendor,
+        n.model, n.cpu_model, n.cores, n.threads, n.memory_bytes, n.storage_bytes, n.facts_hash,
+        n.facts, n.valid, n.inventory_key, n.first_seen_at, ns.last_seen_at,
+        l.run_id AS checked_run_id, l.confidence
+    FROM node_sightings AS ns
+    JOIN latest_runs AS l ON l.selection_hash = ns.selection_hash
+    JOIN nodes AS n ON n.path = ns.path
+    WHERE ns.last_seen_run_id = l.run_id OR ns.completed_run_id = l.run_id",
+    "CREATE OR REPLACE VIEW current_inventory_items AS
+    SELECT l.selection_hash, i.item_key, i.line, i.serial, i.macs, i.asset_tag, i.hostname,
+        i.make, i.model, i.cores, i.memory_gb, i.storage_gb, i.status, i.location, i.cost,
+        i.first_seen_at, s.last_seen_at, l.run_id AS checked_run_id, l.confidence
+    FROM inventory_sightings AS s
+    JOIN latest_runs AS l ON l.selection_hash = s.selection_hash
+    JOIN inventory_items AS i ON i.item_key = s.item_key
+    WHERE s.last_seen_run_id = l.run_id OR s.completed_run_id = l.run_id",
+];
+
 /// SQLSTATEs two migrators racing on an empty database can hit (both create the same table or
 /// insert the same version): the loser retries and finds the work done.
 fn is_race(error: &tokio_postgres::Error) -> bool {
@@ -271,7 +306,11 @@ fn is_race(error: &tokio_postgres::Error) -> bool {
 /// Makes sure the schema is at [`LATEST`]: one `SELECT` when it is (no DDL, so a DML-only role
 /// syncs); else creates or migrates it, which needs a role that may create. Returns the version
 /// found before.
-pub async fn ensure(session: &mut Session, holder: &str) -> Result<i64, SyncError> {
+pub async fn ensure(
+    session: &mut Session,
+    holder: &str,
+    timing: lease::Timing,
+) -> Result<i64, SyncError> {
     let target = session.target().clone();
     let found = session
         .transaction("reading the schema version", async |tx| {
@@ -307,7 +346,7 @@ pub async fn ensure(session: &mut Session, holder: &str) -> Result<i64, SyncErro
     if found == LATEST {
         return Ok(found);
     }
-    match migrate(session, holder).await {
+    match migrate(session, holder, timing).await {
         Ok(()) => {
             log::info!("database schema: now at version {LATEST} (was {found})");
             Ok(found)
@@ -323,22 +362,27 @@ pub async fn ensure(session: &mut Session, holder: &str) -> Result<i64, SyncErro
     }
 }
 
-/// Creates or upgrades the schema to [`LATEST`] under the migration lease.
-async fn migrate(session: &mut Session, holder: &str) -> Result<(), SyncError> {
+/// Creates or upgrades the schema to [`LATEST`] under the migration lease, renewed by a
+/// heartbeat while the statements run.
+async fn migrate(
+    session: &mut Session,
+    holder: &str,
+    timing: lease::Timing,
+) -> Result<(), SyncError> {
     let target = session.target().clone();
     retry_races(|| bootstrap(session.client(), &target)).await?;
     let lease = lease::acquire(
         session,
         MIGRATION_LEASE,
         holder,
-        lease::Timing {
-            ttl: Duration::from_secs(600),
-            wait: Duration::from_secs(600),
-        },
+        timing,
+        lease::Scope::Schema,
     )
     .await?;
+    let heartbeat = lease::Heartbeat::start(&target, &lease);
     // Another sync may have migrated while this one waited: apply_missing re-reads the version.
     let result = retry_races(|| apply_missing(session.client(), &target)).await;
+    heartbeat.stop();
     lease::release(session, &lease).await;
     result.map(|_| ())
 }

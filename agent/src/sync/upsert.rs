@@ -5,9 +5,9 @@
 //! inventory items, or findings) per transaction, never one transaction for the whole tree: on
 //! CockroachDB a transaction of 100,000 rows ends in "transaction deadline exceeded", and under
 //! SERIALIZABLE a long transaction is the one that keeps losing conflicts. Each chunk re-checks
-//! and extends the lease ([`super::lease::fence`]), writes its rows and the selection's sightings
-//! of them, and is safe to run again ([`super::session`]): upserts by key, findings `ON
-//! CONFLICT DO NOTHING`. What readers trust only changes when the run completes, in a last small
+//! the lease ([`super::lease::check`]; the heartbeat renews it), writes its rows and the
+//! selection's sightings of them, and is safe to run again ([`super::session`]): upserts by key,
+//! findings `ON CONFLICT DO NOTHING`. What readers trust only changes when the run completes, in a last small
 //! transaction (the selection's `latest_run_id`): sightings a run in progress wrote carry its own,
 //! newer id, which the `missing_*` views do not count until then.
 //!
@@ -207,10 +207,13 @@ async fn batched<R>(
 
 /// What a chunk transaction needs besides its rows.
 pub struct Chunk<'a> {
-    /// The run's lease (re-checked and extended by every chunk).
+    /// The run's lease (re-checked by every chunk).
     pub lease: &'a Lease,
     /// The run.
     pub run_id: i64,
+    /// The selection's latest finished run when this one started (none on a first sync): what
+    /// a renewed sighting records as `completed_run_id` (see `sightings`).
+    pub previous_run_id: Option<i64>,
     /// `--rebuild`: write every row in full, without reading stored hashes.
     pub all: bool,
 }
@@ -231,7 +234,7 @@ pub async fn node_chunk(
     let mode = Mode::Seen { key: "path" };
     session
         .transaction(during, async |tx| {
-            lease::fence(tx, &target, chunk.lease).await?;
+            lease::check(tx, &target, chunk.lease).await?;
             let changed = Changed {
                 table: "nodes",
                 key: "path",
@@ -297,7 +300,7 @@ pub async fn item_chunk(
     let mode = Mode::Seen { key: "item_key" };
     session
         .transaction(during, async |tx| {
-            lease::fence(tx, &target, chunk.lease).await?;
+            lease::check(tx, &target, chunk.lease).await?;
             let changed = Changed {
                 table: "inventory_items",
                 key: "item_key",
@@ -411,6 +414,11 @@ async fn touch(
 const TOUCH_ROWS: usize = 2000;
 
 /// Records that this selection saw `keys` in this run.
+///
+/// A renewed sighting that the selection's previous finished run had seen keeps that run's id
+/// in `completed_run_id` (the `current_*` views: schema version 3). Sightings only move forward:
+/// a run never overwrites a newer run's sighting (a sync that lost its lease while a chunk was
+/// under way cannot make a node look missing to the sync that took over).
 async fn sightings(
     tx: &Transaction<'_>,
     target: &Target,
@@ -423,17 +431,21 @@ async fn sightings(
     let selection_hash = chunk.lease.selection_hash.as_str();
     for batch in keys.chunks(TOUCH_ROWS) {
         let values: Vec<String> = (0..batch.len())
-            .map(|i| format!("($1::TEXT, ${}::TEXT, $2::INT8, now())", 3 + i))
+            .map(|i| format!("($1::TEXT, ${}::TEXT, $2::INT8, now())", 4 + i))
             .collect();
         let sql = format!(
             "INSERT INTO {table} (selection_hash, {key}, last_seen_run_id, last_seen_at) \
              VALUES {} ON CONFLICT (selection_hash, {key}) DO UPDATE SET \
-             last_seen_run_id = excluded.last_seen_run_id, last_seen_at = excluded.last_seen_at",
+             completed_run_id = CASE WHEN {table}.last_seen_run_id = $3::INT8 THEN $3::INT8 \
+             ELSE {table}.completed_run_id END, \
+             last_seen_run_id = excluded.last_seen_run_id, last_seen_at = excluded.last_seen_at \
+             WHERE {table}.last_seen_run_id <= excluded.last_seen_run_id",
             values.join(", ")
         );
-        let mut params: Vec<Param<'_>> = Vec::with_capacity(2 + batch.len());
+        let mut params: Vec<Param<'_>> = Vec::with_capacity(3 + batch.len());
         params.push(&selection_hash);
         params.push(&chunk.run_id);
+        params.push(&chunk.previous_run_id);
         for k in batch {
             params.push(k);
         }
@@ -462,7 +474,7 @@ pub async fn finding_chunk(
     };
     session
         .transaction(during, async |tx| {
-            lease::fence(tx, &target, chunk.lease).await?;
+            lease::check(tx, &target, chunk.lease).await?;
             batched(
                 tx,
                 &target,

@@ -14,4 +14,5 @@ mod reconcile;
 mod support;
 mod sync;
 mod sync_fleet;
+mod sync_outages;
 mod target;

@@ -539,9 +539,16 @@ fn a_killed_sync_is_closed_as_abandoned_once_its_lease_expired() {
     );
     db.exec("DROP TRIGGER slow ON nodes");
 
-    // The next sync waits for the dead sync's lease to expire, takes it over and closes run 2.
+    // The next sync waits for the dead sync's lease to expire, takes it over and closes run 2:
+    // blocked for about the dead sync's lease lifetime (2 s), not longer.
+    let started = Instant::now();
     let out = db.sync(tree.path(), &[]);
     assert_exit(&out, 0, "sync after the crash");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
     let err = stderr(&out);
     assert!(err.contains("closed run(s) 2 as abandoned"), "{err}");
     let runs = db.rows("SELECT id, status, error_codes FROM sync_runs ORDER BY id");
