@@ -127,7 +127,7 @@ fn revalidated(yaml: &str, edit: impl Fn(&mut NodeDocument)) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn clean_registration_passes_with_four_reads_and_no_write() {
+async fn clean_registration_passes_with_five_reads_and_no_write() {
     let github = fake().await;
     registered_dell(&github);
     github.state().requests.clear();
@@ -141,17 +141,25 @@ async fn clean_registration_passes_with_four_reads_and_no_write() {
     assert_eq!(verdict["files"][0]["path"], dell_path());
     assert_eq!(verdict["files"][0]["status"], "added");
     let s = github.state();
-    // ≤ 6: the PR, its files, the file at the head, the PR again (the head did not move).
+    let base = s.branches["main"].clone();
+    // ≤ 6: the PR, its files, the comparison of its pinned base and head, the file at the head,
+    // the PR again (the head did not move).
     assert_eq!(
         s.lines(),
         [
             "GET /repos/acme/fleet/pulls/1".to_owned(),
             "GET /repos/acme/fleet/pulls/1/files".to_owned(),
+            format!("GET /repos/acme/fleet/compare/{base}...{head}"),
             format!("GET /repos/acme/fleet/contents/{}", dell_path()),
             "GET /repos/acme/fleet/pulls/1".to_owned(),
         ]
     );
-    let contents = &s.requests[2];
+    assert_eq!(
+        s.requests[2].query,
+        [("per_page".to_owned(), "1".to_owned())],
+        "one commit in the answer, not 250"
+    );
+    let contents = &s.requests[3];
     assert_eq!(
         contents.query,
         [("ref".to_owned(), head.clone())],
@@ -422,19 +430,103 @@ async fn an_update_may_not_swap_the_identity() {
     let (run, verdict) = gate_pr(&github, 2, &["--allow-updates"]);
     assert_needs_person(&run, &verdict, &dell_path(), "identity fingerprint");
 
-    // The same file with only its hostname changed is an update a machine may make.
-    let renamed = revalidated(&upstream, |doc| doc.hostname = "r640-a9".into());
-    github.state().put_file(&branch, &dell_path(), &renamed);
+    // The same file with more memory (hardware drift) is an update a machine may make.
+    let grown = revalidated(&upstream, |doc| doc.memory.total_bytes *= 2);
+    github.state().put_file(&branch, &dell_path(), &grown);
     github.state().requests.clear();
     let (run, verdict) = gate_pr(&github, 2, &["--allow-updates"]);
     assert_eq!(run.code, Some(0), "{}", said(&verdict));
     assert_eq!(verdict["kind"], "update");
-    // ≤ 6: the PR, its files, the file at the head and at the base, the PR again.
+    // ≤ 6: the PR, its files, their pinned comparison, the file at the head and at the base,
+    // the PR again.
     assert_eq!(
         github.state().requests.len(),
-        5,
+        6,
         "{:?}",
         github.state().lines()
+    );
+    github.assert_contract();
+}
+
+/// With `--allow-updates`, the node's credential renames another node from a branch of its own:
+/// the fleet's configurations are keyed by hostname (enlist.lib's default), so the rename would
+/// hand that machine another configuration, or (a name already taken) break every node's.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_update_may_not_rename_another_node_or_move_it_to_another_operator() {
+    let github = fake().await;
+    let other = merged_supermicro(&github);
+    let other_path = format!("cluster-nodes/{other}/node.yaml");
+    let theirs = github.state().file("main", &other_path).unwrap();
+    let pr = {
+        let mut s = github.state();
+        s.create_branch("fix-inventory");
+        s.put_file(
+            "fix-inventory",
+            &other_path,
+            &revalidated(&theirs, |doc| doc.hostname = "r640-a01".into()),
+        );
+        s.open_pull("fix-inventory", "Fix a typo", "")
+    };
+    let (run, verdict) = gate_pr(&github, pr, &["--allow-updates"]);
+    assert_needs_person(&run, &verdict, &other_path, "it changes the hostname");
+
+    github.state().put_file(
+        "fix-inventory",
+        &other_path,
+        &revalidated(&theirs, |doc| doc.operator = Some("mallory".into())),
+    );
+    let (run, verdict) = gate_pr(&github, pr, &["--allow-updates"]);
+    assert_needs_person(&run, &verdict, &other_path, "it changes the operator");
+    github.assert_contract();
+}
+
+/// The PR's file list is not pinned to the head the gate read: the node's token pushes a second
+/// file, and while the gate runs the list still shows the registration alone (GitHub computed it
+/// late, or the head was pushed away and back). The comparison of the pinned shas shows both.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_list_behind_the_head_cannot_pass_a_second_file() {
+    let github = fake().await;
+    registered_dell(&github);
+    let branch = format!("enlist/{DELL}");
+    let clean = github.state().head_sha(1).unwrap();
+    {
+        let mut s = github.state();
+        s.put_file(&branch, "flake.nix", "{ outputs = _: { }; }\n");
+        s.trust.files_from = Some(clean);
+    }
+    let (run, verdict) = gate_pr(&github, 1, &[]);
+    assert_needs_person(
+        &run,
+        &verdict,
+        &dell_path(),
+        "the comparison of the gated head",
+    );
+    assert!(
+        said(&verdict).contains("changes 2 files"),
+        "{}",
+        said(&verdict)
+    );
+    github.assert_contract();
+}
+
+/// A registration that reconcile's parser accepts but no node wrote: YAML tags and comments are
+/// read differently (or acted on) by other tools; the gate passes only enlist's own bytes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hand_written_registration_needs_a_person() {
+    let github = fake().await;
+    let node = registered_dell(&github);
+    let tagged = node
+        .facts_yaml()
+        .replacen("hostname: ", "hostname: !!str ", 1);
+    github
+        .state()
+        .put_file(&format!("enlist/{DELL}"), &dell_path(), &tagged);
+    let (run, verdict) = gate_pr(&github, 1, &[]);
+    assert_needs_person(
+        &run,
+        &verdict,
+        &dell_path(),
+        "not byte for byte the file enlist writes",
     );
     github.assert_contract();
 }

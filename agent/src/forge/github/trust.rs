@@ -179,21 +179,52 @@ impl GitHub {
         let what = format!("files of pull request #{number}");
         let url = self.repo_path(&format!("/pulls/{number}/files?per_page={PER_PAGE}"));
         let items = self.list(&url, &what).await?;
-        items
-            .iter()
-            .map(|item| {
-                Some(ChangedFile {
-                    path: item.get("filename")?.as_str()?.to_owned(),
-                    status: item.get("status")?.as_str()?.to_owned(),
-                    previous_path: text(item, "previous_filename"),
-                })
-            })
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| ForgeError::Unexpected {
+        changed_files(&items).ok_or_else(|| ForgeError::Unexpected {
+            what,
+            status: 200,
+            message: "a file without filename or status".to_owned(),
+        })
+    }
+
+    /// `GET /repos/{o}/{r}/compare/{base}...{head}`: the files changed from the merge base of two
+    /// commit shas to `head` (GitHub's three-dot comparison, as a pull request's diff). Unlike
+    /// the pull request's list it is pinned to both shas. GitHub lists at most 300 files here;
+    /// the gate asks only when the pull request lists one. `per_page=1`: one commit in the
+    /// answer, not 250 (the files come on the first page whatever its size).
+    pub async fn compare_files(
+        &self,
+        base: &str,
+        head: &str,
+    ) -> Result<Vec<ChangedFile>, ForgeError> {
+        let what = format!(
+            "the comparison of {} with {}",
+            super::short_sha(head),
+            super::short_sha(base)
+        );
+        if !is_commit_sha(base) || !is_commit_sha(head) {
+            // Both come from a parsed pull request, which checked them; a guard, not a path.
+            return Err(ForgeError::Unexpected {
                 what,
-                status: 200,
-                message: "a file without filename or status".to_owned(),
-            })
+                status: 0,
+                message: "a comparison is of two commit shas".to_owned(),
+            });
+        }
+        let url = self.repo_path(&format!("/compare/{base}...{head}?per_page=1"));
+        let reply = self.request(Method::GET, &url, None, &what).await?;
+        if reply.status != 200 {
+            return Err(Self::unexpected(&what, &reply));
+        }
+        let files = match reply.json.get("files") {
+            // GitHub leaves `files` out of a comparison that changes nothing.
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(files)) => files,
+            Some(_) => return Err(Self::unexpected(&what, &reply)),
+        };
+        changed_files(files).ok_or_else(|| ForgeError::Unexpected {
+            what,
+            status: 200,
+            message: "a file without filename or status".to_owned(),
+        })
     }
 
     /// `GET /repos/{o}/{r}/pulls/{n}/reviews`, every page, oldest first.
@@ -442,6 +473,20 @@ impl GitHub {
                 .ok_or_else(|| Self::unexpected(&what, &reply))?,
         })
     }
+}
+
+/// Diff entries (`filename`, `status`, `previous_filename`); `None` when one lacks a name or status.
+fn changed_files(items: &[Value]) -> Option<Vec<ChangedFile>> {
+    items
+        .iter()
+        .map(|item| {
+            Some(ChangedFile {
+                path: item.get("filename")?.as_str()?.to_owned(),
+                status: item.get("status")?.as_str()?.to_owned(),
+                previous_path: text(item, "previous_filename"),
+            })
+        })
+        .collect()
 }
 
 /// An account (`login`, `type`); `None` without a login.
