@@ -751,10 +751,19 @@ async fn doctor_passes_a_well_set_repository_and_names_the_machine_login() {
         "auto_merge",
         "requires_reconcile",
         "requires_gate",
+        "fork_workflows",
+        "machine_access",
         "machine_login",
     ] {
         assert_eq!(line(&report, check)["status"], "ok", "{check}: {report}");
     }
+    assert!(
+        line(&report, "requires_gate")["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("from GitHub Actions"),
+        "{report}"
+    );
     assert!(
         line(&report, "machine_login")["fix"]
             .as_str()
@@ -769,6 +778,7 @@ async fn doctor_passes_a_well_set_repository_and_names_the_machine_login() {
             "GET /repos/acme/fleet/rules/branches/main",
             "GET /repos/acme/fleet/branches/main/protection",
             "GET /user",
+            "GET /repos/acme/fleet/collaborators/fleet-bot/permission",
         ]
     );
     // The text form: one line per check, a mark first.
@@ -824,6 +834,56 @@ async fn doctor_flags_disallowed_auto_merge_a_missing_gate_and_a_classic_token()
             .as_str()
             .unwrap()
             .contains("every repository its owner can")
+    );
+    github.assert_contract();
+}
+
+/// What a stolen node credential could use that the first doctor did not flag: a required check
+/// that any commit status satisfies, a machine user that administers the repository (it bypasses
+/// and edits the rules), and a public repository whose forks bring their own workflows.
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_flags_checks_from_any_source_an_admin_machine_user_and_forks_own_workflows() {
+    let github = fake().await;
+    well_set(&github);
+    {
+        let mut s = github.state();
+        s.trust.check_source = None;
+        s.trust.grant("fleet-bot", "admin");
+        s.trust.public = true;
+        s.trust.code_owner_review = false;
+    }
+    let node = Node::new("dell-r640", &github);
+    let (run, report) = doctor(&github, &node, &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    for check in ["requires_reconcile", "requires_gate"] {
+        let l = line(&report, check);
+        assert_eq!(l["status"], "fail", "{check}: {report}");
+        assert!(
+            l["detail"].as_str().unwrap().contains("from any source"),
+            "{l}"
+        );
+        assert!(
+            l["fix"]
+                .as_str()
+                .unwrap()
+                .contains("source to GitHub Actions"),
+            "{l}"
+        );
+    }
+    let admin = line(&report, "machine_access");
+    assert_eq!(admin["status"], "fail", "{report}");
+    assert!(
+        admin["detail"]
+            .as_str()
+            .unwrap()
+            .contains("fleet-bot is an administrator"),
+        "{admin}"
+    );
+    let forks = line(&report, "fork_workflows");
+    assert_eq!(forks["status"], "fail", "{report}");
+    assert!(
+        forks["fix"].as_str().unwrap().contains("CODEOWNERS"),
+        "{forks}"
     );
     github.assert_contract();
 }
@@ -904,6 +964,35 @@ async fn doctor_as_a_github_app_flags_an_installation_on_all_repositories() {
             "only the token's mint and revoke"
         );
     }
+    assert_eq!(line(&report, "app_permissions")["status"], "ok");
+
+    // Workflows granted to the App: a stolen key mints a token that edits the gate's workflow.
+    github
+        .state()
+        .app
+        .as_mut()
+        .unwrap()
+        .granted
+        .insert("workflows".into(), "write".into());
+    let (run, report) = doctor(&github, &node, &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    let permissions = line(&report, "app_permissions");
+    assert_eq!(permissions["status"], "fail");
+    assert!(
+        permissions["detail"]
+            .as_str()
+            .unwrap()
+            .contains("workflows: write"),
+        "{permissions}"
+    );
+    github
+        .state()
+        .app
+        .as_mut()
+        .unwrap()
+        .granted
+        .remove("workflows");
+
     github.state().app.as_mut().unwrap().repository_selection = "all".into();
     let (run, report) = doctor(&github, &node, &[]);
     assert_eq!(run.code, Some(1));

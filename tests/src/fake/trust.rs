@@ -9,8 +9,8 @@
 //! | `GET …/compare/{base}...{head}` | the same diff for two commit shas: from the fork point of the branch whose head is `head` (else from `base`); at most 300 files |
 //! | `GET …/pulls/{n}/reviews` | [`Trust::reviews`], oldest first, paginated |
 //! | `GET …/collaborators/{u}/permission` | [`Trust::collaborators`]; anyone else 404 |
-//! | `GET …/rules/branches/{b}` | the fake's [`State::required_checks`] as one repository ruleset |
-//! | `GET …/branches/{b}/protection` | [`Trust::classic`]: 404 "Branch not protected" when absent, 403 when [`Trust::classic_readable`] is off (a token without Administration: read) |
+//! | `GET …/rules/branches/{b}` | the fake's [`State::required_checks`] as one repository ruleset, each from [`Trust::check_source`]; a `pull_request` rule when [`Trust::code_owner_review`] |
+//! | `GET …/branches/{b}/protection` | [`Trust::classic`]: 404 "Branch not protected" when absent, 403 when [`Trust::classic_readable`] is off (a token without Administration: read); its checks from [`Trust::check_source`] |
 //! | `GET /user` | [`Trust::user`] (403 for an installation token, as GitHub answers) |
 //! | `X-OAuth-Scopes` | sent on every answer to the token while [`Trust::oauth_scopes`] is set (a classic token) |
 //!
@@ -98,6 +98,14 @@ pub struct Trust {
     /// A commit whose files `GET …/pulls/{n}/files` lists instead of the head's: the list of a
     /// head that was pushed away and back while a gate ran, or one GitHub computed late.
     pub files_from: Option<String>,
+    /// The App every required check is expected from (`integration_id`, `app_id`); `None`: any
+    /// source. GitHub Actions (15368) by default.
+    pub check_source: Option<u64>,
+    /// The rules require the code owners' review (a ruleset's `pull_request` rule, and classic
+    /// protection's `required_pull_request_reviews`).
+    pub code_owner_review: bool,
+    /// The repository is public (`private: false`).
+    pub public: bool,
 }
 
 impl Default for Trust {
@@ -117,6 +125,9 @@ impl Default for Trust {
             oauth_scopes: None,
             push_when_files_are_read: None,
             files_from: None,
+            check_source: Some(15368),
+            code_owner_review: true,
+            public: false,
         }
     }
 }
@@ -449,22 +460,44 @@ fn permission(state: &State, login: &str) -> Answer {
 }
 
 fn rules(state: &State, branch: &str) -> Answer {
-    let checks = state.required_checks.get(branch).filter(|c| !c.is_empty());
-    let rules: Vec<Value> = checks
-        .map(|checks| {
-            let configured: Vec<Value> = checks.iter().map(|c| json!({"context": c})).collect();
-            vec![json!({
-                "type": "required_status_checks",
-                "parameters": {
-                    "required_status_checks": configured,
-                    "strict_required_status_checks_policy": false,
-                },
-                "ruleset_source_type": "Repository",
-                "ruleset_source": format!("{}/{}", state.owner, state.name),
-                "ruleset_id": 42,
-            })]
-        })
-        .unwrap_or_default();
+    let source = |rule: &mut Value| {
+        rule["ruleset_source_type"] = json!("Repository");
+        rule["ruleset_source"] = json!(format!("{}/{}", state.owner, state.name));
+        rule["ruleset_id"] = json!(42);
+    };
+    let mut rules = Vec::new();
+    if let Some(checks) = state.required_checks.get(branch).filter(|c| !c.is_empty()) {
+        let configured: Vec<Value> = checks
+            .iter()
+            .map(|c| match state.trust.check_source {
+                Some(app) => json!({"context": c, "integration_id": app}),
+                None => json!({"context": c}),
+            })
+            .collect();
+        let mut rule = json!({
+            "type": "required_status_checks",
+            "parameters": {
+                "required_status_checks": configured,
+                "strict_required_status_checks_policy": false,
+            },
+        });
+        source(&mut rule);
+        rules.push(rule);
+    }
+    if state.trust.code_owner_review {
+        let mut rule = json!({
+            "type": "pull_request",
+            "parameters": {
+                "dismiss_stale_reviews_on_push": false,
+                "require_code_owner_review": true,
+                "require_last_push_approval": false,
+                "required_approving_review_count": 0,
+                "required_review_thread_resolution": false,
+            },
+        });
+        source(&mut rule);
+        rules.push(rule);
+    }
     Answer::json(200, json!(rules))
 }
 
@@ -484,21 +517,28 @@ fn protection(state: &State, branch: &str) -> Answer {
     let url = format!("{}/branches/{branch}/protection", state.base_url());
     let listed: Vec<Value> = checks
         .iter()
-        .map(|c| json!({"context": c, "app_id": null}))
+        .map(|c| json!({"context": c, "app_id": state.trust.check_source}))
         .collect();
-    Answer::json(
-        200,
-        json!({
-            "url": url,
-            "required_status_checks": {
-                "url": format!("{url}/required_status_checks"),
-                "strict": false,
-                "contexts": checks,
-                "checks": listed,
-                "contexts_url": format!("{url}/required_status_checks/contexts"),
-            },
-        }),
-    )
+    let mut protection = json!({
+        "url": url,
+        "required_status_checks": {
+            "url": format!("{url}/required_status_checks"),
+            "strict": false,
+            "contexts": checks,
+            "checks": listed,
+            "contexts_url": format!("{url}/required_status_checks/contexts"),
+        },
+    });
+    if state.trust.code_owner_review {
+        protection["required_pull_request_reviews"] = json!({
+            "url": format!("{url}/required_pull_request_reviews"),
+            "dismiss_stale_reviews": false,
+            "require_code_owner_reviews": true,
+            "required_approving_review_count": 0,
+            "require_last_push_approval": false,
+        });
+    }
+    Answer::json(200, protection)
 }
 
 fn user(state: &State, bearer: &str) -> Answer {
