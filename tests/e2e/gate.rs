@@ -752,6 +752,7 @@ async fn doctor_passes_a_well_set_repository_and_names_the_machine_login() {
         "requires_reconcile",
         "requires_gate",
         "fork_workflows",
+        "stale_approvals",
         "machine_access",
         "machine_login",
     ] {
@@ -851,6 +852,7 @@ async fn doctor_flags_checks_from_any_source_an_admin_machine_user_and_forks_own
         s.trust.grant("fleet-bot", "admin");
         s.trust.public = true;
         s.trust.code_owner_review = false;
+        s.trust.dismiss_stale_reviews = false;
     }
     let node = Node::new("dell-r640", &github);
     let (run, report) = doctor(&github, &node, &[]);
@@ -878,6 +880,11 @@ async fn doctor_flags_checks_from_any_source_an_admin_machine_user_and_forks_own
             .unwrap()
             .contains("fleet-bot is an administrator"),
         "{admin}"
+    );
+    assert_eq!(
+        line(&report, "stale_approvals")["status"],
+        "fail",
+        "{report}"
     );
     let forks = line(&report, "fork_workflows");
     assert_eq!(forks["status"], "fail", "{report}");

@@ -56,7 +56,7 @@ impl Status {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Line {
     /// Stable name (`credential`, `base_branch`, `auto_merge`, `requires_reconcile`,
-    /// `requires_gate`, `fork_workflows`, `classic_token`, `app_installation`,
+    /// `requires_gate`, `fork_workflows`, `stale_approvals`, `classic_token`, `app_installation`,
     /// `app_permissions`, `machine_access`, `machine_login`).
     pub check: &'static str,
     /// ✔ / ✘ / ?.
@@ -181,6 +181,7 @@ pub fn lines(seen: &Observed) -> Vec<Line> {
         out.push(required(check, name, &branch, seen, own_app));
     }
     out.push(fork_workflows(settings, &branch, seen));
+    out.push(stale_approvals(&branch, seen));
     if let (Some(user), Some(access)) = (&seen.user, &seen.user_access) {
         out.push(machine_access(user, access, repo));
     }
@@ -452,6 +453,60 @@ fn fork_workflows(settings: &RepoSettings, branch: &str, seen: &Observed) -> Lin
     }
 }
 
+/// Whether approvals are dismissed when the merge base changes. The gate counts an approval of
+/// the current head, and a pull request moved to another base (`PATCH …/pulls/{n}`, which a
+/// node credential may do) keeps its head: an approval given for a one-line diff into a side
+/// branch would then pass everything that branch holds. GitHub's "Dismiss stale pull request
+/// approvals when new commits are pushed" dismisses it when the merge base changes, and the
+/// gate counts no dismissed review.
+fn stale_approvals(branch: &str, seen: &Observed) -> Line {
+    const CHECK: &str = "stale_approvals";
+    const FIX: &str = "on the base branch's rule: Require a pull request before merging → Dismiss \
+        stale pull request approvals when new commits are pushed (it also dismisses them when the \
+        merge base changes)";
+    let ruleset = match &seen.rulesets {
+        Some(Readable::Read(rules)) => Some(rules.dismiss_stale_reviews),
+        _ => None,
+    };
+    let classic = match &seen.classic {
+        Some(Readable::Read(Protection::Protected(rules))) => Some(rules.dismiss_stale_reviews),
+        Some(Readable::Read(Protection::None)) => Some(false),
+        _ => None,
+    };
+    let (status, detail) = match (ruleset, classic) {
+        (Some(true), _) | (_, Some(true)) => {
+            return ok(
+                CHECK,
+                format!(
+                    "{branch} dismisses approvals when new commits are pushed or the merge base \
+                     changes"
+                ),
+            );
+        }
+        (Some(false), Some(false)) => (
+            Status::Fail,
+            format!(
+                "{branch} keeps approvals when the merge base changes: a pull request moved to \
+                 another base keeps its head, so an approval given for a small diff into a side \
+                 branch passes the gate for everything that branch holds"
+            ),
+        ),
+        _ => (
+            Status::Unknown,
+            format!(
+                "cannot tell whether {branch} dismisses stale approvals: no ruleset does, and the \
+                 classic branch protection is not readable with this credential"
+            ),
+        ),
+    };
+    Line {
+        check: CHECK,
+        status,
+        detail,
+        fix: Some(FIX.to_owned()),
+    }
+}
+
 /// The nodes' user is an administrator: it can bypass classic branch protection (unless "Do not
 /// allow bypassing the above settings" is on) and change the rules and rulesets themselves.
 fn machine_access(user: &Account, access: &Access, repo: &str) -> Line {
@@ -549,9 +604,11 @@ mod tests {
         }
     }
 
-    /// Rules requiring `checks` (name, source).
+    /// Rules requiring `checks` (name, source), and code-owner review and dismissal of stale
+    /// approvals or neither.
     fn rules(checks: &[(&str, Option<u64>)], code_owner_review: bool) -> BranchRules {
         BranchRules {
+            dismiss_stale_reviews: code_owner_review,
             checks: checks
                 .iter()
                 .map(|(context, source)| RequiredCheck {
@@ -629,7 +686,7 @@ mod tests {
     #[test]
     fn each_setting_that_is_off_is_a_cross_with_its_fix() {
         type Arrange = fn(&mut Observed);
-        let rows: [(&str, Arrange, &str, Status); 20] = [
+        let rows: [(&str, Arrange, &str, Status); 22] = [
             (
                 "auto-merge disallowed",
                 |o| o.repository = Ok(settings(Some(false), None)),
@@ -805,6 +862,30 @@ mod tests {
                 },
                 "fork_workflows",
                 Status::Unknown,
+            ),
+            (
+                "approvals kept when the merge base changes",
+                |o| {
+                    o.rulesets = Some(Readable::Read(rules(
+                        &[(RECONCILE_CHECK, ACTIONS), (GATE_CHECK, ACTIONS)],
+                        false,
+                    )));
+                    o.classic = Some(Readable::Read(Protection::None));
+                },
+                "stale_approvals",
+                Status::Fail,
+            ),
+            (
+                "stale approvals dismissed by classic protection",
+                |o| {
+                    o.rulesets = Some(Readable::Read(rules(&[], false)));
+                    o.classic = Some(Readable::Read(Protection::Protected(rules(
+                        &[(RECONCILE_CHECK, ACTIONS), (GATE_CHECK, ACTIONS)],
+                        true,
+                    ))));
+                },
+                "stale_approvals",
+                Status::Ok,
             ),
             (
                 "private and not forkable",

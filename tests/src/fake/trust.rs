@@ -9,7 +9,7 @@
 //! | `GET …/compare/{base}...{head}` | the same diff for two commit shas: from the fork point of the branch whose head is `head` (else from `base`); at most 300 files |
 //! | `GET …/pulls/{n}/reviews` | [`Trust::reviews`], oldest first, paginated |
 //! | `GET …/collaborators/{u}/permission` | [`Trust::collaborators`]; anyone else 404 |
-//! | `GET …/rules/branches/{b}` | the fake's [`State::required_checks`] as one repository ruleset, each from [`Trust::check_source`]; a `pull_request` rule when [`Trust::code_owner_review`] |
+//! | `GET …/rules/branches/{b}` | the fake's [`State::required_checks`] as one repository ruleset, each from [`Trust::check_source`]; a `pull_request` rule with [`Trust::code_owner_review`] and [`Trust::dismiss_stale_reviews`] |
 //! | `GET …/branches/{b}/protection` | [`Trust::classic`]: 404 "Branch not protected" when absent, 403 when [`Trust::classic_readable`] is off (a token without Administration: read); its checks from [`Trust::check_source`] |
 //! | `GET /user` | [`Trust::user`] (403 for an installation token, as GitHub answers) |
 //! | `X-OAuth-Scopes` | sent on every answer to the token while [`Trust::oauth_scopes`] is set (a classic token) |
@@ -104,6 +104,9 @@ pub struct Trust {
     /// The rules require the code owners' review (a ruleset's `pull_request` rule, and classic
     /// protection's `required_pull_request_reviews`).
     pub code_owner_review: bool,
+    /// The rules dismiss stale approvals (`dismiss_stale_reviews_on_push`, classic
+    /// `dismiss_stale_reviews`).
+    pub dismiss_stale_reviews: bool,
     /// The repository is public (`private: false`).
     pub public: bool,
 }
@@ -127,6 +130,7 @@ impl Default for Trust {
             files_from: None,
             check_source: Some(15368),
             code_owner_review: true,
+            dismiss_stale_reviews: true,
             public: false,
         }
     }
@@ -484,12 +488,12 @@ fn rules(state: &State, branch: &str) -> Answer {
         source(&mut rule);
         rules.push(rule);
     }
-    if state.trust.code_owner_review {
+    if state.trust.code_owner_review || state.trust.dismiss_stale_reviews {
         let mut rule = json!({
             "type": "pull_request",
             "parameters": {
-                "dismiss_stale_reviews_on_push": false,
-                "require_code_owner_review": true,
+                "dismiss_stale_reviews_on_push": state.trust.dismiss_stale_reviews,
+                "require_code_owner_review": state.trust.code_owner_review,
                 "require_last_push_approval": false,
                 "required_approving_review_count": 0,
                 "required_review_thread_resolution": false,
@@ -529,11 +533,11 @@ fn protection(state: &State, branch: &str) -> Answer {
             "contexts_url": format!("{url}/required_status_checks/contexts"),
         },
     });
-    if state.trust.code_owner_review {
+    if state.trust.code_owner_review || state.trust.dismiss_stale_reviews {
         protection["required_pull_request_reviews"] = json!({
             "url": format!("{url}/required_pull_request_reviews"),
-            "dismiss_stale_reviews": false,
-            "require_code_owner_reviews": true,
+            "dismiss_stale_reviews": state.trust.dismiss_stale_reviews,
+            "require_code_owner_reviews": state.trust.code_owner_review,
             "required_approving_review_count": 0,
             "require_last_push_approval": false,
         });

@@ -160,6 +160,9 @@ pub struct BranchRules {
     pub checks: Vec<RequiredCheck>,
     /// An approval by the code owners of the files a pull request changes.
     pub code_owner_review: bool,
+    /// Approvals are dismissed when new commits are pushed or the merge base changes (a pull
+    /// request moved to another base keeps its head, not its approvals).
+    pub dismiss_stale_reviews: bool,
 }
 
 /// A branch's classic protection (`GET …/branches/{b}/protection`).
@@ -410,10 +413,13 @@ impl GitHub {
                         }));
                 }
                 Some("pull_request") => {
-                    found.code_owner_review |= rule
-                        .pointer("/parameters/require_code_owner_review")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false);
+                    let on = |key: &str| {
+                        rule.pointer(&format!("/parameters/{key}"))
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false)
+                    };
+                    found.code_owner_review |= on("require_code_owner_review");
+                    found.dismiss_stale_reviews |= on("dismiss_stale_reviews_on_push");
                 }
                 _ => {}
             }
@@ -466,14 +472,17 @@ impl GitHub {
                         });
                     }
                 }
-                let code_owner_review = reply
-                    .json
-                    .pointer("/required_pull_request_reviews/require_code_owner_reviews")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
+                let reviews = |key: &str| {
+                    reply
+                        .json
+                        .pointer(&format!("/required_pull_request_reviews/{key}"))
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                };
                 Ok(Readable::Read(Protection::Protected(BranchRules {
                     checks,
-                    code_owner_review,
+                    code_owner_review: reviews("require_code_owner_reviews"),
+                    dismiss_stale_reviews: reviews("dismiss_stale_reviews"),
                 })))
             }
             // "Branch not protected" — or, for a token that cannot see protection, a 404 too.
