@@ -1046,3 +1046,61 @@ fn example_workflows_run_the_required_checks_on_every_pull_request() {
         }
     }
 }
+
+/// A job that checks out a pull request's merge commit runs what the pull request brings (its
+/// files, and for a fork its workflows): it holds no `contents: write`, so nothing a PR carries
+/// can push to the repository. Writing jobs run only where no pull request is checked out.
+#[test]
+fn example_workflows_give_no_write_token_to_a_checkout_of_a_pull_request() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gitops/.github/workflows");
+    for file in [
+        "enlist-gate.yml",
+        "enlist-reconcile.yml",
+        "enlist-fleet-nix.yml",
+    ] {
+        let workflow: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+        let on_pull_requests = ["pull_request", "pull_request_review", "pull_request_target"]
+            .iter()
+            .any(|event| workflow["on"].get(*event).is_some());
+        if !on_pull_requests {
+            continue;
+        }
+        assert!(
+            workflow["on"].get("pull_request_target").is_none(),
+            "{file}: pull_request_target runs with a write token and secrets"
+        );
+        for (name, job) in workflow["jobs"].as_mapping().unwrap() {
+            let checks_out = job["steps"].as_sequence().is_some_and(|steps| {
+                steps.iter().any(|step| {
+                    step["uses"]
+                        .as_str()
+                        .is_some_and(|u| u.starts_with("actions/checkout"))
+                })
+            });
+            let only_outside_prs = job["if"]
+                .as_str()
+                .is_some_and(|c| c.contains("github.event_name != 'pull_request'"));
+            if !checks_out || only_outside_prs {
+                continue;
+            }
+            let contents = job["permissions"]["contents"]
+                .as_str()
+                .or(workflow["permissions"]["contents"].as_str());
+            assert_ne!(
+                contents,
+                Some("write"),
+                "{file}: job {name:?} checks out a pull request with contents: write"
+            );
+        }
+    }
+    // The gate re-runs when a PR is moved to another base: its head stays, its files do not.
+    let gate: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(dir.join("enlist-gate.yml")).unwrap())
+            .unwrap();
+    let types = gate["on"]["pull_request"]["types"].as_sequence().unwrap();
+    assert!(
+        types.iter().any(|t| t.as_str() == Some("edited")),
+        "{types:?}"
+    );
+}
