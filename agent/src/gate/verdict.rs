@@ -7,7 +7,7 @@
 //!
 //! | step | passes when |
 //! |---|---|
-//! | machine change | exactly one file, in the pull request's list and in the comparison of the pinned base and head; `added` (or `modified` with `--allow-updates`); at `path_template` for node X; a valid node.yaml (schema, `nodeId` = X, `factsHash`), byte for byte what enlist writes; from the repository itself, and from branch `<prefix>X` when the branch has the prefix; with an inventory, the machine is in it; an update keeps identity, SSH host keys, hostname and operator |
+//! | machine change | exactly one file, in the pull request's list and in the comparison of the pinned base and head; `added` (or `modified` with `--allow-updates`); at `path_template` for node X; a valid node.yaml (schema, `nodeId` = X, `factsHash`), byte for byte what enlist writes, with a hostname NixOS accepts; from the repository itself, and from branch `<prefix>X` when the branch has the prefix; with an inventory, the machine is in it; an update keeps identity, SSH host keys, hostname and operator |
 //! | else, approval | a reviewer's latest review approves the current head, and that reviewer is a `User`, not the author, not a `--machine-login`, with write access; no reviewer with write access has changes requested |
 //!
 //! Reviews: `COMMENTED` and `PENDING` do not change a reviewer's standing (as on GitHub); a
@@ -385,6 +385,13 @@ fn machine_change(policy: &Policy, seen: &Seen, files: &[ChangedFile]) -> Assess
                 .value(operator),
         );
     }
+    if !is_nixos_hostname(&doc.hostname) {
+        problems.push(Prose::from("its hostname ").value(&doc.hostname).say(
+            " is not one NixOS accepts (networking.hostName: 1–63 letters, digits, '-' \
+                     and '_', no dots, starting and ending with a letter or digit): the \
+                     configuration built from it would not evaluate",
+        ));
+    }
     // A renamed host keeps its registration's path (a drift update), so only a new file must
     // carry its hostname in the path.
     if let Some(hostname) = &binding.hostname
@@ -469,6 +476,22 @@ fn machine_change(policy: &Policy, seen: &Seen, files: &[ChangedFile]) -> Assess
             reason,
         },
     }
+}
+
+/// What NixOS's `networking.hostName` accepts (`^[[:alnum:]]([[:alnum:]_-]{0,61}[[:alnum:]])?$`;
+/// enlist.lib sets it from the registration). Its empty value (a name from DHCP) is no
+/// registration's: a node always reports one.
+fn is_nixos_hostname(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
+        return false;
+    };
+    bytes.len() <= 63
+        && first.is_ascii_alphanumeric()
+        && last.is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
 }
 
 /// " or its MAC" / " or its N MACs" / "".
@@ -1108,6 +1131,19 @@ mod tests {
                 arrange: none,
                 pass: false,
                 says: "not byte for byte the file enlist writes",
+            },
+            Row {
+                // enlist.lib sets `networking.hostName` from it: a name NixOS refuses stops the
+                // configuration from evaluating (and with it a flake check of every node).
+                name: "a hostname NixOS refuses",
+                files: vec![file(PATH, "added")],
+                head: Some(Blob::File(node_yaml(NODE, |t| {
+                    t.replace("hostname: r640-a1", "hostname: r640.a1")
+                }))),
+                base: None,
+                arrange: none,
+                pass: false,
+                says: "its hostname r640.a1 is not one NixOS accepts",
             },
             Row {
                 name: "a valid document that is not enlist's bytes (CRLF)",
