@@ -45,6 +45,8 @@ const OPERATIONS = [
   ["delete", "/installation/token"],
   // `enlist gate`: the PR's files, its reviews and each reviewer's permission (read only).
   ["get", "/repos/{owner}/{repo}/pulls/{pull_number}/files"],
+  // The files between the PR's pinned base and head shas (the list a machine change stands on).
+  ["get", "/repos/{owner}/{repo}/compare/{basehead}"],
   ["get", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"],
   ["get", "/repos/{owner}/{repo}/collaborators/{username}/permission"],
   // `enlist doctor`: the base branch's rules (rulesets, classic protection) and the token's user.

@@ -127,7 +127,7 @@ fn revalidated(yaml: &str, edit: impl Fn(&mut NodeDocument)) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn clean_registration_passes_with_four_reads_and_no_write() {
+async fn clean_registration_passes_with_five_reads_and_no_write() {
     let github = fake().await;
     registered_dell(&github);
     github.state().requests.clear();
@@ -141,17 +141,25 @@ async fn clean_registration_passes_with_four_reads_and_no_write() {
     assert_eq!(verdict["files"][0]["path"], dell_path());
     assert_eq!(verdict["files"][0]["status"], "added");
     let s = github.state();
-    // ≤ 6: the PR, its files, the file at the head, the PR again (the head did not move).
+    let base = s.branches["main"].clone();
+    // ≤ 6: the PR, its files, the comparison of its pinned base and head, the file at the head,
+    // the PR again (the head did not move).
     assert_eq!(
         s.lines(),
         [
             "GET /repos/acme/fleet/pulls/1".to_owned(),
             "GET /repos/acme/fleet/pulls/1/files".to_owned(),
+            format!("GET /repos/acme/fleet/compare/{base}...{head}"),
             format!("GET /repos/acme/fleet/contents/{}", dell_path()),
             "GET /repos/acme/fleet/pulls/1".to_owned(),
         ]
     );
-    let contents = &s.requests[2];
+    assert_eq!(
+        s.requests[2].query,
+        [("per_page".to_owned(), "1".to_owned())],
+        "one commit in the answer, not 250"
+    );
+    let contents = &s.requests[3];
     assert_eq!(
         contents.query,
         [("ref".to_owned(), head.clone())],
@@ -422,19 +430,103 @@ async fn an_update_may_not_swap_the_identity() {
     let (run, verdict) = gate_pr(&github, 2, &["--allow-updates"]);
     assert_needs_person(&run, &verdict, &dell_path(), "identity fingerprint");
 
-    // The same file with only its hostname changed is an update a machine may make.
-    let renamed = revalidated(&upstream, |doc| doc.hostname = "r640-a9".into());
-    github.state().put_file(&branch, &dell_path(), &renamed);
+    // The same file with more memory (hardware drift) is an update a machine may make.
+    let grown = revalidated(&upstream, |doc| doc.memory.total_bytes *= 2);
+    github.state().put_file(&branch, &dell_path(), &grown);
     github.state().requests.clear();
     let (run, verdict) = gate_pr(&github, 2, &["--allow-updates"]);
     assert_eq!(run.code, Some(0), "{}", said(&verdict));
     assert_eq!(verdict["kind"], "update");
-    // ≤ 6: the PR, its files, the file at the head and at the base, the PR again.
+    // ≤ 6: the PR, its files, their pinned comparison, the file at the head and at the base,
+    // the PR again.
     assert_eq!(
         github.state().requests.len(),
-        5,
+        6,
         "{:?}",
         github.state().lines()
+    );
+    github.assert_contract();
+}
+
+/// With `--allow-updates`, the node's credential renames another node from a branch of its own:
+/// the fleet's configurations are keyed by hostname (enlist.lib's default), so the rename would
+/// hand that machine another configuration, or (a name already taken) break every node's.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_update_may_not_rename_another_node_or_move_it_to_another_operator() {
+    let github = fake().await;
+    let other = merged_supermicro(&github);
+    let other_path = format!("cluster-nodes/{other}/node.yaml");
+    let theirs = github.state().file("main", &other_path).unwrap();
+    let pr = {
+        let mut s = github.state();
+        s.create_branch("fix-inventory");
+        s.put_file(
+            "fix-inventory",
+            &other_path,
+            &revalidated(&theirs, |doc| doc.hostname = "r640-a01".into()),
+        );
+        s.open_pull("fix-inventory", "Fix a typo", "")
+    };
+    let (run, verdict) = gate_pr(&github, pr, &["--allow-updates"]);
+    assert_needs_person(&run, &verdict, &other_path, "it changes the hostname");
+
+    github.state().put_file(
+        "fix-inventory",
+        &other_path,
+        &revalidated(&theirs, |doc| doc.operator = Some("mallory".into())),
+    );
+    let (run, verdict) = gate_pr(&github, pr, &["--allow-updates"]);
+    assert_needs_person(&run, &verdict, &other_path, "it changes the operator");
+    github.assert_contract();
+}
+
+/// The PR's file list is not pinned to the head the gate read: the node's token pushes a second
+/// file, and while the gate runs the list still shows the registration alone (GitHub computed it
+/// late, or the head was pushed away and back). The comparison of the pinned shas shows both.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_list_behind_the_head_cannot_pass_a_second_file() {
+    let github = fake().await;
+    registered_dell(&github);
+    let branch = format!("enlist/{DELL}");
+    let clean = github.state().head_sha(1).unwrap();
+    {
+        let mut s = github.state();
+        s.put_file(&branch, "flake.nix", "{ outputs = _: { }; }\n");
+        s.trust.files_from = Some(clean);
+    }
+    let (run, verdict) = gate_pr(&github, 1, &[]);
+    assert_needs_person(
+        &run,
+        &verdict,
+        &dell_path(),
+        "the comparison of the gated head",
+    );
+    assert!(
+        said(&verdict).contains("changes 2 files"),
+        "{}",
+        said(&verdict)
+    );
+    github.assert_contract();
+}
+
+/// A registration that reconcile's parser accepts but no node wrote: YAML tags and comments are
+/// read differently (or acted on) by other tools; the gate passes only enlist's own bytes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hand_written_registration_needs_a_person() {
+    let github = fake().await;
+    let node = registered_dell(&github);
+    let tagged = node
+        .facts_yaml()
+        .replacen("hostname: ", "hostname: !!str ", 1);
+    github
+        .state()
+        .put_file(&format!("enlist/{DELL}"), &dell_path(), &tagged);
+    let (run, verdict) = gate_pr(&github, 1, &[]);
+    assert_needs_person(
+        &run,
+        &verdict,
+        &dell_path(),
+        "not byte for byte the file enlist writes",
     );
     github.assert_contract();
 }
@@ -659,10 +751,20 @@ async fn doctor_passes_a_well_set_repository_and_names_the_machine_login() {
         "auto_merge",
         "requires_reconcile",
         "requires_gate",
+        "fork_workflows",
+        "stale_approvals",
+        "machine_access",
         "machine_login",
     ] {
         assert_eq!(line(&report, check)["status"], "ok", "{check}: {report}");
     }
+    assert!(
+        line(&report, "requires_gate")["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("from GitHub Actions"),
+        "{report}"
+    );
     assert!(
         line(&report, "machine_login")["fix"]
             .as_str()
@@ -677,6 +779,7 @@ async fn doctor_passes_a_well_set_repository_and_names_the_machine_login() {
             "GET /repos/acme/fleet/rules/branches/main",
             "GET /repos/acme/fleet/branches/main/protection",
             "GET /user",
+            "GET /repos/acme/fleet/collaborators/fleet-bot/permission",
         ]
     );
     // The text form: one line per check, a mark first.
@@ -732,6 +835,62 @@ async fn doctor_flags_disallowed_auto_merge_a_missing_gate_and_a_classic_token()
             .as_str()
             .unwrap()
             .contains("every repository its owner can")
+    );
+    github.assert_contract();
+}
+
+/// What a stolen node credential could use that the first doctor did not flag: a required check
+/// that any commit status satisfies, a machine user that administers the repository (it bypasses
+/// and edits the rules), and a public repository whose forks bring their own workflows.
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_flags_checks_from_any_source_an_admin_machine_user_and_forks_own_workflows() {
+    let github = fake().await;
+    well_set(&github);
+    {
+        let mut s = github.state();
+        s.trust.check_source = None;
+        s.trust.grant("fleet-bot", "admin");
+        s.trust.public = true;
+        s.trust.code_owner_review = false;
+        s.trust.dismiss_stale_reviews = false;
+    }
+    let node = Node::new("dell-r640", &github);
+    let (run, report) = doctor(&github, &node, &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    for check in ["requires_reconcile", "requires_gate"] {
+        let l = line(&report, check);
+        assert_eq!(l["status"], "fail", "{check}: {report}");
+        assert!(
+            l["detail"].as_str().unwrap().contains("from any source"),
+            "{l}"
+        );
+        assert!(
+            l["fix"]
+                .as_str()
+                .unwrap()
+                .contains("source to GitHub Actions"),
+            "{l}"
+        );
+    }
+    let admin = line(&report, "machine_access");
+    assert_eq!(admin["status"], "fail", "{report}");
+    assert!(
+        admin["detail"]
+            .as_str()
+            .unwrap()
+            .contains("fleet-bot is an administrator"),
+        "{admin}"
+    );
+    assert_eq!(
+        line(&report, "stale_approvals")["status"],
+        "fail",
+        "{report}"
+    );
+    let forks = line(&report, "fork_workflows");
+    assert_eq!(forks["status"], "fail", "{report}");
+    assert!(
+        forks["fix"].as_str().unwrap().contains("CODEOWNERS"),
+        "{forks}"
     );
     github.assert_contract();
 }
@@ -812,6 +971,35 @@ async fn doctor_as_a_github_app_flags_an_installation_on_all_repositories() {
             "only the token's mint and revoke"
         );
     }
+    assert_eq!(line(&report, "app_permissions")["status"], "ok");
+
+    // Workflows granted to the App: a stolen key mints a token that edits the gate's workflow.
+    github
+        .state()
+        .app
+        .as_mut()
+        .unwrap()
+        .granted
+        .insert("workflows".into(), "write".into());
+    let (run, report) = doctor(&github, &node, &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    let permissions = line(&report, "app_permissions");
+    assert_eq!(permissions["status"], "fail");
+    assert!(
+        permissions["detail"]
+            .as_str()
+            .unwrap()
+            .contains("workflows: write"),
+        "{permissions}"
+    );
+    github
+        .state()
+        .app
+        .as_mut()
+        .unwrap()
+        .granted
+        .remove("workflows");
+
     github.state().app.as_mut().unwrap().repository_selection = "all".into();
     let (run, report) = doctor(&github, &node, &[]);
     assert_eq!(run.code, Some(1));
@@ -857,4 +1045,62 @@ fn example_workflows_run_the_required_checks_on_every_pull_request() {
             );
         }
     }
+}
+
+/// A job that checks out a pull request's merge commit runs what the pull request brings (its
+/// files, and for a fork its workflows): it holds no `contents: write`, so nothing a PR carries
+/// can push to the repository. Writing jobs run only where no pull request is checked out.
+#[test]
+fn example_workflows_give_no_write_token_to_a_checkout_of_a_pull_request() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gitops/.github/workflows");
+    for file in [
+        "enlist-gate.yml",
+        "enlist-reconcile.yml",
+        "enlist-fleet-nix.yml",
+    ] {
+        let workflow: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+        let on_pull_requests = ["pull_request", "pull_request_review", "pull_request_target"]
+            .iter()
+            .any(|event| workflow["on"].get(*event).is_some());
+        if !on_pull_requests {
+            continue;
+        }
+        assert!(
+            workflow["on"].get("pull_request_target").is_none(),
+            "{file}: pull_request_target runs with a write token and secrets"
+        );
+        for (name, job) in workflow["jobs"].as_mapping().unwrap() {
+            let checks_out = job["steps"].as_sequence().is_some_and(|steps| {
+                steps.iter().any(|step| {
+                    step["uses"]
+                        .as_str()
+                        .is_some_and(|u| u.starts_with("actions/checkout"))
+                })
+            });
+            let only_outside_prs = job["if"]
+                .as_str()
+                .is_some_and(|c| c.contains("github.event_name != 'pull_request'"));
+            if !checks_out || only_outside_prs {
+                continue;
+            }
+            let contents = job["permissions"]["contents"]
+                .as_str()
+                .or(workflow["permissions"]["contents"].as_str());
+            assert_ne!(
+                contents,
+                Some("write"),
+                "{file}: job {name:?} checks out a pull request with contents: write"
+            );
+        }
+    }
+    // The gate re-runs when a PR is moved to another base: its head stays, its files do not.
+    let gate: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(dir.join("enlist-gate.yml")).unwrap())
+            .unwrap();
+    let types = gate["on"]["pull_request"]["types"].as_sequence().unwrap();
+    assert!(
+        types.iter().any(|t| t.as_str() == Some("edited")),
+        "{types:?}"
+    );
 }

@@ -1322,7 +1322,8 @@ fn get_repo(state: &State) -> Answer {
     repo["owner"]["login"] = json!(state.owner);
     repo["html_url"] = json!(state.html_url());
     repo["url"] = json!(state.base_url());
-    repo["private"] = json!(true);
+    repo["private"] = json!(!state.trust.public);
+    repo["allow_forking"] = json!(true);
     repo["id"] = json!(state.repo_id);
     repo["language"] = json!("Nix");
     repo["allow_auto_merge"] = json!(state.allow_auto_merge);

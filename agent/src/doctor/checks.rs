@@ -3,13 +3,31 @@
 
 use serde::Serialize;
 
-use crate::forge::{Account, Installation, Protection, Readable, RepoSettings};
+use crate::forge::{
+    Access, Account, BranchRules, Installation, Protection, Readable, RepoSettings,
+};
 
 /// The check name `enlist reconcile` reports on a pull request (the example workflow's job name).
 pub const RECONCILE_CHECK: &str = "enlist reconcile";
 
 /// The check name `enlist gate` reports on a pull request (the example workflow's job name).
 pub const GATE_CHECK: &str = "enlist gate";
+
+/// GitHub Actions' App id on github.com: the source a required check run by a workflow should
+/// be pinned to (a GitHub Enterprise Server names its own).
+pub const GITHUB_ACTIONS_APP_ID: u64 = 15368;
+
+/// What registration needs of a GitHub App installation, at most (the README's list: Contents
+/// and Pull requests read and write, Checks and Commit statuses read; Metadata read comes with
+/// every App). Anything more is what a stolen App key can mint a token with: enlist narrows its
+/// own tokens, a thief does not.
+pub const APP_PERMISSIONS: [(&str, &str); 5] = [
+    ("contents", "write"),
+    ("pull_requests", "write"),
+    ("checks", "read"),
+    ("statuses", "read"),
+    ("metadata", "read"),
+];
 
 /// How a check came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -38,7 +56,8 @@ impl Status {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Line {
     /// Stable name (`credential`, `base_branch`, `auto_merge`, `requires_reconcile`,
-    /// `requires_gate`, `classic_token`, `app_installation`, `machine_login`).
+    /// `requires_gate`, `fork_workflows`, `stale_approvals`, `classic_token`, `app_installation`,
+    /// `app_permissions`, `machine_access`, `machine_login`).
     pub check: &'static str,
     /// ✔ / ✘ / ?.
     pub status: Status,
@@ -78,12 +97,14 @@ pub struct Observed {
     pub repository: Result<RepoSettings, String>,
     /// Whether the base branch exists.
     pub base_exists: Option<bool>,
-    /// The checks the rulesets require on the base branch.
-    pub rulesets: Option<Readable<Vec<String>>>,
+    /// What the rulesets require on the base branch.
+    pub rulesets: Option<Readable<BranchRules>>,
     /// Classic branch protection of the base branch.
     pub classic: Option<Readable<Protection>>,
     /// The token's user (`GET /user`; token mode only).
     pub user: Option<Account>,
+    /// The token's user's access to the repository (token mode only).
+    pub user_access: Option<Access>,
 }
 
 /// The lines, in the order an operator fixes things.
@@ -95,6 +116,7 @@ pub fn lines(seen: &Observed) -> Vec<Line> {
     } = &seen.credential
     {
         out.push(app_installation(installation, *configured_id));
+        out.push(app_permissions(installation));
     }
     let repo = &seen.repo;
     let settings = match &seen.repository {
@@ -148,11 +170,20 @@ pub fn lines(seen: &Observed) -> Vec<Line> {
         seen.auto_merge_wanted,
         settings.allow_auto_merge,
     ));
+    let own_app = match &seen.credential {
+        Credential::App { installation, .. } => installation.app_id,
+        Credential::Token => None,
+    };
     for (check, name) in [
         ("requires_reconcile", RECONCILE_CHECK),
         ("requires_gate", GATE_CHECK),
     ] {
-        out.push(required(check, name, &branch, seen));
+        out.push(required(check, name, &branch, seen, own_app));
+    }
+    out.push(fork_workflows(settings, &branch, seen));
+    out.push(stale_approvals(&branch, seen));
+    if let (Some(user), Some(access)) = (&seen.user, &seen.user_access) {
+        out.push(machine_access(user, access, repo));
     }
     if let Some(user) = &seen.user {
         let login = crate::markdown::one_line(&user.login);
@@ -247,49 +278,94 @@ fn auto_merge(wanted: bool, allowed: Option<bool>) -> Line {
     }
 }
 
-fn required(check: &'static str, name: &str, branch: &str, seen: &Observed) -> Line {
+/// Whether `name` is required on the branch, and from which source, by the rules this
+/// credential can read. A requirement counts when its source is pinned to an App that is not the
+/// nodes' own: from any source, a commit status that any credential with Commit statuses: write
+/// sets (a classic token, an App granted statuses or checks) reports the check as passed.
+fn required(
+    check: &'static str,
+    name: &str,
+    branch: &str,
+    seen: &Observed,
+    own_app: Option<u64>,
+) -> Line {
     let fix = format!(
-        "require the status check `{name}` on {branch}: Settings → Rules → Rulesets → a branch \
-         ruleset for {branch} → Require status checks to pass → add `{name}` (or classic branch \
-         protection)"
+        "require the status check `{name}` on {branch} from GitHub Actions: Settings → Rules → \
+         Rulesets → a branch ruleset for {branch} → Require status checks to pass → add `{name}` \
+         and set its source to GitHub Actions (or classic branch protection: the check's app)"
     );
-    let in_rulesets = match &seen.rulesets {
-        Some(Readable::Read(checks)) => Some(checks.iter().any(|c| c == name)),
+    let rulesets = match &seen.rulesets {
+        Some(Readable::Read(rules)) => Some(("ruleset", rules)),
         _ => None,
     };
-    let in_classic = match &seen.classic {
-        Some(Readable::Read(Protection::Requires(checks))) => {
-            Some(checks.iter().any(|c| c == name))
+    let classic = match &seen.classic {
+        Some(Readable::Read(Protection::Protected(rules))) => Some(("branch protection", rules)),
+        _ => None,
+    };
+    let classic_read = matches!(seen.classic, Some(Readable::Read(_)));
+    // Every readable requirement of `name`, with where it is set.
+    let found: Vec<(&str, Option<u64>)> = [rulesets, classic]
+        .into_iter()
+        .flatten()
+        .flat_map(|(place, rules)| {
+            rules
+                .checks
+                .iter()
+                .filter(|c| c.context == name)
+                .map(move |c| (place, c.source))
+        })
+        .collect();
+    let pinned = found
+        .iter()
+        .find(|(_, source)| source.is_some() && *source != own_app);
+    let (status, detail) = if let Some((place, Some(source))) = pinned {
+        (
+            Status::Ok,
+            format!(
+                "{branch} requires `{name}` ({place}) from {}",
+                if *source == GITHUB_ACTIONS_APP_ID {
+                    "GitHub Actions".to_owned()
+                } else {
+                    format!("app {source}")
+                }
+            ),
+        )
+    } else if let Some((place, source)) = found.first() {
+        (
+            Status::Fail,
+            match source {
+                Some(_) => format!(
+                    "{branch} requires `{name}` ({place}) from the nodes' own GitHub App: a \
+                     stolen App key reports it as passed"
+                ),
+                None => format!(
+                    "{branch} requires `{name}` ({place}) from any source: a commit status that \
+                     any credential with Commit statuses: write sets (a classic token, an App \
+                     granted statuses or checks) reports it as passed"
+                ),
+            },
+        )
+    } else {
+        let unknown = |why: &str| {
+            (
+                Status::Unknown,
+                format!("cannot tell whether {branch} requires `{name}`: {why}"),
+            )
+        };
+        match (rulesets.is_some(), classic_read) {
+            (true, true) => (Status::Fail, format!("{branch} does not require `{name}`")),
+            (true, false) => unknown(
+                "no ruleset requires it, and the classic branch protection is not readable with \
+                 this credential (it needs Administration: read)",
+            ),
+            (false, true) => unknown(
+                "the rulesets are not readable with this credential, and the classic branch \
+                 protection does not require it",
+            ),
+            (false, false) => unknown(
+                "neither the rulesets nor the branch protection are readable with this credential",
+            ),
         }
-        Some(Readable::Read(Protection::None)) => Some(false),
-        _ => None,
-    };
-    let status = match (in_rulesets, in_classic) {
-        (Some(true), _) | (_, Some(true)) => Status::Ok,
-        (Some(false), Some(false)) => Status::Fail,
-        _ => Status::Unknown,
-    };
-    let detail = match status {
-        Status::Ok => format!(
-            "{branch} requires `{name}` ({})",
-            if in_rulesets == Some(true) {
-                "ruleset"
-            } else {
-                "branch protection"
-            }
-        ),
-        Status::Fail => format!("{branch} does not require `{name}`"),
-        Status::Unknown => format!(
-            "cannot tell whether {branch} requires `{name}`: {}",
-            match (in_rulesets, in_classic) {
-                (Some(false), None) =>
-                    "no ruleset requires it, and the classic branch protection is not readable \
-                     with this credential (it needs Administration: read)",
-                _ =>
-                    "neither the rulesets nor the branch protection are readable with this \
-                      credential",
-            }
-        ),
     };
     Line {
         check,
@@ -297,6 +373,214 @@ fn required(check: &'static str, name: &str, branch: &str, seen: &Observed) -> L
         detail,
         fix: (status != Status::Ok).then_some(fix),
     }
+}
+
+/// Whether a pull request from a fork could report the required checks itself: a `pull_request`
+/// workflow runs the workflow files of the pull request's merge commit, so a fork that edits
+/// them reports a passing `enlist gate` — and a node credential can turn auto-merge on for any
+/// pull request. Closed by code-owner review of `.github/` (GitHub takes the code owners from the
+/// base branch), or by a private repository that cannot be forked.
+fn fork_workflows(settings: &RepoSettings, branch: &str, seen: &Observed) -> Line {
+    const CHECK: &str = "fork_workflows";
+    const FIX: &str = "own the workflows: add `/.github/ @OWNER/ADMINS` to .github/CODEOWNERS \
+        (nothing registrations touch) and require review from Code Owners on the base branch \
+        (ruleset → Require a pull request before merging → Require review from Code Owners); \
+        and require approval to run workflows for outside collaborators (Settings → Actions → \
+        General)";
+    let ruleset = match &seen.rulesets {
+        Some(Readable::Read(rules)) => Some(rules.code_owner_review),
+        _ => None,
+    };
+    let classic = match &seen.classic {
+        Some(Readable::Read(Protection::Protected(rules))) => Some(rules.code_owner_review),
+        Some(Readable::Read(Protection::None)) => Some(false),
+        _ => None,
+    };
+    if ruleset == Some(true) || classic == Some(true) {
+        return Line {
+            check: CHECK,
+            status: Status::Ok,
+            detail: format!(
+                "{branch} requires the code owners' review of the files a pull request changes"
+            ),
+            fix: Some(
+                "make sure .github/CODEOWNERS names owners for /.github/ (a fork's pull request \
+                 that edits the workflows then needs them), and none for the registrations"
+                    .to_owned(),
+            ),
+        };
+    }
+    if settings.public == Some(false) && settings.allow_forking == Some(false) {
+        return ok(
+            CHECK,
+            "the repository is private and cannot be forked: no fork can propose edited \
+             workflows"
+                .to_owned(),
+        );
+    }
+    let danger = "a pull request from a fork runs the fork's own copy of the workflows, so it can \
+                  report a passing `enlist gate` and `enlist reconcile`; a node credential can \
+                  turn auto-merge on for it";
+    let (status, detail) = match (settings.public, ruleset, classic) {
+        (Some(true), Some(false), Some(false)) => (
+            Status::Fail,
+            format!(
+                "the repository is public and {branch} does not require code-owner review: \
+                 {danger}"
+            ),
+        ),
+        (Some(true), _, _) => (
+            Status::Unknown,
+            format!(
+                "the repository is public and no readable rule requires code-owner review on \
+                 {branch} (classic protection needs Administration: read): {danger}"
+            ),
+        ),
+        _ => (
+            Status::Unknown,
+            format!(
+                "the repository can be forked and no readable rule requires code-owner review \
+                 on {branch}; whether workflows run for forks' pull requests is an Actions \
+                 setting this credential cannot read: {danger}"
+            ),
+        ),
+    };
+    Line {
+        check: CHECK,
+        status,
+        detail,
+        fix: Some(FIX.to_owned()),
+    }
+}
+
+/// Whether approvals are dismissed when the merge base changes. The gate counts an approval of
+/// the current head, and a pull request moved to another base (`PATCH …/pulls/{n}`, which a
+/// node credential may do) keeps its head: an approval given for a one-line diff into a side
+/// branch would then pass everything that branch holds. GitHub's "Dismiss stale pull request
+/// approvals when new commits are pushed" dismisses it when the merge base changes, and the
+/// gate counts no dismissed review.
+fn stale_approvals(branch: &str, seen: &Observed) -> Line {
+    const CHECK: &str = "stale_approvals";
+    const FIX: &str = "on the base branch's rule: Require a pull request before merging → Dismiss \
+        stale pull request approvals when new commits are pushed (it also dismisses them when the \
+        merge base changes)";
+    let ruleset = match &seen.rulesets {
+        Some(Readable::Read(rules)) => Some(rules.dismiss_stale_reviews),
+        _ => None,
+    };
+    let classic = match &seen.classic {
+        Some(Readable::Read(Protection::Protected(rules))) => Some(rules.dismiss_stale_reviews),
+        Some(Readable::Read(Protection::None)) => Some(false),
+        _ => None,
+    };
+    let (status, detail) = match (ruleset, classic) {
+        (Some(true), _) | (_, Some(true)) => {
+            return ok(
+                CHECK,
+                format!(
+                    "{branch} dismisses approvals when new commits are pushed or the merge base \
+                     changes"
+                ),
+            );
+        }
+        (Some(false), Some(false)) => (
+            Status::Fail,
+            format!(
+                "{branch} keeps approvals when the merge base changes: a pull request moved to \
+                 another base keeps its head, so an approval given for a small diff into a side \
+                 branch passes the gate for everything that branch holds"
+            ),
+        ),
+        _ => (
+            Status::Unknown,
+            format!(
+                "cannot tell whether {branch} dismisses stale approvals: no ruleset does, and the \
+                 classic branch protection is not readable with this credential"
+            ),
+        ),
+    };
+    Line {
+        check: CHECK,
+        status,
+        detail,
+        fix: Some(FIX.to_owned()),
+    }
+}
+
+/// The nodes' user is an administrator: it can bypass classic branch protection (unless "Do not
+/// allow bypassing the above settings" is on) and change the rules and rulesets themselves.
+fn machine_access(user: &Account, access: &Access, repo: &str) -> Line {
+    let login = crate::markdown::one_line(&user.login);
+    if access.permission == "admin" || access.role_name.as_deref() == Some("admin") {
+        return fail(
+            "machine_access",
+            format!(
+                "the token's user {login} is an administrator of {repo}: a stolen token can \
+                 change or bypass the branch's rules, and with them the gate"
+            ),
+            "give the nodes' user the write role (Settings → Collaborators and teams), or use a \
+             GitHub App",
+        );
+    }
+    ok(
+        "machine_access",
+        format!(
+            "the token's user {login} has {} access to {repo}, not admin",
+            crate::markdown::one_line(access.shown())
+        ),
+    )
+}
+
+/// What the App's installation was granted beyond registration's needs ([`APP_PERMISSIONS`]): a
+/// stolen key mints a token with all of it.
+fn app_permissions(installation: &Installation) -> Line {
+    let rank = |level: &str| match level {
+        "read" => 1,
+        "write" => 2,
+        _ => 3,
+    };
+    let extra: Vec<String> = installation
+        .permissions
+        .iter()
+        .filter(|(name, level)| {
+            !APP_PERMISSIONS
+                .iter()
+                .any(|(n, max)| n == name && rank(level) <= rank(max))
+        })
+        .map(|(name, level)| {
+            let why = match name.as_str() {
+                "workflows" => " (edits the workflows that run the gate)",
+                "checks" | "statuses" => {
+                    " (reports checks itself: a passing `enlist gate` where its source is not pinned)"
+                }
+                "administration" => " (changes the branch's rules)",
+                "actions" => " (re-runs and approves workflow runs)",
+                _ => "",
+            };
+            format!(
+                "{}: {}{why}",
+                crate::markdown::one_line(name),
+                crate::markdown::one_line(level)
+            )
+        })
+        .collect();
+    if extra.is_empty() {
+        return ok(
+            "app_permissions",
+            "the GitHub App's installation holds only what registration needs".to_owned(),
+        );
+    }
+    fail(
+        "app_permissions",
+        format!(
+            "the GitHub App's installation holds more than registration needs — {}: a stolen App \
+             key mints a token with every permission the installation has",
+            extra.join(", ")
+        ),
+        "in the App's settings (Permissions & events) keep only Contents and Pull requests: read \
+         and write, Checks and Commit statuses: read, Metadata: read; then accept the new \
+         permissions on the installation",
+    )
 }
 
 /// Whether everything is fine (no ✘).
@@ -308,13 +592,35 @@ pub fn healthy(lines: &[Line]) -> bool {
 mod tests {
     use super::*;
 
+    use crate::forge::RequiredCheck;
+
     fn settings(allow_auto_merge: Option<bool>, scopes: Option<&str>) -> RepoSettings {
         RepoSettings {
             default_branch: "main".into(),
             allow_auto_merge,
             oauth_scopes: scopes.map(Into::into),
+            public: Some(false),
+            allow_forking: Some(true),
         }
     }
+
+    /// Rules requiring `checks` (name, source), and code-owner review and dismissal of stale
+    /// approvals or neither.
+    fn rules(checks: &[(&str, Option<u64>)], code_owner_review: bool) -> BranchRules {
+        BranchRules {
+            dismiss_stale_reviews: code_owner_review,
+            checks: checks
+                .iter()
+                .map(|(context, source)| RequiredCheck {
+                    context: (*context).to_owned(),
+                    source: *source,
+                })
+                .collect(),
+            code_owner_review,
+        }
+    }
+
+    const ACTIONS: Option<u64> = Some(GITHUB_ACTIONS_APP_ID);
 
     fn well_set() -> Observed {
         Observed {
@@ -324,15 +630,34 @@ mod tests {
             credential: Credential::Token,
             repository: Ok(settings(Some(true), None)),
             base_exists: Some(true),
-            rulesets: Some(Readable::Read(vec![
-                RECONCILE_CHECK.into(),
-                GATE_CHECK.into(),
-            ])),
+            rulesets: Some(Readable::Read(rules(
+                &[(RECONCILE_CHECK, ACTIONS), (GATE_CHECK, ACTIONS)],
+                true,
+            ))),
             classic: Some(Readable::Unreadable(403)),
             user: Some(Account {
                 login: "fleet-bot".into(),
                 bot: false,
             }),
+            user_access: Some(Access {
+                permission: "write".into(),
+                role_name: Some("write".into()),
+            }),
+        }
+    }
+
+    fn app(permissions: &[(&str, &str)]) -> Credential {
+        Credential::App {
+            installation: Installation {
+                id: 7,
+                app_id: Some(4242),
+                repository_selection: "selected".into(),
+                permissions: permissions
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            },
+            configured_id: None,
         }
     }
 
@@ -361,7 +686,7 @@ mod tests {
     #[test]
     fn each_setting_that_is_off_is_a_cross_with_its_fix() {
         type Arrange = fn(&mut Observed);
-        let rows: [(&str, Arrange, &str, Status); 9] = [
+        let rows: [(&str, Arrange, &str, Status); 22] = [
             (
                 "auto-merge disallowed",
                 |o| o.repository = Ok(settings(Some(false), None)),
@@ -392,7 +717,7 @@ mod tests {
             (
                 "gate not required, protection readable",
                 |o| {
-                    o.rulesets = Some(Readable::Read(vec![RECONCILE_CHECK.into()]));
+                    o.rulesets = Some(Readable::Read(rules(&[(RECONCILE_CHECK, ACTIONS)], true)));
                     o.classic = Some(Readable::Read(Protection::None));
                 },
                 "requires_gate",
@@ -400,20 +725,181 @@ mod tests {
             ),
             (
                 "gate not in rulesets, protection unreadable",
-                |o| o.rulesets = Some(Readable::Read(vec![RECONCILE_CHECK.into()])),
+                |o| o.rulesets = Some(Readable::Read(rules(&[(RECONCILE_CHECK, ACTIONS)], true))),
                 "requires_gate",
                 Status::Unknown,
             ),
             (
                 "gate required by classic protection",
                 |o| {
-                    o.rulesets = Some(Readable::Read(vec![]));
-                    o.classic = Some(Readable::Read(Protection::Requires(vec![
-                        RECONCILE_CHECK.into(),
-                        GATE_CHECK.into(),
-                    ])));
+                    o.rulesets = Some(Readable::Read(rules(&[], false)));
+                    o.classic = Some(Readable::Read(Protection::Protected(rules(
+                        &[(RECONCILE_CHECK, ACTIONS), (GATE_CHECK, ACTIONS)],
+                        true,
+                    ))));
                 },
                 "requires_gate",
+                Status::Ok,
+            ),
+            (
+                // A commit status named `enlist gate` from any token with statuses: write.
+                "gate required from any source",
+                |o| {
+                    o.rulesets = Some(Readable::Read(rules(
+                        &[(RECONCILE_CHECK, ACTIONS), (GATE_CHECK, None)],
+                        true,
+                    )));
+                },
+                "requires_gate",
+                Status::Fail,
+            ),
+            (
+                "reconcile required from any source by classic protection",
+                |o| {
+                    o.rulesets = Some(Readable::Read(rules(&[(GATE_CHECK, ACTIONS)], true)));
+                    o.classic = Some(Readable::Read(Protection::Protected(rules(
+                        &[(RECONCILE_CHECK, None)],
+                        false,
+                    ))));
+                },
+                "requires_reconcile",
+                Status::Fail,
+            ),
+            (
+                "any source in the ruleset, pinned in classic protection: both must hold",
+                |o| {
+                    o.rulesets = Some(Readable::Read(rules(
+                        &[(RECONCILE_CHECK, ACTIONS), (GATE_CHECK, None)],
+                        true,
+                    )));
+                    o.classic = Some(Readable::Read(Protection::Protected(rules(
+                        &[(GATE_CHECK, ACTIONS)],
+                        false,
+                    ))));
+                },
+                "requires_gate",
+                Status::Ok,
+            ),
+            (
+                // The nodes' App key reports the check itself (when it may write checks).
+                "gate required from the nodes' own App",
+                |o| {
+                    o.credential = app(&[]);
+                    o.user = None;
+                    o.rulesets = Some(Readable::Read(rules(
+                        &[(RECONCILE_CHECK, ACTIONS), (GATE_CHECK, Some(4242))],
+                        true,
+                    )));
+                },
+                "requires_gate",
+                Status::Fail,
+            ),
+            (
+                "an App granted registration's permissions",
+                |o| {
+                    o.credential = app(&APP_PERMISSIONS);
+                    o.user = None;
+                },
+                "app_permissions",
+                Status::Ok,
+            ),
+            (
+                "an App granted workflows",
+                |o| {
+                    o.credential = app(&[("contents", "write"), ("workflows", "write")]);
+                    o.user = None;
+                },
+                "app_permissions",
+                Status::Fail,
+            ),
+            (
+                "an App granted checks: write",
+                |o| {
+                    o.credential = app(&[("contents", "write"), ("checks", "write")]);
+                    o.user = None;
+                },
+                "app_permissions",
+                Status::Fail,
+            ),
+            (
+                "the nodes' user is an administrator",
+                |o| {
+                    o.user_access = Some(Access {
+                        permission: "admin".into(),
+                        role_name: Some("admin".into()),
+                    });
+                },
+                "machine_access",
+                Status::Fail,
+            ),
+            (
+                "public, no code-owner review",
+                |o| {
+                    o.repository = Ok(RepoSettings {
+                        public: Some(true),
+                        ..settings(Some(true), None)
+                    });
+                    o.rulesets = Some(Readable::Read(rules(
+                        &[(RECONCILE_CHECK, ACTIONS), (GATE_CHECK, ACTIONS)],
+                        false,
+                    )));
+                    o.classic = Some(Readable::Read(Protection::None));
+                },
+                "fork_workflows",
+                Status::Fail,
+            ),
+            (
+                "public, classic protection unreadable",
+                |o| {
+                    o.repository = Ok(RepoSettings {
+                        public: Some(true),
+                        ..settings(Some(true), None)
+                    });
+                    o.rulesets = Some(Readable::Read(rules(
+                        &[(RECONCILE_CHECK, ACTIONS), (GATE_CHECK, ACTIONS)],
+                        false,
+                    )));
+                },
+                "fork_workflows",
+                Status::Unknown,
+            ),
+            (
+                "approvals kept when the merge base changes",
+                |o| {
+                    o.rulesets = Some(Readable::Read(rules(
+                        &[(RECONCILE_CHECK, ACTIONS), (GATE_CHECK, ACTIONS)],
+                        false,
+                    )));
+                    o.classic = Some(Readable::Read(Protection::None));
+                },
+                "stale_approvals",
+                Status::Fail,
+            ),
+            (
+                "stale approvals dismissed by classic protection",
+                |o| {
+                    o.rulesets = Some(Readable::Read(rules(&[], false)));
+                    o.classic = Some(Readable::Read(Protection::Protected(rules(
+                        &[(RECONCILE_CHECK, ACTIONS), (GATE_CHECK, ACTIONS)],
+                        true,
+                    ))));
+                },
+                "stale_approvals",
+                Status::Ok,
+            ),
+            (
+                "private and not forkable",
+                |o| {
+                    o.repository = Ok(RepoSettings {
+                        allow_forking: Some(false),
+                        ..settings(Some(true), None)
+                    });
+                    o.rulesets = Some(Readable::Read(rules(
+                        &[(RECONCILE_CHECK, ACTIONS), (GATE_CHECK, ACTIONS)],
+                        false,
+                    )));
+                },
+                "fork_workflows",
                 Status::Ok,
             ),
             (
@@ -428,7 +914,9 @@ mod tests {
                     o.credential = Credential::App {
                         installation: Installation {
                             id: 7,
+                            app_id: Some(4242),
                             repository_selection: "all".into(),
+                            permissions: Default::default(),
                         },
                         configured_id: None,
                     };
@@ -455,7 +943,7 @@ mod tests {
     #[test]
     fn a_missing_gate_requirement_names_enlist_gate() {
         let mut observed = well_set();
-        observed.rulesets = Some(Readable::Read(vec![RECONCILE_CHECK.into()]));
+        observed.rulesets = Some(Readable::Read(rules(&[(RECONCILE_CHECK, ACTIONS)], true)));
         observed.classic = Some(Readable::Read(Protection::None));
         let line = lines(&observed)
             .into_iter()

@@ -5,13 +5,14 @@
 //!
 //! | reads (token) | for |
 //! |---|---|
-//! | `GET /repos/{o}/{r}` | the credential reaches it; `allow_auto_merge`; `X-OAuth-Scopes` (a classic token) |
+//! | `GET /repos/{o}/{r}` | the credential reaches it; `allow_auto_merge`; `X-OAuth-Scopes` (a classic token); public, `allow_forking` |
 //! | `GET …/git/ref/heads/{base}` | the base branch exists |
-//! | `GET …/rules/branches/{base}` | the checks rulesets require |
-//! | `GET …/branches/{base}/protection` | the checks classic protection requires (needs Administration: read; `?` without) |
+//! | `GET …/rules/branches/{base}` | the checks rulesets require and their sources; code-owner review |
+//! | `GET …/branches/{base}/protection` | the same in classic protection (needs Administration: read; `?` without) |
 //! | `GET /user` | whose token it is: the `--machine-login` for `enlist gate` |
+//! | `GET …/collaborators/{user}/permission` | that user is not an administrator (who can bypass or change the rules) |
 //!
-//! With a GitHub App, doctor first looks up the installation with the App's JWT (`repository_selection`),
+//! With a GitHub App, doctor first looks up the installation with the App's JWT (`repository_selection`, `permissions`),
 //! then mints an installation token exactly as `register` does — narrowed to the repository and
 //! to registration's permissions, so a refusal shows a missing permission now rather than at a
 //! node's first boot — reads with it, and revokes it at the end. Minting and revoking are writes to
@@ -127,6 +128,7 @@ async fn observe(
         rulesets: None,
         classic: None,
         user: None,
+        user_access: None,
     };
     if app {
         let installation = match github.app_installation().await {
@@ -163,10 +165,13 @@ async fn observe(
             .await?
             .is_some(),
     );
-    observed.rulesets = Some(github.ruleset_checks(&branch).await?);
+    observed.rulesets = Some(github.branch_rules(&branch).await?);
     observed.classic = Some(github.classic_protection(&branch).await?);
     if !app {
         observed.user = github.token_user().await?;
+        if let Some(user) = &observed.user {
+            observed.user_access = Some(github.collaborator_access(&user.login).await?);
+        }
     }
     Ok(observed)
 }

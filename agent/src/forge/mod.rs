@@ -13,8 +13,8 @@ use std::time::Duration;
 
 pub use app::{AppError, GitHubApp};
 pub use github::trust::{
-    Access, Account, Blob, ChangedFile, GatePull, Installation, MAX_PR_FILES, Protection, Readable,
-    RepoSettings, Review,
+    Access, Account, Blob, BranchRules, ChangedFile, GatePull, Installation, MAX_PR_FILES,
+    Protection, Readable, RepoSettings, RequiredCheck, Review,
 };
 pub use github::{
     Credentials, GitHub, GitHubOptions, MAX_PAGES, MAX_RESPONSE_BYTES, PER_PAGE, RequestCounts,

@@ -12,7 +12,8 @@
 //!
 //! The gate only reads (GET), through the registration's GitHub client ([`crate::forge`]): the
 //! same answer cap, pagination, rate-limit waits and error mapping. The head sha read first is
-//! the one gated: every file is read at it, an approval counts only for it, and the pull request
+//! the one gated: the files a machine change stands on are GitHub's comparison of the pinned base
+//! and head shas, every file is read at it, an approval counts only for it, and the pull request
 //! is read again at the end — a head that moved meanwhile fails the run (exit 75; the run that
 //! the new push started decides). In GitHub Actions the event names the head its check run is
 //! attached to; a pull request whose head is already another one is not gated either.
@@ -52,10 +53,10 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Read attempts after a failed read (5xx, transport), with backoff.
 const READ_RETRIES: usize = 3;
 
-/// The most reads one decision may ask for beyond the first: the files, two file versions,
-/// the reviews and the reviewers' access ([`verdict::MAX_ACCESS_READS`]). Guards against a
-/// decision that would never settle.
-const MAX_READS: usize = 8 + verdict::MAX_ACCESS_READS;
+/// The most reads one decision may ask for beyond the first: the files, their pinned
+/// comparison, two file versions, the reviews and the reviewers' access
+/// ([`verdict::MAX_ACCESS_READS`]). Guards against a decision that would never settle.
+const MAX_READS: usize = 9 + verdict::MAX_ACCESS_READS;
 
 /// Report formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -385,6 +386,9 @@ pub async fn run(options: &Options, clock: Arc<dyn Clock>) -> Result<Outcome, Ga
                 let mut files = github.pull_files(options.pr).await?;
                 files.truncate(MAX_PR_FILES);
                 seen.files = Some(files);
+            }
+            verdict::Need::Compare { base, head } => {
+                seen.pinned = Some(github.compare_files(&base, &head).await?);
             }
             verdict::Need::Blob { path, sha, head } => {
                 let blob = github.blob_at(&path, &sha).await?;

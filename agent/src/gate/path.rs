@@ -144,6 +144,11 @@ fn matches(parts: &[Part<'_>], text: &str, binding: &Binding, out: &mut Vec<Bind
             // Every longer value has this one's bad character or length too.
             break;
         }
+        if value == "." || value == ".." {
+            // Never a value: as a path segment it names another directory (git refuses such
+            // trees; a path holding one is no registration either way).
+            continue;
+        }
         let bound_before = match slot {
             Slot::NodeId => Some(binding.node_id.as_str()).filter(|v| !v.is_empty()),
             Slot::Operator => binding.operator.as_deref(),
@@ -240,6 +245,43 @@ mod tests {
                 .iter()
                 .all(|b| b.hostname.as_ref().is_some_and(|h| h.len() >= 129))
         );
+    }
+
+    /// What GitHub lists is a path in a git tree, compared as it is: no normalising. Anything
+    /// that only looks like a registration path is no match.
+    #[test]
+    fn look_alike_paths_are_no_match() {
+        let t = template("cluster-nodes/{node_id}/node.yaml");
+        for other in [
+            "cluster-nodes/node-abc123/node.yaml/",
+            "/cluster-nodes/node-abc123/node.yaml",
+            "./cluster-nodes/node-abc123/node.yaml",
+            "cluster-nodes/./node.yaml",
+            "cluster-nodes/../node.yaml",
+            "cluster-nodes/node-abc123/../node.yaml",
+            "cluster-nodes/node-abc123//node.yaml",
+            "Cluster-Nodes/node-abc123/node.yaml",
+            "cluster-nodes/NODE-ABC123/node.yaml",
+            "cluster-nodes/node-abc123/Node.yaml",
+            // U+2010 HYPHEN, U+FF4E FULLWIDTH n, a combining mark, a zero-width space
+            "cluster-nodes/node\u{2010}abc123/node.yaml",
+            "cluster-nodes/\u{ff4e}ode-abc123/node.yaml",
+            "cluster-nodes/node-abc123\u{0301}/node.yaml",
+            "cluster-nodes/node-abc123\u{200b}/node.yaml",
+            "cluster-nodes\\node-abc123\\node.yaml",
+        ] {
+            assert_eq!(bindings(&t, other), [], "{other:?}");
+        }
+        // Placeholders that admit dots still take no `.` or `..` segment.
+        let t = template("maintainers/{operator}/{node_id}/{hostname}/node.yaml");
+        for other in [
+            "maintainers/../node-abc/r640/node.yaml",
+            "maintainers/./node-abc/r640/node.yaml",
+            "maintainers/alice/node-abc/../node.yaml",
+            "maintainers/alice/node-abc/./node.yaml",
+        ] {
+            assert_eq!(bindings(&t, other), [], "{other:?}");
+        }
     }
 
     #[test]

@@ -2,12 +2,12 @@
 //! the changed file at the head (and, for an update, at the base), its reviews and the reviewers'
 //! access. No I/O: [`next`] says which read it needs next, or decides. The shell
 //! ([`super::run`]) reads exactly what is asked for, so a clean registration costs the pull
-//! request, its files and one file — and reviews are read only for a pull request that is not a
-//! machine change.
+//! request, its files, the comparison of its pinned shas and one file — and reviews are read only
+//! for a pull request that is not a machine change.
 //!
 //! | step | passes when |
 //! |---|---|
-//! | machine change | exactly one file; `added` (or `modified` with `--allow-updates`); at `path_template` for node X; a valid node.yaml (schema, `nodeId` = X, `factsHash`); from the repository itself, and from branch `<prefix>X` when the branch has the prefix; with an inventory, the machine is in it; an update keeps identity and SSH host keys |
+//! | machine change | exactly one file, in the pull request's list and in the comparison of the pinned base and head; `added` (or `modified` with `--allow-updates`); at `path_template` for node X; a valid node.yaml (schema, `nodeId` = X, `factsHash`), byte for byte what enlist writes, with a hostname NixOS accepts; from the repository itself, and from branch `<prefix>X` when the branch has the prefix; with an inventory, the machine is in it; an update keeps identity, SSH host keys, hostname and operator |
 //! | else, approval | a reviewer's latest review approves the current head, and that reviewer is a `User`, not the author, not a `--machine-login`, with write access; no reviewer with write access has changes requested |
 //!
 //! Reviews: `COMMENTED` and `PENDING` do not change a reviewer's standing (as on GitHub); a
@@ -53,8 +53,11 @@ pub struct Policy {
 pub struct Seen {
     /// The pull request, read first (its head is the commit gated).
     pub pull: GatePull,
-    /// Its files.
+    /// Its files, as GitHub lists them for the pull request (not pinned to a head).
     pub files: Option<Vec<ChangedFile>>,
+    /// The files of GitHub's comparison of the base with the head, both pinned by sha: read when
+    /// the list has one file, the list a machine change is decided on.
+    pub pinned: Option<Vec<ChangedFile>>,
     /// The one changed file at the head.
     pub head: Option<Blob>,
     /// The one changed file at the base (updates).
@@ -71,6 +74,7 @@ impl Seen {
         Seen {
             pull,
             files: None,
+            pinned: None,
             head: None,
             base: None,
             reviews: None,
@@ -84,6 +88,14 @@ impl Seen {
 pub enum Need {
     /// The pull request's files.
     Files,
+    /// The files changed between `base` and `head` (three dots: from their merge base), both
+    /// commit shas.
+    Compare {
+        /// The base sha read first.
+        base: String,
+        /// The head sha read first.
+        head: String,
+    },
     /// `path` at commit `sha` (the head, or for an update the base).
     Blob {
         /// The path.
@@ -290,6 +302,36 @@ fn machine_change(policy: &Policy, seen: &Seen, files: &[ChangedFile]) -> Assess
             ),
         );
     }
+    // The list is the pull request's as GitHub last computed it, not pinned to the head read
+    // first: a head pushed away and back while gating (or a list computed late) can show one
+    // file for a head that changes more. The comparison of the two pinned shas is the list the
+    // decision stands on; a list it contradicts is not a machine change.
+    match &seen.pinned {
+        None => {
+            return Assessed::Need(Need::Compare {
+                base: pull.base_sha.clone(),
+                head: pull.head_sha.clone(),
+            });
+        }
+        Some(pinned) if pinned.as_slice() != std::slice::from_ref(file) => {
+            return needs_person(
+                file,
+                Prose::from(
+                    "is the pull request's only file, but the comparison of the gated head ",
+                )
+                .value(short_sha(&pull.head_sha))
+                .say(" with its base ")
+                .say(&match pinned.len() {
+                    1 => "changes another file or changes it otherwise".to_owned(),
+                    n => format!("changes {n} files"),
+                })
+                .say(
+                    " (the head moved while gating, or GitHub's list is behind): re-run the check",
+                ),
+            );
+        }
+        Some(_) => {}
+    }
     let text = match &seen.head {
         None => {
             return Assessed::Need(Need::Blob {
@@ -323,6 +365,16 @@ fn machine_change(policy: &Policy, seen: &Seen, files: &[ChangedFile]) -> Assess
     };
     let node_id = doc.node_id.as_str().to_owned();
     let mut problems = Vec::new();
+    // A node writes exactly `to_yaml()` of its document. Anything else that parses the same
+    // (a comment, a YAML tag, other quoting, CRLF, a byte order mark) was written by hand, and
+    // tools other than enlist may read it otherwise (a tag is code to some YAML loaders).
+    if doc.to_yaml() != *text {
+        problems.push(Prose::from(
+            "it is not byte for byte the file enlist writes for its content (a comment, a YAML \
+             tag, other quoting or line ends): a machine writes exactly that, so this was written \
+             by hand",
+        ));
+    }
     if let Some(operator) = &binding.operator
         && doc.operator.as_deref() != Some(operator.as_str())
     {
@@ -332,6 +384,13 @@ fn machine_change(policy: &Policy, seen: &Seen, files: &[ChangedFile]) -> Assess
                 .say(" is not the path's ")
                 .value(operator),
         );
+    }
+    if !is_nixos_hostname(&doc.hostname) {
+        problems.push(Prose::from("its hostname ").value(&doc.hostname).say(
+            " is not one NixOS accepts (networking.hostName: 1–63 letters, digits, '-' \
+                     and '_', no dots, starting and ending with a letter or digit): the \
+                     configuration built from it would not evaluate",
+        ));
     }
     // A renamed host keeps its registration's path (a drift update), so only a new file must
     // carry its hostname in the path.
@@ -381,7 +440,7 @@ fn machine_change(policy: &Policy, seen: &Seen, files: &[ChangedFile]) -> Assess
                 });
             }
             None => {}
-            Some(Blob::File(base)) => problems.extend(identity_changes(base, text)),
+            Some(Blob::File(base)) => problems.extend(update_changes(base, text)),
             Some(Blob::Missing) => problems.push(Prose::from(
                 "is not in the base commit, so there is no registration to compare it with",
             )),
@@ -400,7 +459,7 @@ fn machine_change(policy: &Policy, seen: &Seen, files: &[ChangedFile]) -> Assess
             Kind::Update,
             Prose::from("update of node ")
                 .value(&node_id)
-                .say("'s registration (identity and SSH host keys unchanged)"),
+                .say("'s registration (identity, SSH host keys, hostname and operator unchanged)"),
         )
     } else {
         (
@@ -417,6 +476,22 @@ fn machine_change(policy: &Policy, seen: &Seen, files: &[ChangedFile]) -> Assess
             reason,
         },
     }
+}
+
+/// What NixOS's `networking.hostName` accepts (`^[[:alnum:]]([[:alnum:]_-]{0,61}[[:alnum:]])?$`;
+/// enlist.lib sets it from the registration). Its empty value (a name from DHCP) is no
+/// registration's: a node always reports one.
+fn is_nixos_hostname(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
+        return false;
+    };
+    bytes.len() <= 63
+        && first.is_ascii_alphanumeric()
+        && last.is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
 }
 
 /// " or its MAC" / " or its N MACs" / "".
@@ -445,10 +520,11 @@ fn check_document(path: &str, found: &[Binding], text: &str) -> (Binding, scan::
 }
 
 /// What an update changes that needs a person: the identity (source and fingerprint: who the
-/// node is) and the SSH host keys (who can read the secrets encrypted to it). Compared as YAML
-/// values, whatever this build's node.yaml schema knows: a key absent on both sides is unchanged,
-/// any other difference is a change.
-pub fn identity_changes(base: &str, head: &str) -> Vec<Prose> {
+/// node is), the SSH host keys (who can read the secrets encrypted to it), the hostname (which
+/// configuration it gets: the fleet's configurations are keyed by hostname) and the operator
+/// (whose node it is). Compared as YAML values, whatever this build's node.yaml schema knows: a
+/// key absent on both sides is unchanged, any other difference is a change.
+pub fn update_changes(base: &str, head: &str) -> Vec<Prose> {
     let parse = |text: &str| crate::input::yaml::from_str::<Yaml>(text, MAX_NODE_YAML_BYTES).ok();
     let (Some(base), Some(head)) = (parse(base), parse(head)) else {
         return vec![Prose::from(
@@ -466,10 +542,17 @@ pub fn identity_changes(base: &str, head: &str) -> Vec<Prose> {
         (&["identity", "source"][..], "identity source"),
         (&["identity", "fingerprint"][..], "identity fingerprint"),
         (&["sshHostKeys"][..], "SSH host keys (sshHostKeys)"),
+        (&["hostname"][..], "hostname"),
+        (&["operator"][..], "operator"),
     ] {
         if at(&base, path) != at(&head, path) {
             changes.push(Prose::from("it changes the ").say(what).say(match path[0] {
                 "sshHostKeys" => ": who can read the secrets encrypted to this node",
+                "hostname" => {
+                    ": which configuration the machine gets (the fleet's configurations are \
+                     keyed by hostname)"
+                }
+                "operator" => ": whose node it is",
                 _ => ": who this node is",
             }));
         }
@@ -750,8 +833,11 @@ mod tests {
         }
     }
 
+    /// The pull request with `files`, listed alike by the pull request and by the comparison of
+    /// its pinned shas.
     fn seen(files: Vec<ChangedFile>) -> Seen {
         Seen {
+            pinned: Some(files.clone()),
             files: Some(files),
             ..Seen::new(pull())
         }
@@ -805,6 +891,15 @@ mod tests {
         let mut s = Seen::new(pull());
         assert_eq!(next(&p, &s), Step::Read(Need::Files));
         s.files = Some(vec![file(PATH, "added")]);
+        // One file listed: the list the decision stands on is the comparison of the pinned shas.
+        assert_eq!(
+            next(&p, &s),
+            Step::Read(Need::Compare {
+                base: BASE.into(),
+                head: HEAD.into()
+            })
+        );
+        s.pinned = Some(vec![file(PATH, "added")]);
         assert_eq!(
             next(&p, &s),
             Step::Read(Need::Blob {
@@ -981,12 +1076,83 @@ mod tests {
                 name: "update, identity unchanged",
                 files: vec![file(PATH, "modified")],
                 head: Some(Blob::File(node_yaml(NODE, |t| {
-                    t.replace("r640-a1", "r640-a9")
+                    t.replace("totalBytes: 412316860416", "totalBytes: 824633720832")
                 }))),
                 base: Some(Blob::File(valid())),
                 arrange: |policy, _| policy.allow_updates = true,
                 pass: true,
                 says: "update of node node-faf6ca's registration",
+            },
+            Row {
+                // The fleet's configurations are keyed by hostname (enlist.lib's default): a
+                // renamed node gets another node's configuration, or breaks every node's.
+                name: "update renaming the host",
+                files: vec![file(PATH, "modified")],
+                head: Some(Blob::File(node_yaml(NODE, |t| {
+                    t.replace("r640-a1", "r640-a9")
+                }))),
+                base: Some(Blob::File(valid())),
+                arrange: |policy, _| policy.allow_updates = true,
+                pass: false,
+                says: "it changes the hostname",
+            },
+            Row {
+                name: "update moving the node to another operator",
+                files: vec![file(PATH, "modified")],
+                head: Some(Blob::File(node_yaml(NODE, |t| {
+                    t.replace("operator: alice", "operator: mallory")
+                }))),
+                base: Some(Blob::File(valid())),
+                arrange: |policy, _| policy.allow_updates = true,
+                pass: false,
+                says: "it changes the operator",
+            },
+            Row {
+                // Valid to enlist's parser, but not what a node writes: a comment, a YAML tag
+                // (which other tools' loaders act on), other quoting or line ends.
+                name: "a valid document that is not enlist's bytes (a comment)",
+                files: vec![file(PATH, "added")],
+                head: Some(Blob::File(format!(
+                    "# reviewed by @acme/admins\n{}",
+                    valid()
+                ))),
+                base: None,
+                arrange: none,
+                pass: false,
+                says: "not byte for byte the file enlist writes",
+            },
+            Row {
+                name: "a valid document that is not enlist's bytes (a YAML tag)",
+                files: vec![file(PATH, "added")],
+                head: Some(Blob::File(
+                    valid().replace("hostname: r640-a1", "hostname: !!str r640-a1"),
+                )),
+                base: None,
+                arrange: none,
+                pass: false,
+                says: "not byte for byte the file enlist writes",
+            },
+            Row {
+                // enlist.lib sets `networking.hostName` from it: a name NixOS refuses stops the
+                // configuration from evaluating (and with it a flake check of every node).
+                name: "a hostname NixOS refuses",
+                files: vec![file(PATH, "added")],
+                head: Some(Blob::File(node_yaml(NODE, |t| {
+                    t.replace("hostname: r640-a1", "hostname: r640.a1")
+                }))),
+                base: None,
+                arrange: none,
+                pass: false,
+                says: "its hostname r640.a1 is not one NixOS accepts",
+            },
+            Row {
+                name: "a valid document that is not enlist's bytes (CRLF)",
+                files: vec![file(PATH, "added")],
+                head: Some(Blob::File(valid().replace('\n', "\r\n"))),
+                base: None,
+                arrange: none,
+                pass: false,
+                says: "not byte for byte the file enlist writes",
             },
             Row {
                 name: "update swapping the identity",
@@ -1229,28 +1395,28 @@ mod tests {
     }
 
     #[test]
-    fn identity_and_host_keys_are_compared_as_values() {
+    fn guarded_fields_are_compared_as_values() {
         let base = "identity: {source: product_uuid, fingerprint: sha256:aa}\nsshHostKeys: ['ssh-ed25519 AAAA1']\n";
-        assert!(identity_changes(base, base).is_empty());
+        assert!(update_changes(base, base).is_empty());
         let same_keys_other_layout = "sshHostKeys:\n- ssh-ed25519 AAAA1\nidentity:\n  source: product_uuid\n  fingerprint: sha256:aa\n";
-        assert!(identity_changes(base, same_keys_other_layout).is_empty());
+        assert!(update_changes(base, same_keys_other_layout).is_empty());
         let new_key = base.replace("AAAA1", "AAAA2");
-        let changes = identity_changes(base, &new_key);
+        let changes = update_changes(base, &new_key);
         assert_eq!(changes.len(), 1);
         assert!(changes[0].contains("SSH host keys"), "{}", changes[0]);
         let dropped = "identity: {source: product_uuid, fingerprint: sha256:aa}\n";
         assert_eq!(
-            identity_changes(base, dropped).len(),
+            update_changes(base, dropped).len(),
             1,
             "a removed key is a change"
         );
         assert!(
-            identity_changes(dropped, dropped).is_empty(),
+            update_changes(dropped, dropped).is_empty(),
             "absent on both sides"
         );
         let other_source = base.replace("product_uuid", "board_serial");
-        assert!(identity_changes(base, &other_source)[0].contains("identity source"));
-        assert!(identity_changes("[unclosed", base)[0].contains("cannot be compared"));
+        assert!(update_changes(base, &other_source)[0].contains("identity source"));
+        assert!(update_changes("[unclosed", base)[0].contains("cannot be compared"));
     }
 
     #[test]
@@ -1269,6 +1435,33 @@ mod tests {
         let verdict = decide(&p, &s);
         assert!(!verdict.pass);
         assert!(reasons(&verdict).contains("operator alice is not the path's mallory"));
+    }
+
+    /// The pull request's file list is not pinned to the head read first: a head pushed away and
+    /// back while the list is read (or a list GitHub computed late) can show one file for a head
+    /// that has more. The comparison of the pinned shas decides.
+    #[test]
+    fn a_file_list_that_the_pinned_comparison_contradicts_needs_a_person() {
+        let p = policy();
+        for pinned in [
+            vec![file(PATH, "added"), file("flake.nix", "modified")],
+            vec![file(PATH, "modified")],
+            vec![file("cluster-nodes/node-b381b4/node.yaml", "added")],
+            vec![],
+        ] {
+            let mut s = seen(vec![file(PATH, "added")]);
+            s.pinned = Some(pinned.clone());
+            s.head = Some(Blob::File(valid()));
+            s.reviews = Some(Vec::new());
+            let verdict = decide(&p, &s);
+            assert!(!verdict.pass, "{pinned:?}");
+            assert_eq!(verdict.kind, Kind::NeedsPerson);
+            let said = reasons(&verdict);
+            assert!(
+                said.contains("the comparison of the gated head 111111111111 with its base"),
+                "{said}"
+            );
+        }
     }
 
     #[test]

@@ -5,11 +5,12 @@
 //!
 //! | endpoint | modelled on |
 //! |---|---|
-//! | `GET …/pulls/{n}/files` | the diff of the head against the commit its branch was created (or force-reset) at — the merge base, as GitHub's three-dot diff; a removed and an added file with the same content are one `renamed` entry; paginated, at most 3,000 |
+//! | `GET …/pulls/{n}/files` | the diff of the head against the commit its branch was created (or force-reset) at — the merge base, as GitHub's three-dot diff; a removed and an added file with the same content are one `renamed` entry; paginated, at most 3,000. [`Trust::files_from`] makes it answer for another commit (a list behind the head) |
+//! | `GET …/compare/{base}...{head}` | the same diff for two commit shas: from the fork point of the branch whose head is `head` (else from `base`); at most 300 files |
 //! | `GET …/pulls/{n}/reviews` | [`Trust::reviews`], oldest first, paginated |
 //! | `GET …/collaborators/{u}/permission` | [`Trust::collaborators`]; anyone else 404 |
-//! | `GET …/rules/branches/{b}` | the fake's [`State::required_checks`] as one repository ruleset |
-//! | `GET …/branches/{b}/protection` | [`Trust::classic`]: 404 "Branch not protected" when absent, 403 when [`Trust::classic_readable`] is off (a token without Administration: read) |
+//! | `GET …/rules/branches/{b}` | the fake's [`State::required_checks`] as one repository ruleset, each from [`Trust::check_source`]; a `pull_request` rule with [`Trust::code_owner_review`] and [`Trust::dismiss_stale_reviews`] |
+//! | `GET …/branches/{b}/protection` | [`Trust::classic`]: 404 "Branch not protected" when absent, 403 when [`Trust::classic_readable`] is off (a token without Administration: read); its checks from [`Trust::check_source`] |
 //! | `GET /user` | [`Trust::user`] (403 for an installation token, as GitHub answers) |
 //! | `X-OAuth-Scopes` | sent on every answer to the token while [`Trust::oauth_scopes`] is set (a classic token) |
 //!
@@ -25,6 +26,9 @@ use crate::openapi::Spec;
 
 /// Most files GitHub lists for a pull request.
 const MAX_FILES: usize = 3000;
+
+/// Most files GitHub lists in a comparison of two commits.
+const MAX_COMPARED_FILES: usize = 300;
 
 /// An account (a user or a bot).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,6 +95,20 @@ pub struct Trust {
     /// A push that lands on a pull request's branch the moment its files are read: (path,
     /// content). The head moves while a gate runs, without any waiting.
     pub push_when_files_are_read: Option<(String, String)>,
+    /// A commit whose files `GET …/pulls/{n}/files` lists instead of the head's: the list of a
+    /// head that was pushed away and back while a gate ran, or one GitHub computed late.
+    pub files_from: Option<String>,
+    /// The App every required check is expected from (`integration_id`, `app_id`); `None`: any
+    /// source. GitHub Actions (15368) by default.
+    pub check_source: Option<u64>,
+    /// The rules require the code owners' review (a ruleset's `pull_request` rule, and classic
+    /// protection's `required_pull_request_reviews`).
+    pub code_owner_review: bool,
+    /// The rules dismiss stale approvals (`dismiss_stale_reviews_on_push`, classic
+    /// `dismiss_stale_reviews`).
+    pub dismiss_stale_reviews: bool,
+    /// The repository is public (`private: false`).
+    pub public: bool,
 }
 
 impl Default for Trust {
@@ -109,6 +127,11 @@ impl Default for Trust {
             user: Who::user("fleet-bot"),
             oauth_scopes: None,
             push_when_files_are_read: None,
+            files_from: None,
+            check_source: Some(15368),
+            code_owner_review: true,
+            dismiss_stale_reviews: true,
+            public: false,
         }
     }
 }
@@ -180,6 +203,7 @@ pub(super) fn route(
             with_pull(state, n, |p| files(state, p, query))
         }
         ["pulls", n, "reviews"] => with_pull(state, n, |p| reviews(state, p, query)),
+        ["compare", basehead] => compare(state, basehead),
         ["collaborators", login, "permission"] => permission(state, login),
         ["rules", "branches", branch @ ..] => rules(state, &branch.join("/")),
         ["branches", branch @ .., "protection"] => protection(state, &branch.join("/")),
@@ -252,7 +276,13 @@ fn with_pull(state: &State, n: &str, f: impl FnOnce(&Pull) -> Answer) -> Answer 
 
 fn files(state: &State, pull: &Pull, query: &[(String, String)]) -> Answer {
     let empty = BTreeMap::new();
-    let head = state.tree(&pull.head).unwrap_or(&empty);
+    let head_sha = state
+        .trust
+        .files_from
+        .clone()
+        .or_else(|| state.branches.get(&pull.head).cloned())
+        .unwrap_or_default();
+    let head = state.commits.get(&head_sha).unwrap_or(&empty);
     let fork_point = state
         .trust
         .forked_at
@@ -260,6 +290,68 @@ fn files(state: &State, pull: &Pull, query: &[(String, String)]) -> Answer {
         .and_then(|sha| state.commits.get(sha))
         .or_else(|| state.tree(&pull.base))
         .unwrap_or(&empty);
+    let mut items = diff(state, fork_point, head, &head_sha);
+    items.truncate(MAX_FILES);
+    state.page(&format!("/pulls/{}/files", pull.number), query, items)
+}
+
+/// `GET …/compare/{base}...{head}` for two commit shas: the three-dot diff, from the fork point
+/// of the branch `head` is the head of (else from `base`).
+fn compare(state: &State, basehead: &str) -> Answer {
+    let missing = || not_found("commits/commits#compare-two-commits");
+    let Some((base_sha, head_sha)) = basehead.split_once("...") else {
+        return missing();
+    };
+    let (Some(base), Some(head)) = (state.commits.get(base_sha), state.commits.get(head_sha))
+    else {
+        return missing();
+    };
+    let fork_sha = state
+        .branches
+        .iter()
+        .filter(|(_, sha)| *sha == head_sha)
+        .find_map(|(branch, _)| state.trust.forked_at.get(branch))
+        .filter(|sha| state.commits.contains_key(*sha))
+        .map_or(base_sha, String::as_str);
+    let fork_point = state.commits.get(fork_sha).unwrap_or(base);
+    let mut files = diff(state, fork_point, head, head_sha);
+    files.truncate(MAX_COMPARED_FILES);
+    let commit = |sha: &str| {
+        let mut c = Spec::get().skeleton("commit");
+        c["sha"] = json!(sha);
+        c["url"] = json!(format!("{}/commits/{sha}", state.base_url()));
+        c["html_url"] = json!(format!("{}/commit/{sha}", state.html_url()));
+        c
+    };
+    let mut v = Spec::get().skeleton("commit-comparison");
+    let html = format!("{}/compare/{basehead}", state.html_url());
+    v["url"] = json!(format!("{}/compare/{basehead}", state.base_url()));
+    v["html_url"] = json!(html);
+    v["permalink_url"] = json!(html);
+    v["diff_url"] = json!(format!("{html}.diff"));
+    v["patch_url"] = json!(format!("{html}.patch"));
+    v["base_commit"] = commit(base_sha);
+    v["merge_base_commit"] = commit(fork_sha);
+    v["status"] = json!(if fork_sha == head_sha {
+        "identical"
+    } else {
+        "ahead"
+    });
+    v["ahead_by"] = json!(u64::from(fork_sha != head_sha));
+    v["behind_by"] = json!(0);
+    v["total_commits"] = json!(u64::from(fork_sha != head_sha));
+    v["commits"] = json!([commit(head_sha)]);
+    v["files"] = json!(files);
+    Answer::json(200, v)
+}
+
+/// The diff entries from `fork_point` to `head` (commit `head_sha`), sorted by path.
+fn diff(
+    state: &State,
+    fork_point: &BTreeMap<String, String>,
+    head: &BTreeMap<String, String>,
+    head_sha: &str,
+) -> Vec<Value> {
     let mut added: Vec<(&String, &String)> = head
         .iter()
         .filter(|(path, _)| !fork_point.contains_key(*path))
@@ -300,9 +392,7 @@ fn files(state: &State, pull: &Pull, query: &[(String, String)]) -> Answer {
             .map(|(p, c)| (p.clone(), "modified", None, c.as_str())),
     );
     entries.sort_by(|a, b| a.0.cmp(&b.0));
-    entries.truncate(MAX_FILES);
-    let head_sha = state.branches.get(&pull.head).cloned().unwrap_or_default();
-    let items: Vec<Value> = entries
+    entries
         .into_iter()
         .map(|(path, status, previous, content)| {
             let mut e = Spec::get().skeleton("diff-entry");
@@ -324,8 +414,7 @@ fn files(state: &State, pull: &Pull, query: &[(String, String)]) -> Answer {
             }
             e
         })
-        .collect();
-    state.page(&format!("/pulls/{}/files", pull.number), query, items)
+        .collect()
 }
 
 fn reviews(state: &State, pull: &Pull, query: &[(String, String)]) -> Answer {
@@ -375,22 +464,44 @@ fn permission(state: &State, login: &str) -> Answer {
 }
 
 fn rules(state: &State, branch: &str) -> Answer {
-    let checks = state.required_checks.get(branch).filter(|c| !c.is_empty());
-    let rules: Vec<Value> = checks
-        .map(|checks| {
-            let configured: Vec<Value> = checks.iter().map(|c| json!({"context": c})).collect();
-            vec![json!({
-                "type": "required_status_checks",
-                "parameters": {
-                    "required_status_checks": configured,
-                    "strict_required_status_checks_policy": false,
-                },
-                "ruleset_source_type": "Repository",
-                "ruleset_source": format!("{}/{}", state.owner, state.name),
-                "ruleset_id": 42,
-            })]
-        })
-        .unwrap_or_default();
+    let source = |rule: &mut Value| {
+        rule["ruleset_source_type"] = json!("Repository");
+        rule["ruleset_source"] = json!(format!("{}/{}", state.owner, state.name));
+        rule["ruleset_id"] = json!(42);
+    };
+    let mut rules = Vec::new();
+    if let Some(checks) = state.required_checks.get(branch).filter(|c| !c.is_empty()) {
+        let configured: Vec<Value> = checks
+            .iter()
+            .map(|c| match state.trust.check_source {
+                Some(app) => json!({"context": c, "integration_id": app}),
+                None => json!({"context": c}),
+            })
+            .collect();
+        let mut rule = json!({
+            "type": "required_status_checks",
+            "parameters": {
+                "required_status_checks": configured,
+                "strict_required_status_checks_policy": false,
+            },
+        });
+        source(&mut rule);
+        rules.push(rule);
+    }
+    if state.trust.code_owner_review || state.trust.dismiss_stale_reviews {
+        let mut rule = json!({
+            "type": "pull_request",
+            "parameters": {
+                "dismiss_stale_reviews_on_push": state.trust.dismiss_stale_reviews,
+                "require_code_owner_review": state.trust.code_owner_review,
+                "require_last_push_approval": false,
+                "required_approving_review_count": 0,
+                "required_review_thread_resolution": false,
+            },
+        });
+        source(&mut rule);
+        rules.push(rule);
+    }
     Answer::json(200, json!(rules))
 }
 
@@ -410,21 +521,28 @@ fn protection(state: &State, branch: &str) -> Answer {
     let url = format!("{}/branches/{branch}/protection", state.base_url());
     let listed: Vec<Value> = checks
         .iter()
-        .map(|c| json!({"context": c, "app_id": null}))
+        .map(|c| json!({"context": c, "app_id": state.trust.check_source}))
         .collect();
-    Answer::json(
-        200,
-        json!({
-            "url": url,
-            "required_status_checks": {
-                "url": format!("{url}/required_status_checks"),
-                "strict": false,
-                "contexts": checks,
-                "checks": listed,
-                "contexts_url": format!("{url}/required_status_checks/contexts"),
-            },
-        }),
-    )
+    let mut protection = json!({
+        "url": url,
+        "required_status_checks": {
+            "url": format!("{url}/required_status_checks"),
+            "strict": false,
+            "contexts": checks,
+            "checks": listed,
+            "contexts_url": format!("{url}/required_status_checks/contexts"),
+        },
+    });
+    if state.trust.code_owner_review || state.trust.dismiss_stale_reviews {
+        protection["required_pull_request_reviews"] = json!({
+            "url": format!("{url}/required_pull_request_reviews"),
+            "dismiss_stale_reviews": state.trust.dismiss_stale_reviews,
+            "require_code_owner_reviews": state.trust.code_owner_review,
+            "required_approving_review_count": 0,
+            "require_last_push_approval": false,
+        });
+    }
+    Answer::json(200, protection)
 }
 
 fn user(state: &State, bearer: &str) -> Answer {

@@ -8,6 +8,8 @@
 //! kept as strings (rendered inert by the gate's report), and a field enlist relies on that is
 //! missing or malformed makes the answer [`ForgeError::Unexpected`] (exit 76), never a guess.
 
+use std::collections::BTreeMap;
+
 use base64::Engine;
 use http::Method;
 use serde_json::Value;
@@ -122,6 +124,10 @@ pub struct RepoSettings {
     pub default_branch: String,
     /// `allow_auto_merge`; `None` when GitHub does not show it to this credential.
     pub allow_auto_merge: Option<bool>,
+    /// Public (`private: false`): anyone can fork it and propose a pull request from the fork.
+    pub public: Option<bool>,
+    /// `allow_forking`; `None` when GitHub does not say (a personal repository).
+    pub allow_forking: Option<bool>,
     /// The `X-OAuth-Scopes` header of the answer: present only for a classic personal access
     /// token (fine-grained and installation tokens get none).
     pub oauth_scopes: Option<String>,
@@ -136,13 +142,36 @@ pub enum Readable<T> {
     Unreadable(u16),
 }
 
+/// A status check a branch requires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequiredCheck {
+    /// The check's name (a job name, or a commit status context).
+    pub context: String,
+    /// The App whose check or status alone satisfies it (a ruleset's `integration_id`, classic
+    /// protection's `app_id`); `None`: any source — a commit status anyone with Commit
+    /// statuses: write sets satisfies it.
+    pub source: Option<u64>,
+}
+
+/// What a branch's rules (the active rulesets, or classic protection) require of a pull request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BranchRules {
+    /// The status checks.
+    pub checks: Vec<RequiredCheck>,
+    /// An approval by the code owners of the files a pull request changes.
+    pub code_owner_review: bool,
+    /// Approvals are dismissed when new commits are pushed or the merge base changes (a pull
+    /// request moved to another base keeps its head, not its approvals).
+    pub dismiss_stale_reviews: bool,
+}
+
 /// A branch's classic protection (`GET …/branches/{b}/protection`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Protection {
     /// 404 "Branch not protected".
     None,
-    /// Protected; the status checks it requires (contexts and check names).
-    Requires(Vec<String>),
+    /// Protected, with these rules.
+    Protected(BranchRules),
 }
 
 /// The GitHub App installation that covers the repository (`GET …/installation`).
@@ -150,8 +179,13 @@ pub enum Protection {
 pub struct Installation {
     /// Its id.
     pub id: u64,
+    /// The App's id (`app_id`).
+    pub app_id: Option<u64>,
     /// `all` or `selected`.
     pub repository_selection: String,
+    /// What it was granted (`permissions`: `contents` → `write`, …): what a token minted with
+    /// the App's key can hold, whatever enlist narrows its own tokens to.
+    pub permissions: BTreeMap<String, String>,
 }
 
 impl GitHub {
@@ -179,21 +213,52 @@ impl GitHub {
         let what = format!("files of pull request #{number}");
         let url = self.repo_path(&format!("/pulls/{number}/files?per_page={PER_PAGE}"));
         let items = self.list(&url, &what).await?;
-        items
-            .iter()
-            .map(|item| {
-                Some(ChangedFile {
-                    path: item.get("filename")?.as_str()?.to_owned(),
-                    status: item.get("status")?.as_str()?.to_owned(),
-                    previous_path: text(item, "previous_filename"),
-                })
-            })
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| ForgeError::Unexpected {
+        changed_files(&items).ok_or_else(|| ForgeError::Unexpected {
+            what,
+            status: 200,
+            message: "a file without filename or status".to_owned(),
+        })
+    }
+
+    /// `GET /repos/{o}/{r}/compare/{base}...{head}`: the files changed from the merge base of two
+    /// commit shas to `head` (GitHub's three-dot comparison, as a pull request's diff). Unlike
+    /// the pull request's list it is pinned to both shas. GitHub lists at most 300 files here;
+    /// the gate asks only when the pull request lists one. `per_page=1`: one commit in the
+    /// answer, not 250 (the files come on the first page whatever its size).
+    pub async fn compare_files(
+        &self,
+        base: &str,
+        head: &str,
+    ) -> Result<Vec<ChangedFile>, ForgeError> {
+        let what = format!(
+            "the comparison of {} with {}",
+            super::short_sha(head),
+            super::short_sha(base)
+        );
+        if !is_commit_sha(base) || !is_commit_sha(head) {
+            // Both come from a parsed pull request, which checked them; a guard, not a path.
+            return Err(ForgeError::Unexpected {
                 what,
-                status: 200,
-                message: "a file without filename or status".to_owned(),
-            })
+                status: 0,
+                message: "a comparison is of two commit shas".to_owned(),
+            });
+        }
+        let url = self.repo_path(&format!("/compare/{base}...{head}?per_page=1"));
+        let reply = self.request(Method::GET, &url, None, &what).await?;
+        if reply.status != 200 {
+            return Err(Self::unexpected(&what, &reply));
+        }
+        let files = match reply.json.get("files") {
+            // GitHub leaves `files` out of a comparison that changes nothing.
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(files)) => files,
+            Some(_) => return Err(Self::unexpected(&what, &reply)),
+        };
+        changed_files(files).ok_or_else(|| ForgeError::Unexpected {
+            what,
+            status: 200,
+            message: "a file without filename or status".to_owned(),
+        })
     }
 
     /// `GET /repos/{o}/{r}/pulls/{n}/reviews`, every page, oldest first.
@@ -302,6 +367,12 @@ impl GitHub {
                 default_branch: text(&reply.json, "default_branch")
                     .ok_or_else(|| Self::unexpected(&what, &reply))?,
                 allow_auto_merge: reply.json.get("allow_auto_merge").and_then(Value::as_bool),
+                public: reply
+                    .json
+                    .get("private")
+                    .and_then(Value::as_bool)
+                    .map(|private| !private),
+                allow_forking: reply.json.get("allow_forking").and_then(Value::as_bool),
                 oauth_scopes: reply.header("x-oauth-scopes").map(str::to_owned),
             }),
             404 => Err(ForgeError::NotFound { what }),
@@ -309,9 +380,9 @@ impl GitHub {
         }
     }
 
-    /// `GET /repos/{o}/{r}/rules/branches/{branch}` (every page): the status checks the active
-    /// rulesets require on the branch.
-    pub async fn ruleset_checks(&self, branch: &str) -> Result<Readable<Vec<String>>, ForgeError> {
+    /// `GET /repos/{o}/{r}/rules/branches/{branch}` (every page): what the active rulesets
+    /// require on the branch (status checks and their sources, code-owner review).
+    pub async fn branch_rules(&self, branch: &str) -> Result<Readable<BranchRules>, ForgeError> {
         let what = format!("the rules of branch {}", crate::markdown::one_line(branch));
         let url = self.repo_path(&format!(
             "/rules/branches/{}?per_page={PER_PAGE}",
@@ -325,22 +396,35 @@ impl GitHub {
             }
             Err(e) => return Err(e),
         };
-        let mut checks = Vec::new();
+        let mut found = BranchRules::default();
         for rule in &rules {
-            if rule.get("type").and_then(Value::as_str) != Some("required_status_checks") {
-                continue;
+            match rule.get("type").and_then(Value::as_str) {
+                Some("required_status_checks") => {
+                    let listed = rule
+                        .pointer("/parameters/required_status_checks")
+                        .and_then(Value::as_array);
+                    found
+                        .checks
+                        .extend(listed.into_iter().flatten().filter_map(|c| {
+                            Some(RequiredCheck {
+                                context: text(c, "context")?,
+                                source: c.get("integration_id").and_then(Value::as_u64),
+                            })
+                        }));
+                }
+                Some("pull_request") => {
+                    let on = |key: &str| {
+                        rule.pointer(&format!("/parameters/{key}"))
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false)
+                    };
+                    found.code_owner_review |= on("require_code_owner_review");
+                    found.dismiss_stale_reviews |= on("dismiss_stale_reviews_on_push");
+                }
+                _ => {}
             }
-            let listed = rule
-                .pointer("/parameters/required_status_checks")
-                .and_then(Value::as_array);
-            checks.extend(
-                listed
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|c| text(c, "context")),
-            );
         }
-        Ok(Readable::Read(checks))
+        Ok(Readable::Read(found))
     }
 
     /// `GET /repos/{o}/{r}/branches/{branch}/protection`: classic branch protection, readable only
@@ -362,22 +446,44 @@ impl GitHub {
         match reply.status {
             200 => {
                 let required = reply.json.get("required_status_checks");
-                let mut checks: Vec<String> = required
-                    .and_then(|r| r.get("contexts"))
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|c| c.as_str().map(str::to_owned))
-                    .collect();
-                checks.extend(
+                let list = |key: &str| {
                     required
-                        .and_then(|r| r.get("checks"))
+                        .and_then(|r| r.get(key))
                         .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|c| text(c, "context")),
-                );
-                Ok(Readable::Read(Protection::Requires(checks)))
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                // `checks` names each check with its source (`app_id`, null: any); the older
+                // `contexts` lists the same names without one.
+                let mut checks: Vec<RequiredCheck> = list("checks")
+                    .iter()
+                    .filter_map(|c| {
+                        Some(RequiredCheck {
+                            context: text(c, "context")?,
+                            source: c.get("app_id").and_then(Value::as_u64),
+                        })
+                    })
+                    .collect();
+                for context in list("contexts").iter().filter_map(Value::as_str) {
+                    if !checks.iter().any(|c| c.context == context) {
+                        checks.push(RequiredCheck {
+                            context: context.to_owned(),
+                            source: None,
+                        });
+                    }
+                }
+                let reviews = |key: &str| {
+                    reply
+                        .json
+                        .pointer(&format!("/required_pull_request_reviews/{key}"))
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                };
+                Ok(Readable::Read(Protection::Protected(BranchRules {
+                    checks,
+                    code_owner_review: reviews("require_code_owner_reviews"),
+                    dismiss_stale_reviews: reviews("dismiss_stale_reviews"),
+                })))
             }
             // "Branch not protected" — or, for a token that cannot see protection, a 404 too.
             404 if reply.message().contains("not protected") => {
@@ -436,12 +542,39 @@ impl GitHub {
             .get("id")
             .and_then(Value::as_u64)
             .ok_or_else(|| Self::unexpected(&what, &reply))?;
+        let permissions = reply
+            .json
+            .get("permissions")
+            .and_then(Value::as_object)
+            .map(|granted| {
+                granted
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Installation {
             id,
+            app_id: reply.json.get("app_id").and_then(Value::as_u64),
             repository_selection: text(&reply.json, "repository_selection")
                 .ok_or_else(|| Self::unexpected(&what, &reply))?,
+            permissions,
         })
     }
+}
+
+/// Diff entries (`filename`, `status`, `previous_filename`); `None` when one lacks a name or status.
+fn changed_files(items: &[Value]) -> Option<Vec<ChangedFile>> {
+    items
+        .iter()
+        .map(|item| {
+            Some(ChangedFile {
+                path: item.get("filename")?.as_str()?.to_owned(),
+                status: item.get("status")?.as_str()?.to_owned(),
+                previous_path: text(item, "previous_filename"),
+            })
+        })
+        .collect()
 }
 
 /// An account (`login`, `type`); `None` without a login.
