@@ -68,6 +68,14 @@ pub enum Command {
     /// against which it checks `services.enlist.settings` at evaluation.
     #[command(hide = true)]
     ConfigKeys,
+    /// Print a reference page of the book (docs/src/reference/) as Markdown, generated from the
+    /// code: the config keys, the exit codes, the environment, the command line.
+    #[command(hide = true)]
+    Reference {
+        /// Which page.
+        #[arg(value_enum)]
+        page: crate::reference::Page,
+    },
 }
 
 /// Output formats of `facts`.

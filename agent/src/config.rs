@@ -54,6 +54,36 @@ pub const CREDENTIAL_NAME: &str = "github-token";
 /// The credential name of the GitHub App's private key (`LoadCredential=github-app-key:…`).
 pub const APP_KEY_CREDENTIAL_NAME: &str = "github-app-key";
 
+/// A setting's default as the reference shows it: `None` when there is none.
+macro_rules! setting_default {
+    () => {
+        None
+    };
+    ($default:expr) => {
+        Some(($default).to_string())
+    };
+}
+
+/// One setting as the configuration reference documents it ([`settings`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettingDoc {
+    /// The config file's key.
+    pub key: &'static str,
+    /// Its environment variable, `ENLIST_<KEY>`.
+    pub env: String,
+    /// Its flag (without `--`), if it has one.
+    pub flag: Option<String>,
+    /// Its default, as Markdown (a value in backticks, or words).
+    pub default: Option<String>,
+    /// What it means (the declaration's doc comment).
+    pub doc: String,
+}
+
+/// A default value shown as code.
+fn code(value: impl std::fmt::Display) -> String {
+    format!("`{value}`")
+}
+
 /// Declares every `register` setting once. Each entry is a YAML key of the config file, which is
 /// also the environment variable `ENLIST_<KEY>`; its `#[arg(...)]` makes it a command-line flag
 /// (`#[arg(skip)]`: file and environment only). From the list come the config file's shape
@@ -64,7 +94,7 @@ macro_rules! settings {
     ($(
         $(#[doc = $doc:literal])*
         #[arg($($arg:tt)*)]
-        $name:ident: $ty:ty,
+        $name:ident: $ty:ty $(= $default:expr)?,
     )*) => {
         /// The config file's shape: every key optional, unknown keys rejected.
         #[derive(Debug, Default, Deserialize)]
@@ -82,6 +112,24 @@ macro_rules! settings {
 
         /// Every valid key of the config file, in declaration order.
         pub const KEYS: &[&str] = &[$(stringify!($name)),*];
+
+        /// Every setting as the configuration reference documents it, in declaration order.
+        pub fn settings() -> Vec<SettingDoc> {
+            let flags = <Flags as clap::Args>::augment_args(clap::Command::new("enlist"));
+            vec![$(
+                SettingDoc {
+                    key: stringify!($name),
+                    env: format!("ENLIST_{}", stringify!($name).to_uppercase()),
+                    flag: flags
+                        .get_arguments()
+                        .find(|a| a.get_id() == stringify!($name))
+                        .and_then(|a| a.get_long())
+                        .map(str::to_owned),
+                    default: setting_default!($($default)?),
+                    doc: [$($doc),*].iter().map(|l| l.trim()).collect::<Vec<_>>().join(" "),
+                },
+            )*]
+        }
 
         /// Each setting from the highest layer that has it, or why its environment variable is
         /// unusable (reported only when the setting is used: `enlist facts` does not trip over
@@ -103,74 +151,74 @@ macro_rules! settings {
 settings! {
     /// Write nothing: print the node id, the node.yaml and the plan.
     #[arg(long, num_args = 0, default_missing_value = "true")]
-    dry_run: bool,
+    dry_run: bool = code(false),
     /// GitOps repository.
     #[arg(long, value_name = "OWNER/NAME")]
     repo: String,
     /// GitHub API URL (GitHub Enterprise: https://HOST/api/v3).
     #[arg(long, value_name = "URL")]
-    api_url: String,
+    api_url: String = code(DEFAULT_API_URL),
     /// File holding the GitHub token (never pass the token itself).
     #[arg(long, value_name = "PATH")]
-    token_file: PathBuf,
+    token_file: PathBuf = "`$CREDENTIALS_DIRECTORY/github-token`, else `$GITHUB_TOKEN`",
     /// Authenticate as this GitHub App (its App id or client id) instead of with a token.
     #[arg(long, value_name = "ID")]
     github_app_id: AppId,
     /// The GitHub App's private key, PEM (default: $CREDENTIALS_DIRECTORY/github-app-key).
     #[arg(long, value_name = "PATH")]
-    github_app_key_file: PathBuf,
+    github_app_key_file: PathBuf = code("$CREDENTIALS_DIRECTORY/github-app-key"),
     /// The App's installation on the repository's owner (else looked up on each run).
     #[arg(skip)]
-    github_app_installation_id: u64,
+    github_app_installation_id: u64 = "looked up on each run",
     /// State directory (marker and lock).
     #[arg(long, value_name = "DIR")]
-    state_dir: PathBuf,
+    state_dir: PathBuf = format!("`$STATE_DIRECTORY`, else `{DEFAULT_STATE_DIR}`"),
     /// Operator name.
     #[arg(long, value_name = "NAME")]
     operator: String,
     /// Fixed node id.
     #[arg(long, value_name = "ID")]
-    node_id: String,
+    node_id: String = "derived from the hardware",
     /// Where node.yaml goes ({operator}, {node_id}, {hostname}).
     #[arg(long, value_name = "T")]
-    path_template: String,
+    path_template: String = code(DEFAULT_PATH_TEMPLATE),
     /// Base branch of the pull request.
     #[arg(long = "base", value_name = "BRANCH")]
-    base_branch: String,
+    base_branch: String = "the repository's default branch",
     /// Read file-based facts under DIR instead of / (fixtures).
     #[arg(long, value_name = "DIR")]
-    root: PathBuf,
+    root: PathBuf = code("/"),
     /// Allow registering from a live installer.
     #[arg(long, num_args = 0, default_missing_value = "true")]
-    allow_live: bool,
+    allow_live: bool = code(false),
     /// GitHub auto-merge for the registration PR once the base branch's rules hold (default
     /// squash).
     #[arg(long, value_name = "squash|merge|rebase|off")]
-    auto_merge: String,
+    auto_merge: String = code(MergeMethod::Squash.as_str()),
     /// Also turn on auto-merge for PRs that update a registered node's facts.
     #[arg(skip)]
-    auto_merge_updates: bool,
+    auto_merge_updates: bool = code(false),
     /// Prefix of the per-node branch.
     #[arg(skip)]
-    branch_prefix: String,
+    branch_prefix: String = code(DEFAULT_BRANCH_PREFIX),
     /// Labels for the PR.
     #[arg(skip)]
     labels: Vec<String>,
     /// Seconds to wait for GitHub to be reachable.
     #[arg(skip)]
-    readiness_timeout_secs: Seconds,
+    readiness_timeout_secs: Seconds = code(DEFAULT_READINESS_TIMEOUT_SECS),
     /// Seconds one run may wait on rate limits.
     #[arg(skip)]
-    rate_limit_wait_secs: Seconds,
+    rate_limit_wait_secs: Seconds = code(DEFAULT_RATE_LIMIT_WAIT_SECS),
     /// Per-request timeout in seconds.
     #[arg(skip)]
-    request_timeout_secs: Seconds,
+    request_timeout_secs: Seconds = code(DEFAULT_REQUEST_TIMEOUT_SECS),
     /// Random delay (0..=N s) before the first request, to spread a mass bring-up.
     #[arg(skip)]
-    start_jitter_secs: Seconds,
+    start_jitter_secs: Seconds = code(0),
     /// One deadline over the whole run, in seconds.
     #[arg(skip)]
-    run_timeout_secs: Seconds,
+    run_timeout_secs: Seconds = code(DEFAULT_RUN_TIMEOUT_SECS),
 }
 
 /// How a setting is written in its `ENLIST_<KEY>` variable, and shown in an error.

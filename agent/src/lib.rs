@@ -21,6 +21,7 @@
 //! | logging, journald events, sd_notify | [`logging`] |
 //! | machine values in PR Markdown (inert) | [`markdown`] |
 //! | man pages (for packagers) | [`manpage`] |
+//! | the book's generated reference pages (config keys, exit codes, CLI) | [`reference`] |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -43,6 +44,7 @@ pub mod manpage;
 pub mod markdown;
 pub mod nix;
 pub mod reconcile;
+pub mod reference;
 pub mod register;
 pub mod secret;
 pub mod sync;

@@ -109,6 +109,7 @@ fn main() -> ExitCode {
             | Command::Completions { .. }
             | Command::Manpage { .. }
             | Command::ConfigKeys
+            | Command::Reference { .. }
     );
     logging::init(if cli.quiet || (quiet_by_default && !cli.verbose) {
         Verbosity::Quiet
@@ -145,6 +146,7 @@ fn run(command: Command) -> Result<(), Failure> {
         }
         Command::Manpage { dir } => manpage_command(dir.as_deref()),
         Command::ConfigKeys => print_stdout(&config_keys_nix()),
+        Command::Reference { page } => print_stdout(&page.render()),
         Command::Reconcile(args) => reconcile_command(&args),
         Command::Sync(args) => sync_command(&args, &env),
         Command::Export(args) => export_command(&args),

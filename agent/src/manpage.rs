@@ -12,7 +12,7 @@ use clap_mangen::Man;
 use clap_mangen::roff::{Roff, bold, italic, roman};
 
 use crate::cli::Cli;
-use crate::exit;
+use crate::reference;
 
 /// One rendered page: its file name (`enlist.1`) and its roff text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,132 +68,22 @@ fn page(cmd: &clap::Command, top: bool) -> io::Result<Page> {
 fn reference_sections() -> Roff {
     let mut roff = Roff::default();
     roff.control("SH", ["EXIT STATUS"]);
-    for (code, meaning) in [
-        (
-            exit::OK,
-            "registered, already registered, pull request pending or rejected, dry run done, \
-             reconcile passed, sync or export done, gate passed, doctor found nothing to fix",
-        ),
-        (
-            exit::FINDINGS,
-            "reconcile found invalid files or rows or duplicate identities (or gaps, with --strict); \
-             gate: the pull request needs a person; doctor: something to fix",
-        ),
-        (
-            exit::USAGE,
-            "usage error (a wrong flag, path or input file; for sync also a missing or invalid \
-             database URL, or a malformed ENLIST_SYNC_LEASE_* value)",
-        ),
-        (
-            exit::DATAERR,
-            "data error: unresolvable node id collision, invalid upstream node.yaml",
-        ),
-        (
-            exit::UNAVAILABLE,
-            "GitHub unreachable (or the clock never synced) within the readiness timeout; for \
-             sync, the database cannot be reached",
-        ),
-        (
-            exit::SOFTWARE,
-            "internal error, or a database error sync does not expect: please report it",
-        ),
-        (
-            exit::OSERR,
-            "the kernel would not tell CPU or memory, output failed, or sync could not start its \
-             runtime",
-        ),
-        (
-            exit::CANTCREAT,
-            "the state directory cannot be created, locked or written",
-        ),
-        (
-            exit::TEMPFAIL,
-            "temporary failure (rate limit past the budget, persistent 5xx): retry later; for \
-             gate, also the head moved while gating; for sync, another sync of the same selection holds the lease, or the database kept \
-             aborting the transaction or reported a temporary failure",
-        ),
-        (exit::PROTOCOL, "GitHub answered something unexpected"),
-        (
-            exit::NOPERM,
-            "the token was rejected (401) or lacks rights (403); for sync, the database rejected \
-             the login or the user lacks a privilege",
-        ),
-        (
-            exit::CONFIG,
-            "configuration: missing or invalid config or token, live installer; for sync, TLS \
-             with the database failed or is misconfigured, the database does not exist, or its \
-             schema is newer than this enlist",
-        ),
-    ] {
+    for (code, meaning) in reference::EXIT_CODES {
         roff.control("TP", []);
         roff.text([bold(code.to_string())]);
-        roff.text([roman(meaning)]);
+        roff.text([roman(*meaning)]);
     }
     roff.control("SH", ["ENVIRONMENT"]);
-    let lease = crate::sync::lease::Timing::default();
-    let ttl = format!(
-        "sync: the lifetime of a sync's lease (its selection's, or the schema's while \
-         migrating); a heartbeat renews it every third of it, so it only runs out when a sync \
-         died: how long a killed sync blocks the next one (default {}, 1 to 3600)",
-        lease.ttl.as_secs()
-    );
-    let wait = format!(
-        "sync: how long to wait for another sync of the same selection before exiting 75 \
-         (default {})",
-        lease.wait.as_secs()
-    );
-    for (name, meaning) in [
-        (
-            "ENLIST_<KEY>",
-            "any config key, e.g. ENLIST_REPO; precedence: flag > environment > config file > default",
-        ),
-        (
-            "ENLIST_CONFIG",
-            "the config file (default /etc/enlist/config.yaml)",
-        ),
-        (
-            "CREDENTIALS_DIRECTORY",
-            "systemd's credentials: register reads the token from github-token there, sync the \
-             database URL from database-url",
-        ),
-        (
-            "GITHUB_TOKEN",
-            "the token, when neither token_file nor a credential is set",
-        ),
-        (
-            "ENLIST_DATABASE_URL",
-            "sync: the database URL, when neither --database-url nor --database-url-file is given \
-             (before the database-url credential)",
-        ),
-        ("ENLIST_SYNC_LEASE_TTL_SECS", ttl.as_str()),
-        ("ENLIST_SYNC_LEASE_WAIT_SECS", wait.as_str()),
-        (
-            "STATE_DIRECTORY",
-            "systemd's StateDirectory=; the default state directory",
-        ),
-        (
-            "NO_COLOR",
-            "when set and not empty, no colour on a terminal (there is none elsewhere)",
-        ),
-    ] {
+    for (name, meaning) in reference::environment_variables() {
         roff.control("TP", []);
         roff.text([bold(name)]);
         roff.text([roman(meaning)]);
     }
     roff.control("SH", ["FILES"]);
-    for (name, meaning) in [
-        (
-            "/etc/enlist/config.yaml",
-            "configuration (YAML, snake_case keys)",
-        ),
-        (
-            "/var/lib/enlist/registered.json",
-            "the marker: the outcome of the registration; see enlist status",
-        ),
-    ] {
+    for (name, meaning) in reference::FILES {
         roff.control("TP", []);
-        roff.text([italic(name)]);
-        roff.text([roman(meaning)]);
+        roff.text([italic(*name)]);
+        roff.text([roman(*meaning)]);
     }
     roff.control("SH", ["SEE ALSO"]);
     roff.text([roman(

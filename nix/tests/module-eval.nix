@@ -115,16 +115,22 @@ let
     outPath = "/nix/store/00000000000000000000000000000000-enlist-0.1.0";
     meta.mainProgram = "enlist";
   };
-  jsonValue = types.nullOr (
-    types.oneOf [
-      types.bool
-      types.int
-      types.float
-      types.str
-      (types.listOf jsonValue)
-      (types.attrsOf jsonValue)
-    ]
-  );
+  # Named as nixpkgs names it (pkgs.formats.yaml's type is "YAML 1.1 value"): a recursive type's
+  # generated description would never end, and the options page prints it.
+  jsonValue =
+    types.nullOr (
+      types.oneOf [
+        types.bool
+        types.int
+        types.float
+        types.str
+        (types.listOf jsonValue)
+        (types.attrsOf jsonValue)
+      ]
+    )
+    // {
+      description = "YAML 1.1 value";
+    };
   pkgs = {
     enlist = enlistPackage;
     formats.yaml = _: {
@@ -320,11 +326,46 @@ let
         ) "${name} should be refused naming ${option}: ${builtins.toJSON observed.${name}}"
       ) refused
     );
+
+  # The module's options as the book's reference page (docs/src/reference/module-options.md):
+  # every visible `services.enlist.*` option with its type, default and description, from the
+  # declarations themselves; tests/e2e/nixos_module.rs compares the page with this.
+  optionsMarkdown =
+    let
+      docs = lib.optionAttrSetToDocList (evaluate base).options;
+      ours = lib.filter (
+        o: lib.hasPrefix "services.enlist." o.name && o.visible && !o.internal && o.name != "services.enlist.settings._module.args"
+      ) docs;
+      text =
+        v:
+        if builtins.isAttrs v && v ? text then
+          v.text
+        else if builtins.isString v then
+          v
+        else
+          builtins.toJSON v;
+      # NixOS's manual turns {option}`name` into a link; here it stays the option's name in code.
+      prose = s: builtins.replaceStrings [ "{option}" ] [ "" ] (lib.trim s);
+      oneLine = s: lib.concatStringsSep " " (lib.filter (w: builtins.isString w && w != "") (builtins.split "[[:space:]]+" s));
+      row =
+        o:
+        "## `${o.name}`\n\n"
+        + "${prose (text (o.description or ""))}\n\n"
+        + "| type | default |\n|---|---|\n"
+        + "| ${oneLine o.type} | ${if o ? default then "`${oneLine (text o.default)}`" else "required"} |\n";
+    in
+    "<!-- Generated from nix/module.nix by nix/tests/module-eval.nix (attribute optionsMarkdown): do not edit.\n"
+    + "     With ENLIST_NIXPKGS_LIB set, the end-to-end tests fail while this file differs (ENLIST_UPDATE_GOLDEN=1 rewrites it). -->\n\n"
+    + "# NixOS module options\n\n"
+    + "Every option of `services.enlist` (`nix/module.nix`; the flake's `nixosModules.default`). "
+    + "`settings` is free-form: any key of the [configuration reference](config.md) is accepted, "
+    + "every other key is refused at evaluation.\n\n"
+    + lib.concatMapStringsSep "\n" row ours;
 in
 assert lib.sort lib.lessThan (accepted ++ lib.attrNames refused)
   == lib.sort lib.lessThan (lib.attrNames scenarios);
 {
-  inherit tokenFile appKeyFile observed;
+  inherit tokenFile appKeyFile observed optionsMarkdown;
   # True, or a throw listing every scenario that did not do what it should.
   check = failures == [ ] || throw "nix/tests/module-eval.nix:\n${lib.concatStringsSep "\n" failures}";
   # Not caught: `-A raw.NAME` fails with the module system's own message.

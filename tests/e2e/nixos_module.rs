@@ -733,3 +733,25 @@ fn flake_checks_run_the_nix_evaluation_tests() {
     assert_eq!(checks["x86_64-linux"], expected);
     assert_eq!(checks["aarch64-linux"], expected);
 }
+
+/// The book's NixOS module reference (`docs/src/reference/module-options.md`) is generated from
+/// the module's own option declarations (`optionsMarkdown` in `nix/tests/module-eval.nix`): an
+/// option added, retyped or redocumented reaches the page or this test fails.
+/// `ENLIST_UPDATE_GOLDEN=1` rewrites the page.
+#[test]
+fn module_options_reference_is_the_modules() {
+    let Some(lib) = nixpkgs_lib("module_options_reference_is_the_modules") else {
+        return;
+    };
+    let page = evaluate(&lib, "optionsMarkdown").expect("the options page evaluates");
+    let page = page.as_str().expect("a string");
+    for option in [
+        "services.enlist.enable",
+        "services.enlist.tokenFile",
+        "services.enlist.githubApp.keyFile",
+        "services.enlist.settings.repo",
+    ] {
+        assert!(page.contains(&format!("## `{option}`")), "{option} missing");
+    }
+    crate::support::golden_file("docs/src/reference/module-options.md", page);
+}

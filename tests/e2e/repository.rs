@@ -37,3 +37,20 @@ fn nix_config_keys_are_the_binarys() {
     }
     golden_file("nix/config-keys.nix", &keys);
 }
+
+/// The book's reference pages (`docs/src/reference/`: config keys, exit codes, environment,
+/// command line) are what the binary prints with `enlist reference PAGE`: generated from the
+/// code, they cannot drift from it. `ENLIST_UPDATE_GOLDEN=1` rewrites them.
+#[test]
+fn book_reference_pages_are_the_binarys() {
+    for (page, file) in [
+        ("config", "config.md"),
+        ("exit-codes", "exit-codes.md"),
+        ("environment", "environment.md"),
+        ("cli", "cli.md"),
+    ] {
+        let out = enlist(&["reference", page], &[]);
+        assert_eq!(out.status.code(), Some(0), "{page}: {}", stderr(&out));
+        golden_file(&format!("docs/src/reference/{file}"), &stdout(&out));
+    }
+}
