@@ -368,7 +368,7 @@ fn options(cmd: &clap::Command, out: &mut String) {
         if arg.is_global_set() {
             help.push_str(" *global*");
         }
-        let _ = writeln!(out, "| {name} | {} |", cell(help.trim()));
+        let _ = writeln!(out, "| {} | {} |", cell(&name), cell(help.trim()));
     }
     out.push('\n');
 }
