@@ -59,6 +59,7 @@ pub fn facts(n: u32) -> Facts {
             })
             .collect(),
         gpus: vec![],
+        ssh_host_keys: vec![],
     }
 }
 

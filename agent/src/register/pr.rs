@@ -414,6 +414,7 @@ mod tests {
                 driver: Some("![img](https://evil.example/x.png)".into()),
             }],
             gpus: vec![],
+            ssh_host_keys: vec![],
         };
         NodeDocument::new(&facts, facts.identity.node_id(6), Some("alice".into()))
     }

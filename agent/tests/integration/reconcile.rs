@@ -86,6 +86,7 @@ impl Machine {
                 })
                 .collect(),
             gpus: vec![],
+            ssh_host_keys: vec![],
         }
     }
 
