@@ -439,7 +439,9 @@ fn is_host_public_key(name: &str) -> bool {
 /// One `.pub` file: a regular file (never a FIFO or device, which could block or never end), at
 /// most [`MAX_HOST_KEY_FILE_BYTES`], UTF-8, one key line.
 fn read_one(root: &SysRoot, path: &str) -> Result<HostKey, String> {
-    let located = root.locate(path).map_err(|e| format!("cannot resolve it: {e}"))?;
+    let located = root
+        .locate(path)
+        .map_err(|e| format!("cannot resolve it: {e}"))?;
     let not_regular = "not a regular file".to_owned();
     if !std::fs::metadata(&located.host)
         .map_err(|e| e.to_string())?
@@ -502,6 +504,231 @@ mod tests {
         for (key, recipient) in SSH_TO_AGE_VECTORS {
             let key = HostKey::parse(&format!("{key} root@host")).unwrap();
             assert_eq!(key.age_recipient().unwrap().as_deref(), Some(recipient));
+        }
+    }
+
+    /// The dell-r640 fixture's keys (agent/tests/fixtures/generate.py) and their fingerprints as
+    /// `ssh-keygen -l -f` printed them when the keys were made.
+    const DELL_ED25519: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGD3ZNY6ZlqqNnTwl/QsJnPNMl14smVeNuh9KngycSKR";
+    const DELL_ED25519_SHA256: &str = "SHA256:CqLq4+oKKWCUkXpwLiEqu7sMZ9zFK+OWShONoAIjXcw";
+    const SM_ECDSA: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBP1tlnVTO5XCtczrcp9JmgeFTLD0P5x+4YOO9NIiyAhg62LCgMdAcA54laUVSzt8EXWg3yBuUPlN6qS7ISr9PtI=";
+    const SM_ECDSA_SHA256: &str = "SHA256:YXX3m8eD99bt4l9jR2Et8oxzDnGfNyPjvLyOwzUPCIw";
+
+    /// An RFC 4251 string per part, base64'd: a key line's data.
+    fn wire(parts: &[&[u8]]) -> String {
+        let mut blob = Vec::new();
+        for part in parts {
+            blob.extend_from_slice(&u32::try_from(part.len()).unwrap().to_be_bytes());
+            blob.extend_from_slice(part);
+        }
+        STANDARD.encode(blob)
+    }
+
+    fn rsa_line(exponent: &[u8], modulus: &[u8]) -> String {
+        format!("ssh-rsa {}", wire(&[b"ssh-rsa", exponent, modulus]))
+    }
+
+    /// A positive `mpint` of `bits` bits (leading 0x00 since the top bit is set).
+    fn modulus(bits: usize) -> Vec<u8> {
+        let mut n = vec![0u8];
+        n.extend(std::iter::repeat_n(0xc5, bits / 8));
+        n
+    }
+
+    #[test]
+    fn the_comment_is_dropped_and_the_form_is_canonical() {
+        let key =
+            HostKey::parse(&format!("  {DELL_ED25519}   root@r640-a1 extra words\n")).unwrap();
+        assert_eq!(key.as_str(), DELL_ED25519);
+        assert_eq!(key.kind(), "ssh-ed25519");
+        assert_eq!(HostKey::parse_canonical(DELL_ED25519).unwrap(), key);
+        for other in [
+            format!("{DELL_ED25519} root@r640-a1"),
+            DELL_ED25519.replace(' ', "  "),
+            format!(" {DELL_ED25519}"),
+            DELL_ED25519.replace(' ', "\t"),
+        ] {
+            assert_eq!(
+                HostKey::parse_canonical(&other),
+                Err(HostKeyError::NotCanonical),
+                "{other:?}"
+            );
+        }
+        // Serialized as the string itself, and read back only in that form.
+        let yaml = serde_yaml::to_string(&key).unwrap();
+        assert_eq!(yaml.trim(), DELL_ED25519);
+        let back: HostKey = serde_yaml::from_str(&yaml).unwrap();
+        assert_eq!(back, key);
+    }
+
+    #[test]
+    fn fingerprints_are_the_ones_ssh_keygen_prints() {
+        let ed = HostKey::parse(DELL_ED25519).unwrap();
+        assert_eq!(ed.fingerprint(), DELL_ED25519_SHA256);
+        let ecdsa = HostKey::parse(SM_ECDSA).unwrap();
+        assert_eq!(ecdsa.fingerprint(), SM_ECDSA_SHA256);
+        assert_eq!(
+            format_fingerprint(&ed.fingerprint_bytes()),
+            DELL_ED25519_SHA256
+        );
+    }
+
+    #[test]
+    fn only_ed25519_keys_have_an_age_recipient() {
+        let ecdsa = HostKey::parse(SM_ECDSA).unwrap();
+        assert_eq!(ecdsa.age_recipient(), Ok(None));
+        let rsa = HostKey::parse(&rsa_line(&[1, 0, 1], &modulus(2048))).unwrap();
+        assert_eq!(rsa.age_recipient(), Ok(None));
+        let ed = HostKey::parse(DELL_ED25519).unwrap();
+        let recipient = age_recipient(&[rsa.clone(), ed.clone()]).unwrap().unwrap();
+        assert!(
+            recipient.starts_with("age1") && recipient.len() == 62,
+            "{recipient}"
+        );
+        assert_eq!(age_recipient(&[rsa]), Ok(None));
+        assert_eq!(age_recipient(&[]), Ok(None));
+    }
+
+    #[test]
+    fn an_ed25519_key_off_the_curve_has_no_recipient() {
+        // y = 2 is no point of edwards25519 (x² = (y² − 1)/(d·y² + 1) has no root): 32 bytes of
+        // the right shape that no real key can hold.
+        let mut y = [0u8; 32];
+        y[0] = 2;
+        let key = HostKey::parse(&format!("ssh-ed25519 {}", wire(&[b"ssh-ed25519", &y]))).unwrap();
+        assert_eq!(key.age_recipient(), Err(HostKeyError::NotOnCurve));
+    }
+
+    #[test]
+    fn hostile_and_corrupt_keys_are_refused_with_the_reason() {
+        let ed = |point: &[u8]| format!("ssh-ed25519 {}", wire(&[b"ssh-ed25519", point]));
+        let malformed = |line: &str| match HostKey::parse(line) {
+            Err(HostKeyError::Malformed { detail, .. }) => detail,
+            other => panic!("{line}: {other:?}"),
+        };
+        assert!(malformed(&ed(&[7; 31])).contains("31 bytes, not 32"));
+        assert!(malformed(&ed(&[7; 33])).contains("33 bytes"));
+        // Anything after the key's fields.
+        let trailing = format!("ssh-ed25519 {}", wire(&[b"ssh-ed25519", &[7; 32], b"x"]));
+        assert!(malformed(&trailing).contains("after the key's fields"));
+        // A length prefix past the end of the data.
+        let mut short = STANDARD.decode(wire(&[b"ssh-ed25519", &[7; 32]])).unwrap();
+        short.truncate(40);
+        assert!(matches!(
+            HostKey::parse(&format!("ssh-ed25519 {}", STANDARD.encode(short))),
+            Err(HostKeyError::Malformed { .. })
+        ));
+        // The type inside the data is not the one in front of it.
+        let swapped = format!("ssh-rsa {}", wire(&[b"ssh-ed25519", &[7; 32]]));
+        assert_eq!(
+            HostKey::parse(&swapped),
+            Err(HostKeyError::TypeMismatch {
+                stated: "ssh-rsa".into(),
+                embedded: "`ssh-ed25519`".into()
+            })
+        );
+        assert!(matches!(
+            HostKey::parse(&format!("ssh-ed25519 {}", wire(&[b"\x1b[2J<b>", &[7; 32]]))),
+            Err(HostKeyError::TypeMismatch { embedded, .. }) if embedded == "(not a key type name)"
+        ));
+        // RSA: a modulus OpenSSH would refuse, a negative or padded number, a zero exponent.
+        assert!(malformed(&rsa_line(&[1, 0, 1], &modulus(512))).contains("512-bit"));
+        assert!(malformed(&rsa_line(&[1, 0, 1], &modulus(16392))).contains("16392-bit"));
+        assert!(malformed(&rsa_line(&[0x81], &modulus(2048))).contains("negative"));
+        assert!(malformed(&rsa_line(&[0, 1], &modulus(2048))).contains("leading zero"));
+        assert!(malformed(&rsa_line(&[], &modulus(2048))).contains("exponent is zero"));
+        assert!(HostKey::parse(&rsa_line(&[1, 0, 1], &modulus(1024))).is_ok());
+        assert!(HostKey::parse(&rsa_line(&[1, 0, 1], &modulus(16384))).is_ok());
+        // ECDSA: the curve named inside must be the type's, the point uncompressed and whole.
+        let ecdsa = |curve: &[u8], point: &[u8]| {
+            format!(
+                "ecdsa-sha2-nistp256 {}",
+                wire(&[b"ecdsa-sha2-nistp256", curve, point])
+            )
+        };
+        let mut point = vec![4u8];
+        point.extend([9u8; 64]);
+        assert!(HostKey::parse(&ecdsa(b"nistp256", &point)).is_ok());
+        assert!(malformed(&ecdsa(b"nistp384", &point)).contains("not nistp256"));
+        assert!(malformed(&ecdsa(b"nistp256", &point[..33])).contains("33 bytes"));
+        point[0] = 2;
+        assert!(malformed(&ecdsa(b"nistp256", &point)).contains("uncompressed"));
+        // Not base64, or base64 with bits ssh-keygen never writes.
+        assert_eq!(
+            HostKey::parse("ssh-ed25519 AAAA$$$$"),
+            Err(HostKeyError::Base64)
+        );
+        // 104 bytes of key data: the last character before `=` carries two unused bits (`I` →
+        // `J` sets one).
+        assert!(SM_ECDSA.ends_with("tI="));
+        assert_eq!(
+            HostKey::parse(&SM_ECDSA.replace("tI=", "tJ=")),
+            Err(HostKeyError::Base64)
+        );
+        // Types enlist does not record, shown only when they look like a type name.
+        assert_eq!(
+            HostKey::parse("ssh-dss AAAA"),
+            Err(HostKeyError::UnknownType("`ssh-dss`".into()))
+        );
+        assert_eq!(
+            HostKey::parse("@everyone<img> AAAA"),
+            Err(HostKeyError::UnknownType("(not a key type name)".into()))
+        );
+        assert_eq!(HostKey::parse("ssh-ed25519"), Err(HostKeyError::NotAKey));
+        assert_eq!(HostKey::parse(""), Err(HostKeyError::NotAKey));
+        let long = format!("ssh-rsa {}", "A".repeat(MAX_HOST_KEY_CHARS));
+        assert_eq!(HostKey::parse(&long), Err(HostKeyError::TooLong));
+        assert_eq!(
+            HostKey::parse("-----BEGIN OPENSSH PRIVATE KEY-----"),
+            Err(HostKeyError::PrivateKey)
+        );
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Doc {
+        #[serde(deserialize_with = "deserialize_list")]
+        keys: Vec<HostKey>,
+    }
+
+    #[test]
+    fn a_list_longer_than_the_cap_is_refused_before_its_keys_are_decoded() {
+        let at_cap: Vec<&str> = vec![DELL_ED25519; MAX_HOST_KEYS];
+        let doc: Doc = serde_yaml::from_str(&format!("keys: {at_cap:?}")).unwrap();
+        assert_eq!(doc.keys.len(), MAX_HOST_KEYS);
+        // One more — not even a key — is refused for the count, not for what it holds.
+        let mut over: Vec<&str> = at_cap.clone();
+        over.push("not a key");
+        let err = serde_yaml::from_str::<Doc>(&format!("keys: {over:?}")).unwrap_err();
+        assert!(
+            err.to_string().contains("more than 16 SSH host keys"),
+            "{err}"
+        );
+        let err = serde_yaml::from_str::<Doc>("keys: [\"ssh-ed25519 AAAA x\"]").unwrap_err();
+        assert!(
+            err.to_string().contains("not base64") || err.to_string().contains("form"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn host_key_file_names_follow_the_glob() {
+        for yes in [
+            "ssh_host_ed25519_key.pub",
+            "ssh_host_rsa_key.pub",
+            "ssh_host_x_key.pub",
+        ] {
+            assert!(is_host_public_key(yes), "{yes}");
+        }
+        for no in [
+            "ssh_host_ed25519_key",
+            "ssh_host_key.pub",
+            "ssh_host__key.pub",
+            "ssh_known_hosts",
+            "ssh_host_ed25519_key.pub.bak",
+            "authorized_keys",
+        ] {
+            assert!(!is_host_public_key(no), "{no}");
         }
     }
 }

@@ -6,6 +6,7 @@ mod cli;
 mod export_nix;
 mod facts;
 mod hostile;
+mod hostkeys;
 mod inventories;
 mod reconcile;
 mod support;
