@@ -10,11 +10,12 @@ use std::process::Output;
 
 use enlist::document::NodeDocument;
 use enlist::facts::{Cpu, Disk, Facts, Memory, Nic, System};
+use enlist::hostkey::HostKey;
 use enlist::identity::{Candidates, Identity};
 use enlist::reconcile::report::{InvalidKind, MismatchField, Resource, SharedKind};
 use enlist::reconcile::{self, Format, Options, Report, analyse, inventory, scan};
 
-use crate::support::{enlist, golden, stderr, stdout};
+use crate::support::{enlist, fixture, golden, stderr, stdout};
 
 const GIB: u64 = 1024 * 1024 * 1024;
 
@@ -37,6 +38,8 @@ struct Machine {
     memory_gib: u64,
     disks: Vec<(&'static str, &'static str, u64, &'static str)>,
     nics: Vec<(&'static str, String, &'static str)>,
+    /// SSH host public keys (`type base64 [comment]`).
+    host_keys: Vec<String>,
 }
 
 impl Machine {
@@ -86,8 +89,18 @@ impl Machine {
                 })
                 .collect(),
             gpus: vec![],
-            ssh_host_keys: vec![],
+            ssh_host_keys: self
+                .host_keys
+                .iter()
+                .map(|k| HostKey::parse(k).unwrap())
+                .collect(),
         }
+    }
+
+    /// The same machine with these SSH host keys.
+    fn with_host_keys(mut self, keys: &[&str]) -> Machine {
+        self.host_keys = keys.iter().map(|k| (*k).to_owned()).collect();
+        self
     }
 
     fn document(&self, operator: Option<&str>) -> NodeDocument {
@@ -131,6 +144,7 @@ fn r640(hostname: &'static str, tag: &str, uuid: &str, mac: &str) -> Machine {
             ("eno1", format!("{mac}0"), "bnxt_en"),
             ("eno2", format!("{mac}1"), "bnxt_en"),
         ],
+        host_keys: vec![],
     }
 }
 
@@ -166,40 +180,62 @@ fn r650(hostname: &'static str, tag: &str, uuid: &str, mac: &str, memory_gib: u6
             ("eno12399np0", format!("{mac}0"), "bnxt_en"),
             ("eno12409np0", format!("{mac}1"), "bnxt_en"),
         ],
+        host_keys: vec![],
     }
 }
 
 /// The machines of `examples/gitops`: five registered and inventoried (one Dell registered only
 /// by MAC in the inventory, one R650 with half its DIMMs missing), one Supermicro the inventory
-/// does not know (a phantom).
+/// does not know (a phantom). Each has SSH host keys but `sm-d01`, which registered before sshd
+/// first ran (its next run adds them): the example's `.sops.yaml` leaves it out.
 fn example_fleet() -> Vec<Machine> {
+    // The first R640 is the `dell-r640` fixture machine (same service tag): its host keys, whose
+    // private halves the fixture holds, so a test can decrypt what the example encrypts to it.
+    let dell_keys: Vec<String> = ["ed25519", "rsa"]
+        .iter()
+        .map(|t| {
+            let pub_file = fixture("dell-r640").join(format!("etc/ssh/ssh_host_{t}_key.pub"));
+            fs::read_to_string(pub_file).unwrap().trim().to_owned()
+        })
+        .collect();
+    let dell_keys: Vec<&str> = dell_keys.iter().map(String::as_str).collect();
     vec![
         r640(
             "r640-a01",
             "5H8VXC3",
             "4c4c4544-0048-3810-8056-b5c04f565843",
             "b0:26:28:3a:51:e",
-        ),
+        )
+        .with_host_keys(&dell_keys),
         r640(
             "r640-a02",
             "7KQ2WD3",
             "4c4c4544-004b-5110-8032-b7c04f574433",
             "b0:26:28:3a:52:1",
-        ),
+        )
+        .with_host_keys(&[
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHkEBwiWd+QVpAX7U70Q8DJrD8coVZ1dLKsdnGqWebZA root@r640-a02",
+        ]),
         r650(
             "r650-b01",
             "9ZT4HK3",
             "4c4c4544-005a-5410-8034-b9c04f484b33",
             "b0:7b:25:c4:10:0",
             503,
-        ),
+        )
+        .with_host_keys(&[
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF+IOnQmmN0O95G9JY9vbHDbkdtTCsgLOSrqITztMG/r root@r650-b01",
+        ]),
         r650(
             "r650-b02",
             "BX7R2J3",
             "4c4c4544-0058-3710-8052-c2c04f4a3233",
             "b0:7b:25:c4:11:0",
             251,
-        ),
+        )
+        .with_host_keys(&[
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA4RT7i3+mcSWhsas0W9tCK3zmmVfT0dpwLJhicZ2Zwy root@r650-b02",
+        ]),
         Machine {
             hostname: "sm-c01",
             uuid: "00000000-0000-0000-0000-3cecef8a41b2"
@@ -229,6 +265,10 @@ fn example_fleet() -> Vec<Machine> {
             nics: vec![
                 ("ens3f0", "3c:ec:ef:8a:41:b2".into(), "ice"),
                 ("ens3f1", "3c:ec:ef:8a:41:b3".into(), "ice"),
+            ],
+            host_keys: vec![
+                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGC6dqlMbyPGaijmDJQYugv9oNfH+pHgCq82gFPkxRuC root@sm-c01"
+                    .into(),
             ],
         },
         Machine {
@@ -260,6 +300,7 @@ fn example_fleet() -> Vec<Machine> {
                 ("eno1np0", "3c:ec:ef:9c:0e:54".into(), "bnxt_en"),
                 ("eno2np1", "3c:ec:ef:9c:0e:55".into(), "bnxt_en"),
             ],
+            host_keys: vec![],
         },
     ]
 }
@@ -290,6 +331,7 @@ fn machine(n: u32) -> Machine {
                 "bnxt_en",
             ),
         ],
+        host_keys: vec![],
     }
 }
 
@@ -1221,6 +1263,122 @@ fn shared_mac_between_different_machines_is_a_duplicate() {
             .hint
             .contains("claim the same serial or MAC")
     );
+}
+
+/// Issue 27: two machines booted from one disk image share its SSH host key — a
+/// `duplicate_host_key` error naming both nodes and the key's fingerprint, in every format.
+#[test]
+fn issue_27_two_machines_with_one_host_key_are_a_cloned_image() {
+    let root = fixture("dell-r640");
+    let pub_key = fs::read_to_string(root.join("etc/ssh/ssh_host_ed25519_key.pub")).unwrap();
+    let fingerprint = HostKey::parse(&pub_key).unwrap().fingerprint();
+    // `ssh-keygen -l -f` printed it when the fixture was made.
+    assert_eq!(
+        fingerprint,
+        "SHA256:CqLq4+oKKWCUkXpwLiEqu7sMZ9zFK+OWShONoAIjXcw"
+    );
+    let repo = Repo::new();
+    let a = machine(1).with_host_keys(&[pub_key.trim()]);
+    let b = machine(2).with_host_keys(&[pub_key.trim()]);
+    let (a, b) = (a.document(None), b.document(None));
+    let (path_a, path_b) = (repo.add(&a), repo.add(&b));
+    // A third machine with its own key is no part of it.
+    let own =
+        fs::read_to_string(fixture("vm-no-dmi").join("etc/ssh/ssh_host_ed25519_key.pub")).unwrap();
+    repo.add(&machine(3).with_host_keys(&[own.trim()]).document(None));
+    let inventory = repo.inventory("serial\nSN00001X\nSN00002X\nSN00003X\n");
+    let report = reconcile::reconcile(&Options {
+        nodes: repo.path().to_path_buf(),
+        inventory: inventory.clone(),
+        demand: None,
+        inventory_map: None,
+    })
+    .unwrap();
+    assert_eq!(report.duplicates.len(), 1, "{:?}", report.duplicates);
+    let dup = &report.duplicates[0];
+    // Both nodes, in path order.
+    let mut both = [a.node_id.as_str(), b.node_id.as_str()];
+    both.sort();
+    assert_eq!(dup.nodes, both);
+    assert_eq!(dup.shared.len(), 1);
+    assert_eq!(dup.shared[0].kind, SharedKind::HostKey);
+    assert_eq!(dup.shared[0].value, fingerprint);
+    assert!(dup.hint.contains("cloned image"), "{}", dup.hint);
+
+    let args = |format: &'static str| {
+        vec![
+            "reconcile".to_owned(),
+            "--nodes".to_owned(),
+            repo.path().display().to_string(),
+            "--inventory".to_owned(),
+            inventory.display().to_string(),
+            "--format".to_owned(),
+            format.to_owned(),
+        ]
+    };
+    let out_of = |format: &'static str| {
+        let args = args(format);
+        let out = enlist(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+        assert_eq!(
+            code(&out),
+            1,
+            "{format}: a duplicate fails CI: {}",
+            stderr(&out)
+        );
+        stdout(&out)
+    };
+    let json: serde_json::Value = serde_json::from_str(&out_of("json")).unwrap();
+    let entry = &json["duplicates"][0];
+    assert_eq!(entry["kind"], "duplicate_host_key");
+    assert_eq!(entry["nodes"], serde_json::json!(both));
+    assert_eq!(
+        entry["shared"],
+        serde_json::json!([{"kind": "host_key", "value": fingerprint}])
+    );
+    for format in ["text", "markdown", "html"] {
+        let text = out_of(format);
+        assert!(text.contains("SSH host key"), "{format}: {text}");
+        assert!(text.contains(&fingerprint), "{format}");
+        assert!(
+            text.contains(path_a.as_str()) || text.contains(a.node_id.as_str()),
+            "{format}"
+        );
+        assert!(
+            text.contains(path_b.as_str()) || text.contains(b.node_id.as_str()),
+            "{format}"
+        );
+    }
+    let github = out_of("github");
+    for path in [&path_a, &path_b] {
+        let line = github
+            .lines()
+            .find(|l| l.starts_with(&format!("::error file={path},")))
+            .unwrap_or_else(|| panic!("{path}: {github}"));
+        // At the `sshHostKeys:` line of each file.
+        let text = fs::read_to_string(repo.path().join(path)).unwrap();
+        let key_line = text.lines().position(|l| l == "sshHostKeys:").unwrap() + 1;
+        assert!(line.contains(&format!(",line={key_line},")), "{line}");
+        assert!(line.contains("duplicate host key"), "{line}");
+        assert!(line.contains(&fingerprint), "{line}");
+    }
+}
+
+/// A copied directory shares the host key too, but it is one machine twice: a
+/// `duplicate_identity`, not a cloned image.
+#[test]
+fn issue_27_a_copied_directory_with_host_keys_stays_a_duplicate_identity() {
+    let pub_key =
+        fs::read_to_string(fixture("dell-r640").join("etc/ssh/ssh_host_ed25519_key.pub")).unwrap();
+    let repo = Repo::new();
+    let doc = machine(1).with_host_keys(&[pub_key.trim()]).document(None);
+    repo.add(&doc);
+    repo.add(&doc.with_node_id(enlist::identity::NodeId::parse("node-zzzzzz").unwrap()));
+    let report = repo.reconcile("serial\nSN00001X\n");
+    assert_eq!(report.duplicates.len(), 1);
+    let dup = &report.duplicates[0];
+    assert_eq!(dup.kind, enlist::reconcile::report::DuplicateKind::Identity);
+    assert!(dup.shared.iter().any(|s| s.kind == SharedKind::HostKey));
+    assert!(dup.hint.contains("registered more than once"));
 }
 
 #[test]

@@ -24,7 +24,7 @@
         transport = "nvme";
       }
     ];
-    factsHash = "sha256:01f97c0a6be74da7b51ddcc8e60eed5592384d95aec7b219645765b694520112";
+    factsHash = "sha256:0600d58d1dfd8fc8b9bff7192ceb99264d0c5125bbe776a5ed91ae37ae08c1fd";
     gpus = [ ];
     hostname = "r640-a02";
     identity = {
@@ -55,6 +55,9 @@
     nodeId = "node-3a8f90";
     operator = "ops";
     path = "cluster-nodes/node-3a8f90/node.yaml";
+    sshHostKeys = [
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHkEBwiWd+QVpAX7U70Q8DJrD8coVZ1dLKsdnGqWebZA"
+    ];
     system = {
       boardModel = "0H28RR";
       boardVendor = "Dell Inc.";
@@ -101,7 +104,7 @@
         transport = "nvme";
       }
     ];
-    factsHash = "sha256:62dac1553d67764b971f510eca003151fd0fca9c304692fb8e2a62aec67320da";
+    factsHash = "sha256:7f624d2277b7ce69144ec5576e414be693fad755b9445940d8326b0c710f31cf";
     gpus = [ ];
     hostname = "r650-b01";
     identity = {
@@ -132,6 +135,9 @@
     nodeId = "node-41af85";
     operator = "ops";
     path = "cluster-nodes/node-41af85/node.yaml";
+    sshHostKeys = [
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF+IOnQmmN0O95G9JY9vbHDbkdtTCsgLOSrqITztMG/r"
+    ];
     system = {
       boardModel = "0Y2G81";
       boardVendor = "Dell Inc.";
@@ -164,7 +170,7 @@
         transport = "nvme";
       }
     ];
-    factsHash = "sha256:0b8d6ae1a7f0f204bb17c6762343f6e4925bfe9287ce206a1301e1d6c99ad83a";
+    factsHash = "sha256:1928a3fcfbeb233fcc99fa6030c43ecafe4aff4eca68b300651b376ef1e7b7fe";
     gpus = [ ];
     hostname = "r640-a01";
     identity = {
@@ -195,6 +201,10 @@
     nodeId = "node-7cd468";
     operator = "ops";
     path = "cluster-nodes/node-7cd468/node.yaml";
+    sshHostKeys = [
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGD3ZNY6ZlqqNnTwl/QsJnPNMl14smVeNuh9KngycSKR"
+      "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAACAQDOS8HqLkZVOvJlYdl4iQ026AggjbbSNH333nJP8SOFkzANVmIOAz/dJYi5v6Tj+VsTyVhKOKXin4IZbwcd737xA9uro6HT5UJLJioKTuQXa5z2ml3977yZzpiA7xH1WWeCE4HULwJARwkUGkX5RGFv2mzr22SU2A1/aX1Bcq0d947Coo+ldzsfu0vpat0OH/BAVBLEm7Sx63cM63apvhUaZB3DxmkXcqNBj/EwQki+E8z8j9lDSx5+Y+MXcfF3ovstv38hjgHzF+R+cqi192t5I8E5a7O9VCxOmBcXPet0ojjcaGt6E6hhvgvI/23wb7OYEP3+2yZkXA/lqz3oD8prn5gs6ckLoe4HMrNUkVoK9g4BQon7LfX985G7ufIipXW/tSFHA+9z0TcwojBOQ61hsehAf8VXqCMu0jAKAaNjdjfUrJS18ONE+kmPLybbVr1P9uKGb9Z1jWsir342kKmKx4FEqGNzqCtAOBAcdvBwGjFLsVaQ8ih/NHUq3+Y8YqB1f//74lPJe10p+kOVCxvExGsU7LB53kroezc77pw8kqm19kFz+bIpXIlLHnToeg5XC07+LPZzyMXQlPpo06lwLNPSNpLhhrzsp0ban+7QbvGbzKuq/zjRMAOwu0r7FaHTJYuMtrB9t4h2SiMyoYIbhJ4t4372VPam9E7SMBn4Ow=="
+    ];
     system = {
       boardModel = "0H28RR";
       boardVendor = "Dell Inc.";
@@ -241,7 +251,7 @@
         transport = "nvme";
       }
     ];
-    factsHash = "sha256:09e0dea1b627823d34fadf2ae03dfae21c907cd8a8fe56b54e56cc6ac4eeb19c";
+    factsHash = "sha256:5a051c780d2124699ea3dbd8d321574c67d33f4751de7ada4c920c3676d07499";
     gpus = [ ];
     hostname = "r650-b02";
     identity = {
@@ -272,6 +282,9 @@
     nodeId = "node-a8f1b6";
     operator = "ops";
     path = "cluster-nodes/node-a8f1b6/node.yaml";
+    sshHostKeys = [
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA4RT7i3+mcSWhsas0W9tCK3zmmVfT0dpwLJhicZ2Zwy"
+    ];
     system = {
       boardModel = "0Y2G81";
       boardVendor = "Dell Inc.";
@@ -362,7 +375,7 @@
         transport = "nvme";
       }
     ];
-    factsHash = "sha256:344d77d39329b5c0285ed4d599be83436b010685b33eede5588132120ae49053";
+    factsHash = "sha256:abeea93bb6efd176edce09459ef250f73465bd72b1f9d25dc58e5bf764bf6bd3";
     gpus = [ ];
     hostname = "sm-c01";
     identity = {
@@ -393,6 +406,9 @@
     nodeId = "node-f7bfde";
     operator = "ops";
     path = "cluster-nodes/node-f7bfde/node.yaml";
+    sshHostKeys = [
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGC6dqlMbyPGaijmDJQYugv9oNfH+pHgCq82gFPkxRuC"
+    ];
     system = {
       boardModel = "X12DPU-6";
       boardVendor = "Supermicro";
