@@ -11,6 +11,7 @@ mod boot;
 mod crash;
 mod faults;
 mod hardening;
+mod hostkeys;
 mod matrix;
 mod nixos_module;
 mod preview;
