@@ -124,3 +124,76 @@ async fn host_keys_made_after_registration_are_one_update_pr_for_a_person() {
     }
     github.assert_contract();
 }
+
+/// The example repository's `.sops.yaml` (issue 27) is what `sops.nix` builds from its
+/// `fleet.nix` — every node with an ed25519 host key gets a rule for its own secrets and reads
+/// `secrets/fleet.yaml`, by the recipient enlist derives from the key it registered — and a node
+/// without keys is in none. `ENLIST_UPDATE_GOLDEN=1` rewrites it (as `jq -S .` formats it).
+#[test]
+fn example_sops_yaml_is_built_from_the_registered_fleet() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gitops");
+    let Ok(probe) = std::process::Command::new("nix-instantiate")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!("nix-instantiate not on PATH: skipping (.ci/run installs nix-bin)");
+        return;
+    };
+    assert!(probe.status.success());
+    let eval = std::process::Command::new("nix-instantiate")
+        .args(["--eval", "--strict", "--json"])
+        .arg(example.join("sops.nix"))
+        .output()
+        .expect("nix-instantiate runs");
+    assert!(
+        eval.status.success(),
+        "{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    let built: serde_json::Value = serde_json::from_slice(&eval.stdout).expect("json");
+    let file = example.join(".sops.yaml");
+    let text = format!("{}\n", serde_json::to_string_pretty(&built).unwrap());
+    if std::env::var("ENLIST_UPDATE_GOLDEN").as_deref() == Ok("1") {
+        std::fs::write(&file, &text).unwrap();
+    }
+    let committed = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(committed, text, "{} is stale: regenerate it", file.display());
+    // sops reads it as YAML.
+    let as_yaml: serde_json::Value = serde_yaml::from_str(&committed).unwrap();
+    assert_eq!(as_yaml, built);
+
+    let rules = built["creation_rules"].as_array().unwrap();
+    let recipients_of = |regex: &str| -> Vec<String> {
+        let rule = rules
+            .iter()
+            .find(|r| r["path_regex"] == regex)
+            .unwrap_or_else(|| panic!("no rule {regex}"));
+        serde_json::from_value(rule["key_groups"][0]["age"].clone()).unwrap()
+    };
+    let everyone = recipients_of("^secrets/fleet\\.yaml$");
+    let mut with_keys = 0;
+    let mut without_keys = 0;
+    let nodes = std::fs::read_dir(example.join("cluster-nodes")).unwrap();
+    for entry in nodes.map(|e| e.unwrap()).filter(|e| e.path().is_dir()) {
+        let text = std::fs::read_to_string(entry.path().join("node.yaml")).unwrap();
+        let doc = enlist::document::NodeDocument::parse(&text, "example").unwrap();
+        let regex = format!("^secrets/nodes/{}\\.yaml$", doc.node_id);
+        match enlist::hostkey::age_recipient(&doc.ssh_host_keys).unwrap() {
+            Some(recipient) => {
+                with_keys += 1;
+                let own = recipients_of(&regex);
+                assert_eq!(own.len(), 2, "an admin and the node: {own:?}");
+                assert_eq!(own[1], recipient, "{}", doc.node_id);
+                assert!(everyone.contains(&recipient));
+                assert!(everyone.contains(&own[0]), "the admin reads everything");
+            }
+            None => {
+                without_keys += 1;
+                assert!(rules.iter().all(|r| r["path_regex"] != regex.as_str()));
+            }
+        }
+    }
+    assert_eq!((with_keys, without_keys), (5, 1), "the example's fleet");
+    assert_eq!(everyone.len(), 1 + with_keys);
+    assert_eq!(rules.len(), with_keys + 1);
+}
