@@ -157,7 +157,12 @@ fn example_sops_yaml_is_built_from_the_registered_fleet() {
         std::fs::write(&file, &text).unwrap();
     }
     let committed = std::fs::read_to_string(&file).unwrap();
-    assert_eq!(committed, text, "{} is stale: regenerate it", file.display());
+    assert_eq!(
+        committed,
+        text,
+        "{} is stale: regenerate it",
+        file.display()
+    );
     // sops reads it as YAML.
     let as_yaml: serde_json::Value = serde_yaml::from_str(&committed).unwrap();
     assert_eq!(as_yaml, built);
