@@ -357,6 +357,16 @@ pub fn body(
         })
         .collect();
     out.push_str(&format!("| gpus | {} |\n", or_none(&gpus.join("<br>"))));
+    // Fingerprints as `ssh-keygen -l` prints them: what a reviewer compares with the console.
+    let host_keys: Vec<String> = doc
+        .ssh_host_keys
+        .iter()
+        .map(|k| format!("{} {}", table_code(k.kind()), table_code(&k.fingerprint())))
+        .collect();
+    out.push_str(&format!(
+        "| ssh host keys | {} |\n",
+        or_none(&host_keys.join("<br>"))
+    ));
     out.push_str(&format!(
         "| factsHash | {} |\n\n",
         table_code(&doc.facts_hash)
@@ -512,8 +522,8 @@ mod tests {
             None,
         );
         let rows: Vec<&str> = text.lines().filter(|l| l.starts_with('|')).collect();
-        // Header, separator and the eight facts: no value ended a row or added one.
-        assert_eq!(rows.len(), 10, "{text}");
+        // Header, separator and the nine facts: no value ended a row or added one.
+        assert_eq!(rows.len(), 11, "{text}");
         for row in &rows[2..] {
             assert!(row.ends_with(" |"), "{row}");
         }
@@ -566,6 +576,14 @@ mod tests {
         );
         assert!(b.contains(&line), "{b}");
         assert!(b.contains("never turns on auto-merge"), "{b}");
+        // The facts table shows the new key's fingerprint.
+        assert!(
+            b.contains(&format!(
+                "| ssh host keys | `ssh-ed25519` `{}` |",
+                eva.fingerprint()
+            )),
+            "{b}"
+        );
         // Then the facts as for any update.
         assert!(b.find("**This machine's facts changed**") > b.find("Host key changed"));
         // Keys that appear for the first time: none → new.
