@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::facts::{Cpu, Disk, Facts, Gpu, Memory, Nic, System};
 use crate::hash::{canonical_json, sha256_hex};
+use crate::hostkey::HostKey;
 use crate::identity::{IdentitySource, NodeId};
 use crate::input::{MAX_NODE_YAML_BYTES, yaml};
 
@@ -46,6 +47,14 @@ pub struct NodeDocument {
     pub network: Vec<Nic>,
     /// Display controllers.
     pub gpus: Vec<Gpu>,
+    /// SSH host public keys, `type base64`, sorted (see [`crate::hostkey`]). Left out while the
+    /// machine has none (so a node.yaml written before keys existed keeps its `factsHash`).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "crate::hostkey::deserialize_list"
+    )]
+    pub ssh_host_keys: Vec<HostKey>,
     /// `sha256:<hex>` over the hostname and hardware sections.
     pub facts_hash: String,
 }
@@ -115,6 +124,12 @@ impl NodeDocument {
             disks: facts.disks.clone(),
             network: facts.network.clone(),
             gpus: facts.gpus.clone(),
+            ssh_host_keys: {
+                let mut keys = facts.ssh_host_keys.clone();
+                keys.sort();
+                keys.dedup();
+                keys
+            },
             facts_hash: String::new(),
         };
         doc.facts_hash = doc.compute_facts_hash();
@@ -248,6 +263,7 @@ mod tests {
                 driver: Some("bnxt_en".into()),
             }],
             gpus: vec![],
+            ssh_host_keys: vec![],
         }
     }
 

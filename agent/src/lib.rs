@@ -8,6 +8,7 @@
 //! |---|---|
 //! | hardware facts (sysfs, DMI, kernel) | [`facts`], read through [`sysroot`] |
 //! | node identity and node id | [`identity`] |
+//! | SSH host keys: read, checked, fingerprints, age recipients | [`hostkey`] |
 //! | node.yaml, `factsHash`, Nix output | [`document`], [`hash`], [`nix`] |
 //! | configuration layering, token | [`config`], [`secret`] |
 //! | GitHub client, rate limits | [`forge`] |
@@ -36,6 +37,7 @@ pub mod facts;
 pub mod forge;
 pub mod gate;
 pub mod hash;
+pub mod hostkey;
 pub mod identity;
 pub mod input;
 pub mod logging;

@@ -329,13 +329,14 @@ fn sync_command(args: &SyncArgs, env: &config::Env) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `enlist export`: nodes joined with the inventory as CSV or JSON lines, or the fleet as Nix,
-/// on stdout; `--check FILE` compares a committed fleet file instead.
+/// `enlist export`: nodes joined with the inventory as CSV or JSON lines, or the fleet as Nix or
+/// age recipients, on stdout; `--check FILE` compares a committed file instead.
 fn export_command(args: &ExportArgs) -> Result<(), Failure> {
     let format = match args.format {
         ExportFormat::Csv => enlist::export::Format::Csv,
         ExportFormat::Jsonl => enlist::export::Format::Jsonl,
         ExportFormat::Nix => enlist::export::Format::Nix,
+        ExportFormat::AgeRecipients => enlist::export::Format::AgeRecipients,
     };
     let options = enlist::export::Options {
         nodes: args.nodes.clone(),
@@ -348,11 +349,17 @@ fn export_command(args: &ExportArgs) -> Result<(), Failure> {
         enlist::export::export(&options, &mut out)?;
         return Ok(());
     };
-    if format != enlist::export::Format::Nix {
-        return Err(Failure::Usage(
-            "export: --check compares a fleet file, which only --format nix writes".to_owned(),
-        ));
-    }
+    let name = match format {
+        enlist::export::Format::Nix => "nix",
+        enlist::export::Format::AgeRecipients => "age-recipients",
+        enlist::export::Format::Csv | enlist::export::Format::Jsonl => {
+            return Err(Failure::Usage(
+                "export: --check compares a fleet file or a recipients file, which only --format \
+                 nix and --format age-recipients write"
+                    .to_owned(),
+            ));
+        }
+    };
     let check = enlist::export::check(&options, file)?;
     let mut regenerate = format!("enlist export --nodes {}", args.nodes.display());
     if let Some(inventory) = &args.inventory {
@@ -361,7 +368,7 @@ fn export_command(args: &ExportArgs) -> Result<(), Failure> {
     if let Some(map) = &args.inventory_map {
         regenerate.push_str(&format!(" --inventory-map {}", map.display()));
     }
-    regenerate.push_str(" --format nix");
+    regenerate.push_str(&format!(" --format {name}"));
     match enlist::export::nix::describe_stale(file, &check, &regenerate) {
         None => {
             log::info!("{} is up to date", file.display());

@@ -21,6 +21,7 @@ mod export_nix;
 mod faults;
 mod gate;
 mod hardening;
+mod hostkeys;
 mod matrix;
 mod nixos_module;
 mod preview;

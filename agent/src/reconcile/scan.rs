@@ -72,6 +72,8 @@ pub struct KeyLines {
     pub fingerprint: Option<u64>,
     /// `system.serial:`.
     pub serial: Option<u64>,
+    /// `sshHostKeys:`.
+    pub ssh_host_keys: Option<u64>,
     /// `network[].mac:` by normalised MAC.
     pub macs: Vec<(String, u64)>,
 }
@@ -96,6 +98,7 @@ impl KeyLines {
                 (false, _, "schema") => lines.schema = Some(number),
                 (false, _, "nodeId") => lines.node_id = Some(number),
                 (false, _, "factsHash") => lines.facts_hash = Some(number),
+                (false, _, "sshHostKeys") => lines.ssh_host_keys = Some(number),
                 (true, "identity", "fingerprint") => lines.fingerprint = Some(number),
                 (true, "system", "serial") => lines.serial = Some(number),
                 (true, "network", "mac") => {

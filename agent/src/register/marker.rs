@@ -102,6 +102,9 @@ pub enum AutoMergeRecord {
     Off,
     /// A facts update (a hardware event) waits for a person (`auto_merge_updates: false`).
     NotForUpdates,
+    /// A facts update whose SSH host keys changed waits for a person, even with
+    /// `auto_merge_updates: true`: the node's secrets must be re-encrypted to its new key.
+    HostKeyChanged,
 }
 
 /// The checks of a commit, summarised.

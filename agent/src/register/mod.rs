@@ -656,6 +656,10 @@ impl Run<'_> {
                                 let same_facts = doc.compute_facts_hash() == doc.facts_hash
                                     && doc.facts_hash == self.local.facts_hash;
                                 if !same_facts {
+                                    // Issue 27: who can read this node's secrets changes with
+                                    // its host keys — a person must see it (no auto-merge).
+                                    self.observed.host_keys_changed =
+                                        doc.ssh_host_keys != self.document.ssh_host_keys;
                                     self.upstream_doc = Some(doc);
                                 }
                                 Upstream::Ours {
@@ -1281,6 +1285,8 @@ impl Run<'_> {
         }
         if self.cfg.auto_merge.is_none() {
             Some(AutoMergeRecord::Off)
+        } else if planner::is_update(o) && o.host_keys_changed {
+            Some(AutoMergeRecord::HostKeyChanged)
         } else if planner::is_update(o) && !self.cfg.auto_merge_updates {
             Some(AutoMergeRecord::NotForUpdates)
         } else {

@@ -165,6 +165,9 @@ pub struct Observed {
     pub auto_merge_unknown: bool,
     /// The pending PR's head commit checks (check runs, else the combined status).
     pub checks: Option<Checks>,
+    /// The registered node.yaml's SSH host keys differ from this machine's (issue 27): the
+    /// update is never auto-merged, whatever `auto_merge_updates` says.
+    pub host_keys_changed: bool,
 }
 
 /// Why a comment is posted on an open PR.
@@ -437,14 +440,15 @@ pub fn is_update(o: &Observed) -> bool {
 }
 
 /// Turning on auto-merge for `pr`, if configured, not yet on, and not a facts update (unless
-/// `auto_merge_updates`). After an ambiguous failure the PR is read first: the mutation may have
-/// landed.
+/// `auto_merge_updates`, and never when the host keys changed: who can read the node's secrets
+/// is for a person to decide). After an ambiguous failure the PR is read first: the mutation may
+/// have landed.
 fn auto_merge_action(local: &Local, o: &Observed, pr: &PrView) -> Option<Action> {
     let method = local.auto_merge?;
     if o.auto_merge.is_some() || pr.auto_merge.is_some() || pr.node_id.is_empty() {
         return None;
     }
-    if is_update(o) && !local.auto_merge_updates {
+    if is_update(o) && (o.host_keys_changed || !local.auto_merge_updates) {
         return None;
     }
     if o.auto_merge_unknown {
@@ -1099,6 +1103,42 @@ mod tests {
         };
         assert!(matches!(
             next_action(&l, &o),
+            Action::EnableAutoMerge { number: 6, .. }
+        ));
+    }
+
+    /// Issue 27: an update whose SSH host keys changed waits for a person even with
+    /// `auto_merge_updates: true` (the node's secrets must be re-encrypted to its new key).
+    #[test]
+    fn a_host_key_change_is_never_auto_merged() {
+        let mut o = after_base(Upstream::Ours {
+            sha: "f1".into(),
+            same_facts: false,
+            same_content: false,
+        });
+        o.prs = Some(vec![]);
+        o.branch = BranchView::FromBase;
+        o.file_written = true;
+        o.opened_pr = Some(pr(6, true, false, HASH));
+        o.pr_created_this_run = true;
+        o.host_keys_changed = true;
+        let l = Local {
+            auto_merge_updates: true,
+            ..with_auto_merge()
+        };
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::Record {
+                outcome: Outcome::PrOpened,
+                ..
+            }
+        ));
+        // A first registration carries keys for the first time: nothing to compare, auto-merge
+        // as usual (the flag is only ever set for an update).
+        let mut first = o.clone();
+        first.upstream = Some(Upstream::Absent);
+        assert!(matches!(
+            next_action(&l, &first),
             Action::EnableAutoMerge { number: 6, .. }
         ));
     }

@@ -183,6 +183,11 @@ fn auto_merge_line(record: Option<&AutoMergeRecord>) -> String {
              change"
                 .to_owned()
         }
+        Some(AutoMergeRecord::HostKeyChanged) => {
+            "off: the SSH host key changed; a person re-encrypts the node's secrets to its new \
+             key and merges (never automatic, even with auto_merge_updates: true)"
+                .to_owned()
+        }
     }
 }
 

@@ -56,6 +56,7 @@ fn valid_node() -> NodeDocument {
             driver: None,
         }],
         gpus: vec![],
+        ssh_host_keys: vec![],
     };
     let id = facts.identity.node_id(6);
     NodeDocument::new(&facts, id, None)

@@ -59,6 +59,7 @@ fn document(index: usize) -> NodeDocument {
             driver: None,
         }],
         gpus: vec![],
+        ssh_host_keys: vec![],
     };
     let id = facts.identity.node_id(6);
     NodeDocument::new(&facts, id, Some("ops".into()))
