@@ -9,7 +9,9 @@
 use std::time::Duration;
 
 use super::backoff;
-use super::marker::{self, AutoMergeRecord, CheckSource, Checks, MARKER_VERSION, Marker, MarkerState};
+use super::marker::{
+    self, AutoMergeRecord, CheckSource, Checks, MARKER_VERSION, Marker, MarkerState, Warning,
+};
 use super::planner::{
     self, Action, BranchView, Candidate, CommentReason, FileView, Local, Observed, Outcome, PrView,
     Upstream, next_action,
@@ -18,12 +20,15 @@ use super::pr;
 use super::readiness::wait_until_ready;
 use super::{Deps, MAX_STEPS, MAX_WRITE_ATTEMPTS, READ_RETRIES, RegisterError, Report};
 use crate::clock::Clock;
-use crate::config::{APP_KEY_CREDENTIAL_NAME, ConfigError, RegisterConfig};
+use super::signals::Stop;
+use crate::config::{
+    APP_KEY_CREDENTIAL_NAME, ConfigError, RegisterConfig, UNATTENDED_START_JITTER_SECS,
+};
 use crate::document::NodeDocument;
 use crate::facts::Observations;
 use crate::forge::{
-    AutoMerge, Created, Credentials, FileWrite, Forge, ForgeError, GitHub, GitHubOptions,
-    PullRequest, RequestCounts, short_sha,
+    AutoMerge, AutoMergeOff, Created, Credentials, FileWrite, Forge, ForgeError, GitHub,
+    GitHubOptions, PullRequest, Refusal, RequestCounts, short_sha,
 };
 use crate::logging;
 
@@ -53,9 +58,10 @@ pub(super) struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn candidate(&self) -> &Candidate {
+    fn candidate(&self) -> Candidate {
         // `id_index` only grows through UseNextNodeId, which the planner bounds.
-        &self.local.candidates[self.observed.id_index.min(self.local.candidates.len() - 1)]
+        self.local.candidates[self.observed.id_index.min(self.local.candidates.len() - 1)]
+            .current(&self.observed)
     }
 
     fn current_document(&self) -> NodeDocument {
@@ -111,7 +117,7 @@ impl Run<'_> {
         Ok(GitHub::new(options, self.deps.clock.clone())?)
     }
 
-    pub(super) async fn drive(&mut self) -> Result<Report, RegisterError> {
+    pub(super) async fn drive(&mut self, stop: &mut Stop) -> Result<Report, RegisterError> {
         let first = next_action(&self.local, &self.observed);
         if let Action::Finish(outcome) = first {
             // A marker hit: no client is even built.
@@ -164,30 +170,33 @@ impl Run<'_> {
             marker::check_writable(&self.cfg.state_dir)?;
         }
         let forge = self.build_forge()?;
-        if !self.cfg.dry_run && !self.cfg.start_jitter.is_zero() {
-            // A mass bring-up (a rack powered on at once) would otherwise hit GitHub's secondary
-            // limits in the same second; a random start spreads the writes.
-            let wait = self.deps.clock.jitter(self.cfg.start_jitter);
-            log::info!(
-                "waiting {:.1}s (start_jitter_secs) before contacting GitHub",
-                wait.as_secs_f64()
-            );
-            self.deps.clock.sleep(wait).await;
+        if self.cfg.dry_run && forge.app().is_some() {
+            return self.check_app_installation(&forge).await;
         }
-        if forge.app().is_some() {
-            if self.cfg.dry_run {
-                return self.check_app_installation(&forge).await;
+        let app = forge.app().is_some();
+        // Everything that waits or asks GitHub stops on SIGTERM/SIGINT; a write in flight is then
+        // ambiguous, which the next run re-checks like after any crash.
+        let work = async {
+            self.start_jitter().await;
+            if app {
+                self.authenticate(&forge).await?;
             }
-            self.authenticate(&forge).await?;
-            let mut result = self.steps(&forge).await;
-            // Success or failure, the installation token dies with the run.
+            self.steps(&forge).await
+        };
+        let mut result = tokio::select! {
+            result = work => result,
+            signal = stop.wait() => {
+                log::warn!("{signal}: stopping the registration run");
+                Err(RegisterError::Interrupted { signal })
+            }
+        };
+        if app {
+            // Success, failure or signal, the installation token dies with the run (bounded by
+            // the request timeout, not by the run's deadline).
             match forge.revoke_installation_token().await {
                 Ok(revoked) => {
                     if revoked {
                         log::debug!("revoked this run's installation token");
-                    }
-                    if let Ok(report) = &mut result {
-                        report.counts = forge.counts();
                     }
                 }
                 Err(e) => log::warn!(
@@ -195,9 +204,38 @@ impl Run<'_> {
                      within an hour"
                 ),
             }
-            return result;
+            if let Ok(report) = &mut result {
+                report.counts = forge.counts();
+            }
         }
-        self.steps(&forge).await
+        result
+    }
+
+    /// The start jitter of a real run: `start_jitter_secs` when configured, else
+    /// [`UNATTENDED_START_JITTER_SECS`] for a run systemd started, else none.
+    async fn start_jitter(&self) {
+        if self.cfg.dry_run {
+            return;
+        }
+        let max = match self.cfg.start_jitter {
+            Some(configured) => configured,
+            None if self.deps.started_by_systemd => {
+                Duration::from_secs(UNATTENDED_START_JITTER_SECS)
+            }
+            None => Duration::ZERO,
+        };
+        if max.is_zero() {
+            return;
+        }
+        // A mass bring-up (a rack powered on at once) would otherwise hit GitHub's secondary
+        // limits in the same second; a random start spreads the writes.
+        let wait = self.deps.clock.jitter(max);
+        log::info!(
+            "waiting {:.1}s (start jitter, up to {} s) before contacting GitHub",
+            wait.as_secs_f64(),
+            max.as_secs()
+        );
+        self.deps.clock.sleep(wait).await;
     }
 
     /// GitHub App mode: find the installation (unless configured) and mint this run's token. The
@@ -275,6 +313,27 @@ impl Run<'_> {
                 Action::Fail(e) => return Err(e.into()),
                 Action::Record { state, pr, outcome } => {
                     return self.record(state, pr, outcome, forge.counts());
+                }
+                Action::RecordPending { pr } => {
+                    // The PR exists: whatever an optional step brings, the next run knows it.
+                    let marker = self.marker_for(MarkerState::Pending, Some(pr));
+                    if self.cfg.dry_run {
+                        self.plan.push("would record marker: pending".into());
+                    } else {
+                        marker::write(&self.cfg.state_dir, &marker)?;
+                    }
+                    self.observed.pending_recorded = true;
+                }
+                Action::UseTemplatePath => {
+                    let gone = self.candidate().path;
+                    self.observed.recorded_path_gone = true;
+                    log::warn!(
+                        "{gone}, where this node was registered, is no longer on the base branch; \
+                         looking for its registration at {}",
+                        self.candidate().path
+                    );
+                    self.observed.upstream = None;
+                    self.upstream_doc = None;
                 }
                 Action::UseNextNodeId => {
                     log::warn!(
@@ -487,6 +546,8 @@ impl Run<'_> {
                 let comments = self.gate(forge).call(|| forge.comments(*number)).await?;
                 let seen = comments.iter().any(|c| pr::mentions_boot(c, &boot_id));
                 self.observed.comments_mention_boot = Some(seen);
+                self.observed.foreign_noted =
+                    Some(comments.iter().any(|c| c.contains(pr::FOREIGN_TAG)));
             }
             other => {
                 return Err(RegisterError::Internal(format!("{other:?} is not a read")));
@@ -605,6 +666,19 @@ impl Run<'_> {
         }
     }
 
+    /// The foreign-commits comment for PR `number`: its head as read, the commit the node wrote.
+    fn foreign_comment(&self, number: u64) -> String {
+        let head = self.seen_pr(number).map_or("", |p| p.head_sha.as_str());
+        let written = self
+            .observed
+            .marker
+            .as_ref()
+            .and_then(|m| m.written_sha.as_deref())
+            .unwrap_or("");
+        let turned_off = self.observed.auto_merge_disabled;
+        pr::foreign_comment(&self.candidate().branch, head, written, turned_off)
+    }
+
     /// Dry run: say what would be written and fold in the result it would have had, through the
     /// same [`Run::apply`] as real writes.
     fn pretend(&mut self, action: &Action) {
@@ -620,7 +694,7 @@ impl Run<'_> {
             ),
             Action::WriteFile { path, branch, .. } => (
                 format!("would commit {path} on {branch}"),
-                Written::File(FileWrite::Written),
+                Written::File(FileWrite::Written(None)),
             ),
             Action::OpenPr { branch, base } => (
                 format!(
@@ -653,6 +727,10 @@ impl Run<'_> {
             Action::Comment { number, .. } => {
                 (format!("would comment on #{number}"), Written::Done)
             }
+            Action::DisableAutoMerge { number, .. } => (
+                format!("would turn off auto-merge for #{number}: its branch has commits this node did not write"),
+                Written::AutoMergeOff(AutoMergeOff::Off),
+            ),
             Action::EnableAutoMerge { number, method, .. } => (
                 format!(
                     "would turn on auto-merge ({}) for #{number}: GitHub merges it once the base \
@@ -723,11 +801,24 @@ impl Run<'_> {
             }
             Action::AddLabels { number } => (
                 "labels",
-                forge
-                    .add_labels(*number, &self.cfg.labels)
-                    .await
-                    .map(|()| Written::Done),
+                match forge.add_labels(*number, &self.cfg.labels).await {
+                    // An optional step after the PR exists: GitHub's "no" is an answer, not a
+                    // failure of the registration (rate limits, 5xx and timeouts still are).
+                    Err(ForgeError::Forbidden { message, .. })
+                    | Err(ForgeError::Unexpected { message, .. }) => Ok(Written::Refused(message)),
+                    other => other.map(|()| Written::Done),
+                },
             ),
+            Action::DisableAutoMerge { number, pr_node_id } => {
+                logging::status(&format!("turning off auto-merge for #{number}"));
+                (
+                    "auto_merge_off",
+                    forge
+                        .disable_auto_merge(pr_node_id)
+                        .await
+                        .map(Written::AutoMergeOff),
+                )
+            }
             Action::EnableAutoMerge {
                 number,
                 pr_node_id,
@@ -736,18 +827,26 @@ impl Run<'_> {
                 logging::status(&format!("turning on auto-merge for #{number}"));
                 (
                     "auto_merge",
-                    forge
-                        .enable_auto_merge(pr_node_id, *method)
-                        .await
-                        .map(Written::AutoMerge),
+                    match forge.enable_auto_merge(pr_node_id, *method).await {
+                        // A GraphQL answer enlist does not know (NOT_FOUND, an unknown type): a
+                        // refusal like the others; the PR waits for a review.
+                        Err(ForgeError::Unexpected { message, .. }) => Ok(Written::AutoMerge(
+                            AutoMerge::Refused(Refusal::Other, message),
+                        )),
+                        other => other.map(Written::AutoMerge),
+                    },
                 )
             }
             Action::Comment { number, reason } => {
-                let previous = match reason {
-                    CommentReason::FactsChanged => Some(self.previous_for_comment(*number)),
-                    CommentReason::SeenAgain => None,
+                let text = match reason {
+                    CommentReason::FactsChanged => pr::comment(
+                        &doc,
+                        &self.boot_id,
+                        Some(self.previous_for_comment(*number)),
+                    ),
+                    CommentReason::SeenAgain => pr::comment(&doc, &self.boot_id, None),
+                    CommentReason::ForeignCommits => self.foreign_comment(*number),
                 };
-                let text = pr::comment(&doc, &self.boot_id, previous);
                 (
                     "comment",
                     forge.comment(*number, &text).await.map(|()| Written::Done),
@@ -841,7 +940,10 @@ impl Run<'_> {
                 o.branch = BranchView::Exists;
                 o.branch_file = None;
             }
-            (Action::WriteFile { .. }, _) => {
+            (Action::WriteFile { .. }, written) => {
+                if let Written::File(FileWrite::Written(sha)) = written {
+                    o.written_sha = sha;
+                }
                 o.file_written = true;
                 o.branch_file = Some(Some(FileView {
                     sha: String::new(),
@@ -880,7 +982,43 @@ impl Run<'_> {
                     advice: refusal.advice().to_owned(),
                 });
             }
+            (Action::AddLabels { number }, Written::Refused(message)) => {
+                // Not a failure: the PR exists and the marker says so. Said once, recorded.
+                log::warn!(
+                    "labels not added to #{number}: GitHub says {message:?}; {}",
+                    LABELS_ADVICE
+                );
+                o.labels_refused = Some(message);
+            }
             (Action::AddLabels { .. }, _) => o.labels_added = true,
+            (Action::DisableAutoMerge { number, .. }, Written::AutoMergeOff(answer)) => {
+                let off = match answer {
+                    AutoMergeOff::Off => {
+                        log::warn!(
+                            "#{number}: its branch has commits this node did not write; \
+                             auto-merge turned off: a person reviews and merges it"
+                        );
+                        true
+                    }
+                    AutoMergeOff::Refused(refusal, message) => {
+                        log::warn!(
+                            "#{number}: its branch has commits this node did not write, and \
+                             GitHub refused to turn auto-merge off ({message:?}); turn it off on \
+                             the pull request now; the credential needs to {}",
+                            refusal.advice()
+                        );
+                        false
+                    }
+                };
+                o.auto_merge_disabled = Some(off);
+            }
+            (
+                Action::Comment {
+                    reason: CommentReason::ForeignCommits,
+                    ..
+                },
+                _,
+            ) => o.foreign_commented = true,
             (Action::Comment { .. }, _) => o.commented = true,
             _ => {}
         }
@@ -902,7 +1040,13 @@ impl Run<'_> {
                 o.pr_created_this_run = true;
                 o.prs = None;
             }
+            Action::Comment {
+                reason: CommentReason::ForeignCommits,
+                ..
+            } => o.foreign_noted = None,
             Action::Comment { .. } => o.comments_mention_boot = None,
+            // It may have been turned off: treat it as asked (the comment says what to check).
+            Action::DisableAutoMerge { .. } => o.auto_merge_disabled = Some(false),
             // It may have been turned on: read the PR before asking again.
             Action::EnableAutoMerge { .. } => o.auto_merge_unknown = true,
             // PATCH ref/pull and POST labels are idempotent: simply retried.
@@ -917,6 +1061,32 @@ impl Run<'_> {
         outcome: Outcome,
         counts: RequestCounts,
     ) -> Result<Report, RegisterError> {
+        let pr_url = pr.as_ref().map(|(_, url)| url.clone());
+        let marker = self.marker_for(state, pr);
+        if self.cfg.dry_run {
+            self.plan
+                .push(format!("would record marker: {}", state.as_str()));
+            self.plan.push(format!("outcome: {}", outcome.describe()));
+        } else {
+            marker::write(&self.cfg.state_dir, &marker)?;
+        }
+        let mut report = self.report(Some(outcome), pr_url, counts);
+        report.recorded = Some(marker);
+        Ok(report)
+    }
+
+    /// The PR `number` as this run saw it (the marker's, the one it opened, or one listed).
+    fn seen_pr(&self, number: u64) -> Option<&PrView> {
+        let o = &self.observed;
+        o.marker_pr
+            .iter()
+            .chain(o.opened_pr.iter())
+            .chain(o.prs.iter().flatten())
+            .find(|p| p.number == number)
+    }
+
+    /// The marker this run records with `state` and `pr`.
+    fn marker_for(&self, state: MarkerState, pr: Option<(u64, String)>) -> Marker {
         let now = marker::timestamp(self.deps.clock.now());
         // A pending marker that flips keeps its node id and path (they may be an extended id).
         let (node_id, path, created_at) = match &self.observed.marker {
@@ -940,7 +1110,13 @@ impl Run<'_> {
             Some((number, url)) => (Some(number), Some(url)),
             None => (None, None),
         };
-        let marker = Marker {
+        // What the marker said about this very PR (carried over where this run learnt nothing).
+        let same_pr = self
+            .observed
+            .marker
+            .as_ref()
+            .filter(|m| pr_number.is_some() && m.pr_number == pr_number);
+        Marker {
             version: MARKER_VERSION,
             node_id,
             facts_hash: self.local.facts_hash.clone(),
@@ -948,42 +1124,66 @@ impl Run<'_> {
             path,
             state,
             pr_number,
-            pr_url: pr_url.clone(),
+            pr_url,
             created_at,
             updated_at: now,
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
             auto_merge: pr_number.and_then(|n| self.auto_merge_record(n)),
             checks: self.observed.checks.clone().or_else(|| {
-                let old = self.observed.marker.as_ref()?;
-                (old.pr_number == pr_number).then(|| old.checks.clone())?
+                let old = same_pr?;
+                old.checks.clone()
             }),
-        };
-        if self.cfg.dry_run {
-            self.plan
-                .push(format!("would record marker: {}", state.as_str()));
-            self.plan.push(format!("outcome: {}", outcome.describe()));
-        } else {
-            marker::write(&self.cfg.state_dir, &marker)?;
+            written_sha: self
+                .observed
+                .written_sha
+                .clone()
+                .or_else(|| same_pr?.written_sha.clone()),
+            foreign_head: pr_number.and_then(|n| {
+                let seen = self.seen_pr(n)?;
+                if !planner::foreign_head(&self.observed, seen) {
+                    return None;
+                }
+                same_pr
+                    .and_then(|m| m.foreign_head.clone())
+                    .or_else(|| Some(seen.head_sha.clone()))
+            }),
+            warnings: match &self.observed.labels_refused {
+                Some(message) => vec![Warning {
+                    step: planner::LABELS_STEP.to_owned(),
+                    message: message.clone(),
+                    advice: LABELS_ADVICE.to_owned(),
+                }],
+                None if self.observed.labels_added => Vec::new(),
+                None => same_pr.map(|m| m.warnings.clone()).unwrap_or_default(),
+            },
+            boot_id: Some(self.local.boot_id.clone()),
         }
-        let mut report = self.report(Some(outcome), pr_url, counts);
-        report.recorded = Some(marker);
-        Ok(report)
     }
 
     /// What the marker says about auto-merge of PR `number`: this run's answer, else what the PR
     /// showed (on, e.g. turned on by the repository's workflow), else why enlist did not ask,
     /// else what the marker said before.
     fn auto_merge_record(&self, number: u64) -> Option<AutoMergeRecord> {
+        let o = &self.observed;
+        let seen = self.seen_pr(number);
+        if let Some(pr) = seen.filter(|pr| planner::foreign_head(o, pr)) {
+            let old = o
+                .marker
+                .as_ref()
+                .filter(|m| m.pr_number == Some(number))
+                .and_then(|m| m.auto_merge.clone());
+            if let (None, Some(old @ AutoMergeRecord::ForeignCommits { .. })) =
+                (o.auto_merge_disabled, &old)
+            {
+                return Some(old.clone());
+            }
+            return Some(AutoMergeRecord::ForeignCommits {
+                off: pr.auto_merge.is_none() || o.auto_merge_disabled == Some(true),
+            });
+        }
         if let Some(record) = &self.observed.auto_merge {
             return Some(record.clone());
         }
-        let o = &self.observed;
-        let seen = o
-            .marker_pr
-            .iter()
-            .chain(o.opened_pr.iter())
-            .chain(o.prs.iter().flatten())
-            .find(|p| p.number == number);
         if let Some(method) = seen.and_then(|p| p.auto_merge.clone()) {
             return Some(AutoMergeRecord::Enabled { method });
         }
@@ -1046,8 +1246,16 @@ enum Written {
     File(FileWrite),
     Pull(Created<PullRequest>),
     AutoMerge(AutoMerge),
+    AutoMergeOff(AutoMergeOff),
+    /// GitHub refused an optional step (labels), with its message.
+    Refused(String),
     Done,
 }
+
+/// What a refusal of the labels asks for, and of whom (marker, `enlist status`).
+const LABELS_ADVICE: &str = "the repository owner should create the configured labels, or give \
+     the node's credential Pull requests: write (labels are optional: the pull request is open \
+     and pending without them)";
 
 fn view(pr: &PullRequest, boot_id: &str) -> PrView {
     PrView {

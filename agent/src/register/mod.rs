@@ -24,6 +24,7 @@ pub mod marker;
 pub mod planner;
 pub mod pr;
 pub mod readiness;
+pub mod signals;
 pub mod status;
 
 pub mod preview;
@@ -33,7 +34,7 @@ use std::sync::Arc;
 use self::executor::Run;
 use self::live::live_installer_reason;
 use self::lock::{LockError, StateLock};
-use self::marker::{Marker, MarkerError};
+use self::marker::{Marker, MarkerError, MarkerState};
 use self::planner::{Candidate, Local, Observed, Outcome, PlanError};
 use self::readiness::NotReady;
 use crate::clock::{Clock, SystemClock};
@@ -67,6 +68,12 @@ pub struct Deps {
     /// ([`backoff`]): true for unattended runs (the unit, the timer), false for a person at a
     /// terminal, who wants to try now.
     pub honour_backoff: bool,
+    /// Started by systemd (the unit or the timer: `$INVOCATION_ID` is set): without a configured
+    /// `start_jitter_secs`, the run waits a random [`crate::config::UNATTENDED_START_JITTER_SECS`]
+    /// first, so a fleet powered on together does not ask GitHub in the same second.
+    pub started_by_systemd: bool,
+    /// Stop on SIGTERM/SIGINT ([`signals`]): the binary; not the library in tests.
+    pub stop_on_signals: bool,
 }
 
 impl Default for Deps {
@@ -76,6 +83,8 @@ impl Default for Deps {
             kernel: Arc::new(HostKernel),
             jitter_seed: None,
             honour_backoff: true,
+            started_by_systemd: false,
+            stop_on_signals: false,
         }
     }
 }
@@ -171,6 +180,15 @@ pub enum RegisterError {
         /// The last action.
         last: String,
     },
+    /// SIGTERM or SIGINT stopped the run (exit 75: the timer or the next boot goes on).
+    #[error(
+        "stopped by {signal} (shutdown, `systemctl stop`, the unit's start timeout or Ctrl-C) before \
+         the registration finished; the next run continues from what GitHub holds"
+    )]
+    Interrupted {
+        /// `SIGTERM` or `SIGINT`.
+        signal: &'static str,
+    },
     /// Internal: something that cannot happen did.
     #[error("internal error: {0}; please report this")]
     Internal(String),
@@ -193,6 +211,7 @@ impl RegisterError {
             RegisterError::Forge(e) => e.kind(),
             RegisterError::Plan(PlanError::InvalidUpstream { .. }) => "invalid_upstream",
             RegisterError::Plan(_) => "node_id_collision",
+            RegisterError::Interrupted { .. } => "interrupted",
             RegisterError::NoProgress { .. } | RegisterError::Internal(_) => "internal",
         }
     }
@@ -237,10 +256,11 @@ async fn register_inner(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, Reg
             node_id,
             path,
             branch,
+            template_path: None,
         });
     }
     let document = NodeDocument::new(&facts, candidates[0].node_id.clone(), cfg.operator.clone());
-    let local = Local {
+    let mut local = Local {
         facts_hash: document.facts_hash.clone(),
         repo: cfg.repo.to_string(),
         configured_node_id: cfg.node_id.clone(),
@@ -249,28 +269,33 @@ async fn register_inner(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, Reg
         labels: cfg.labels.clone(),
         auto_merge: cfg.auto_merge,
         auto_merge_updates: cfg.auto_merge_updates,
+        boot_id: read_boot_id(&cfg.roots.machine),
     };
-    let boot_id = read_boot_id(&cfg.roots.machine);
+    let boot_id = local.boot_id.clone();
     let inputs = backoff::inputs_hash(&cfg.fingerprint(), &local.facts_hash);
 
+    let mut stop = if deps.stop_on_signals {
+        signals::Stop::listen()
+    } else {
+        signals::Stop::never()
+    };
+    // One deadline over the rest of the run: the lock wait, readiness, every request, every wait.
+    let deadline = deps.clock.elapsed().saturating_add(cfg.run_timeout);
     // The lock is taken before the marker is read, so a concurrent run sees the first run's
     // marker. A dry run takes no lock (it must leave no file behind) and only reads.
     let _lock = if cfg.dry_run {
         None
     } else {
-        let dir = cfg.state_dir.clone();
-        let lock = tokio::task::spawn_blocking(move || StateLock::acquire(&dir))
-            .await
-            .map_err(|e| RegisterError::Internal(format!("the lock task failed: {e}")))??;
-        Some(lock)
+        Some(wait_for_lock(cfg, deps, deadline, &mut stop).await?)
     };
     let marker = if cfg.dry_run && !cfg.state_dir.exists() {
         None
     } else {
         marker::read(&cfg.state_dir)?
     };
-    // One deadline over the rest of the run: readiness, every request, every wait.
-    let deadline = deps.clock.elapsed().saturating_add(cfg.run_timeout);
+    if let Some(m) = &marker {
+        find_by_identity(&mut local, m);
+    }
     // Failures earlier in this boot (a dry run neither reads nor writes them).
     let attempts = if cfg.dry_run {
         None
@@ -298,11 +323,73 @@ async fn register_inner(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, Reg
         attempts,
         inputs,
     };
-    let result = run.drive().await;
+    let result = run.drive(&mut stop).await;
     if !cfg.dry_run {
         run.record_attempt(&result);
     }
     result
+}
+
+/// How often a run waiting for the state lock looks again.
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Takes the state lock, waiting for a concurrent run within the run's deadline; a signal stops
+/// the wait.
+async fn wait_for_lock(
+    cfg: &RegisterConfig,
+    deps: &Deps,
+    deadline: std::time::Duration,
+    stop: &mut signals::Stop,
+) -> Result<StateLock, RegisterError> {
+    let started = deps.clock.elapsed();
+    let mut said = false;
+    loop {
+        if let Some(lock) = StateLock::try_acquire(&cfg.state_dir)? {
+            return Ok(lock);
+        }
+        let path = cfg.state_dir.join(lock::LOCK_FILE);
+        if deps.clock.elapsed().saturating_add(LOCK_POLL) >= deadline {
+            return Err(LockError::Busy {
+                path,
+                waited_secs: deps.clock.elapsed().saturating_sub(started).as_secs(),
+            }
+            .into());
+        }
+        if !said {
+            log::info!(
+                "another enlist run holds {}; waiting for it (within run_timeout_secs)",
+                path.display()
+            );
+            said = true;
+        }
+        tokio::select! {
+            () = deps.clock.sleep(LOCK_POLL) => {}
+            signal = stop.wait() => return Err(RegisterError::Interrupted { signal }),
+        }
+    }
+}
+
+/// The node finds its registration by identity: a marker of this repository for one of the node
+/// ids names the path its file was registered (or proposed) at, and that path wins over the one
+/// the template gives today. A renamed host (`{hostname}` in the template) then updates its
+/// file — a drift update — instead of registering a second time; moving the file is a person's
+/// call. A rejected marker names no registration.
+fn find_by_identity(local: &mut Local, marker: &Marker) {
+    if !marker.repo.eq_ignore_ascii_case(&local.repo) || marker.state == MarkerState::Rejected {
+        return;
+    }
+    for candidate in &mut local.candidates {
+        if candidate.node_id == marker.node_id && candidate.path != marker.path {
+            log::info!(
+                "{} was registered at {}; the template now gives {}: keeping the recorded path \
+                 (moving a registration is a person's call)",
+                marker.node_id,
+                marker.path,
+                candidate.path
+            );
+            candidate.template_path = Some(std::mem::replace(&mut candidate.path, marker.path.clone()));
+        }
+    }
 }
 
 /// This boot's id (`/proc/sys/kernel/random/boot_id`, under the facts root when a fixture
@@ -397,6 +484,12 @@ fn log_outcome(report: &Report, dry_run: bool) {
         }
         Outcome::ChecksUpdated => {
             logging::event(Event::Skipped, &format!("{node}: {}", outcome.describe()));
+        }
+        Outcome::ForeignCommits => {
+            logging::event(
+                Event::PrInFlight,
+                &format!("{node}: {} {url}", outcome.describe()),
+            );
         }
     }
     logging::event(Event::Completed, &format!("{node}: {}", outcome.describe()));

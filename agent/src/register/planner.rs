@@ -14,9 +14,18 @@
 //! 4. otherwise create (or adopt) the branch, make its file right, open (or adopt) the PR;
 //! 5. across the finish line: turn on GitHub auto-merge for it (never for a facts update unless
 //!    configured), so GitHub merges once the base branch's rules — the reconcile check — hold;
-//! 6. a pending marker's later runs read the PR and its head commit's checks, and record a change.
+//! 6. a pending marker's later runs read the PR and its head commit's checks, and record a change;
+//!    a head the node did not write (foreign commits) turns auto-merge off, once, with one comment;
+//!    a PR closed unmerged is a rejection only when the base branch does not hold these facts.
+//!
+//! Once the PR exists the marker is written `pending` ([`Action::RecordPending`]) before any
+//! optional step (labels, auto-merge): a refusal of one is a warning in the marker, never a
+//! failure, and a pending run tries it again at most once per boot.
 
 use super::marker::{AutoMergeRecord, CheckSource, Checks, ChecksState, Marker, MarkerState};
+
+/// The `step` of a refused-labels [`super::marker::Warning`].
+pub const LABELS_STEP: &str = "labels";
 use crate::config::MergeMethod;
 use crate::identity::NodeId;
 
@@ -39,6 +48,8 @@ pub struct Local {
     pub auto_merge: Option<MergeMethod>,
     /// Auto-merge for facts-update PRs too.
     pub auto_merge_updates: bool,
+    /// This boot's id: a refused optional step is retried at most once per boot.
+    pub boot_id: String,
 }
 
 /// One node id and where it lives.
@@ -46,10 +57,29 @@ pub struct Local {
 pub struct Candidate {
     /// The id.
     pub node_id: NodeId,
-    /// node.yaml path in the repository.
+    /// node.yaml path in the repository: the one the marker recorded for this node id when
+    /// there is one (the node finds its registration by identity: a renamed host updates its
+    /// file, never registers a second one), else the one the template gives.
     pub path: String,
     /// Fixed branch.
     pub branch: String,
+    /// The path the template gives today, when the marker recorded another one: used only when
+    /// the recorded file is gone from the base branch (a person moved or removed it).
+    pub template_path: Option<String>,
+}
+
+impl Candidate {
+    /// This candidate as the run uses it: at the template's path once the recorded one is gone.
+    pub fn current(&self, o: &Observed) -> Candidate {
+        match &self.template_path {
+            Some(path) if o.recorded_path_gone => Candidate {
+                path: path.clone(),
+                template_path: None,
+                ..self.clone()
+            },
+            _ => self.clone(),
+        }
+    }
 }
 
 /// The upstream node.yaml on the base branch.
@@ -165,6 +195,20 @@ pub struct Observed {
     pub auto_merge_unknown: bool,
     /// The pending PR's head commit checks (check runs, else the combined status).
     pub checks: Option<Checks>,
+    /// The marker was written `pending` this run, before the optional steps.
+    pub pending_recorded: bool,
+    /// GitHub refused the labels (its message, sanitised): not asked again this run.
+    pub labels_refused: Option<String>,
+    /// The commit this run wrote on the branch (the PR's head right after).
+    pub written_sha: Option<String>,
+    /// Auto-merge was turned off this run because of foreign commits (`false`: GitHub refused).
+    pub auto_merge_disabled: Option<bool>,
+    /// Whether a comment on the PR already notes the foreign commits (read with the comments).
+    pub foreign_noted: Option<bool>,
+    /// The foreign-commits comment was posted this run.
+    pub foreign_commented: bool,
+    /// The marker's recorded path is gone from the base branch: the template's path is used.
+    pub recorded_path_gone: bool,
 }
 
 /// Why a comment is posted on an open PR.
@@ -174,6 +218,8 @@ pub enum CommentReason {
     SeenAgain,
     /// The facts changed; the branch got a new commit.
     FactsChanged,
+    /// Someone else pushed to the node's branch: auto-merge is off, a person decides.
+    ForeignCommits,
 }
 
 /// How a successful run ended.
@@ -209,6 +255,9 @@ pub enum Outcome {
     /// An attempt of this boot with the same configuration and facts failed in a way a retry
     /// repeats (exit 65, 76, 77, 78, …): this unattended run does not try again (no request).
     HeldAfterFailure,
+    /// The pending PR's branch has commits this node did not write: auto-merge turned off, the
+    /// PR commented on once; a person merges or closes it.
+    ForeignCommits,
 }
 
 impl Outcome {
@@ -237,6 +286,10 @@ impl Outcome {
             Outcome::HeldAfterFailure => {
                 "an earlier attempt this boot failed in a way a retry repeats: not trying again \
                  with the same configuration and facts (no request)"
+            }
+            Outcome::ForeignCommits => {
+                "pull request open, but its branch has commits this node did not write: \
+                 auto-merge off, a person decides"
             }
         }
     }
@@ -389,6 +442,14 @@ pub enum Action {
         /// Why.
         reason: CommentReason,
     },
+    /// Turn GitHub auto-merge off (GraphQL `disablePullRequestAutoMerge`): the branch has
+    /// commits this node did not write.
+    DisableAutoMerge {
+        /// PR number.
+        number: u64,
+        /// The PR's GraphQL node id.
+        pr_node_id: String,
+    },
     /// Turn on GitHub auto-merge (GraphQL `enablePullRequestAutoMerge`).
     EnableAutoMerge {
         /// PR number.
@@ -398,6 +459,13 @@ pub enum Action {
         /// How GitHub merges.
         method: MergeMethod,
     },
+    /// The PR exists: write the marker `pending` now, before any optional step, and go on.
+    RecordPending {
+        /// The PR (number, url).
+        pr: (u64, String),
+    },
+    /// The file the marker recorded is gone from the base branch: use the template's path.
+    UseTemplatePath,
     /// Write the marker and finish.
     Record {
         /// Marker state.
@@ -426,6 +494,7 @@ impl Action {
                 | Action::AddLabels { .. }
                 | Action::Comment { .. }
                 | Action::EnableAutoMerge { .. }
+                | Action::DisableAutoMerge { .. }
         )
     }
 }
@@ -441,7 +510,11 @@ pub fn is_update(o: &Observed) -> bool {
 /// landed.
 fn auto_merge_action(local: &Local, o: &Observed, pr: &PrView) -> Option<Action> {
     let method = local.auto_merge?;
-    if o.auto_merge.is_some() || pr.auto_merge.is_some() || pr.node_id.is_empty() {
+    if o.auto_merge.is_some()
+        || pr.auto_merge.is_some()
+        || pr.node_id.is_empty()
+        || foreign_head(o, pr)
+    {
         return None;
     }
     if is_update(o) && !local.auto_merge_updates {
@@ -484,6 +557,8 @@ fn pending_checks_action(marker: &Marker, o: &Observed, pr: &PrView) -> Action {
         ChecksState::Failed if before != Some(ChecksState::Failed) => Outcome::ChecksFailed,
         ChecksState::Passed if before != Some(ChecksState::Passed) => Outcome::ChecksPassed,
         _ if marker.checks.as_ref() != Some(checks) || auto_merge_news => Outcome::ChecksUpdated,
+        // A refused optional step was tried again: the marker records this boot (and the answer).
+        _ if retried(o) => Outcome::StillPending,
         _ => return Action::Finish(Outcome::StillPending),
     };
     Action::Record {
@@ -493,9 +568,93 @@ fn pending_checks_action(marker: &Marker, o: &Observed, pr: &PrView) -> Action {
     }
 }
 
-/// Whether our PR lacks a configured label (a fresh PR, one adopted after a 422 or a crash).
+/// Whether our PR lacks a configured label (a fresh PR, one adopted after a 422 or a crash) and
+/// GitHub has not refused them this run.
 fn missing_labels(local: &Local, o: &Observed, pr: &PrView) -> bool {
-    !o.labels_added && local.labels.iter().any(|l| !pr.labels.contains(l))
+    !o.labels_added
+        && o.labels_refused.is_none()
+        && local.labels.iter().any(|l| !pr.labels.contains(l))
+}
+
+/// The optional steps for `pr` (labels, auto-merge), once the marker says `pending`.
+fn optional_action(local: &Local, o: &Observed, pr: &PrView) -> Option<Action> {
+    let next = if missing_labels(local, o, pr) {
+        Action::AddLabels { number: pr.number }
+    } else {
+        auto_merge_action(local, o, pr)?
+    };
+    if !o.pending_recorded {
+        return Some(Action::RecordPending {
+            pr: (pr.number, pr.url.clone()),
+        });
+    }
+    Some(next)
+}
+
+/// Whether `pr`'s head is not the commit this node last wrote on its branch (someone else pushed
+/// to it), or the marker already says so for this PR. Unknown (an older marker, a PR the node
+/// adopted without writing) counts as not foreign. The PR's head is as read before any write of
+/// this run, so the node's own new commit never hides a foreign one.
+pub fn foreign_head(o: &Observed, pr: &PrView) -> bool {
+    let Some(m) = o.marker.as_ref().filter(|m| m.pr_number == Some(pr.number)) else {
+        return false;
+    };
+    m.foreign_head.is_some()
+        || m
+            .written_sha
+            .as_deref()
+            .is_some_and(|w| !pr.head_sha.is_empty() && w != pr.head_sha)
+}
+
+/// Foreign commits on `pr`'s branch, found now: turn auto-merge off (when on), then comment once
+/// (a comment that already notes them counts: exactly one across runs). Never a write to the
+/// branch. `None` when there is nothing (more) to do.
+fn foreign_action(o: &Observed, pr: &PrView) -> Option<Action> {
+    let recorded = o
+        .marker
+        .as_ref()
+        .is_some_and(|m| m.pr_number == Some(pr.number) && m.foreign_head.is_some());
+    if recorded || !foreign_head(o, pr) {
+        return None;
+    }
+    if pr.auto_merge.is_some() && o.auto_merge_disabled.is_none() && !pr.node_id.is_empty() {
+        return Some(Action::DisableAutoMerge {
+            number: pr.number,
+            pr_node_id: pr.node_id.clone(),
+        });
+    }
+    if o.foreign_commented {
+        return None;
+    }
+    match o.foreign_noted {
+        None => Some(Action::ListComments { number: pr.number }),
+        Some(false) => Some(Action::Comment {
+            number: pr.number,
+            reason: CommentReason::ForeignCommits,
+        }),
+        Some(true) => None,
+    }
+}
+
+/// A pending run in a boot other than the marker's tries a refused optional step again: at most
+/// once per boot (the marker then records this boot).
+fn retry_refused(local: &Local, o: &Observed, marker: &Marker, pr: &PrView) -> Option<Action> {
+    if marker.boot_id.as_deref() == Some(local.boot_id.as_str()) || foreign_head(o, pr) {
+        return None;
+    }
+    let labels_refused = marker.warnings.iter().any(|w| w.step == LABELS_STEP);
+    if labels_refused && missing_labels(local, o, pr) {
+        return Some(Action::AddLabels { number: pr.number });
+    }
+    if matches!(marker.auto_merge, Some(AutoMergeRecord::Refused { .. })) {
+        return auto_merge_action(local, o, pr);
+    }
+    None
+}
+
+/// Whether this run tried a refused optional step again (the marker must then record the boot).
+fn retried(o: &Observed) -> bool {
+    o.labels_added || o.labels_refused.is_some() || o.auto_merge.is_some()
 }
 
 fn pr_ref(pr: &PrView) -> Option<(u64, String)> {
@@ -517,15 +676,26 @@ pub fn next_action(local: &Local, o: &Observed) -> Action {
     let Some(base_sha) = &o.base_sha else {
         return Action::ReadBaseRef { branch: base };
     };
-    let Some(candidate) = local.candidates.get(o.id_index) else {
+    let Some(candidate) = local.candidates.get(o.id_index).map(|c| c.current(o)) else {
         return Action::Fail(PlanError::NoCandidate);
     };
+    let candidate = &candidate;
     let Some(upstream) = &o.upstream else {
         return Action::ReadUpstream {
             path: candidate.path.clone(),
             base,
         };
     };
+    // Registered at the recorded path, which is gone now (a person moved or removed the file):
+    // look where the template puts it.
+    if *upstream == Upstream::Absent
+        && candidate.template_path.is_some()
+        && o.marker
+            .as_ref()
+            .is_some_and(|m| m.state == MarkerState::Registered)
+    {
+        return Action::UseTemplatePath;
+    }
     match upstream {
         Upstream::Invalid(message) => {
             return Action::Fail(PlanError::InvalidUpstream {
@@ -612,8 +782,7 @@ pub fn next_action(local: &Local, o: &Observed) -> Action {
             branch: candidate.branch.clone(),
             base,
         },
-        Some(pr) if missing_labels(local, o, pr) => Action::AddLabels { number: pr.number },
-        Some(pr) => auto_merge_action(local, o, pr).unwrap_or_else(|| Action::Record {
+        Some(pr) => optional_action(local, o, pr).unwrap_or_else(|| Action::Record {
             state: MarkerState::Pending,
             pr: pr_ref(pr),
             outcome: Outcome::PrOpened,
@@ -662,18 +831,47 @@ fn marker_action(local: &Local, o: &Observed) -> Option<Action> {
                     pr: pr_ref(pr),
                     outcome: Outcome::Merged,
                 },
-                Some(pr) if !pr.open => Action::Record {
-                    state: MarkerState::Rejected,
-                    pr: pr_ref(pr),
-                    outcome: Outcome::Rejected,
+                // Closed unmerged: the file may have reached the base branch another way (a batch
+                // PR, a cherry-pick). Read it first (the full check below); these facts there are
+                // a registration, anything else a rejection.
+                Some(pr) if !pr.open => match &o.upstream {
+                    None
+                    | Some(Upstream::Ours {
+                        same_facts: true, ..
+                    }) => return None,
+                    Some(_) => Action::Record {
+                        state: MarkerState::Rejected,
+                        pr: pr_ref(pr),
+                        outcome: Outcome::Rejected,
+                    },
                 },
-                Some(pr) => pending_checks_action(marker, o, pr),
+                Some(pr) => {
+                    if let Some(action) = foreign_action(o, pr) {
+                        return Some(action);
+                    }
+                    let newly_foreign = foreign_head(o, pr) && marker.foreign_head.is_none();
+                    if newly_foreign {
+                        return Some(Action::Record {
+                            state: MarkerState::Pending,
+                            pr: pr_ref(pr),
+                            outcome: Outcome::ForeignCommits,
+                        });
+                    }
+                    if let Some(action) = retry_refused(local, o, marker, pr) {
+                        return Some(action);
+                    }
+                    pending_checks_action(marker, o, pr)
+                }
             })
         }
     }
 }
 
 fn open_pr_action(local: &Local, o: &Observed, candidate: &Candidate, open: &PrView) -> Action {
+    // Someone else pushed to the branch: auto-merge off and one comment before anything else.
+    if let Some(action) = foreign_action(o, open) {
+        return action;
+    }
     let Some(file) = &o.branch_file else {
         return Action::ReadBranchFile {
             path: candidate.path.clone(),
@@ -695,12 +893,7 @@ fn open_pr_action(local: &Local, o: &Observed, candidate: &Candidate, open: &PrV
             number: open.number,
         };
     }
-    if missing_labels(local, o, open) {
-        return Action::AddLabels {
-            number: open.number,
-        };
-    }
-    if let Some(action) = auto_merge_action(local, o, open) {
+    if let Some(action) = optional_action(local, o, open) {
         return action;
     }
     if !o.pr_created_this_run && !open.mentions_boot && !o.commented {

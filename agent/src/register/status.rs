@@ -178,6 +178,16 @@ fn auto_merge_line(record: Option<&AutoMergeRecord>) -> String {
             plain(advice)
         ),
         Some(AutoMergeRecord::Off) => "off (auto_merge: off): a person merges".to_owned(),
+        Some(AutoMergeRecord::ForeignCommits { off: true }) => {
+            "off: the branch has commits this node did not write; a person reviews, then merges \
+             or closes the pull request"
+                .to_owned()
+        }
+        Some(AutoMergeRecord::ForeignCommits { off: false }) => {
+            "ON, but the branch has commits this node did not write and GitHub refused to turn \
+             auto-merge off: turn it off on the pull request now, then review the change"
+                .to_owned()
+        }
         Some(AutoMergeRecord::NotForUpdates) => {
             "off for facts updates (auto_merge_updates: false): a person reviews the hardware \
              change"
