@@ -161,6 +161,8 @@ pub struct GitHub {
     counts: Mutex<RequestCounts>,
     /// App mode: the installation token minted for this run (until it is revoked).
     installation_token: Mutex<Option<Token>>,
+    /// App mode: the installation's permissions, as the installation lookup read them.
+    granted: Mutex<Option<serde_json::Map<String, Value>>>,
     /// GitHub has answered once. Until then a failed read is returned at once, because the
     /// readiness wait (with its own deadline) is doing the retrying.
     reached: AtomicBool,
@@ -273,6 +275,7 @@ impl GitHub {
             options,
             counts: Mutex::new(RequestCounts::default()),
             installation_token: Mutex::new(None),
+            granted: Mutex::new(None),
             reached: AtomicBool::new(false),
         })
     }
@@ -599,11 +602,19 @@ impl GitHub {
             .await
             .map_err(|e| self.jwt_rejected(e))?;
         match reply.status {
-            200 => reply
-                .json
-                .get("id")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| Self::unexpected(&what, &reply)),
+            200 => {
+                // What the installation grants decides which optional reads the token asks for.
+                *self.granted.lock().unwrap_or_else(|p| p.into_inner()) = reply
+                    .json
+                    .get("permissions")
+                    .and_then(Value::as_object)
+                    .cloned();
+                reply
+                    .json
+                    .get("id")
+                    .and_then(Value::as_u64)
+                    .ok_or_else(|| Self::unexpected(&what, &reply))
+            }
             404 => Err(AppError::NotInstalled {
                 app_id,
                 repo: self.repo.to_string(),
@@ -614,7 +625,7 @@ impl GitHub {
     }
 
     /// `POST /app/installations/{id}/access_tokens` (App JWT): mints this run's installation
-    /// token, narrowed to the repository and to [`app::PERMISSIONS`], and keeps it for every
+    /// token, narrowed to the repository and to [`app::requested`] permissions, and keeps it for every
     /// further request. Minting changes nothing in the repository, so an ambiguous failure is
     /// retried like a read (a token minted by a lost attempt expires on its own within the hour).
     pub async fn mint_installation_token(&self, installation_id: u64) -> Result<(), ForgeError> {
@@ -623,20 +634,42 @@ impl GitHub {
             "{}/app/installations/{installation_id}/access_tokens",
             self.api_path
         );
-        let body = app::token_request(&self.repo.name);
-        let refused = |status: u16, message: String| AppError::MintRefused {
-            repo: self.repo.to_string(),
-            permissions: app::permissions_text(),
-            status,
-            message,
-        };
-        let reply = match self
-            .request_as(Auth::AppJwt, Method::POST, &path, Some(&body), &what, true)
-            .await
-        {
-            // Not a rate limit (those were waited out): the installation lacks a permission.
-            Err(ForgeError::Forbidden { message, .. }) => return Err(refused(403, message).into()),
-            other => other.map_err(|e| self.jwt_rejected(e))?,
+        let granted = self.granted.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut permissions = app::requested(granted.as_ref());
+        let reply = loop {
+            let body = app::token_request(&self.repo.name, &permissions);
+            let refused = |status: u16, message: String| AppError::MintRefused {
+                repo: self.repo.to_string(),
+                permissions: app::permissions_text(&permissions),
+                status,
+                message,
+            };
+            let reply = match self
+                .request_as(Auth::AppJwt, Method::POST, &path, Some(&body), &what, true)
+                .await
+            {
+                // Not a rate limit (those were waited out): the installation lacks a permission.
+                Err(ForgeError::Forbidden { message, .. }) => {
+                    return Err(refused(403, message).into());
+                }
+                other => other.map_err(|e| self.jwt_rejected(e))?,
+            };
+            // Grants unknown (the installation id is configured, so it was not looked up): the
+            // optional reads may be what is missing. Once more without them.
+            if reply.status == 422 && granted.is_none() && permissions.len() > app::PERMISSIONS.len()
+            {
+                log::info!(
+                    "the App's installation may not grant {}; minting without them (enlist \
+                     status then cannot show the pull request's checks)",
+                    app::permissions_text(&app::OPTIONAL_READS)
+                );
+                permissions = app::PERMISSIONS.to_vec();
+                continue;
+            }
+            if reply.status == 422 {
+                return Err(refused(422, reply.message()).into());
+            }
+            break reply;
         };
         match reply.status {
             201 => {
@@ -653,7 +686,7 @@ impl GitHub {
                     json.get("expires_at")
                         .and_then(Value::as_str)
                         .unwrap_or("?"),
-                    app::permissions_text()
+                    app::permissions_text(&permissions)
                 );
                 *self
                     .installation_token
@@ -662,7 +695,6 @@ impl GitHub {
                 Ok(())
             }
             404 => Err(AppError::InstallationNotFound { installation_id }.into()),
-            422 => Err(refused(422, reply.message()).into()),
             _ => Err(Self::unexpected(&what, &reply)),
         }
     }

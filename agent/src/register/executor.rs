@@ -141,6 +141,17 @@ impl Run<'_> {
                     Outcome::BackingOff
                 }
                 // The same request would fail the same way: no request until something changed.
+                // The fix is on GitHub's side: the timer tries again about a day later.
+                backoff::Held::OnGitHub(until) => {
+                    log::info!("{advice}");
+                    logging::status(&format!(
+                        "held: the last attempt this boot exited {} (a fix on GitHub's side); \
+                         next attempt after {}",
+                        attempts.last_exit,
+                        marker::timestamp(until)
+                    ));
+                    Outcome::HeldAfterFailure
+                }
                 backoff::Held::Final => {
                     log::warn!("not asking GitHub: {advice}");
                     logging::status(&format!(
@@ -594,12 +605,30 @@ impl Run<'_> {
                     return;
                 }
                 let now = self.deps.clock.now();
-                let failure = (code, e.to_string());
+                let message = e.to_string();
+                let kind = if backoff::is_transient(code) {
+                    backoff::FailureKind::Transient
+                } else if e.fixed_on_github() {
+                    backoff::FailureKind::OnGitHub
+                } else {
+                    backoff::FailureKind::Final
+                };
+                // A fraction in 0..=1 from the run's jitter source (seeded in tests).
+                const STEPS: u64 = 1_000_000;
+                let jitter = self.deps.clock.jitter(Duration::from_micros(STEPS)).as_micros()
+                    as f64
+                    / STEPS as f64;
+                let failure = backoff::Failure {
+                    code,
+                    error: &message,
+                    kind,
+                    jitter,
+                };
                 match backoff::record_failure(
                     dir,
                     self.attempts.as_ref(),
                     &self.boot_id,
-                    (failure.0, &failure.1),
+                    failure,
                     &self.inputs,
                     now,
                 ) {
@@ -619,6 +648,12 @@ impl Run<'_> {
                          this boot with the same configuration and facts (recorded in {})",
                         dir.join(backoff::ATTEMPTS_FILE).display()
                     ),
+                    Ok(
+                        a @ backoff::Attempts {
+                            hold: backoff::Hold::OnGitHub { .. },
+                            ..
+                        },
+                    ) => log::info!("{}", backoff::advice(&a, dir)),
                     Ok(_) => {}
                     Err(w) => log::warn!("{w}"),
                 }

@@ -195,6 +195,30 @@ pub enum RegisterError {
 }
 
 impl RegisterError {
+    /// Whether a fix on GitHub's side clears this failure, which the node cannot see happen: a
+    /// credential GitHub rejects or that lacks a right (77), a repository, base branch or App
+    /// installation GitHub does not show it (78). Unattended runs try again about a day later
+    /// ([`backoff`]) instead of waiting for a reboot.
+    pub fn fixed_on_github(&self) -> bool {
+        use crate::forge::AppError;
+        match self {
+            RegisterError::RepoNotFound { .. } | RegisterError::BaseBranchMissing { .. } => true,
+            RegisterError::Forge(f) => matches!(
+                f,
+                ForgeError::Unauthorized { .. }
+                    | ForgeError::Forbidden { .. }
+                    | ForgeError::NotFound { .. }
+                    | ForgeError::App(
+                        AppError::JwtRejected { .. }
+                            | AppError::MintRefused { .. }
+                            | AppError::NotInstalled { .. }
+                            | AppError::InstallationNotFound { .. }
+                    )
+            ),
+            _ => false,
+        }
+    }
+
     /// Stable kind for the `registration.failed` event.
     pub fn kind(&self) -> &'static str {
         match self {
