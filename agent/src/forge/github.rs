@@ -1474,13 +1474,14 @@ mod tests {
         let reply = Reply::new(422, headers.clone(), json, false);
         assert_eq!(
             reply.message(),
-            "Validation Failed\u{FFFD}\u{FFFD}[2J: A pull request already exists for acme:enlist/x."
+            "Validation Failed\\n\\u{1b}[2J: A pull request already exists for acme:enlist/x.",
+            "control characters shown escaped, one line"
         );
         // An HTML error page: its start, on one line.
         let html = format!("<html>\n<body>{}</body>", "x".repeat(1000));
         let reply = Reply::new(502, headers.clone(), html.as_bytes(), false);
         let message = reply.message();
-        assert!(message.starts_with("<html>\u{FFFD}<body>xxx"), "{message}");
+        assert!(message.starts_with("<html>\\n<body>xxx"), "{message}");
         assert!(
             message.chars().count() <= MAX_MESSAGE_BODY_CHARS + 1,
             "{message}"

@@ -944,6 +944,7 @@ mod tests {
 
     const HASH: &str = "sha256:aaaa";
     const OTHER_HASH: &str = "sha256:bbbb";
+    const BOOT: &str = "boot-2";
 
     fn local() -> Local {
         let ids = [
@@ -962,12 +963,14 @@ mod tests {
                     node_id: NodeId::parse(id).unwrap(),
                     path: format!("cluster-nodes/{id}/node.yaml"),
                     branch: format!("enlist/{id}"),
+                    template_path: None,
                 })
                 .collect(),
             base_branch: None,
             labels: vec![],
             auto_merge: None,
             auto_merge_updates: false,
+            boot_id: BOOT.into(),
         }
     }
 
@@ -986,6 +989,10 @@ mod tests {
             agent_version: "0.1.0".into(),
             auto_merge: None,
             checks: None,
+            written_sha: Some("head7".into()),
+            foreign_head: None,
+            warnings: vec![],
+            boot_id: Some("boot-1".into()),
         }
     }
 
@@ -1062,6 +1069,11 @@ mod tests {
             }
         ));
         o.marker_pr = Some(pr(7, false, false, HASH));
+        // Closed unmerged: upstream first (a_closed_pr_whose_facts_are_upstream_is_a_registration).
+        assert_eq!(next_action(&local(), &o), Action::ReadRepo);
+        o.default_branch = Some("main".into());
+        o.base_sha = Some("base0".into());
+        o.upstream = Some(Upstream::Absent);
         assert!(matches!(
             next_action(&local(), &o),
             Action::Record {
@@ -1194,6 +1206,9 @@ mod tests {
         o.file_written = true;
         o.opened_pr = Some(pr(4, true, false, HASH));
         o.pr_created_this_run = true;
+        // The marker says pending first: a refusal after this is never a failure.
+        assert!(matches!(next_action(&l, &o), Action::RecordPending { .. }));
+        o.pending_recorded = true;
         assert_eq!(
             next_action(&l, &o),
             Action::EnableAutoMerge {
@@ -1233,6 +1248,7 @@ mod tests {
         o.file_written = true;
         o.opened_pr = Some(pr(4, true, false, HASH));
         o.pr_created_this_run = true;
+        o.pending_recorded = true;
         o.auto_merge_unknown = true;
         assert_eq!(next_action(&l, &o), Action::ReadPr { number: 4 });
         o.auto_merge_unknown = false;
@@ -1253,6 +1269,7 @@ mod tests {
             foreign: false,
         }));
         o.comments_mention_boot = Some(true);
+        o.pending_recorded = true;
         assert!(matches!(
             next_action(&l, &o),
             Action::EnableAutoMerge { number: 5, .. }
@@ -1290,6 +1307,7 @@ mod tests {
             auto_merge_updates: true,
             ..with_auto_merge()
         };
+        o.pending_recorded = true;
         assert!(matches!(
             next_action(&l, &o),
             Action::EnableAutoMerge { number: 6, .. }
@@ -1669,6 +1687,8 @@ mod tests {
             same_content: true,
             foreign: false,
         }));
+        assert!(matches!(next_action(&l, &o), Action::RecordPending { .. }));
+        o.pending_recorded = true;
         assert_eq!(next_action(&l, &o), Action::AddLabels { number: 9 });
         o.labels_added = true;
         assert!(matches!(
@@ -1690,6 +1710,7 @@ mod tests {
         o.file_written = true;
         o.opened_pr = Some(pr(4, true, false, HASH));
         o.pr_created_this_run = true;
+        o.pending_recorded = true;
         assert_eq!(next_action(&l, &o), Action::AddLabels { number: 4 });
         o.labels_added = true;
         assert!(matches!(next_action(&l, &o), Action::Record { .. }));
@@ -1707,6 +1728,296 @@ mod tests {
             next_action(&l, &o),
             Action::ReadBaseRef {
                 branch: "staging".into()
+            }
+        );
+    }
+
+    /// A fresh registration whose PR #4 was just opened, with labels and auto-merge configured.
+    fn just_opened() -> (Local, Observed) {
+        let l = Local {
+            labels: vec!["enlist".into()],
+            ..with_auto_merge()
+        };
+        let mut o = after_base(Upstream::Absent);
+        o.prs = Some(vec![]);
+        o.branch = BranchView::FromBase;
+        o.file_written = true;
+        o.opened_pr = Some(pr(4, true, false, HASH));
+        o.pr_created_this_run = true;
+        (l, o)
+    }
+
+    #[test]
+    fn the_marker_says_pending_before_any_optional_step() {
+        let (l, mut o) = just_opened();
+        assert_eq!(
+            next_action(&l, &o),
+            Action::RecordPending {
+                pr: (4, "https://github.com/acme/fleet/pull/4".into())
+            }
+        );
+        o.pending_recorded = true;
+        assert_eq!(next_action(&l, &o), Action::AddLabels { number: 4 });
+        // Without optional steps there is nothing to protect: one marker write, at the end.
+        let (_, mut plain) = just_opened();
+        plain.pending_recorded = false;
+        assert!(matches!(
+            next_action(&local(), &plain),
+            Action::Record {
+                outcome: Outcome::PrOpened,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn refused_labels_are_a_warning_and_auto_merge_still_follows() {
+        let (l, mut o) = just_opened();
+        o.pending_recorded = true;
+        o.labels_refused = Some("Resource not accessible by integration".into());
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::EnableAutoMerge { number: 4, .. }
+        ));
+        // A refused auto-merge (FORBIDDEN included) is an answer too: recorded, exit 0.
+        o.auto_merge = Some(AutoMergeRecord::Refused {
+            reason: "forbidden".into(),
+            message: "Resource not accessible by integration".into(),
+            advice: "a".into(),
+        });
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::Record {
+                state: MarkerState::Pending,
+                outcome: Outcome::PrOpened,
+                ..
+            }
+        ));
+    }
+
+    /// A pending marker (written in boot-1) whose labels and auto-merge were refused.
+    fn pending_refused() -> (Local, Observed) {
+        let l = Local {
+            labels: vec!["enlist".into()],
+            ..with_auto_merge()
+        };
+        let mut m = marker(MarkerState::Pending, HASH);
+        m.warnings = vec![super::super::marker::Warning {
+            step: LABELS_STEP.into(),
+            message: "m".into(),
+            advice: "a".into(),
+        }];
+        m.auto_merge = Some(AutoMergeRecord::Refused {
+            reason: "not_allowed".into(),
+            message: "m".into(),
+            advice: "a".into(),
+        });
+        let mut o = Observed {
+            marker: Some(m),
+            marker_pr: Some(pr(7, true, false, HASH)),
+            checks: Some(Checks::new(CheckSource::Statuses, vec![])),
+            ..Observed::default()
+        };
+        o.marker.as_mut().unwrap().checks = o.checks.clone();
+        (l, o)
+    }
+
+    #[test]
+    fn refused_optional_steps_are_retried_at_most_once_per_boot() {
+        let (l, mut o) = pending_refused();
+        // A new boot: labels again, then auto-merge again, then the marker records this boot.
+        assert_eq!(next_action(&l, &o), Action::AddLabels { number: 7 });
+        o.labels_added = true;
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::EnableAutoMerge { number: 7, .. }
+        ));
+        o.auto_merge = Some(AutoMergeRecord::Enabled {
+            method: "squash".into(),
+        });
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::Record {
+                state: MarkerState::Pending,
+                ..
+            }
+        ));
+        // The same boot as the marker's: no write at all.
+        let (l, mut o) = pending_refused();
+        o.marker.as_mut().unwrap().boot_id = Some(BOOT.into());
+        assert_eq!(
+            next_action(&l, &o),
+            Action::Finish(Outcome::StillPending)
+        );
+    }
+
+    #[test]
+    fn foreign_commits_turn_auto_merge_off_and_comment_once() {
+        let l = with_auto_merge();
+        let mut o = pending_open();
+        {
+            let pr = o.marker_pr.as_mut().unwrap();
+            pr.head_sha = "someone-else".into();
+            pr.auto_merge = Some("squash".into());
+        }
+        assert_eq!(
+            next_action(&l, &o),
+            Action::DisableAutoMerge {
+                number: 7,
+                pr_node_id: "PR_kwDOfake7".into()
+            }
+        );
+        o.auto_merge_disabled = Some(true);
+        assert_eq!(next_action(&l, &o), Action::ListComments { number: 7 });
+        o.foreign_noted = Some(false);
+        assert_eq!(
+            next_action(&l, &o),
+            Action::Comment {
+                number: 7,
+                reason: CommentReason::ForeignCommits
+            }
+        );
+        o.foreign_commented = true;
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::Record {
+                state: MarkerState::Pending,
+                outcome: Outcome::ForeignCommits,
+                ..
+            }
+        ));
+        // A comment already there (a crash after it): not a second one.
+        o.foreign_commented = false;
+        o.foreign_noted = Some(true);
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::Record {
+                outcome: Outcome::ForeignCommits,
+                ..
+            }
+        ));
+        // Recorded: later boots read as usual (≤ 3 reads), write nothing, never turn it back on.
+        o.marker.as_mut().unwrap().foreign_head = Some("someone-else".into());
+        o.marker_pr.as_mut().unwrap().auto_merge = None;
+        assert_eq!(
+            next_action(&l, &o),
+            Action::ReadCheckRuns {
+                sha: "someone-else".into()
+            }
+        );
+        // Nothing foreign (the head is what the node wrote): the usual reads, no write.
+        let o = pending_open();
+        assert_eq!(
+            next_action(&l, &o),
+            Action::ReadCheckRuns {
+                sha: "head7".into()
+            }
+        );
+    }
+
+    #[test]
+    fn an_open_pr_with_foreign_commits_never_gets_auto_merge_back() {
+        let l = with_auto_merge();
+        // The facts changed while the PR was open, and someone pushed to the branch meanwhile.
+        let mut o = after_base(Upstream::Absent);
+        o.marker = Some(marker(MarkerState::Pending, OTHER_HASH));
+        let mut open = pr(7, true, false, OTHER_HASH);
+        open.head_sha = "someone-else".into();
+        o.prs = Some(vec![open]);
+        assert_eq!(next_action(&l, &o), Action::ListComments { number: 7 });
+        o.foreign_noted = Some(true);
+        o.comments_mention_boot = Some(true);
+        assert!(matches!(next_action(&l, &o), Action::ReadBranchFile { .. }));
+        o.branch_file = Some(Some(FileView {
+            sha: "b1".into(),
+            same_content: true,
+            foreign: false,
+        }));
+        o.pr_updated = true;
+        // Not EnableAutoMerge: the PR is a person's now.
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::Record {
+                state: MarkerState::Pending,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_closed_pr_whose_facts_are_upstream_is_a_registration() {
+        let mut o = pending_open();
+        o.marker_pr = Some(pr(7, false, false, HASH));
+        // Upstream first (the full check's reads), not "rejected" at once.
+        assert_eq!(next_action(&local(), &o), Action::ReadRepo);
+        o.default_branch = Some("main".into());
+        o.base_sha = Some("base0".into());
+        assert!(matches!(next_action(&local(), &o), Action::ReadUpstream { .. }));
+        o.upstream = Some(Upstream::Ours {
+            sha: "f1".into(),
+            same_facts: true,
+            same_content: true,
+        });
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::Record {
+                state: MarkerState::Registered,
+                outcome: Outcome::UpstreamMatches,
+                ..
+            }
+        ));
+        o.upstream = Some(Upstream::Absent);
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::Record {
+                state: MarkerState::Rejected,
+                outcome: Outcome::Rejected,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_registration_moved_by_a_person_is_looked_for_at_the_template_path() {
+        let mut l = local();
+        l.candidates[0].path = "cluster-nodes/old-name/node.yaml".into();
+        l.candidates[0].template_path = Some("cluster-nodes/new-name/node.yaml".into());
+        let mut o = after_base(Upstream::Absent);
+        o.marker = Some(marker(MarkerState::Registered, OTHER_HASH));
+        o.upstream = None;
+        assert_eq!(
+            next_action(&l, &o),
+            Action::ReadUpstream {
+                path: "cluster-nodes/old-name/node.yaml".into(),
+                base: "main".into()
+            }
+        );
+        o.upstream = Some(Upstream::Absent);
+        assert_eq!(next_action(&l, &o), Action::UseTemplatePath);
+        o.recorded_path_gone = true;
+        o.upstream = None;
+        assert_eq!(
+            next_action(&l, &o),
+            Action::ReadUpstream {
+                path: "cluster-nodes/new-name/node.yaml".into(),
+                base: "main".into()
+            }
+        );
+        // Found at the recorded path (a rename): a drift update of that file.
+        let mut o = after_base(Upstream::Ours {
+            sha: "f1".into(),
+            same_facts: false,
+            same_content: false,
+        });
+        o.marker = Some(marker(MarkerState::Registered, OTHER_HASH));
+        o.prs = Some(vec![]);
+        o.branch = BranchView::FromBase;
+        assert_eq!(
+            next_action(&l, &o),
+            Action::WriteFile {
+                path: "cluster-nodes/old-name/node.yaml".into(),
+                branch: "enlist/node-abc123".into(),
+                sha: Some("f1".into())
             }
         );
     }

@@ -284,6 +284,10 @@ mod tests {
             agent_version: "0.1.0".into(),
             auto_merge: None,
             checks: None,
+            written_sha: None,
+            foreign_head: None,
+            warnings: Vec::new(),
+            boot_id: None,
         }
     }
 
