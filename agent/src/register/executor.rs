@@ -1005,22 +1005,22 @@ impl Run<'_> {
                 Written::AutoMerge(AutoMerge::Refused(refusal, message)),
             ) => {
                 // Not a failure: the PR waits for review. Said once, recorded in the marker.
+                // (GitHub's message was made inert where it was read, in the forge.)
                 log::warn!(
-                    "auto-merge not turned on for #{number}: GitHub says {:?}; the repository \
-                     owner should {}; the pull request waits for a review",
-                    pr::plain(&message),
+                    "auto-merge not turned on for #{number}: GitHub says \"{message}\"; the \
+                     repository owner should {}; the pull request waits for a review",
                     refusal.advice()
                 );
                 o.auto_merge = Some(AutoMergeRecord::Refused {
                     reason: refusal.as_str().to_owned(),
-                    message: pr::plain(&message),
+                    message: message.clone(),
                     advice: refusal.advice().to_owned(),
                 });
             }
             (Action::AddLabels { number }, Written::Refused(message)) => {
                 // Not a failure: the PR exists and the marker says so. Said once, recorded.
                 log::warn!(
-                    "labels not added to #{number}: GitHub says {message:?}; {}",
+                    "labels not added to #{number}: GitHub says \"{message}\"; {}",
                     LABELS_ADVICE
                 );
                 o.labels_refused = Some(message);
@@ -1038,7 +1038,7 @@ impl Run<'_> {
                     AutoMergeOff::Refused(refusal, message) => {
                         log::warn!(
                             "#{number}: its branch has commits this node did not write, and \
-                             GitHub refused to turn auto-merge off ({message:?}); turn it off on \
+                             GitHub refused to turn auto-merge off (\"{message}\"); turn it off on \
                              the pull request now; the credential needs to {}",
                             refusal.advice()
                         );
