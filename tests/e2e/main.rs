@@ -15,6 +15,7 @@ mod matrix;
 mod nixos_module;
 mod preview;
 mod scenarios;
+mod standing;
 mod timer;
 
 use enlist_e2e::fake::FakeGitHub;

@@ -298,6 +298,7 @@ impl Node {
             kernel: Arc::new(HostKernel),
             jitter_seed: Some(42),
             honour_backoff,
+            ..Deps::default()
         };
         let result = enlist::register::register(&cfg, &deps).await;
         // Every log line and error message of every library run is checked for the token.

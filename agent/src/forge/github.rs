@@ -29,6 +29,9 @@ use crate::config::MergeMethod;
 use crate::config::RepoName;
 use crate::secret::Token;
 
+/// The most jitter added to one rate-limit wait (a quarter of the wait, up to this).
+const MAX_RATE_LIMIT_JITTER: Duration = Duration::from_secs(60);
+
 /// Longest wait a 5xx `retry-after` may impose on one read retry.
 const MAX_SERVER_RETRY_AFTER: Duration = Duration::from_secs(60);
 
@@ -555,10 +558,11 @@ impl GitHub {
         reply: &Reply,
         what: &str,
     ) -> Result<(), ForgeError> {
-        // Jitter spreads a fleet that was limited at the same moment: up to 10% (max 10 s) on top.
-        // A header can say anything: clamp before adding so nothing overflows.
+        // Jitter spreads a fleet that was limited at the same moment: up to a quarter of the wait
+        // (at most a minute) on top, so nodes told "come back in 60 s" come back over 15 s
+        // rather than in one burst. A header can say anything: clamp before adding.
         let wait = wait.min(self.options.rate_limit_wait + Duration::from_secs(1));
-        let wait = wait.saturating_add(self.clock.jitter((wait / 10).min(Duration::from_secs(10))));
+        let wait = wait.saturating_add(self.clock.jitter((wait / 4).min(MAX_RATE_LIMIT_JITTER)));
         {
             let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
             if counts.rate_limit_waited.saturating_add(wait) > self.options.rate_limit_wait

@@ -103,6 +103,7 @@ pub enum Hold {
     },
     /// A failure that a fix on GitHub's side clears: no unattended run before `next_attempt_at`
     /// while the inputs stay the same.
+    #[serde(rename = "on_github")]
     OnGitHub {
         /// [`inputs_hash`] of the failed run.
         inputs: String,

@@ -143,7 +143,7 @@ impl Run<'_> {
                 // The same request would fail the same way: no request until something changed.
                 // The fix is on GitHub's side: the timer tries again about a day later.
                 backoff::Held::OnGitHub(until) => {
-                    log::info!("{advice}");
+                    log::warn!("not asking GitHub: {advice}");
                     logging::status(&format!(
                         "held: the last attempt this boot exited {} (a fix on GitHub's side); \
                          next attempt after {}",

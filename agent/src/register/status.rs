@@ -215,13 +215,13 @@ fn pending_next(m: &Marker) -> String {
     let auto = matches!(m.auto_merge, Some(AutoMergeRecord::Enabled { .. }));
     if let Some(AutoMergeRecord::ForeignCommits { off }) = &m.auto_merge {
         return format!(
-            "{}someone else pushed to the node's branch: review those commits, then merge or \
-             close the pull request yourself; the node never touches the branch again and keeps \
-             reading the PR ({RECHECK})",
+            "auto-merge off: the branch has commits this node did not write. {}Review those \
+             commits, then merge or close the pull request yourself; the node never touches the \
+             branch again and keeps reading the PR ({RECHECK})",
             if *off {
                 ""
             } else {
-                "turn auto-merge off on the pull request first (GitHub refused enlist); "
+                "GitHub refused to turn it off for enlist: turn it off on the pull request first. "
             }
         );
     }
@@ -345,7 +345,10 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.contains("someone else pushed to the node's branch"), "{text}");
+        assert!(
+            text.contains("next          auto-merge off: the branch has commits this node did not write"),
+            "{text}"
+        );
         assert!(!text.contains('\u{1b}'), "no escape sequence reaches the terminal: {text}");
     }
 
