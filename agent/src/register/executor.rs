@@ -895,6 +895,9 @@ impl Run<'_> {
             Ok(written) => {
                 self.check_repeats(action, &written)?;
                 self.apply(action, written);
+                if matches!(action, Action::WriteFile { .. }) {
+                    self.remember_written_sha()?;
+                }
                 Ok(())
             }
             Err(e) if e.is_ambiguous() => {
@@ -918,6 +921,27 @@ impl Run<'_> {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// A commit this run made on the branch of a PR the marker records is the node's own: say so
+    /// on disk at once, so a run that fails after it (before its own marker) does not take the
+    /// commit for someone else's. The marker keeps everything else (its facts are still the
+    /// registered ones); what this run observed is not changed (the PR's head as read before
+    /// the write is what foreign commits are judged by).
+    fn remember_written_sha(&self) -> Result<(), RegisterError> {
+        let (Some(sha), Some(old)) = (&self.observed.written_sha, &self.observed.marker) else {
+            return Ok(());
+        };
+        if old.state != MarkerState::Pending
+            || old.pr_number.is_none()
+            || old.node_id != self.candidate().node_id
+        {
+            return Ok(());
+        }
+        let mut marker = old.clone();
+        marker.written_sha = Some(sha.clone());
+        marker::write(&self.cfg.state_dir, &marker)?;
+        Ok(())
     }
 
     /// A stale-sha answer or a 422 "already exists" on opening the PR is normal once (a race, a
