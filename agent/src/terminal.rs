@@ -55,9 +55,18 @@ mod tests {
         assert_eq!(escape("a\r\nb\tc"), "a\\r\\nb\\tc");
         assert_eq!(escape("\u{202E}txt.exe"), "\\u{202e}txt.exe");
         assert_eq!(escape("\u{9b}31m"), "\\u{9b}31m", "C1 CSI");
-        assert_eq!(escape("a\\u{1b}"), "a\\\\u{1b}", "a literal escape stays literal");
-        assert_eq!(escape("https://github.com/acme/fleet/pull/1"), "https://github.com/acme/fleet/pull/1");
-        assert!(is_inert("Pull request Auto merge is not allowed for this repository"));
+        assert_eq!(
+            escape("a\\u{1b}"),
+            "a\\\\u{1b}",
+            "a literal escape stays literal"
+        );
+        assert_eq!(
+            escape("https://github.com/acme/fleet/pull/1"),
+            "https://github.com/acme/fleet/pull/1"
+        );
+        assert!(is_inert(
+            "Pull request Auto merge is not allowed for this repository"
+        ));
         assert!(!is_inert("x\u{1b}"));
         let long = "x".repeat(MAX_SHOWN_CHARS + 5);
         assert_eq!(escape(&long).chars().count(), MAX_SHOWN_CHARS + 1);

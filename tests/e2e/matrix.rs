@@ -252,13 +252,11 @@ async fn cell(call: usize, class: Class, app: bool) -> Result<(), String> {
         if marker.as_ref().map(|m| m["state"].clone()) != Some(json!("pending")) {
             problems.push(format!("exit 0 but marker {marker:?}"));
         }
-        let refused = !app
-            && call == MUTATION
-            && matches!(class, Class::NotFound404 | Class::Unexpected422);
+        let refused =
+            !app && call == MUTATION && matches!(class, Class::NotFound404 | Class::Unexpected422);
         if refused {
             // GitHub's "no" to the optional step: recorded, the PR waits for a review.
-            if marker.as_ref().map(|m| m["auto_merge"]["state"].clone()) != Some(json!("refused"))
-            {
+            if marker.as_ref().map(|m| m["auto_merge"]["state"].clone()) != Some(json!("refused")) {
                 problems.push(format!("refusal not recorded: {marker:?}"));
             }
         } else {
@@ -266,8 +264,7 @@ async fn cell(call: usize, class: Class, app: bool) -> Result<(), String> {
             if s.pulls.first().and_then(|p| p.auto_merge.as_deref()) != Some("squash") {
                 problems.push("exit 0 but auto-merge is off".into());
             }
-            if marker.as_ref().map(|m| m["auto_merge"]["state"].clone()) != Some(json!("enabled"))
-            {
+            if marker.as_ref().map(|m| m["auto_merge"]["state"].clone()) != Some(json!("enabled")) {
                 problems.push(format!("exit 0 but marker {marker:?}"));
             }
         }

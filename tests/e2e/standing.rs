@@ -48,12 +48,7 @@ fn events(stderr: &str) -> Vec<&str> {
 }
 
 fn writes(github: &enlist_e2e::fake::FakeGitHub) -> Vec<String> {
-    github
-        .state()
-        .writes()
-        .iter()
-        .map(|r| r.line())
-        .collect()
+    github.state().writes().iter().map(|r| r.line()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -84,7 +79,11 @@ async fn refused_labels_and_auto_merge_leave_a_pending_marker_exit_0_and_merge_i
     node.set("labels", "[enlist, hardware]");
     let run = node.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(run.stderr.contains("labels not added to #1"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("labels not added to #1"),
+        "{}",
+        run.stderr
+    );
     assert!(events(&run.stderr).contains(&"registration.pr_opened"));
     // Labels are counted honestly: one more write than a fresh registration without them.
     let mut expected = fresh(DELL);
@@ -104,7 +103,11 @@ async fn refused_labels_and_auto_merge_leave_a_pending_marker_exit_0_and_merge_i
         "{}",
         status.stdout
     );
-    assert!(status.stdout.contains("Pull requests: write"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("Pull requests: write"),
+        "{}",
+        status.stdout
+    );
 
     // The timer's runs in the same boot: reads only, no retry of the refused steps.
     github.state().requests.clear();
@@ -149,7 +152,10 @@ async fn a_refused_optional_step_is_retried_once_in_each_later_boot() {
         ["POST /repos/acme/fleet/issues/1/labels", "POST /graphql"]
     );
     let marker = node.marker().unwrap();
-    assert_eq!(marker["auto_merge"], json!({"state": "enabled", "method": "squash"}));
+    assert_eq!(
+        marker["auto_merge"],
+        json!({"state": "enabled", "method": "squash"})
+    );
     assert!(marker.get("warnings").is_none(), "{marker}");
     assert_eq!(github.state().pull(1).unwrap().labels, ["enlist"]);
     // The same boot again: reads only.
@@ -211,7 +217,11 @@ async fn sigterm_during_a_rate_limit_wait_in_app_mode_revokes_the_token_and_exit
         "{:?}",
         s.lines()
     );
-    assert_eq!(s.requests.last().unwrap().status, 204, "the token was revoked");
+    assert_eq!(
+        s.requests.last().unwrap().status,
+        204,
+        "the token was revoked"
+    );
     assert!(s.writes().iter().all(|r| !r.path.contains("/repos/")));
     drop(s);
     // The attempt is recorded (transient: the unit restarts it).
@@ -261,7 +271,11 @@ async fn a_renamed_host_updates_its_file_and_never_registers_twice() {
     let run = node.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let s = github.state();
-    assert_eq!(s.pulls.len(), 2, "one update PR, never a second registration");
+    assert_eq!(
+        s.pulls.len(),
+        2,
+        "one update PR, never a second registration"
+    );
     let update = &s.pulls[1];
     assert!(update.title.starts_with("Update"), "{}", update.title);
     assert!(update.body.contains("r640-renamed"), "{}", update.body);
@@ -320,7 +334,10 @@ async fn a_foreign_commit_turns_auto_merge_off_with_one_comment_across_runs() {
     let github = fake().await;
     let mut node = Node::new("dell-r640", &github);
     assert_eq!(node.run(&[]).code, Some(0));
-    assert_eq!(github.state().pulls[0].auto_merge.as_deref(), Some("squash"));
+    assert_eq!(
+        github.state().pulls[0].auto_merge.as_deref(),
+        Some("squash")
+    );
     // Someone with the fleet's credential pushes to the node's branch.
     let foreign = github
         .state()
@@ -340,9 +357,7 @@ async fn a_foreign_commit_turns_auto_merge_off_with_one_comment_across_runs() {
             ]
         );
         assert!(
-            s.graphql
-                .last()
-                .unwrap()["query"]
+            s.graphql.last().unwrap()["query"]
                 .as_str()
                 .unwrap()
                 .contains("disablePullRequestAutoMerge")
@@ -350,7 +365,9 @@ async fn a_foreign_commit_turns_auto_merge_off_with_one_comment_across_runs() {
         assert_eq!(s.pulls[0].auto_merge, None, "auto-merge is off");
         assert_eq!(s.comments.len(), 1);
         assert!(
-            s.comments[0].body.contains("commits this node did not write"),
+            s.comments[0]
+                .body
+                .contains("commits this node did not write"),
             "{}",
             s.comments[0].body
         );
@@ -409,7 +426,13 @@ async fn an_oversize_marker_or_a_fifo_ends_clearly_in_seconds() {
     assert_eq!(node.marker().unwrap()["state"], "pending");
     // A FIFO where the marker belongs: refused at once (73), naming it.
     std::fs::remove_file(&marker).unwrap();
-    assert!(Command::new("mkfifo").arg(&marker).status().unwrap().success());
+    assert!(
+        Command::new("mkfifo")
+            .arg(&marker)
+            .status()
+            .unwrap()
+            .success()
+    );
     github.state().requests.clear();
     let started = Instant::now();
     let run = node.run(&[]);
@@ -424,7 +447,11 @@ async fn an_oversize_marker_or_a_fifo_ends_clearly_in_seconds() {
     // `enlist status` too.
     let status = node.status(&[]);
     assert_ne!(status.code, Some(0));
-    assert!(status.stderr.contains("not a regular file"), "{}", status.stderr);
+    assert!(
+        status.stderr.contains("not a regular file"),
+        "{}",
+        status.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -440,13 +467,25 @@ async fn no_escape_sequence_from_github_reaches_the_terminal() {
     let node = Node::new("dell-r640", &github);
     let run = node.run(&[]);
     assert_eq!(run.code, Some(76), "{}", run.stderr);
-    assert!(run.stderr.contains("\\u{1b}]8;;https://evil.example"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("\\u{1b}]8;;https://evil.example"),
+        "{}",
+        run.stderr
+    );
     for c in ['\u{1b}', '\u{7}', '\r', '\u{9b}'] {
-        assert!(!run.stderr.contains(c), "{c:?} reached the terminal: {}", run.stderr);
+        assert!(
+            !run.stderr.contains(c),
+            "{c:?} reached the terminal: {}",
+            run.stderr
+        );
     }
     let status = node.status(&[]);
     for c in ['\u{1b}', '\u{7}', '\r', '\u{9b}'] {
-        assert!(!status.stdout.contains(c), "{c:?} in status: {}", status.stdout);
+        assert!(
+            !status.stdout.contains(c),
+            "{c:?} in status: {}",
+            status.stdout
+        );
     }
     // A default branch with an escape sequence is not a default branch (76), and is not shown.
     let github = fake().await;
@@ -464,7 +503,10 @@ async fn plain_http_to_a_remote_api_is_refused_without_a_request() {
     let started = Instant::now();
     let run = node.run(&[]);
     assert_eq!(run.code, Some(78), "{}", run.stderr);
-    assert!(started.elapsed() < Duration::from_secs(5), "no readiness wait");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no readiness wait"
+    );
     assert!(
         run.stderr.contains("api_url") && run.stderr.contains("allow_insecure_http"),
         "{}",

@@ -227,10 +227,7 @@ async fn final_failure_is_not_repeated_by_the_timer(
     let json: Value = serde_json::from_str(&status.stdout).expect("status --json");
     assert_eq!(json["state"], "unregistered");
     assert_eq!(json["attempts"]["last_exit"], exit);
-    assert!(
-        json["next"].as_str().unwrap().contains(next_says),
-        "{json}"
-    );
+    assert!(json["next"].as_str().unwrap().contains(next_says), "{json}");
     let human = node.status(&[]);
     assert!(
         human
@@ -309,11 +306,8 @@ async fn ruleset_403_on_creating_the_branch_is_not_repeated_hourly() {
     };
     // A fix on GitHub's side (the ruleset, the token's rights): held, then tried again about a
     // day later without a reboot (standing.rs); changed facts (the hostname) try at once.
-    final_failure_is_not_repeated_by_the_timer(
-        fault,
-        77,
-        ("on_github", "GitHub's side"),
-        |node| node.set_hostname("r640-a2"),
-    )
+    final_failure_is_not_repeated_by_the_timer(fault, 77, ("on_github", "GitHub's side"), |node| {
+        node.set_hostname("r640-a2")
+    })
     .await;
 }

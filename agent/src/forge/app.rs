@@ -45,7 +45,9 @@ pub const OPTIONAL_READS: [(&str, &str); 2] = [("checks", "read"), ("statuses", 
 /// The permissions a token is minted with: [`PERMISSIONS`] and those of [`OPTIONAL_READS`] the
 /// installation grants (`granted`: the installation's `permissions`, when the lookup read them;
 /// `None`: unknown, so all are asked for and a refusal is retried without them).
-pub fn requested(granted: Option<&serde_json::Map<String, serde_json::Value>>) -> Vec<(&'static str, &'static str)> {
+pub fn requested(
+    granted: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Vec<(&'static str, &'static str)> {
     let mut out = PERMISSIONS.to_vec();
     out.extend(OPTIONAL_READS.iter().copied().filter(|(name, _)| {
         granted.is_none_or(|g| {

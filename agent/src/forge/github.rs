@@ -21,8 +21,7 @@ use super::app::{self, AppError, GitHubApp};
 use super::ratelimit::{self, LimitSignals};
 use super::{
     AutoMerge, AutoMergeOff, Check, Created, FileWrite, Forge, ForgeError, PullRequest, Refusal,
-    RemoteFile,
-    RepoInfo, is_commit_sha, short_sha,
+    RemoteFile, RepoInfo, is_commit_sha, short_sha,
 };
 use crate::clock::Clock;
 use crate::config::MergeMethod;
@@ -638,7 +637,11 @@ impl GitHub {
             "{}/app/installations/{installation_id}/access_tokens",
             self.api_path
         );
-        let granted = self.granted.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let granted = self
+            .granted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let mut permissions = app::requested(granted.as_ref());
         let reply = loop {
             let body = app::token_request(&self.repo.name, &permissions);
@@ -660,7 +663,9 @@ impl GitHub {
             };
             // Grants unknown (the installation id is configured, so it was not looked up): the
             // optional reads may be what is missing. Once more without them.
-            if reply.status == 422 && granted.is_none() && permissions.len() > app::PERMISSIONS.len()
+            if reply.status == 422
+                && granted.is_none()
+                && permissions.len() > app::PERMISSIONS.len()
             {
                 log::info!(
                     "the App's installation may not grant {}; minting without them (enlist \

@@ -356,7 +356,14 @@ mod tests {
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_262_400);
         let mut last = None;
         for n in 1..=3 {
-            let a = record_failure(dir.path(), last.as_ref(), "boot-a", transient(69), INPUTS, t0);
+            let a = record_failure(
+                dir.path(),
+                last.as_ref(),
+                "boot-a",
+                transient(69),
+                INPUTS,
+                t0,
+            );
             last = Some(a.unwrap());
             assert!(
                 matches!(last.as_ref().unwrap().hold, Hold::Transient { failures, .. } if failures == n)
@@ -479,7 +486,10 @@ mod tests {
         assert_eq!(read(dir.path()).unwrap(), Some(a.clone()));
         // Held in this boot until then, without a reboot after it: the timer's run tries.
         let hour = Duration::from_secs(3600);
-        assert_eq!(held(&a, "boot-a", INPUTS, t0 + hour), Some(Held::OnGitHub(next)));
+        assert_eq!(
+            held(&a, "boot-a", INPUTS, t0 + hour),
+            Some(Held::OnGitHub(next))
+        );
         assert_eq!(held(&a, "boot-a", INPUTS, next), None);
         // Another configuration (a new token) or another boot: at once.
         assert_eq!(held(&a, "boot-a", "sha256:bb", t0), None);

@@ -18,9 +18,9 @@ use super::planner::{
 };
 use super::pr;
 use super::readiness::wait_until_ready;
+use super::signals::Stop;
 use super::{Deps, MAX_STEPS, MAX_WRITE_ATTEMPTS, READ_RETRIES, RegisterError, Report};
 use crate::clock::Clock;
-use super::signals::Stop;
 use crate::config::{
     APP_KEY_CREDENTIAL_NAME, ConfigError, RegisterConfig, UNATTENDED_START_JITTER_SECS,
 };
@@ -615,8 +615,11 @@ impl Run<'_> {
                 };
                 // A fraction in 0..=1 from the run's jitter source (seeded in tests).
                 const STEPS: u64 = 1_000_000;
-                let jitter = self.deps.clock.jitter(Duration::from_micros(STEPS)).as_micros()
-                    as f64
+                let jitter = self
+                    .deps
+                    .clock
+                    .jitter(Duration::from_micros(STEPS))
+                    .as_micros() as f64
                     / STEPS as f64;
                 let failure = backoff::Failure {
                     code,
@@ -763,7 +766,9 @@ impl Run<'_> {
                 (format!("would comment on #{number}"), Written::Done)
             }
             Action::DisableAutoMerge { number, .. } => (
-                format!("would turn off auto-merge for #{number}: its branch has commits this node did not write"),
+                format!(
+                    "would turn off auto-merge for #{number}: its branch has commits this node did not write"
+                ),
                 Written::AutoMergeOff(AutoMergeOff::Off),
             ),
             Action::EnableAutoMerge { number, method, .. } => (

@@ -368,11 +368,14 @@ pub(super) fn read_file(state_dir: &Path, file_name: &str) -> Result<Option<Vec<
             });
         }
     };
-    let is_file = file.metadata().map(|m| m.is_file()).map_err(|source| MarkerError {
-        path: path.clone(),
-        action: "read the file",
-        source,
-    })?;
+    let is_file = file
+        .metadata()
+        .map(|m| m.is_file())
+        .map_err(|source| MarkerError {
+            path: path.clone(),
+            action: "read the file",
+            source,
+        })?;
     if !is_file {
         return Err(MarkerError {
             path,

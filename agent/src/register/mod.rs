@@ -411,7 +411,8 @@ fn find_by_identity(local: &mut Local, marker: &Marker) {
                 marker.path,
                 candidate.path
             );
-            candidate.template_path = Some(std::mem::replace(&mut candidate.path, marker.path.clone()));
+            candidate.template_path =
+                Some(std::mem::replace(&mut candidate.path, marker.path.clone()));
         }
     }
 }

@@ -600,8 +600,7 @@ pub fn foreign_head(o: &Observed, pr: &PrView) -> bool {
         return false;
     };
     m.foreign_head.is_some()
-        || m
-            .written_sha
+        || m.written_sha
             .as_deref()
             .is_some_and(|w| !pr.head_sha.is_empty() && w != pr.head_sha)
 }
@@ -1845,10 +1844,7 @@ mod tests {
         // The same boot as the marker's: no write at all.
         let (l, mut o) = pending_refused();
         o.marker.as_mut().unwrap().boot_id = Some(BOOT.into());
-        assert_eq!(
-            next_action(&l, &o),
-            Action::Finish(Outcome::StillPending)
-        );
+        assert_eq!(next_action(&l, &o), Action::Finish(Outcome::StillPending));
     }
 
     #[test]
@@ -1952,7 +1948,10 @@ mod tests {
         assert_eq!(next_action(&local(), &o), Action::ReadRepo);
         o.default_branch = Some("main".into());
         o.base_sha = Some("base0".into());
-        assert!(matches!(next_action(&local(), &o), Action::ReadUpstream { .. }));
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::ReadUpstream { .. }
+        ));
         o.upstream = Some(Upstream::Ours {
             sha: "f1".into(),
             same_facts: true,

@@ -376,7 +376,12 @@ pub const FOREIGN_TAG: &str = "<!-- enlist:foreign-commits -->";
 ///
 /// `turned_off`: auto-merge was on and enlist turned it off (`Some(true)`), GitHub refused to
 /// (`Some(false)`), or it was not on (`None`).
-pub fn foreign_comment(branch: &str, head: &str, written: &str, turned_off: Option<bool>) -> String {
+pub fn foreign_comment(
+    branch: &str,
+    head: &str,
+    written: &str,
+    turned_off: Option<bool>,
+) -> String {
     format!(
         "{FOREIGN_TAG}\nenlist: the branch {} has commits this node did not write (its head is \
          {}; the node last wrote {}). {} The node will not touch this branch again: review the \

@@ -346,10 +346,15 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("next          auto-merge off: the branch has commits this node did not write"),
+            text.contains(
+                "next          auto-merge off: the branch has commits this node did not write"
+            ),
             "{text}"
         );
-        assert!(!text.contains('\u{1b}'), "no escape sequence reaches the terminal: {text}");
+        assert!(
+            !text.contains('\u{1b}'),
+            "no escape sequence reaches the terminal: {text}"
+        );
     }
 
     #[test]
