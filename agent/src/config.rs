@@ -1718,6 +1718,37 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_to_a_remote_host_needs_allow_insecure_http() {
+        let overrides = Overrides {
+            config: Some("/dev/null".into()),
+            ..Overrides::default()
+        };
+        let resolve = |url: &str, allow: Option<&str>| {
+            let mut vars = vec![("ENLIST_REPO", "a/b"), ("ENLIST_API_URL", url)];
+            if let Some(allow) = allow {
+                vars.push(("ENLIST_ALLOW_INSECURE_HTTP", allow));
+            }
+            RegisterConfig::resolve(&overrides, &env(&vars))
+        };
+        let err = resolve("http://api.example.invalid", None).unwrap_err();
+        assert!(
+            err.to_string().contains("api_url") && err.to_string().contains("allow_insecure_http"),
+            "{err}"
+        );
+        assert!(resolve("http://api.example.invalid", Some("true")).is_ok());
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3/api/v3",
+            "http://localhost:1",
+            "http://[::1]:9",
+        ] {
+            assert!(resolve(local, None).is_ok(), "{local}");
+        }
+        assert!(resolve("http://10.0.0.1/api/v3", None).is_err());
+        assert!(resolve("https://ghe.example.com/api/v3", None).is_ok());
+    }
+
+    #[test]
     fn run_timeout_and_auto_merge_have_defaults_and_checks() {
         let overrides = Overrides {
             config: Some("/dev/null".into()),
