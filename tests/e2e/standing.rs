@@ -166,6 +166,48 @@ async fn a_refused_optional_step_is_retried_once_in_each_later_boot() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_run_stopped_before_auto_merge_turns_it_on_at_the_restart() {
+    let github = fake().await;
+    // The mutation is rate limited for an hour: past the run's budget, exit 75 after the PR.
+    github.state().faults.push(fault(
+        "POST",
+        "/graphql",
+        1,
+        status(
+            403,
+            json!({"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}),
+            &[("retry-after", "3600")],
+        ),
+    ));
+    let node = Node::new("dell-r640", &github);
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(75), "{}", run.stderr);
+    let marker = node.marker().expect("pending before the optional step");
+    assert_eq!(marker["state"], "pending");
+    assert!(marker.get("auto_merge").is_none(), "{marker}");
+    // systemd's restart (same boot): the PR is found with one read, auto-merge turned on.
+    github.state().requests.clear();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let mut expected = vec![
+        "GET /repos/acme/fleet/pulls/1".to_owned(),
+        "POST /graphql".to_owned(),
+    ];
+    expected.extend(pending(1).into_iter().skip(1));
+    assert_eq!(without_shas(&github.state().lines()), expected);
+    assert_eq!(
+        github.state().pulls[0].auto_merge.as_deref(),
+        Some("squash")
+    );
+    assert_eq!(
+        node.marker().unwrap()["auto_merge"],
+        json!({"state": "enabled", "method": "squash"})
+    );
+    assert_eq!(github.state().pulls.len(), 1);
+    github.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn sigterm_during_a_rate_limit_wait_in_app_mode_revokes_the_token_and_exits_75() {
     let github = fake().await;
     github.with_app();

@@ -635,23 +635,27 @@ fn foreign_action(o: &Observed, pr: &PrView) -> Option<Action> {
     }
 }
 
-/// A pending run in a boot other than the marker's tries a refused optional step again: at most
-/// once per boot (the marker then records this boot).
-fn retry_refused(local: &Local, o: &Observed, marker: &Marker, pr: &PrView) -> Option<Action> {
-    if marker.boot_id.as_deref() == Some(local.boot_id.as_str()) || foreign_head(o, pr) {
+/// A pending run finishes the optional steps of its PR: one that never got an answer (the run
+/// that opened the PR was stopped or failed after the marker said pending: a rate limit, a
+/// SIGTERM) is done now; one GitHub refused is tried again at most once per boot (the marker then
+/// records this boot). A PR whose labels are on and whose auto-merge is answered costs nothing.
+fn complete_optional(local: &Local, o: &Observed, marker: &Marker, pr: &PrView) -> Option<Action> {
+    if foreign_head(o, pr) {
         return None;
     }
+    let new_boot = marker.boot_id.as_deref() != Some(local.boot_id.as_str());
     let labels_refused = marker.warnings.iter().any(|w| w.step == LABELS_STEP);
-    if labels_refused && missing_labels(local, o, pr) {
+    if (new_boot || !labels_refused) && missing_labels(local, o, pr) {
         return Some(Action::AddLabels { number: pr.number });
     }
-    if matches!(marker.auto_merge, Some(AutoMergeRecord::Refused { .. })) {
-        return auto_merge_action(local, o, pr);
+    match marker.auto_merge {
+        None => auto_merge_action(local, o, pr),
+        Some(AutoMergeRecord::Refused { .. }) if new_boot => auto_merge_action(local, o, pr),
+        _ => None,
     }
-    None
 }
 
-/// Whether this run tried a refused optional step again (the marker must then record the boot).
+/// Whether this run did an optional step on a pending PR (the marker must then record it).
 fn retried(o: &Observed) -> bool {
     o.labels_added || o.labels_refused.is_some() || o.auto_merge.is_some()
 }
@@ -856,7 +860,7 @@ fn marker_action(local: &Local, o: &Observed) -> Option<Action> {
                             outcome: Outcome::ForeignCommits,
                         });
                     }
-                    if let Some(action) = retry_refused(local, o, marker, pr) {
+                    if let Some(action) = complete_optional(local, o, marker, pr) {
                         return Some(action);
                     }
                     pending_checks_action(marker, o, pr)
@@ -1848,6 +1852,45 @@ mod tests {
     }
 
     #[test]
+    fn a_pending_pr_whose_optional_steps_never_got_an_answer_gets_them_now() {
+        // The run that opened the PR said pending, then was rate-limited past its budget (75)
+        // before turning auto-merge on: the restart finishes the job, in the same boot.
+        let l = with_auto_merge();
+        let mut o = pending_open();
+        o.marker.as_mut().unwrap().boot_id = Some(BOOT.into());
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::EnableAutoMerge { number: 7, .. }
+        ));
+        o.auto_merge = Some(AutoMergeRecord::Enabled {
+            method: "squash".into(),
+        });
+        assert_eq!(
+            next_action(&l, &o),
+            Action::ReadCheckRuns {
+                sha: "head7".into()
+            }
+        );
+        // Answered (on, off by configuration, a facts update): nothing to do, no write.
+        for answered in [
+            AutoMergeRecord::Enabled {
+                method: "squash".into(),
+            },
+            AutoMergeRecord::Off,
+            AutoMergeRecord::NotForUpdates,
+        ] {
+            let mut o = pending_open();
+            o.marker.as_mut().unwrap().auto_merge = Some(answered);
+            assert_eq!(
+                next_action(&l, &o),
+                Action::ReadCheckRuns {
+                    sha: "head7".into()
+                }
+            );
+        }
+    }
+
+    #[test]
     fn foreign_commits_turn_auto_merge_off_and_comment_once() {
         let l = with_auto_merge();
         let mut o = pending_open();
@@ -1902,7 +1945,10 @@ mod tests {
             }
         );
         // Nothing foreign (the head is what the node wrote): the usual reads, no write.
-        let o = pending_open();
+        let mut o = pending_open();
+        o.marker.as_mut().unwrap().auto_merge = Some(AutoMergeRecord::Enabled {
+            method: "squash".into(),
+        });
         assert_eq!(
             next_action(&l, &o),
             Action::ReadCheckRuns {
