@@ -276,6 +276,36 @@ async fn sigterm_during_a_rate_limit_wait_in_app_mode_revokes_the_token_and_exit
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn runs_systemd_starts_wait_a_default_start_jitter_first() {
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    // Started by the unit (or the timer): up to 300 s before the first request.
+    let clock = Arc::new(VirtualClock::new());
+    let result = node.run_lib_as_unit(clock.clone()).await;
+    assert!(
+        matches!(&result, Ok(r) if r.outcome == Some(Outcome::PrOpened)),
+        "{result:?}"
+    );
+    let first = clock.sleeps()[0];
+    assert!(
+        first > Duration::ZERO
+            && first <= Duration::from_secs(enlist::config::UNATTENDED_START_JITTER_SECS),
+        "{:?}",
+        clock.sleeps()
+    );
+    // A run at a terminal (or `start_jitter_secs: 0`) starts at once.
+    node.reinstall();
+    let clock = Arc::new(VirtualClock::new());
+    node.run_lib_attended(clock.clone()).await.unwrap();
+    assert!(clock.sleeps().is_empty(), "{:?}", clock.sleeps());
+    node.set("start_jitter_secs", "0");
+    node.reinstall();
+    let clock = Arc::new(VirtualClock::new());
+    node.run_lib_as_unit(clock.clone()).await.unwrap();
+    assert!(clock.sleeps().is_empty(), "{:?}", clock.sleeps());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_lock_wait_counts_toward_run_timeout() {
     let github = fake().await;
     let mut node = Node::new("dell-r640", &github);
