@@ -21,6 +21,7 @@
 //! | the registry as a database, CSV/JSON lines export | [`mod@sync`], [`export`] |
 //! | logging, journald events, sd_notify | [`logging`] |
 //! | machine values in PR Markdown (inert) | [`markdown`] |
+//! | GitHub's text on a terminal or in the journal (inert) | [`terminal`] |
 //! | man pages (for packagers) | [`manpage`] |
 
 #![forbid(unsafe_code)]
@@ -49,3 +50,4 @@ pub mod register;
 pub mod secret;
 pub mod sync;
 pub mod sysroot;
+pub mod terminal;

@@ -197,8 +197,12 @@ fn register_command(args: RegisterArgs, env: &config::Env) -> Result<(), Failure
         .build()
         .map_err(Failure::Output)?;
     // Unattended runs (the unit, the timer) wait out a back-off; a person at a terminal tries now.
+    // systemd sets $INVOCATION_ID for every unit it starts: the unit and the timer's runs get the
+    // default start jitter.
     let deps = Deps {
         honour_backoff: !std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        started_by_systemd: env.get("INVOCATION_ID").is_some_and(|v| !v.is_empty()),
+        stop_on_signals: true,
         ..Deps::default()
     };
     let report = runtime.block_on(register::register(&cfg, &deps))?;

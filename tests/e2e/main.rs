@@ -27,6 +27,7 @@ mod nixos_module;
 mod preview;
 mod repository;
 mod scenarios;
+mod standing;
 mod support;
 mod timer;
 

@@ -164,8 +164,17 @@ async fn pr_closed_unmerged_is_a_rejection_never_reopened() {
     node.reboot();
     github.state().requests.clear();
     assert_eq!(node.run(&[]).code, Some(0));
-    // README's table: the pending marker's PR, closed: one read.
-    assert_eq!(github.state().lines(), ["GET /repos/acme/fleet/pulls/1"]);
+    // README's table: the pending marker's PR, closed, then the base branch's file (it may have
+    // got there another way): four reads, once, no write.
+    assert_eq!(
+        github.state().lines(),
+        [
+            "GET /repos/acme/fleet/pulls/1",
+            "GET /repos/acme/fleet",
+            "GET /repos/acme/fleet/git/ref/heads/main",
+            "GET /repos/acme/fleet/contents/cluster-nodes/node-faf6ca/node.yaml",
+        ]
+    );
     assert_eq!(node.marker().unwrap()["state"], "rejected");
     // Then a rejected marker: no request at all.
     github.state().requests.clear();

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::document::NodeDocument;
 use crate::facts::Observations;
-use crate::markdown::{code, one_line, table_code, title_value};
+use crate::markdown::{code, table_code, title_value};
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 const GB: f64 = 1_000_000_000.0;
@@ -427,10 +427,44 @@ fn or_none(text: &str) -> String {
     }
 }
 
-/// A value from the machine or from GitHub, for the terminal or the journal: one line, no
-/// control characters (no escape sequences reach the operator's terminal).
+/// A value from the machine or from GitHub, for the terminal or the journal: one line, control
+/// characters shown escaped ([`crate::terminal::escape`], the one sanitiser for such text).
 pub fn plain(value: &str) -> String {
-    one_line(value)
+    crate::terminal::escape(value)
+}
+
+/// Marks enlist's foreign-commits comment: a run that finds it does not comment again (exactly
+/// one such comment across runs, even after a crash between commenting and the marker).
+pub const FOREIGN_TAG: &str = "<!-- enlist:foreign-commits -->";
+
+/// The comment on a PR whose branch has commits this node did not write (SPEC §4, "Foreign
+/// commits"). The shas come from GitHub and are checked to be 40 hex digits before they get
+/// here; they are shown as code all the same.
+///
+/// `turned_off`: auto-merge was on and enlist turned it off (`Some(true)`), GitHub refused to
+/// (`Some(false)`), or it was not on (`None`).
+pub fn foreign_comment(
+    branch: &str,
+    head: &str,
+    written: &str,
+    turned_off: Option<bool>,
+) -> String {
+    format!(
+        "{FOREIGN_TAG}\nenlist: the branch {} has commits this node did not write (its head is \
+         {}; the node last wrote {}). {} The node will not touch this branch again: review the \
+         change and merge or close this pull request yourself.\n",
+        code(branch),
+        code(crate::forge::short_sha(head)),
+        code(crate::forge::short_sha(written)),
+        match turned_off {
+            Some(true) => "enlist turned auto-merge off.",
+            Some(false) => {
+                "enlist could not turn auto-merge off (GitHub refused): turn it off on this pull \
+                 request now."
+            }
+            None => "Auto-merge was not on; enlist will not turn it on.",
+        }
+    )
 }
 
 #[cfg(test)]
