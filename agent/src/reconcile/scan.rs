@@ -20,7 +20,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::document::{DocumentError, NodeDocument, SCHEMA};
+
+/// What every node.yaml schema id of enlist's starts with: another version's (`…/v2`) is a newer
+/// enlist's file, any other schema another tool's.
+const SCHEMA_FAMILY: &str = "enlist.dev/node/";
 use crate::identity::normalise_mac;
+use crate::input::yaml::YamlError;
 
 use super::ReconcileError;
 use super::report::{Invalid, InvalidKind, Prose};
@@ -421,8 +426,15 @@ pub fn check(path: &str, dir_name: &str, text: &str) -> ScannedNode {
     }
     // Fast path: one typed parse. Only a failure pays for the second parse that tells a future
     // schema apart from a broken file.
-    let parsed = match crate::input::yaml::from_str::<NodeDocument>(text, MAX_NODE_FILE) {
+    let budget = crate::input::yaml::Budget::NODE_YAML;
+    let parsed = match crate::input::yaml::from_str_within::<NodeDocument>(text, budget) {
         Ok(doc) if doc.schema == SCHEMA => Ok(doc),
+        // Refused by the gate (too deep, too many nodes, an anchor): parsing again would only
+        // say it again.
+        Err(e) if !matches!(e, YamlError::Parse(_)) => Err(DocumentError::Parse {
+            location: path.to_owned(),
+            message: e.to_string(),
+        }),
         _ => NodeDocument::parse_unverified(text, path),
     };
     let err = match parsed {
@@ -431,6 +443,10 @@ pub fn check(path: &str, dir_name: &str, text: &str) -> ScannedNode {
         Ok(doc) if text.contains('\\') && has_nul(&doc) => return nul(path, None, lines),
         Ok(doc) => return verify(path, dir_name, doc, lines),
         Err(err) => err,
+    };
+    let err_schema = match &err {
+        DocumentError::Schema { found, .. } => Some(found.clone()),
+        _ => None,
     };
     let (kind, message, line) = match err {
         DocumentError::Parse { message, .. } => {
@@ -442,6 +458,11 @@ pub fn check(path: &str, dir_name: &str, text: &str) -> ScannedNode {
                 line,
             )
         }
+        DocumentError::NotANode { what, .. } => (
+            InvalidKind::Parse,
+            Prose::from("not a node.yaml: ").say(&what),
+            None,
+        ),
         DocumentError::Schema { found, .. } => (
             InvalidKind::Schema,
             Prose::from("schema ")
@@ -455,10 +476,15 @@ pub fn check(path: &str, dir_name: &str, text: &str) -> ScannedNode {
             lines.facts_hash,
         ),
     };
+    let newer = matches!(&err_schema, Some(found) if found.starts_with(SCHEMA_FAMILY));
     let hint = match kind {
-        InvalidKind::Schema => {
+        InvalidKind::Schema if newer => {
             "written by a newer enlist: upgrade the enlist that runs reconcile, or regenerate the \
              file"
+        }
+        InvalidKind::Schema => {
+            "not a node.yaml enlist wrote (its schema is another's): move the file out of \
+             cluster-nodes/, or regenerate it with `enlist facts --format yaml` on the node"
         }
         _ => {
             "regenerate it with `enlist facts --format yaml` on the node (or let `enlist \
