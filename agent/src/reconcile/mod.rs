@@ -189,15 +189,14 @@ pub fn reconcile(options: &Options) -> Result<Report, ReconcileError> {
             .as_ref()
             .map_or_else(|| "none".to_owned(), |p| p.display().to_string())
     );
-    // One document at a time: only its summary is kept (bounded memory at fleet scale).
+    // One document at a time per core: only its summary is kept (bounded memory at fleet scale).
     let tree = scan::Tree::find(&options.nodes)?;
     log::debug!(
         "{} node.yaml files under {}",
         tree.files(),
         options.nodes.display()
     );
-    let mut nodes: Vec<analyse::NodeSummary> =
-        tree.read().map(analyse::NodeSummary::from).collect();
+    let mut nodes: Vec<analyse::NodeSummary> = tree.read_parallel(analyse::NodeSummary::from);
     nodes.extend(
         tree.unreadable_directories()
             .iter()
