@@ -678,3 +678,53 @@ fn an_inventory_of_100000_rows_of_a_netbox_export_is_read_whole() {
     );
     assert_eq!(inventory.rows[99_999].serial.as_deref(), Some("SN00099999"));
 }
+
+/// Issue 25: the gate refuses no valid document of the official YAML test suite (opt-in:
+/// `ENLIST_YAML_TEST_SUITE=DIR`, a checkout of `yaml/yaml-test-suite`'s `data` branch). Every
+/// case without an `error` file passes the gate for hand-written files; for node.yaml, only
+/// cases with an anchor or alias are refused, and for that reason.
+#[test]
+fn the_yaml_test_suite_s_valid_cases_pass_the_gate() {
+    use enlist::input::yaml::{self, Budget, YamlError};
+    let Ok(dir) = std::env::var("ENLIST_YAML_TEST_SUITE") else {
+        eprintln!("skipped: set ENLIST_YAML_TEST_SUITE to a checkout of its data branch");
+        return;
+    };
+    let mut cases = Vec::new();
+    let mut stack = vec![PathBuf::from(dir)];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == "in.yaml") {
+                cases.push(dir.clone());
+            }
+        }
+    }
+    assert!(
+        cases.len() > 300,
+        "{} cases: not the test suite?",
+        cases.len()
+    );
+    let (mut valid, mut anchored) = (0, 0);
+    for case in &cases {
+        if case.join("error").exists() {
+            continue;
+        }
+        let Ok(text) = fs::read_to_string(case.join("in.yaml")) else {
+            continue;
+        };
+        valid += 1;
+        if let Err(e) = yaml::check(&text, enlist::input::MAX_DEMAND_BYTES) {
+            panic!("{}: refused a valid case: {e}", case.display());
+        }
+        match yaml::check_within(&text, Budget::NODE_YAML) {
+            Ok(()) => {}
+            Err(YamlError::Anchor { .. }) => anchored += 1,
+            Err(e) => panic!("{}: refused as a node.yaml: {e}", case.display()),
+        }
+    }
+    eprintln!("{valid} valid cases pass; {anchored} with anchors or aliases refused as node.yaml");
+    assert!(valid > 250);
+}
