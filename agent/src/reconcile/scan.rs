@@ -277,7 +277,13 @@ impl Tree {
                 .collect()
         });
         done.sort_unstable_by_key(|(index, _)| *index);
-        done.into_iter().flat_map(|(_, kept)| kept).collect()
+        // Moved chunk by chunk into one vector of the final size: each chunk's memory goes back
+        // as it is moved (no doubling of a growing vector next to all the chunks).
+        let mut all = Vec::with_capacity(self.files.len());
+        for (_, kept) in done {
+            all.extend(kept);
+        }
+        all
     }
 
     /// [`Tree::read`], with the SHA-256 of each file's bytes (`None` when it could not be

@@ -218,7 +218,7 @@ pub fn sniff(bytes: &[u8]) -> (Sniffed, u64) {
         .filter(|(_, n)| *n > 0)
         .map(|((d, _), n)| (*d, n))
         .collect();
-    seen.sort_by(|a, b| b.1.cmp(&a.1));
+    seen.sort_by_key(|s| std::cmp::Reverse(s.1));
     let sniffed = match seen.as_slice() {
         [] => Sniffed::One(b','),
         [(d, _)] => Sniffed::One(*d),
