@@ -629,6 +629,38 @@ async fn deeply_nested_upstream_node_yaml_exits_65_within_seconds_without_a_pr()
     assert!(node.marker().is_none());
 }
 
+/// Issue 25: a 30 KB upstream node.yaml of anchors and aliases (`a: &a [x ×10,000]`, `b: &b
+/// [*a ×50]`, `c: [*b ×49]`) made `register` build 25 million values (2.5 GB) before exit 65.
+/// A node.yaml has no anchors: refused at the first, exit 65, no write, no PR, no marker.
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_node_yaml_with_alias_amplification_exits_65_without_a_pr() {
+    let github = fake().await;
+    let hostile = format!(
+        "a: &a [{}]\nb: &b [{}]\nc: [{}]\n",
+        vec!["x"; 10_000].join(", "),
+        vec!["*a"; 50].join(", "),
+        vec!["*b"; 49].join(", ")
+    );
+    assert!(hostile.len() > 30_000);
+    github
+        .state()
+        .put_file("main", &format!("cluster-nodes/{DELL}/node.yaml"), &hostile);
+    let node = Node::new("dell-r640", &github);
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(65), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("an anchor or alias (`&name`, `*name`) at line 1 column 4"),
+        "{}",
+        run.stderr
+    );
+    let s = github.state();
+    assert!(s.writes().is_empty(), "{:?}", s.writes());
+    assert!(s.pulls.is_empty());
+    drop(s);
+    assert!(node.marker().is_none());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn configured_node_id_and_operator_path_template() {
     let github = fake().await;

@@ -300,7 +300,12 @@ pub fn analyse_summaries(
         }
     }
 
-    let mismatches = mismatches(&parsed, &matches, &rows, &inventory.file);
+    let mut mismatches = mismatches(&parsed, &matches, &rows, &inventory.file);
+    // A node no usable row matches may be named by a row that could not be used: its machine
+    // is in the inventory (not a phantom), its row is the problem.
+    let claimed = claimed(&parsed, &matches, inventory);
+    mismatches.extend(claimed.iter().filter_map(|c| c.clone()));
+    mismatches.sort_by(|a, b| (&a.path, a.field).cmp(&(&b.path, b.field)));
     let degraded: HashSet<&str> = mismatches
         .iter()
         .filter(|m| matches!(m.field, MismatchField::Cores | MismatchField::Memory))
@@ -308,7 +313,7 @@ pub fn analyse_summaries(
         .collect();
     let mut report = Report {
         missing_registration: missing_registrations(&rows, &nodes_of_row, &inventory.file),
-        phantom_nodes: phantoms(&parsed, &matches),
+        phantom_nodes: phantoms(&parsed, &matches, &claimed),
         mismatches: Vec::new(),
         duplicates: duplicates(&parsed),
         invalid,
@@ -411,11 +416,61 @@ fn missing_hint(status: Status) -> &'static str {
     }
 }
 
-fn phantoms(nodes: &[Node], matches: &[Option<(usize, MatchedBy)>]) -> Vec<PhantomNode> {
+/// Per node, when no usable row matches it but an unusable one names it ([`inventory::Claim`]):
+/// the `inventory_row` mismatch that says so.
+fn claimed(
+    nodes: &[Node],
+    matches: &[Option<(usize, MatchedBy)>],
+    inventory: &Inventory,
+) -> Vec<Option<Mismatch>> {
+    if inventory.claims.is_empty() {
+        return vec![None; nodes.len()];
+    }
+    let rows: Vec<InventoryRow> = inventory.claims.iter().map(|c| c.row.clone()).collect();
+    let matcher = Matcher::new(&rows);
     nodes
         .iter()
         .zip(matches)
-        .filter(|(_, m)| m.is_none())
+        .map(|(node, m)| {
+            if m.is_some() {
+                return None;
+            }
+            let (index, _) = matcher.find(&node.facts.keys)?;
+            let claim = &inventory.claims[index];
+            let line = claim.row.line;
+            Some(Mismatch {
+                node_id: node.facts.node_id.clone(),
+                path: node.summary.path.clone(),
+                file: inventory.file.clone(),
+                line,
+                serial: node
+                    .facts
+                    .serial
+                    .clone()
+                    .or_else(|| claim.row.serial.clone()),
+                field: MismatchField::InventoryRow,
+                inventory: "invalid row".to_owned(),
+                node: "registered".to_owned(),
+                hint: Prose::new()
+                    .say(&format!("its inventory row (line {line}) is invalid: "))
+                    .then(&claim.problem)
+                    .say("; fix that row and the machine is matched as usual"),
+            })
+        })
+        .collect()
+}
+
+fn phantoms(
+    nodes: &[Node],
+    matches: &[Option<(usize, MatchedBy)>],
+    claimed: &[Option<Mismatch>],
+) -> Vec<PhantomNode> {
+    nodes
+        .iter()
+        .zip(matches)
+        .zip(claimed)
+        .filter(|((_, m), c)| m.is_none() && c.is_none())
+        .map(|((node, m), _)| (node, m))
         .map(|(node, _)| {
             let facts = node.facts;
             let serial = facts.serial.clone();

@@ -539,6 +539,13 @@ pub(crate) fn md_prose(prose: &Prose, in_table: bool) -> String {
         match piece {
             Piece::Words(words) if in_table => out.push_str(&words.replace('|', "\\|")),
             Piece::Words(words) => out.push_str(words),
+            Piece::Value {
+                raw, whole: true, ..
+            } => out.push_str(&markdown::code_max(
+                raw,
+                crate::reconcile::prose::MAX_SNIPPET_MARKDOWN_CHARS,
+                in_table,
+            )),
             Piece::Value { raw, .. } if in_table => out.push_str(&markdown::table_code(raw)),
             Piece::Value { raw, .. } => out.push_str(&markdown::code(raw)),
         }

@@ -127,6 +127,9 @@ pub enum MismatchField {
     Memory,
     /// The inventory says `retired` but the node is registered.
     Status,
+    /// The node's inventory row is invalid (unusable): it names the machine, nothing else can
+    /// be compared.
+    InventoryRow,
 }
 
 impl MismatchField {
@@ -139,6 +142,7 @@ impl MismatchField {
             MismatchField::Cores => "cores",
             MismatchField::Memory => "memory",
             MismatchField::Status => "status",
+            MismatchField::InventoryRow => "inventory_row",
         }
     }
 }
