@@ -1352,7 +1352,10 @@ mod tests {
         let mut first = o.clone();
         first.upstream = Some(Upstream::Absent);
         // (The marker says pending before any optional step.)
-        assert!(matches!(next_action(&l, &first), Action::RecordPending { .. }));
+        assert!(matches!(
+            next_action(&l, &first),
+            Action::RecordPending { .. }
+        ));
         first.pending_recorded = true;
         assert!(matches!(
             next_action(&l, &first),
