@@ -25,5 +25,6 @@
   "rate_limit_wait_secs"
   "request_timeout_secs"
   "start_jitter_secs"
+  "allow_insecure_http"
   "run_timeout_secs"
 ]

@@ -45,7 +45,8 @@ pub enum Command {
     Reconcile(ReconcileArgs),
     /// Materialise the registry into PostgreSQL/CockroachDB (rebuilt from the checkout).
     Sync(SyncArgs),
-    /// Export nodes (joined with the inventory) as CSV or JSON lines, for DuckDB.
+    /// Export nodes (joined with the inventory) as CSV or JSON lines, for DuckDB; the fleet as Nix
+    /// or as age recipients.
     Export(ExportArgs),
     /// The required check: pass a pull request that is one machine's own registration, or that a
     /// person approved; fail every other (runs in the GitOps repo's CI, reads only).
@@ -245,6 +246,9 @@ pub enum ExportFormat {
     Jsonl,
     /// One Nix attribute set of the valid registrations by node id, for the GitOps flake.
     Nix,
+    /// An age recipients file (`age -R`): one `age1…` per registered node, from its SSH ed25519
+    /// host key, after a `# <node_id> <hostname>` comment.
+    AgeRecipients,
 }
 
 /// `enlist export`.
@@ -263,8 +267,8 @@ pub struct ExportArgs {
     /// Output format.
     #[arg(long, value_enum)]
     pub format: ExportFormat,
-    /// With `--format nix`: compare FILE with what would be written instead of printing it;
-    /// exit 1 (naming the nodes that differ) when it is stale.
+    /// With `--format nix` or `age-recipients`: compare FILE with what would be written instead
+    /// of printing it; exit 1 (naming the nodes that differ) when it is stale.
     #[arg(long, value_name = "FILE")]
     pub check: Option<PathBuf>,
 }

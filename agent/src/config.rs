@@ -49,6 +49,12 @@ pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
 /// waits, each of which keeps its own budget inside it): 14 min, so the unit's 15 min start
 /// timeout never kills a run before it reports its exit code.
 pub const DEFAULT_RUN_TIMEOUT_SECS: u64 = 840;
+/// The start jitter of a run systemd started (the unit, the timer) when `start_jitter_secs` is
+/// not configured: up to 5 min. A rack powered on together then spreads its first requests over
+/// minutes instead of hitting GitHub's 80-per-minute content-creation limit in one second, and
+/// the run keeps 9 of its 14 minutes (`run_timeout_secs`) for GitHub. A run at a terminal starts
+/// at once.
+pub const UNATTENDED_START_JITTER_SECS: u64 = 300;
 /// The credential name the unit's `LoadCredential=` uses.
 pub const CREDENTIAL_NAME: &str = "github-token";
 /// The credential name of the GitHub App's private key (`LoadCredential=github-app-key:…`).
@@ -88,8 +94,10 @@ fn code(value: impl std::fmt::Display) -> String {
 /// also the environment variable `ENLIST_<KEY>`; its `#[arg(...)]` makes it a command-line flag
 /// (`#[arg(skip)]`: file and environment only). From the list come the config file's shape
 /// ([`FileConfig`], unknown keys rejected), the flags ([`Flags`], flattened into `enlist
-/// register`), the list of valid keys ([`KEYS`]) and the layering ([`Layers`]: flag > env > file).
-/// What a key means, its default and its validation stay in [`RegisterConfig::resolve`].
+/// register`), the list of valid keys ([`KEYS`]), the layering ([`Layers`]: flag > env > file)
+/// and the configuration reference ([`settings`]: the doc comment is the key's meaning, the
+/// `= default` after its type how the reference shows its default, written with the same
+/// constants [`RegisterConfig::resolve`] applies). Validation stays in `resolve`.
 macro_rules! settings {
     ($(
         $(#[doc = $doc:literal])*
@@ -215,7 +223,13 @@ settings! {
     request_timeout_secs: Seconds = code(DEFAULT_REQUEST_TIMEOUT_SECS),
     /// Random delay (0..=N s) before the first request, to spread a mass bring-up.
     #[arg(skip)]
-    start_jitter_secs: Seconds = code(0),
+    start_jitter_secs: Seconds = format!(
+        "`{UNATTENDED_START_JITTER_SECS}` when systemd started the run (the unit, the timer), else `0`"
+    ),
+    /// Allow a plain `http://` api_url to a host that is not this machine (the token travels
+    /// unencrypted).
+    #[arg(skip)]
+    allow_insecure_http: bool = code(false),
     /// One deadline over the whole run, in seconds.
     #[arg(skip)]
     run_timeout_secs: Seconds = code(DEFAULT_RUN_TIMEOUT_SECS),
@@ -436,8 +450,9 @@ pub struct RegisterConfig {
     pub rate_limit_wait: Duration,
     /// Per-request timeout.
     pub request_timeout: Duration,
-    /// Upper bound of the random delay before the first request.
-    pub start_jitter: Duration,
+    /// Upper bound of the random delay before the first request, when configured (else
+    /// [`UNATTENDED_START_JITTER_SECS`] for a run systemd started, none at a terminal).
+    pub start_jitter: Option<Duration>,
     /// Where facts, the marker's system and the config come from.
     pub roots: Roots,
     /// `--target`: the installed system being previewed (then `dry_run` is set).
@@ -793,6 +808,25 @@ impl RegisterConfig {
             })?,
             None => DEFAULT_API_URL.to_owned(),
         };
+        let allow_insecure_http = l.allow_insecure_http?.is_some_and(|l| l.value);
+        if is_insecure_api_url(&api_url) {
+            if !allow_insecure_http {
+                return Err(ConfigError::Invalid {
+                    origin: "config".into(),
+                    key: "api_url",
+                    value: api_url,
+                    reason: "plain http to a host that is not this machine: the token (or the \
+                             GitHub App's installation token) would travel unencrypted; use \
+                             https, or set allow_insecure_http: true if a trusted proxy on that \
+                             path adds TLS"
+                        .into(),
+                });
+            }
+            log::warn!(
+                "api_url {api_url} is plain http (allow_insecure_http: true): the token travels \
+                 unencrypted"
+            );
+        }
         let operator = operator(l.operator)?;
         let path_template = match l.path_template? {
             Some(l) => l.check(|v| PathTemplate::parse(v, operator.is_some()))?,
@@ -829,7 +863,10 @@ impl RegisterConfig {
         let readiness = seconds(l.readiness_timeout_secs, DEFAULT_READINESS_TIMEOUT_SECS)?;
         let rate_wait = seconds(l.rate_limit_wait_secs, DEFAULT_RATE_LIMIT_WAIT_SECS)?;
         let request_timeout = seconds(l.request_timeout_secs, DEFAULT_REQUEST_TIMEOUT_SECS)?;
-        let start_jitter = seconds(l.start_jitter_secs, 0)?;
+        let start_jitter = match l.start_jitter_secs? {
+            None => None,
+            Some(layered) => Some(seconds(Ok(Some(layered)), 0)?),
+        };
         let run_timeout = seconds(l.run_timeout_secs, DEFAULT_RUN_TIMEOUT_SECS)?;
         for (key, value) in [
             ("request_timeout_secs", request_timeout),
@@ -844,7 +881,7 @@ impl RegisterConfig {
                 });
             }
         }
-        if start_jitter >= run_timeout {
+        if let Some(start_jitter) = start_jitter.filter(|j| *j >= run_timeout) {
             return Err(ConfigError::Invalid {
                 origin: "config".into(),
                 key: "start_jitter_secs",
@@ -941,7 +978,7 @@ impl RegisterConfig {
             readiness_timeout: Duration::from_secs(readiness),
             rate_limit_wait: Duration::from_secs(rate_wait),
             request_timeout: Duration::from_secs(request_timeout),
-            start_jitter: Duration::from_secs(start_jitter),
+            start_jitter: start_jitter.map(Duration::from_secs),
             roots,
             target,
             run_timeout: Duration::from_secs(run_timeout),
@@ -986,12 +1023,13 @@ impl RegisterConfig {
             "readiness_timeout_secs": self.readiness_timeout.as_secs(),
             "rate_limit_wait_secs": self.rate_limit_wait.as_secs(),
             "request_timeout_secs": self.request_timeout.as_secs(),
-            "start_jitter_secs": self.start_jitter.as_secs(),
+            "start_jitter_secs": self.start_jitter.map(|j| j.as_secs()),
             "run_timeout_secs": self.run_timeout.as_secs(),
             "roots": format!("{:?}", self.roots),
             "auto_merge": self.auto_merge.map(MergeMethod::as_str),
             "auto_merge_updates": self.auto_merge_updates,
             "allow_live": self.allow_live,
+            "api_url_insecure": is_insecure_api_url(&self.api_url),
             "credential": credential,
         });
         crate::hash::sha256_hex(crate::hash::canonical_json(&settings).as_bytes())
@@ -1308,6 +1346,24 @@ pub(crate) fn parse_repo(raw: &str) -> Result<RepoName, String> {
     }
 }
 
+/// Whether `api_url` is plain `http://` to a host other than this machine (loopback:
+/// `localhost`, 127.0.0.0/8, `::1`): the token would cross a network unencrypted.
+pub fn is_insecure_api_url(api_url: &str) -> bool {
+    let Ok(uri) = api_url.parse::<http::Uri>() else {
+        return false;
+    };
+    if uri.scheme_str() != Some("http") {
+        return false;
+    }
+    let host = uri.host().unwrap_or("");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
+}
+
 pub(crate) fn validate_api_url(raw: &str) -> Result<String, String> {
     let trimmed = raw.trim().trim_end_matches('/');
     let uri: http::Uri = trimmed
@@ -1325,14 +1381,7 @@ pub(crate) fn validate_api_url(raw: &str) -> Result<String, String> {
     }
     match (uri.scheme_str(), uri.host()) {
         (Some("https"), Some(_)) if uri.query().is_none() => Ok(trimmed.to_owned()),
-        (Some("http"), Some(host)) if uri.query().is_none() => {
-            if !matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1") {
-                log::warn!(
-                    "api_url {trimmed} is plain http: the token travels unencrypted; use https"
-                );
-            }
-            Ok(trimmed.to_owned())
-        }
+        (Some("http"), Some(_)) if uri.query().is_none() => Ok(trimmed.to_owned()),
         _ => Err("expected an http(s) URL such as https://api.github.com".to_owned()),
     }
 }
@@ -1721,6 +1770,37 @@ mod tests {
             msg.contains("ENLIST_API_URL") && !msg.contains("ss@"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn plain_http_to_a_remote_host_needs_allow_insecure_http() {
+        let overrides = Overrides {
+            config: Some("/dev/null".into()),
+            ..Overrides::default()
+        };
+        let resolve = |url: &str, allow: Option<&str>| {
+            let mut vars = vec![("ENLIST_REPO", "a/b"), ("ENLIST_API_URL", url)];
+            if let Some(allow) = allow {
+                vars.push(("ENLIST_ALLOW_INSECURE_HTTP", allow));
+            }
+            RegisterConfig::resolve(&overrides, &env(&vars))
+        };
+        let err = resolve("http://api.example.invalid", None).unwrap_err();
+        assert!(
+            err.to_string().contains("api_url") && err.to_string().contains("allow_insecure_http"),
+            "{err}"
+        );
+        assert!(resolve("http://api.example.invalid", Some("true")).is_ok());
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3/api/v3",
+            "http://localhost:1",
+            "http://[::1]:9",
+        ] {
+            assert!(resolve(local, None).is_ok(), "{local}");
+        }
+        assert!(resolve("http://10.0.0.1/api/v3", None).is_err());
+        assert!(resolve("https://ghe.example.com/api/v3", None).is_ok());
     }
 
     #[test]

@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use crate::facts::{Cpu, Disk, Facts, Gpu, Memory, Nic, System};
 use crate::hash::{canonical_json, sha256_hex};
+use crate::hostkey::HostKey;
 use crate::identity::{IdentitySource, NodeId};
-use crate::input::{MAX_NODE_YAML_BYTES, yaml};
+use crate::input::yaml::{self, Budget};
 
 /// The schema id written into every node.yaml.
 pub const SCHEMA: &str = "enlist.dev/node/v1";
@@ -46,6 +47,14 @@ pub struct NodeDocument {
     pub network: Vec<Nic>,
     /// Display controllers.
     pub gpus: Vec<Gpu>,
+    /// SSH host public keys, `type base64`, sorted (see [`crate::hostkey`]). Left out while the
+    /// machine has none (so a node.yaml written before keys existed keeps its `factsHash`).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "crate::hostkey::deserialize_list"
+    )]
+    pub ssh_host_keys: Vec<HostKey>,
     /// `sha256:<hex>` over the hostname and hardware sections.
     pub facts_hash: String,
 }
@@ -73,6 +82,18 @@ pub enum DocumentError {
         location: String,
         /// What serde said, with line and column when known.
         message: String,
+    },
+    /// YAML, but not a node.yaml at all: empty, only comments, a list or a single value, or a
+    /// mapping without a `schema` key.
+    #[error(
+        "{location}: not a node.yaml: {what}; regenerate it with `enlist facts --format yaml` on \
+         the node"
+    )]
+    NotANode {
+        /// Where the text came from.
+        location: String,
+        /// What the file is instead.
+        what: String,
     },
     /// A schema this version does not understand.
     #[error("{location}: schema {found:?} is not {SCHEMA:?}; upgrade enlist or fix the file")]
@@ -115,6 +136,12 @@ impl NodeDocument {
             disks: facts.disks.clone(),
             network: facts.network.clone(),
             gpus: facts.gpus.clone(),
+            ssh_host_keys: {
+                let mut keys = facts.ssh_host_keys.clone();
+                keys.sort();
+                keys.dedup();
+                keys
+            },
             facts_hash: String::new(),
         };
         doc.facts_hash = doc.compute_facts_hash();
@@ -193,15 +220,35 @@ impl NodeDocument {
         };
         // Look at the schema first so a future schema gets a clear message, not a field error.
         let loose: serde_yaml::Value =
-            yaml::from_str(text, MAX_NODE_YAML_BYTES).map_err(parse_error)?;
-        let schema = loose.get("schema").and_then(|s| s.as_str()).unwrap_or("");
+            yaml::from_str_within(text, Budget::NODE_YAML).map_err(parse_error)?;
+        let not_a_node = |what: &str| DocumentError::NotANode {
+            location: location.to_owned(),
+            what: what.to_owned(),
+        };
+        let schema = match &loose {
+            serde_yaml::Value::Null => {
+                return Err(not_a_node("the file is empty (or holds only comments)"));
+            }
+            serde_yaml::Value::Sequence(_) => {
+                return Err(not_a_node("the file is a list, not a mapping of keys"));
+            }
+            serde_yaml::Value::Mapping(map) => match map.get("schema") {
+                None => return Err(not_a_node("the file has no `schema` key")),
+                Some(schema) => schema.as_str().unwrap_or(""),
+            },
+            _ => {
+                return Err(not_a_node(
+                    "the file is a single value, not a mapping of keys",
+                ));
+            }
+        };
         if schema != SCHEMA {
             return Err(DocumentError::Schema {
                 location: location.to_owned(),
                 found: schema.to_owned(),
             });
         }
-        yaml::from_str(text, MAX_NODE_YAML_BYTES).map_err(parse_error)
+        yaml::from_str_within(text, Budget::NODE_YAML).map_err(parse_error)
     }
 }
 
@@ -248,6 +295,7 @@ mod tests {
                 driver: Some("bnxt_en".into()),
             }],
             gpus: vec![],
+            ssh_host_keys: vec![],
         }
     }
 

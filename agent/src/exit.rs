@@ -53,6 +53,7 @@ pub fn of_register(error: &RegisterError) -> u8 {
         | RegisterError::NoProgress { .. }
         | RegisterError::Internal(_) => SOFTWARE,
         RegisterError::Plan(_) => DATAERR,
+        RegisterError::Interrupted { .. } => TEMPFAIL,
         RegisterError::Forge(f) => match f {
             ForgeError::Unauthorized { .. } | ForgeError::Forbidden { .. } => NOPERM,
             ForgeError::NotFound { .. } | ForgeError::Client(_) => CONFIG,

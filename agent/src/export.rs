@@ -1,6 +1,7 @@
 //! `enlist export`: the registry as one flat table, CSV or JSON lines, for DuckDB and
 //! spreadsheets — the same path operators already take with the inventory CSV, without a database;
-//! or as Nix for the GitOps flake ([`nix`]: `--format nix`, `--check FILE`).
+//! or as Nix for the GitOps flake ([`nix`]: `--format nix`, `--check FILE`); or as an age
+//! recipients file for the fleet's secrets ([`age`]: `--format age-recipients`, `--check FILE`).
 //!
 //! One record per node.yaml (valid or not, sorted by path), joined with its inventory row by
 //! reconcile's matching rule; with `--inventory`, then one record per inventory row no node matched
@@ -28,6 +29,7 @@ use serde_json::{Map, Value, json};
 use crate::reconcile::ReconcileError;
 use crate::sync::snapshot::{Checkout, ItemRow, NodeRow};
 
+pub mod age;
 pub mod nix;
 
 /// Output format.
@@ -39,6 +41,9 @@ pub enum Format {
     Jsonl,
     /// One Nix attribute set of the valid registrations, by node id ([`nix`]).
     Nix,
+    /// An age recipients file: one `age1…` per registered node with an ed25519 host key
+    /// ([`age`]).
+    AgeRecipients,
 }
 
 /// What to export.
@@ -65,7 +70,7 @@ pub enum ExportError {
     Output(#[from] io::Error),
     /// The file `--check` names could not be read.
     #[error(
-        "{path}: cannot read the fleet file to check: {source}; generate it first with `enlist export --format nix`"
+        "{path}: cannot read the file to check: {source}; generate it first with `enlist export --format nix` (or `age-recipients`)"
     )]
     Check {
         /// The file.
@@ -114,9 +119,10 @@ const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 /// Reads the checkout and writes it to `out`, record by record.
 pub fn export(options: &Options, out: &mut dyn Write) -> Result<(), ExportError> {
     let checkout = open(options)?;
-    if options.format == Format::Nix {
-        nix::write(&checkout, options.inventory.is_some(), out)?;
-        return Ok(());
+    match options.format {
+        Format::Nix => return Ok(nix::write(&checkout, options.inventory.is_some(), out)?),
+        Format::AgeRecipients => return Ok(age::write(&checkout, out)?),
+        Format::Csv | Format::Jsonl => {}
     }
     let mut writer = Writer::new(options.format, out)?;
     for_each_record(&checkout, |node, item| writer.write(&record(node, item)))?;
@@ -124,10 +130,15 @@ pub fn export(options: &Options, out: &mut dyn Write) -> Result<(), ExportError>
     Ok(())
 }
 
-/// `--check FILE` (Nix only): how the committed fleet file compares with what would be written.
+/// `--check FILE` (Nix and age recipients): how the committed file compares with what would be
+/// written.
 pub fn check(options: &Options, file: &std::path::Path) -> Result<nix::Check, ExportError> {
     let checkout = open(options)?;
-    nix::check(&checkout, options.inventory.is_some(), file).map_err(|source| ExportError::Check {
+    let checked = match options.format {
+        Format::AgeRecipients => age::check(&checkout, file),
+        _ => nix::check(&checkout, options.inventory.is_some(), file),
+    };
+    checked.map_err(|source| ExportError::Check {
         path: file.to_path_buf(),
         source,
     })
@@ -267,9 +278,9 @@ impl<'a> Writer<'a> {
                     .iter()
                     .map(|k| cell(record.get(*k).unwrap_or(&Value::Null))),
             ),
-            // The fleet is one attribute set, written whole by `export` (see [`nix`]).
-            Format::Nix => Err(io::Error::other(
-                "the Nix fleet is not written record by record",
+            // Written whole by `export` (see [`nix`], [`age`]).
+            Format::Nix | Format::AgeRecipients => Err(io::Error::other(
+                "the Nix fleet and the recipients file are not written record by record",
             )),
         }
     }

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | hardware facts (sysfs, DMI, kernel) | [`facts`], read through [`sysroot`] |
 //! | node identity and node id | [`identity`] |
+//! | SSH host keys: read, checked, fingerprints, age recipients | [`hostkey`] |
 //! | node.yaml, `factsHash`, Nix output | [`document`], [`hash`], [`nix`] |
 //! | configuration layering, token | [`config`], [`secret`] |
 //! | GitHub client, rate limits | [`forge`] |
@@ -20,6 +21,7 @@
 //! | the registry as a database, CSV/JSON lines export | [`mod@sync`], [`export`] |
 //! | logging, journald events, sd_notify | [`logging`] |
 //! | machine values in PR Markdown (inert) | [`markdown`] |
+//! | GitHub's text on a terminal or in the journal (inert) | [`terminal`] |
 //! | man pages (for packagers) | [`manpage`] |
 //! | the book's generated reference pages (config keys, exit codes, CLI) | [`reference`] |
 
@@ -37,6 +39,7 @@ pub mod facts;
 pub mod forge;
 pub mod gate;
 pub mod hash;
+pub mod hostkey;
 pub mod identity;
 pub mod input;
 pub mod logging;
@@ -49,3 +52,4 @@ pub mod register;
 pub mod secret;
 pub mod sync;
 pub mod sysroot;
+pub mod terminal;

@@ -25,6 +25,9 @@ pub enum Event {
     ExtractionCompleted,
     /// Facts gathering failed.
     ExtractionFailed,
+    /// The machine has no SSH host public key yet: it registers without `sshHostKeys` (a warning;
+    /// a later run proposes them as a facts update).
+    HostKeysMissing,
     /// Nothing to do: the marker matches.
     Skipped,
     /// The node.yaml is already on the base branch.
@@ -53,6 +56,7 @@ impl Event {
             Event::HardwareDiscovered => "inventory.hardware.discovered",
             Event::ExtractionCompleted => "inventory.extraction.completed",
             Event::ExtractionFailed => "inventory.extraction.failed",
+            Event::HostKeysMissing => "inventory.host_keys_missing",
             Event::Skipped => "registration.skipped",
             Event::UpstreamFound => "registration.upstream_found",
             Event::PrInFlight => "registration.pr_in_flight",
@@ -69,6 +73,12 @@ impl Event {
 /// Logs an event at info level with its `ENLIST_EVENT` field.
 pub fn event(event: Event, message: &str) {
     log::info!(enlist_event = event.as_str(); "{message}");
+}
+
+/// Logs an event at warning level with its `ENLIST_EVENT` field (something the operator should
+/// know that does not stop the run).
+pub fn event_warn(event: Event, message: &str) {
+    log::warn!(enlist_event = event.as_str(); "{message}");
 }
 
 /// Logs a failure event at error level with `ENLIST_EVENT` and `ENLIST_ERROR_KIND` fields.

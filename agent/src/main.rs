@@ -199,8 +199,12 @@ fn register_command(args: RegisterArgs, env: &config::Env) -> Result<(), Failure
         .build()
         .map_err(Failure::Output)?;
     // Unattended runs (the unit, the timer) wait out a back-off; a person at a terminal tries now.
+    // systemd sets $INVOCATION_ID for every unit it starts: the unit and the timer's runs get the
+    // default start jitter.
     let deps = Deps {
         honour_backoff: !std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        started_by_systemd: env.get("INVOCATION_ID").is_some_and(|v| !v.is_empty()),
+        stop_on_signals: true,
         ..Deps::default()
     };
     let report = runtime.block_on(register::register(&cfg, &deps))?;
@@ -331,13 +335,14 @@ fn sync_command(args: &SyncArgs, env: &config::Env) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `enlist export`: nodes joined with the inventory as CSV or JSON lines, or the fleet as Nix,
-/// on stdout; `--check FILE` compares a committed fleet file instead.
+/// `enlist export`: nodes joined with the inventory as CSV or JSON lines, or the fleet as Nix or
+/// age recipients, on stdout; `--check FILE` compares a committed file instead.
 fn export_command(args: &ExportArgs) -> Result<(), Failure> {
     let format = match args.format {
         ExportFormat::Csv => enlist::export::Format::Csv,
         ExportFormat::Jsonl => enlist::export::Format::Jsonl,
         ExportFormat::Nix => enlist::export::Format::Nix,
+        ExportFormat::AgeRecipients => enlist::export::Format::AgeRecipients,
     };
     let options = enlist::export::Options {
         nodes: args.nodes.clone(),
@@ -350,11 +355,17 @@ fn export_command(args: &ExportArgs) -> Result<(), Failure> {
         enlist::export::export(&options, &mut out)?;
         return Ok(());
     };
-    if format != enlist::export::Format::Nix {
-        return Err(Failure::Usage(
-            "export: --check compares a fleet file, which only --format nix writes".to_owned(),
-        ));
-    }
+    let name = match format {
+        enlist::export::Format::Nix => "nix",
+        enlist::export::Format::AgeRecipients => "age-recipients",
+        enlist::export::Format::Csv | enlist::export::Format::Jsonl => {
+            return Err(Failure::Usage(
+                "export: --check compares a fleet file or a recipients file, which only --format \
+                 nix and --format age-recipients write"
+                    .to_owned(),
+            ));
+        }
+    };
     let check = enlist::export::check(&options, file)?;
     let mut regenerate = format!("enlist export --nodes {}", args.nodes.display());
     if let Some(inventory) = &args.inventory {
@@ -363,7 +374,7 @@ fn export_command(args: &ExportArgs) -> Result<(), Failure> {
     if let Some(map) = &args.inventory_map {
         regenerate.push_str(&format!(" --inventory-map {}", map.display()));
     }
-    regenerate.push_str(" --format nix");
+    regenerate.push_str(&format!(" --format {name}"));
     match enlist::export::nix::describe_stale(file, &check, &regenerate) {
         None => {
             log::info!("{} is up to date", file.display());

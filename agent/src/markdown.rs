@@ -36,7 +36,7 @@ pub fn is_unsafe(c: char) -> bool {
 /// The value on one line: every character of [`is_unsafe`] becomes U+FFFD (visible: the reviewer
 /// sees that something odd was there), and at most `max` characters are kept.
 pub fn one_line_max(value: &str, max: usize) -> String {
-    let mut out = String::with_capacity(value.len().min(max * 4));
+    let mut out = String::with_capacity(value.len().min(max.saturating_mul(4)));
     for (i, c) in value.chars().enumerate() {
         if i == max {
             out.push('…');
@@ -66,6 +66,12 @@ pub fn code(value: &str) -> String {
 /// `\|` (GitHub unescapes it before it parses the span, so the cell still shows `|`).
 pub fn table_code(value: &str) -> String {
     span(&one_line(value), true)
+}
+
+/// [`code`] (or [`table_code`] when `in_table`) cut at `max` characters instead of
+/// [`MAX_VALUE_CHARS`].
+pub fn code_max(value: &str, max: usize, in_table: bool) -> String {
+    span(&one_line_max(value, max), in_table)
 }
 
 fn span(text: &str, in_table: bool) -> String {

@@ -1,7 +1,8 @@
 //! Reconcile and export at fleet scale (issues 5, 14, 16): 10,000 and 100,000 node.yaml files
 //! with as many inventory rows, through the real binary (`enlist reconcile --format json`, `enlist
-//! export --format jsonl`, `--format nix` and its `--check`): discovery, parsing, factsHash
-//! verification, CSV, matching, output.
+//! export --format jsonl`, `--format nix` and its `--check`, `--format age-recipients`):
+//! discovery, parsing, factsHash verification, CSV, matching, output. Each node carries the host
+//! keys NixOS makes (ed25519 and RSA 4096), as a registration does (issue 27).
 //!
 //! Targets: reconcile of 10,000 ≤ 1 s; of 100,000 within 12× the 10,000 time (no super-linear
 //! step); reconcile and every export of 100,000 each under 256 MiB peak RSS (bounded memory: one
@@ -50,7 +51,7 @@ fn main() {
         );
         std::process::exit(2);
     }
-    let mut results: Vec<(u32, Measured, Measured, Measured, Measured)> = Vec::new();
+    let mut results: Vec<(u32, Measured, Measured, Measured, Measured, Measured)> = Vec::new();
     for n in [10_000u32, 100_000] {
         let (dir, _guard) = measure::scratch_dir();
         let start = Instant::now();
@@ -114,9 +115,19 @@ fn main() {
         let mut check_args = nix_args.to_vec();
         check_args.extend(["--check", fleet_arg]);
         let check = measure::best_of(RUNS, || measure::run(&bin, &check_args, &[]));
+        // Issue 27: every node's ed25519 host key made an age recipient (one point decompression
+        // each).
+        let age = measure::best_of(RUNS, || {
+            measure::run(
+                &bin,
+                &["export", "--nodes", &nodes, "--format", "age-recipients"],
+                &[],
+            )
+        });
         println!(
             "reconcile bench: {n:>7} nodes: reconcile {:.3?}, peak RSS {}; export jsonl {:.3?}, \
-             peak RSS {}; export nix {:.3?}, peak RSS {}; nix --check {:.3?}, peak RSS {}",
+             peak RSS {}; export nix {:.3?}, peak RSS {}; nix --check {:.3?}, peak RSS {}; \
+             export age-recipients {:.3?}, peak RSS {}",
             reconcile.time,
             reconcile.rss_mib(),
             export.time,
@@ -124,9 +135,11 @@ fn main() {
             nix.time,
             nix.rss_mib(),
             check.time,
-            check.rss_mib()
+            check.rss_mib(),
+            age.time,
+            age.rss_mib()
         );
-        results.push((n, reconcile, export, nix, check));
+        results.push((n, reconcile, export, nix, check, age));
     }
     let (small, large) = (&results[0], &results[1]);
     let ratio = large.1.time.as_secs_f64() / small.1.time.as_secs_f64();
@@ -161,6 +174,13 @@ fn main() {
                 large.4.rss_mib()
             ),
             rss_ok(&large.4),
+        ),
+        (
+            format!(
+                "export --format age-recipients 100k peak RSS {} < 256 MiB",
+                large.5.rss_mib()
+            ),
+            rss_ok(&large.5),
         ),
     ];
     let mut missed = false;

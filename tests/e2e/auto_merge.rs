@@ -211,9 +211,17 @@ async fn refusals_leave_the_pr_open_with_a_warning_naming_the_setting() {
             human.stdout
         );
         assert!(human.stdout.contains(says), "{}", human.stdout);
-        // Pending runs do not retry it (0 writes).
+        // Pending runs in the same boot do not retry it (0 writes); a later boot asks once more
+        // (the owner may have changed the setting), then not again in that boot.
         github.state().requests.clear();
+        assert_eq!(node.run(&[]).code, Some(0));
+        assert!(github.state().writes().is_empty());
         node.reboot();
+        assert_eq!(node.run(&[]).code, Some(0));
+        let writes: Vec<String> = github.state().writes().iter().map(|r| r.line()).collect();
+        assert_eq!(writes, ["POST /graphql"], "{reason}");
+        assert_eq!(node.marker().unwrap()["auto_merge"]["reason"], reason);
+        github.state().requests.clear();
         assert_eq!(node.run(&[]).code, Some(0));
         assert!(github.state().writes().is_empty());
         github.assert_contract();

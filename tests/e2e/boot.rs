@@ -144,10 +144,12 @@ fn machine(rootfs: &Rootfs, api_url: &str) -> Machine {
         "/etc/enlist/config.yaml",
         &format!(
             "repo: acme/fleet\napi_url: {api_url}\noperator: alice\nroot: {FIXTURE_ROOT}\n\
-             readiness_timeout_secs: 5\nrequest_timeout_secs: 5\n"
+             readiness_timeout_secs: 5\nrequest_timeout_secs: 5\nstart_jitter_secs: 0\n"
         ),
         0o644,
     );
+    // One machine: no fleet to spread (a unit's run otherwise waits up to
+    // UNATTENDED_START_JITTER_SECS first).
     m.write("/etc/enlist/github-token", &format!("{TOKEN}\n"), 0o600);
     m.copy_in(&node::fixture("dell-r640"), FIXTURE_ROOT);
     // As on real hardware, the identity files are root-only (git does not keep that mode): the
@@ -452,7 +454,7 @@ fn installed_like_nixos(m: &Machine, api_url: &str, hostname: &str) {
             // takes for a live system; a real installed disk is not.
             format!(
                 "repo: acme/fleet\napi_url: {api_url}\noperator: alice\nallow_live: true\n\
-                 readiness_timeout_secs: 5\nrequest_timeout_secs: 5\n"
+                 readiness_timeout_secs: 5\nrequest_timeout_secs: 5\nstart_jitter_secs: 0\n"
             ),
         ),
     ];

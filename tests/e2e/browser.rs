@@ -376,12 +376,15 @@ fn hostile_node_and_inventory_values_stay_text_in_the_browser() {
     let node_dir = repo.join("cluster-nodes/node-b381b4");
     fs::create_dir_all(&node_dir).unwrap();
     fs::write(node_dir.join("node.yaml"), doc.to_yaml()).unwrap();
-    // An active inventory row nothing registered for, with markup in its cells.
+    // An active inventory row nothing registered for, with markup in its cells. A cell's own
+    // tags are read as its text (Snipe-IT's web export, issue 25), so the markup arrives as
+    // entities after a tag: decoded, it is the text `<script>…` the report must escape.
     let inventory = repo.join("inventory.csv");
     fs::write(
         &inventory,
         "serial,hostname,make,model,status,location\n\
-         EVIL0001,\"<script>alert('row')</script>\",Dell,<b>bold</b>,active,\"<iframe src=//x>\"\n",
+         EVIL0001,\"<i></i>&lt;script&gt;alert('row')&lt;/script&gt;\",Dell,\
+         <i></i>&lt;b&gt;bold&lt;/b&gt;,active,\"<i></i>&lt;iframe src=//x&gt;\"\n",
     )
     .unwrap();
     let page = scratch.path().join("hostile.html");

@@ -14,7 +14,7 @@ use enlist::document::NodeDocument;
 use enlist::reconcile::report::{MismatchField, Resource};
 use enlist::reconcile::{self, Options};
 
-use crate::support::{enlist, golden, repo, stderr, stdout, updating};
+use crate::support::{enlist, fixture, golden, repo, stderr, stdout, updating};
 
 /// The agent's machine descriptions (`agent/tests/integration/machine.rs`), shared as source.
 #[path = "../../agent/tests/integration/machine.rs"]
@@ -55,6 +55,7 @@ fn r640(hostname: &'static str, tag: &str, uuid: &str, mac: &str) -> Machine {
             ("eno1", format!("{mac}0"), "bnxt_en"),
             ("eno2", format!("{mac}1"), "bnxt_en"),
         ],
+        host_keys: vec![],
     }
 }
 
@@ -90,40 +91,62 @@ fn r650(hostname: &'static str, tag: &str, uuid: &str, mac: &str, memory_gib: u6
             ("eno12399np0", format!("{mac}0"), "bnxt_en"),
             ("eno12409np0", format!("{mac}1"), "bnxt_en"),
         ],
+        host_keys: vec![],
     }
 }
 
 /// The machines of `examples/gitops`: five registered and inventoried (one Dell registered only
 /// by MAC in the inventory, one R650 with half its DIMMs missing), one Supermicro the inventory
-/// does not know (a phantom).
+/// does not know (a phantom). Each has SSH host keys but `sm-d01`, which registered before sshd
+/// first ran (its next run adds them): the example's `.sops.yaml` leaves it out.
 fn example_fleet() -> Vec<Machine> {
+    // The first R640 is the `dell-r640` fixture machine (same service tag): its host keys, whose
+    // private halves the fixture holds, so a test can decrypt what the example encrypts to it.
+    let dell_keys: Vec<String> = ["ed25519", "rsa"]
+        .iter()
+        .map(|t| {
+            let pub_file = fixture("dell-r640").join(format!("etc/ssh/ssh_host_{t}_key.pub"));
+            fs::read_to_string(pub_file).unwrap().trim().to_owned()
+        })
+        .collect();
+    let dell_keys: Vec<&str> = dell_keys.iter().map(String::as_str).collect();
     vec![
         r640(
             "r640-a01",
             "5H8VXC3",
             "4c4c4544-0048-3810-8056-b5c04f565843",
             "b0:26:28:3a:51:e",
-        ),
+        )
+        .with_host_keys(&dell_keys),
         r640(
             "r640-a02",
             "7KQ2WD3",
             "4c4c4544-004b-5110-8032-b7c04f574433",
             "b0:26:28:3a:52:1",
-        ),
+        )
+        .with_host_keys(&[
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHkEBwiWd+QVpAX7U70Q8DJrD8coVZ1dLKsdnGqWebZA root@r640-a02",
+        ]),
         r650(
             "r650-b01",
             "9ZT4HK3",
             "4c4c4544-005a-5410-8034-b9c04f484b33",
             "b0:7b:25:c4:10:0",
             503,
-        ),
+        )
+        .with_host_keys(&[
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF+IOnQmmN0O95G9JY9vbHDbkdtTCsgLOSrqITztMG/r root@r650-b01",
+        ]),
         r650(
             "r650-b02",
             "BX7R2J3",
             "4c4c4544-0058-3710-8052-c2c04f4a3233",
             "b0:7b:25:c4:11:0",
             251,
-        ),
+        )
+        .with_host_keys(&[
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA4RT7i3+mcSWhsas0W9tCK3zmmVfT0dpwLJhicZ2Zwy root@r650-b02",
+        ]),
         Machine {
             hostname: "sm-c01",
             uuid: "00000000-0000-0000-0000-3cecef8a41b2"
@@ -153,6 +176,10 @@ fn example_fleet() -> Vec<Machine> {
             nics: vec![
                 ("ens3f0", "3c:ec:ef:8a:41:b2".into(), "ice"),
                 ("ens3f1", "3c:ec:ef:8a:41:b3".into(), "ice"),
+            ],
+            host_keys: vec![
+                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGC6dqlMbyPGaijmDJQYugv9oNfH+pHgCq82gFPkxRuC root@sm-c01"
+                    .into(),
             ],
         },
         Machine {
@@ -184,6 +211,7 @@ fn example_fleet() -> Vec<Machine> {
                 ("eno1np0", "3c:ec:ef:9c:0e:54".into(), "bnxt_en"),
                 ("eno2np1", "3c:ec:ef:9c:0e:55".into(), "bnxt_en"),
             ],
+            host_keys: vec![],
         },
     ]
 }

@@ -537,28 +537,22 @@ async fn an_update_may_not_change_the_ssh_host_keys() {
     registered_dell(&github);
     github.state().merge(1);
     let upstream = github.state().file("main", &dell_path()).unwrap();
-    // Keys as `sshHostKeys` (a sorted list of "type base64"); written into the text so the test
-    // does not depend on how this build's document type spells them.
-    let with_keys = |key: &str| -> Option<String> {
-        let text = upstream.replace(
-            "factsHash:",
-            &format!("sshHostKeys:\n- ssh-ed25519 {key}\nfactsHash:"),
-        );
-        let mut doc = NodeDocument::parse_unverified(&text, "test").ok()?;
+    // The same node.yaml with another SSH host key: what a stolen node credential would push to
+    // redirect who can read the node's secrets. Two real ed25519 keys (node.yaml refuses
+    // anything else).
+    let with_key = |key: &str| -> String {
+        let mut doc = NodeDocument::parse_unverified(&upstream, "test").expect("node.yaml");
+        doc.ssh_host_keys = vec![enlist::hostkey::HostKey::parse(key).expect("a valid key")];
         doc.facts_hash = doc.compute_facts_hash();
-        let yaml = doc.to_yaml();
-        yaml.contains(key).then_some(yaml)
+        doc.to_yaml()
     };
-    let (Some(before), Some(after)) = (
-        with_keys("AAAAC3NzaC1lZDI1NTE5AAAAIOriginalKey"),
-        with_keys("AAAAC3NzaC1lZDI1NTE5AAAAIAttackerKey"),
-    ) else {
-        eprintln!(
-            "skipped: this build's node.yaml has no sshHostKeys yet (the comparison itself is \
-             covered by gate::verdict's identity_and_host_keys_are_compared_as_values)"
-        );
-        return;
-    };
+    let before = with_key(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHkEBwiWd+QVpAX7U70Q8DJrD8coVZ1dLKsdnGqWebZA",
+    );
+    let after = with_key(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF+IOnQmmN0O95G9JY9vbHDbkdtTCsgLOSrqITztMG/r",
+    );
+    assert_ne!(before, after);
     let branch = format!("enlist/{DELL}");
     {
         let mut s = github.state();

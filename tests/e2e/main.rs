@@ -21,11 +21,13 @@ mod export_nix;
 mod faults;
 mod gate;
 mod hardening;
+mod hostkeys;
 mod matrix;
 mod nixos_module;
 mod preview;
 mod repository;
 mod scenarios;
+mod standing;
 mod support;
 mod timer;
 

@@ -167,6 +167,9 @@ fn expected(call: usize, class: Class) -> u8 {
         // normal "not registered yet". Elsewhere a 404 is not an answer enlist expects.
         Class::NotFound404 if call <= 1 => exit::CONFIG,
         Class::NotFound404 if call == 2 => exit::OK,
+        // Auto-merge is optional once the PR exists: an answer enlist does not expect is a
+        // refusal recorded in the marker, never a failure.
+        Class::NotFound404 | Class::Unexpected422 if call == MUTATION => exit::OK,
         Class::NotFound404 => exit::PROTOCOL,
         Class::Unexpected422 => {
             let _ = write;
@@ -249,12 +252,21 @@ async fn cell(call: usize, class: Class, app: bool) -> Result<(), String> {
         if marker.as_ref().map(|m| m["state"].clone()) != Some(json!("pending")) {
             problems.push(format!("exit 0 but marker {marker:?}"));
         }
-        // Whatever went wrong on the way, auto-merge ended up on, by one effective mutation.
-        if s.pulls.first().and_then(|p| p.auto_merge.as_deref()) != Some("squash") {
-            problems.push("exit 0 but auto-merge is off".into());
-        }
-        if marker.as_ref().map(|m| m["auto_merge"]["state"].clone()) != Some(json!("enabled")) {
-            problems.push(format!("exit 0 but marker {marker:?}"));
+        let refused =
+            !app && call == MUTATION && matches!(class, Class::NotFound404 | Class::Unexpected422);
+        if refused {
+            // GitHub's "no" to the optional step: recorded, the PR waits for a review.
+            if marker.as_ref().map(|m| m["auto_merge"]["state"].clone()) != Some(json!("refused")) {
+                problems.push(format!("refusal not recorded: {marker:?}"));
+            }
+        } else {
+            // Whatever went wrong on the way, auto-merge ended up on, by one effective mutation.
+            if s.pulls.first().and_then(|p| p.auto_merge.as_deref()) != Some("squash") {
+                problems.push("exit 0 but auto-merge is off".into());
+            }
+            if marker.as_ref().map(|m| m["auto_merge"]["state"].clone()) != Some(json!("enabled")) {
+                problems.push(format!("exit 0 but marker {marker:?}"));
+            }
         }
     } else {
         // A failed mutation leaves the PR it was for; nothing else leaves one.
@@ -262,7 +274,13 @@ async fn cell(call: usize, class: Class, app: bool) -> Result<(), String> {
         if prs != left {
             problems.push(format!("failed run left {prs} PR(s)"));
         }
-        if marker.is_some() {
+        // Once the PR exists the marker says pending before the optional mutation; before it,
+        // a failed run writes none.
+        let pending = marker.as_ref().map(|m| m["state"].clone()) == Some(json!("pending"));
+        if left == 1 && !pending {
+            problems.push(format!("failed run after the PR left marker {marker:?}"));
+        }
+        if left == 0 && marker.is_some() {
             problems.push("failed run wrote a marker".into());
         }
     }
@@ -425,8 +443,8 @@ async fn graphql_answers_to_the_mutation_refusals_limits_and_permissions() {
                 "FORBIDDEN",
                 "Resource not accessible by personal access token",
             ),
-            exit::NOPERM,
-            "",
+            exit::OK,
+            "forbidden",
             1,
         ),
         // GitHub's errors that may come after the mutation was applied: ambiguous, like a 5xx.

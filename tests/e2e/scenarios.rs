@@ -164,8 +164,17 @@ async fn pr_closed_unmerged_is_a_rejection_never_reopened() {
     node.reboot();
     github.state().requests.clear();
     assert_eq!(node.run(&[]).code, Some(0));
-    // README's table: the pending marker's PR, closed: one read.
-    assert_eq!(github.state().lines(), ["GET /repos/acme/fleet/pulls/1"]);
+    // README's table: the pending marker's PR, closed, then the base branch's file (it may have
+    // got there another way): four reads, once, no write.
+    assert_eq!(
+        github.state().lines(),
+        [
+            "GET /repos/acme/fleet/pulls/1",
+            "GET /repos/acme/fleet",
+            "GET /repos/acme/fleet/git/ref/heads/main",
+            "GET /repos/acme/fleet/contents/cluster-nodes/node-faf6ca/node.yaml",
+        ]
+    );
     assert_eq!(node.marker().unwrap()["state"], "rejected");
     // Then a rejected marker: no request at all.
     github.state().requests.clear();
@@ -610,6 +619,38 @@ async fn deeply_nested_upstream_node_yaml_exits_65_within_seconds_without_a_pr()
     assert!(
         run.stderr
             .contains(&format!("cluster-nodes/{DELL}/node.yaml")),
+        "{}",
+        run.stderr
+    );
+    let s = github.state();
+    assert!(s.writes().is_empty(), "{:?}", s.writes());
+    assert!(s.pulls.is_empty());
+    drop(s);
+    assert!(node.marker().is_none());
+}
+
+/// Issue 25: a 30 KB upstream node.yaml of anchors and aliases (`a: &a [x ×10,000]`, `b: &b
+/// [*a ×50]`, `c: [*b ×49]`) made `register` build 25 million values (2.5 GB) before exit 65.
+/// A node.yaml has no anchors: refused at the first, exit 65, no write, no PR, no marker.
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_node_yaml_with_alias_amplification_exits_65_without_a_pr() {
+    let github = fake().await;
+    let hostile = format!(
+        "a: &a [{}]\nb: &b [{}]\nc: [{}]\n",
+        vec!["x"; 10_000].join(", "),
+        vec!["*a"; 50].join(", "),
+        vec!["*b"; 49].join(", ")
+    );
+    assert!(hostile.len() > 30_000);
+    github
+        .state()
+        .put_file("main", &format!("cluster-nodes/{DELL}/node.yaml"), &hostile);
+    let node = Node::new("dell-r640", &github);
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(65), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("an anchor or alias (`&name`, `*name`) at line 1 column 4"),
         "{}",
         run.stderr
     );

@@ -17,6 +17,8 @@
 //! auto-merge, the base branch has no required check, or the PR is already mergeable — and the
 //! fake then merges the PR itself once every required check of its head commit has passed
 //! ([`State::set_check`], [`State::set_status`]): the merge GitHub performs, never the client.
+//! `disablePullRequestAutoMerge` turns it off again (refused when it is not on); a test pushes
+//! someone else's commit to a PR's branch with [`State::push_foreign_commit`].
 //!
 //! Lists paginate like GitHub's: `per_page` defaults to 30 and is capped at 100, and a `Link`
 //! header names the `next`/`last` (and `first`/`prev`) pages — by repository id
@@ -406,6 +408,15 @@ impl State {
             auto_merge: None,
         });
         number
+    }
+
+    /// Someone other than the node pushes a commit to PR `number`'s branch (a person, or a
+    /// stolen node credential): `path` set to `content` on top of its head. Auto-merge stays as
+    /// it was (GitHub keeps it on for a push by someone with write access). Returns the new head.
+    pub fn push_foreign_commit(&mut self, number: u64, path: &str, content: &str) -> String {
+        let branch = self.pull(number).expect("pull request").head.clone();
+        self.put_file(&branch, path, content);
+        self.branches[&branch].clone()
     }
 
     /// A PR by number.
@@ -1220,6 +1231,9 @@ fn graphql_request(state: &mut State, body: &Value) -> Answer {
             "enablePullRequestAutoMerge" => {
                 enable_auto_merge(state, &request.argument(&field, "input"))
             }
+            "disablePullRequestAutoMerge" => {
+                disable_auto_merge(state, &request.argument(&field, "input"))
+            }
             other => {
                 state
                     .violations
@@ -1287,6 +1301,39 @@ fn enable_auto_merge(state: &mut State, input: &Value) -> Result<Value, (&'stati
     }
     if let Some(p) = state.pulls.iter_mut().find(|p| p.number == pull.number) {
         p.auto_merge = Some(method);
+    }
+    let pull = state.pull(pull.number).cloned().expect("present");
+    Ok(json!({
+        "clientMutationId": null,
+        "actor": {"login": state.owner},
+        "pullRequest": pull_graphql(state, &pull),
+    }))
+}
+
+/// `disablePullRequestAutoMerge`: the same rights as enabling it; GitHub refuses when auto-merge
+/// is not on ("Pull request Auto merge is not enabled") or the PR is closed.
+fn disable_auto_merge(state: &mut State, input: &Value) -> Result<Value, (&'static str, String)> {
+    let id = input["pullRequestId"].as_str().unwrap_or("");
+    let Some(pull) = state.pulls.iter().find(|p| p.node_id() == id).cloned() else {
+        return Err((
+            "NOT_FOUND",
+            format!("Could not resolve to a node with the global id of '{id}'"),
+        ));
+    };
+    if pull.state != "open" {
+        return Err((
+            "UNPROCESSABLE",
+            "Pull request Pull request is closed".to_owned(),
+        ));
+    }
+    if pull.auto_merge.is_none() {
+        return Err((
+            "UNPROCESSABLE",
+            "Pull request Auto merge is not enabled".to_owned(),
+        ));
+    }
+    if let Some(p) = state.pulls.iter_mut().find(|p| p.number == pull.number) {
+        p.auto_merge = None;
     }
     let pull = state.pull(pull.number).cloned().expect("present");
     Ok(json!({

@@ -1,11 +1,16 @@
 //! A synthetic fleet for the benchmarks: `n` plausible Dell R640/R650 nodes written as a GitOps
-//! checkout (node.yaml files under two operators' trees) plus a matching inventory CSV.
+//! checkout (node.yaml files under two operators' trees) plus a matching inventory CSV. Each node
+//! has the host keys NixOS makes by default — an ed25519 key (a point of the curve, so its age
+//! recipient exists) and a 4096-bit RSA key — unique to it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use enlist::document::NodeDocument;
 use enlist::facts::{Cpu, Disk, Facts, Memory, Nic, System};
+use enlist::hostkey::HostKey;
 use enlist::identity::{Candidates, Identity};
 
 /// A plausible machine: R640s and R650s, two disks, two NICs.
@@ -59,7 +64,42 @@ pub fn facts(n: u32) -> Facts {
             })
             .collect(),
         gpus: vec![],
+        ssh_host_keys: vec![],
     }
+}
+
+/// Node `n`'s SSH host keys: well-formed and unique, not real key pairs (no private half).
+pub fn host_keys(n: u32) -> Vec<HostKey> {
+    let wire = |parts: &[&[u8]]| -> String {
+        let mut blob = Vec::new();
+        for part in parts {
+            blob.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            blob.extend_from_slice(part);
+        }
+        STANDARD.encode(blob)
+    };
+    // The first y-coordinate derived from `n` that is a point of edwards25519 (about every other
+    // one is).
+    let ed25519 = (0u32..)
+        .find_map(|attempt| {
+            let seed = format!("enlist-bench/{n}/{attempt}");
+            let digest = ring::digest::digest(&ring::digest::SHA256, seed.as_bytes());
+            let line = format!("ssh-ed25519 {}", wire(&[b"ssh-ed25519", digest.as_ref()]));
+            let key = HostKey::parse(&line).expect("well-formed");
+            matches!(key.age_recipient(), Ok(Some(_))).then_some(key)
+        })
+        .expect("a point is found");
+    // A 4096-bit modulus: 0x00, then 512 bytes with the top bit set, unique per node.
+    let mut modulus = vec![0u8, 0xc0];
+    while modulus.len() < 513 {
+        let seed = format!("enlist-bench/{n}/rsa/{}", modulus.len());
+        modulus.extend_from_slice(
+            ring::digest::digest(&ring::digest::SHA256, seed.as_bytes()).as_ref(),
+        );
+    }
+    modulus.truncate(513);
+    let rsa = format!("ssh-rsa {}", wire(&[b"ssh-rsa", &[1, 0, 1], &modulus]));
+    vec![ed25519, HostKey::parse(&rsa).expect("well-formed")]
 }
 
 pub fn mac(n: u32, nic: u32) -> String {

@@ -280,10 +280,25 @@ impl Node {
         self.run_lib_with(clock, false).await
     }
 
+    /// [`Node::run_lib`] as systemd starts it (the unit, the timer): `$INVOCATION_ID` set, so
+    /// the default start jitter applies unless `start_jitter_secs` is configured.
+    pub async fn run_lib_as_unit(&self, clock: Arc<dyn Clock>) -> Result<Report, RegisterError> {
+        self.run_lib_deps(clock, true, true).await
+    }
+
     async fn run_lib_with(
         &self,
         clock: Arc<dyn Clock>,
         honour_backoff: bool,
+    ) -> Result<Report, RegisterError> {
+        self.run_lib_deps(clock, honour_backoff, false).await
+    }
+
+    async fn run_lib_deps(
+        &self,
+        clock: Arc<dyn Clock>,
+        honour_backoff: bool,
+        started_by_systemd: bool,
     ) -> Result<Report, RegisterError> {
         crate::logs::install();
         let cfg = RegisterConfig::resolve(
@@ -298,6 +313,8 @@ impl Node {
             kernel: Arc::new(HostKernel),
             jitter_seed: Some(42),
             honour_backoff,
+            started_by_systemd,
+            ..Deps::default()
         };
         let result = enlist::register::register(&cfg, &deps).await;
         // Every log line and error message of every library run is checked for the token.

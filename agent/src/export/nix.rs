@@ -3,7 +3,9 @@
 //!
 //! Nix cannot read YAML without import-from-derivation, so the merged node.yaml files are inert
 //! for the NixOS side until something writes them as Nix: this does, keyed by node id, with
-//! every fact of node.yaml except `schema`, the file's `path` in the repository and — with
+//! every fact of node.yaml except `schema`, the file's `path` in the repository, its SSH host
+//! keys (`sshHostKeys`, `[ ]` when none) and the age recipient of its ed25519 one
+//! (`ageRecipient`, `null` when none: see [`super::age`]) for sops-nix and agenix, and — with
 //! `--inventory` — the matched inventory row (`inventory = null` when none matched). Invalid
 //! node.yaml files are left out (and named on stderr), and so is a node id that two valid files
 //! claim: a half-trusted node never reaches a configuration. Nodes come in path order, and
@@ -24,7 +26,9 @@ use serde_json::{Map, Value, json};
 
 use ring::digest::{Context, Digest, SHA256, digest};
 
+use crate::document::NodeDocument;
 use crate::input::MAX_FLEET_FILE_BYTES;
+use crate::reconcile::scan::ScannedNode;
 use crate::sync::snapshot::{Checkout, ItemRow};
 
 /// The first line of every fleet file.
@@ -54,7 +58,7 @@ pub fn check(checkout: &Checkout, with_inventory: bool, file: &Path) -> io::Resu
 
 /// `file` for reading, at most [`MAX_FLEET_FILE_BYTES`]: a larger one is refused before any of it
 /// is read.
-fn capped(file: &Path) -> io::Result<io::BufReader<io::Take<std::fs::File>>> {
+pub(super) fn capped(file: &Path) -> io::Result<io::BufReader<io::Take<std::fs::File>>> {
     let opened = std::fs::File::open(file)?;
     let len = opened.metadata()?.len();
     if len > MAX_FLEET_FILE_BYTES {
@@ -69,14 +73,13 @@ fn capped(file: &Path) -> io::Result<io::BufReader<io::Take<std::fs::File>>> {
     Ok(io::BufReader::new(opened.take(MAX_FLEET_FILE_BYTES)))
 }
 
-/// Hands the fleet file to `emit` piece by piece — the header and braces with no node id, then
-/// one `  <id> = { … };` block per node — in two passes over the checkout: the first finds the
-/// node ids that two valid files claim (and names on stderr what is left out), the second renders
-/// the files in path order, one document at a time.
-fn generate(
+/// Calls `f` with every registration a fleet file lists, in path order: the valid node.yaml
+/// files whose node id no other valid file claims. Two passes over the checkout, one document at
+/// a time: the first finds the node ids that two valid files claim (and names on stderr what is
+/// left out), the second hands over the documents.
+pub(super) fn for_each_listed(
     checkout: &Checkout,
-    with_inventory: bool,
-    mut emit: impl FnMut(Option<&str>, &str) -> io::Result<()>,
+    mut f: impl FnMut(&ScannedNode, &NodeDocument) -> io::Result<()>,
 ) -> io::Result<()> {
     let mut claims: HashMap<String, Vec<String>> = HashMap::new();
     for node in checkout.read() {
@@ -103,25 +106,43 @@ fn generate(
         );
     }
     let duplicated: HashSet<&String> = duplicated.into_iter().map(|(id, _)| id).collect();
-
-    emit(None, HEADER)?;
-    emit(None, "{\n")?;
-    let matcher = checkout.matcher();
     for node in checkout.read() {
         let Some(doc) = node.doc.as_ref().filter(|_| node.is_valid()) else {
             continue;
         };
-        let id = doc.node_id.to_string();
-        if duplicated.contains(&id) {
+        if duplicated.contains(&doc.node_id.to_string()) {
             continue;
         }
+        f(&node, doc)?;
+    }
+    Ok(())
+}
+
+/// Hands the fleet file to `emit` piece by piece — the header and braces with no node id, then
+/// one `  <id> = { … };` block per node ([`for_each_listed`]).
+fn generate(
+    checkout: &Checkout,
+    with_inventory: bool,
+    mut emit: impl FnMut(Option<&str>, &str) -> io::Result<()>,
+) -> io::Result<()> {
+    emit(None, HEADER)?;
+    emit(None, "{\n")?;
+    let matcher = checkout.matcher();
+    for_each_listed(checkout, |node, doc| {
+        let id = doc.node_id.to_string();
         let mut value = doc.to_value();
         if let Value::Object(map) = &mut value {
             map.remove("schema");
             // Relative to --nodes: the same wherever the checkout (or a copy of it) lives.
             map.insert("path".into(), json!(node.path));
+            // Always present (empty, null), so Nix code reads them without `or`.
+            map.insert("sshHostKeys".into(), json!(doc.ssh_host_keys));
+            map.insert(
+                "ageRecipient".into(),
+                super::age::recipient(&node.path, doc).map_or(Value::Null, Value::String),
+            );
             if with_inventory {
-                let (_, matched) = checkout.node_row(&node, &matcher);
+                let (_, matched) = checkout.node_row(node, &matcher);
                 let item = matched.and_then(|i| checkout.item_row(i));
                 map.insert(
                     "inventory".into(),
@@ -129,8 +150,8 @@ fn generate(
                 );
             }
         }
-        emit(Some(&id), &block(&id, &value))?;
-    }
+        emit(Some(&id), &block(&id, &value))
+    })?;
     emit(None, "}\n")
 }
 
@@ -172,7 +193,7 @@ pub enum Check {
 
 /// Compares generated pieces with a fleet file as they are generated: byte for byte, streaming
 /// the file (is it fresh?), and block by block against its [`index`] (which nodes differ?).
-struct Comparison<R> {
+pub(super) struct Comparison<R> {
     file: R,
     /// Whether every byte so far matched.
     equal: bool,
@@ -184,7 +205,7 @@ struct Comparison<R> {
 }
 
 impl<R: Read> Comparison<R> {
-    fn new(old: BTreeMap<String, Vec<u8>>, file: R) -> Comparison<R> {
+    pub(super) fn new(old: BTreeMap<String, Vec<u8>>, file: R) -> Comparison<R> {
         Comparison {
             file,
             equal: true,
@@ -196,7 +217,7 @@ impl<R: Read> Comparison<R> {
         }
     }
 
-    fn feed(&mut self, id: Option<&str>, text: &str) -> io::Result<()> {
+    pub(super) fn feed(&mut self, id: Option<&str>, text: &str) -> io::Result<()> {
         if self.equal {
             self.buffer.resize(text.len(), 0);
             self.equal = match self.file.read_exact(&mut self.buffer) {
@@ -216,7 +237,7 @@ impl<R: Read> Comparison<R> {
         Ok(())
     }
 
-    fn finish(mut self) -> io::Result<Check> {
+    pub(super) fn finish(mut self) -> io::Result<Check> {
         // Fresh only if the file also ends where the generated text does.
         if self.equal && self.file.read(&mut [0u8; 1])? == 0 {
             return Ok(Check::Fresh);

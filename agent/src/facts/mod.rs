@@ -1,6 +1,7 @@
 //! Hardware facts: what this machine *is*, gathered from sysfs/DMI (under a [`SysRoot`]) and the
 //! running kernel. The hostname, machine-id and os-release come from the system's own files
-//! ([`Roots::system`]: under `--target`, the installed system), the hardware from the machine
+//! ([`Roots::system`]: under `--target`, the installed system), and so do its SSH host keys
+//! ([`crate::hostkey`]); the hardware from the machine
 //! ([`Roots::machine`]). Split in two on purpose:
 //!
 //! - stable facts ([`Facts`]) go into node.yaml and its `factsHash`; they must be identical across
@@ -20,6 +21,7 @@ use std::io;
 
 use serde::{Deserialize, Serialize};
 
+use crate::hostkey::{self, HostKey};
 use crate::identity::{self, Candidates, Identity, NoIdentity};
 use crate::logging::{self, Event};
 use crate::sysroot::{Read, Roots, SysRoot};
@@ -45,6 +47,9 @@ pub struct Facts {
     pub network: Vec<Nic>,
     /// Display controllers (PCI class 0x03), sorted.
     pub gpus: Vec<Gpu>,
+    /// SSH host public keys (`/etc/ssh/ssh_host_*_key.pub` of the system), sorted; empty before
+    /// sshd first made them.
+    pub ssh_host_keys: Vec<HostKey>,
 }
 
 /// DMI system and baseboard identification.
@@ -202,11 +207,13 @@ pub fn gather(
             logging::event(
                 Event::HardwareDiscovered,
                 &format!(
-                    "{} disk(s), {} NIC(s), {} GPU(s), {} thread(s), identity from {}",
+                    "{} disk(s), {} NIC(s), {} GPU(s), {} thread(s), {} SSH host key(s), identity \
+                     from {}",
                     facts.disks.len(),
                     facts.network.len(),
                     facts.gpus.len(),
                     facts.cpu.threads,
+                    facts.ssh_host_keys.len(),
                     facts.identity.source()
                 ),
             );
@@ -292,6 +299,8 @@ fn gather_inner(
         disks,
         network: nics,
         gpus,
+        // The system's own keys: under --target, those provisioned into the installed system.
+        ssh_host_keys: hostkey::read(system),
     };
     Ok((facts, observations))
 }

@@ -28,30 +28,49 @@ pub const JWT_LIFETIME: Duration = Duration::from_secs(9 * 60);
 
 /// The permissions the installation token is narrowed to: what registration needs and nothing
 /// more. Writes: the branch and node.yaml (`contents`), the PR, its labels and comments, and
-/// auto-merge (`pull_requests`). Reads: `metadata` (every App has it; named so the token's scope
-/// is explicit), and on pending boots the PR head's `checks` (check runs) and, when it has none,
-/// its combined commit `statuses` (CI that reports statuses). The App must have been granted at
-/// least these, else GitHub refuses to mint (exit 77 naming them).
-pub const PERMISSIONS: [(&str, &str); 5] = [
+/// auto-merge (`pull_requests`). Read: `metadata` (every App has it; named so the token's scope
+/// is explicit). The App must have been granted these, else GitHub refuses to mint (exit 77
+/// naming them).
+pub const PERMISSIONS: [(&str, &str); 3] = [
     ("contents", "write"),
     ("pull_requests", "write"),
     ("metadata", "read"),
-    ("checks", "read"),
-    ("statuses", "read"),
 ];
 
-/// [`PERMISSIONS`] as people read them in the App settings, for messages.
-pub fn permissions_text() -> String {
-    PERMISSIONS
+/// Reads asked for only when the installation grants them: on pending boots the PR head's
+/// `checks` (check runs) and, when it has none, its combined commit `statuses`. Without them
+/// registration works; only `enlist status` cannot show the checks (it says so).
+pub const OPTIONAL_READS: [(&str, &str); 2] = [("checks", "read"), ("statuses", "read")];
+
+/// The permissions a token is minted with: [`PERMISSIONS`] and those of [`OPTIONAL_READS`] the
+/// installation grants (`granted`: the installation's `permissions`, when the lookup read them;
+/// `None`: unknown, so all are asked for and a refusal is retried without them).
+pub fn requested(
+    granted: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Vec<(&'static str, &'static str)> {
+    let mut out = PERMISSIONS.to_vec();
+    out.extend(OPTIONAL_READS.iter().copied().filter(|(name, _)| {
+        granted.is_none_or(|g| {
+            g.get(*name)
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|level| level == "read" || level == "write")
+        })
+    }));
+    out
+}
+
+/// `permissions` as people read them in the App settings, for messages.
+pub fn permissions_text(permissions: &[(&str, &str)]) -> String {
+    permissions
         .iter()
         .map(|(name, level)| format!("{name}: {level}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// The `POST /app/installations/{id}/access_tokens` body: one repository, [`PERMISSIONS`].
-pub fn token_request(repository: &str) -> serde_json::Value {
-    let permissions: serde_json::Map<String, serde_json::Value> = PERMISSIONS
+/// The `POST /app/installations/{id}/access_tokens` body: one repository, `permissions`.
+pub fn token_request(repository: &str, permissions: &[(&str, &str)]) -> serde_json::Value {
+    let permissions: serde_json::Map<String, serde_json::Value> = permissions
         .iter()
         .map(|(name, level)| ((*name).to_owned(), json!(level)))
         .collect();
@@ -252,8 +271,9 @@ mod tests {
 
     #[test]
     fn token_request_names_one_repository_and_the_narrow_permissions() {
+        let all = requested(None);
         assert_eq!(
-            token_request("fleet"),
+            token_request("fleet", &all),
             json!({
                 "repositories": ["fleet"],
                 "permissions": {
@@ -266,9 +286,19 @@ mod tests {
             })
         );
         assert_eq!(
-            permissions_text(),
+            permissions_text(&all),
             "contents: write, pull_requests: write, metadata: read, checks: read, statuses: read"
         );
+        // An installation granted Checks but not Commit statuses: statuses is not asked for.
+        let granted = json!({"contents": "write", "pull_requests": "write", "metadata": "read",
+            "checks": "write"});
+        assert_eq!(
+            permissions_text(&requested(granted.as_object())),
+            "contents: write, pull_requests: write, metadata: read, checks: read"
+        );
+        // Neither: the three registration needs, nothing else.
+        let granted = json!({"contents": "write", "pull_requests": "write", "metadata": "read"});
+        assert_eq!(requested(granted.as_object()), PERMISSIONS.to_vec());
     }
 
     #[test]

@@ -22,13 +22,16 @@ pub mod trust;
 use super::app::{self, AppError, GitHubApp};
 use super::ratelimit::{self, LimitSignals};
 use super::{
-    AutoMerge, Check, Created, FileWrite, Forge, ForgeError, PullRequest, Refusal, RemoteFile,
-    RepoInfo, is_commit_sha, short_sha,
+    AutoMerge, AutoMergeOff, Check, Created, FileWrite, Forge, ForgeError, PullRequest, Refusal,
+    RemoteFile, RepoInfo, is_commit_sha, short_sha,
 };
 use crate::clock::Clock;
 use crate::config::MergeMethod;
 use crate::config::RepoName;
 use crate::secret::Token;
+
+/// The most jitter added to one rate-limit wait (a quarter of the wait, up to this).
+const MAX_RATE_LIMIT_JITTER: Duration = Duration::from_secs(60);
 
 /// Longest wait a 5xx `retry-after` may impose on one read retry.
 const MAX_SERVER_RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -58,6 +61,19 @@ const MAX_MESSAGE_BODY_CHARS: usize = 200;
 const ENABLE_AUTO_MERGE: &str =
     "mutation EnlistEnableAutoMerge($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!) {
   enablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId, mergeMethod: $mergeMethod}) {
+    pullRequest {
+      number
+      autoMergeRequest {
+        mergeMethod
+      }
+    }
+  }
+}";
+
+/// Turning auto-merge off (foreign commits on the node's branch, SPEC §4): same endpoint and
+/// rights as turning it on.
+const DISABLE_AUTO_MERGE: &str = "mutation EnlistDisableAutoMerge($pullRequestId: ID!) {
+  disablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId}) {
     pullRequest {
       number
       autoMergeRequest {
@@ -149,6 +165,8 @@ pub struct GitHub {
     counts: Mutex<RequestCounts>,
     /// App mode: the installation token minted for this run (until it is revoked).
     installation_token: Mutex<Option<Token>>,
+    /// App mode: the installation's permissions, as the installation lookup read them.
+    granted: Mutex<Option<serde_json::Map<String, Value>>>,
     /// GitHub has answered once. Until then a failed read is returned at once, because the
     /// readiness wait (with its own deadline) is doing the retrying.
     reached: AtomicBool,
@@ -179,7 +197,11 @@ impl Reply {
         let json = serde_json::from_slice(body).unwrap_or(Value::Null);
         let text = (!secret_body && json.is_null()).then(|| {
             let start = &body[..body.len().min(MAX_MESSAGE_BODY_CHARS * 4)];
-            crate::markdown::one_line_max(&String::from_utf8_lossy(start), MAX_MESSAGE_BODY_CHARS)
+            let text: String = String::from_utf8_lossy(start)
+                .chars()
+                .take(MAX_MESSAGE_BODY_CHARS)
+                .collect();
+            crate::terminal::escape(&text)
         });
         Reply {
             status,
@@ -189,8 +211,8 @@ impl Reply {
         }
     }
 
-    /// GitHub's `message`, plus every `errors[].message` (where 422 details live), on one line
-    /// without control characters; for a body that is not JSON, its start (never on the App
+    /// GitHub's `message`, plus every `errors[].message` (where 422 details live), through the
+    /// one sanitiser for GitHub's text on a terminal ([`crate::terminal::escape`]); for a body that is not JSON, its start (never on the App
     /// endpoints).
     fn message(&self) -> String {
         let mut parts: Vec<&str> = Vec::new();
@@ -205,7 +227,7 @@ impl Reply {
             );
         }
         if !parts.is_empty() {
-            return crate::markdown::one_line(&parts.join(": "));
+            return crate::terminal::escape(&parts.join(": "));
         }
         match &self.text {
             Some(text) if !text.is_empty() => text.clone(),
@@ -257,6 +279,7 @@ impl GitHub {
             options,
             counts: Mutex::new(RequestCounts::default()),
             installation_token: Mutex::new(None),
+            granted: Mutex::new(None),
             reached: AtomicBool::new(false),
         })
     }
@@ -536,10 +559,11 @@ impl GitHub {
         reply: &Reply,
         what: &str,
     ) -> Result<(), ForgeError> {
-        // Jitter spreads a fleet that was limited at the same moment: up to 10% (max 10 s) on top.
-        // A header can say anything: clamp before adding so nothing overflows.
+        // Jitter spreads a fleet that was limited at the same moment: up to a quarter of the wait
+        // (at most a minute) on top, so nodes told "come back in 60 s" come back over 15 s
+        // rather than in one burst. A header can say anything: clamp before adding.
         let wait = wait.min(self.options.rate_limit_wait + Duration::from_secs(1));
-        let wait = wait.saturating_add(self.clock.jitter((wait / 10).min(Duration::from_secs(10))));
+        let wait = wait.saturating_add(self.clock.jitter((wait / 4).min(MAX_RATE_LIMIT_JITTER)));
         {
             let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
             if counts.rate_limit_waited.saturating_add(wait) > self.options.rate_limit_wait
@@ -583,11 +607,19 @@ impl GitHub {
             .await
             .map_err(|e| self.jwt_rejected(e))?;
         match reply.status {
-            200 => reply
-                .json
-                .get("id")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| Self::unexpected(&what, &reply)),
+            200 => {
+                // What the installation grants decides which optional reads the token asks for.
+                *self.granted.lock().unwrap_or_else(|p| p.into_inner()) = reply
+                    .json
+                    .get("permissions")
+                    .and_then(Value::as_object)
+                    .cloned();
+                reply
+                    .json
+                    .get("id")
+                    .and_then(Value::as_u64)
+                    .ok_or_else(|| Self::unexpected(&what, &reply))
+            }
             404 => Err(AppError::NotInstalled {
                 app_id,
                 repo: self.repo.to_string(),
@@ -598,7 +630,7 @@ impl GitHub {
     }
 
     /// `POST /app/installations/{id}/access_tokens` (App JWT): mints this run's installation
-    /// token, narrowed to the repository and to [`app::PERMISSIONS`], and keeps it for every
+    /// token, narrowed to the repository and to [`app::requested`] permissions, and keeps it for every
     /// further request. Minting changes nothing in the repository, so an ambiguous failure is
     /// retried like a read (a token minted by a lost attempt expires on its own within the hour).
     pub async fn mint_installation_token(&self, installation_id: u64) -> Result<(), ForgeError> {
@@ -607,20 +639,48 @@ impl GitHub {
             "{}/app/installations/{installation_id}/access_tokens",
             self.api_path
         );
-        let body = app::token_request(&self.repo.name);
-        let refused = |status: u16, message: String| AppError::MintRefused {
-            repo: self.repo.to_string(),
-            permissions: app::permissions_text(),
-            status,
-            message,
-        };
-        let reply = match self
-            .request_as(Auth::AppJwt, Method::POST, &path, Some(&body), &what, true)
-            .await
-        {
-            // Not a rate limit (those were waited out): the installation lacks a permission.
-            Err(ForgeError::Forbidden { message, .. }) => return Err(refused(403, message).into()),
-            other => other.map_err(|e| self.jwt_rejected(e))?,
+        let granted = self
+            .granted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut permissions = app::requested(granted.as_ref());
+        let reply = loop {
+            let body = app::token_request(&self.repo.name, &permissions);
+            let refused = |status: u16, message: String| AppError::MintRefused {
+                repo: self.repo.to_string(),
+                permissions: app::permissions_text(&permissions),
+                status,
+                message,
+            };
+            let reply = match self
+                .request_as(Auth::AppJwt, Method::POST, &path, Some(&body), &what, true)
+                .await
+            {
+                // Not a rate limit (those were waited out): the installation lacks a permission.
+                Err(ForgeError::Forbidden { message, .. }) => {
+                    return Err(refused(403, message).into());
+                }
+                other => other.map_err(|e| self.jwt_rejected(e))?,
+            };
+            // Grants unknown (the installation id is configured, so it was not looked up): the
+            // optional reads may be what is missing. Once more without them.
+            if reply.status == 422
+                && granted.is_none()
+                && permissions.len() > app::PERMISSIONS.len()
+            {
+                log::info!(
+                    "the App's installation may not grant {}; minting without them (enlist \
+                     status then cannot show the pull request's checks)",
+                    app::permissions_text(&app::OPTIONAL_READS)
+                );
+                permissions = app::PERMISSIONS.to_vec();
+                continue;
+            }
+            if reply.status == 422 {
+                return Err(refused(422, reply.message()).into());
+            }
+            break reply;
         };
         match reply.status {
             201 => {
@@ -637,7 +697,7 @@ impl GitHub {
                     json.get("expires_at")
                         .and_then(Value::as_str)
                         .unwrap_or("?"),
-                    app::permissions_text()
+                    app::permissions_text(&permissions)
                 );
                 *self
                     .installation_token
@@ -646,7 +706,6 @@ impl GitHub {
                 Ok(())
             }
             404 => Err(AppError::InstallationNotFound { installation_id }.into()),
-            422 => Err(refused(422, reply.message()).into()),
             _ => Err(Self::unexpected(&what, &reply)),
         }
     }
@@ -863,11 +922,10 @@ fn parse_pull(value: &Value) -> Option<PullRequest> {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned(),
-        html_url: value
-            .get("html_url")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
+        // Shown on the terminal, in the journal and in `enlist status`: inert from here on.
+        html_url: crate::terminal::escape(
+            value.get("html_url").and_then(Value::as_str).unwrap_or(""),
+        ),
         node_id: value
             .get("node_id")
             .and_then(Value::as_str)
@@ -902,6 +960,9 @@ impl Forge for GitHub {
                 .json
                 .get("default_branch")
                 .and_then(Value::as_str)
+                // git refuses control characters in a ref name: one there is not GitHub's answer
+                // (and it would reach the terminal).
+                .filter(|b| !b.is_empty() && crate::terminal::is_inert(b))
                 .map(|b| RepoInfo {
                     default_branch: b.to_owned(),
                 })
@@ -1076,7 +1137,17 @@ impl Forge for GitHub {
             )
             .await?;
         match reply.status {
-            200 | 201 => Ok(FileWrite::Written),
+            // The commit it made is the branch's new head: the marker records it, and a later
+            // head that differs means someone else pushed (foreign commits).
+            200 | 201 => Ok(FileWrite::Written(
+                reply
+                    .json
+                    .get("commit")
+                    .and_then(|c| c.get("sha"))
+                    .and_then(Value::as_str)
+                    .filter(|sha| is_commit_sha(sha))
+                    .map(str::to_owned),
+            )),
             // 409 "{path} does not match {sha}" / "is at X but expected Y", or
             // 422 "Invalid request.\n\n\"sha\" wasn't supplied.": the file moved under us.
             // Other 409s (a ruleset, "Git Repository is empty") are not a stale sha.
@@ -1230,48 +1301,94 @@ impl Forge for GitHub {
         pr_node_id: &str,
         method: MergeMethod,
     ) -> Result<AutoMerge, ForgeError> {
-        let what = "turning on auto-merge (GraphQL enablePullRequestAutoMerge)".to_owned();
+        let what = "turning on auto-merge (GraphQL enablePullRequestAutoMerge)";
         let payload = json!({
             "query": ENABLE_AUTO_MERGE,
             "variables": { "pullRequestId": pr_node_id, "mergeMethod": method.graphql() },
         });
+        let (reply, data) = match self.mutation(&payload, what).await? {
+            Ok(answer) => answer,
+            Err((refusal, message)) => return Ok(AutoMerge::Refused(refusal, message)),
+        };
+        let request = &data["enablePullRequestAutoMerge"]["pullRequest"]["autoMergeRequest"];
+        match request.get("mergeMethod").and_then(Value::as_str) {
+            Some(m) => Ok(AutoMerge::Enabled(m.to_lowercase())),
+            None => Err(Self::unexpected(what, &reply)),
+        }
+    }
+
+    async fn disable_auto_merge(&self, pr_node_id: &str) -> Result<AutoMergeOff, ForgeError> {
+        let what = "turning off auto-merge (GraphQL disablePullRequestAutoMerge)";
+        let payload = json!({
+            "query": DISABLE_AUTO_MERGE,
+            "variables": { "pullRequestId": pr_node_id },
+        });
+        let (reply, data) = match self.mutation(&payload, what).await? {
+            Ok(answer) => answer,
+            Err((refusal, message)) => return Ok(AutoMergeOff::Refused(refusal, message)),
+        };
+        let pull = &data["disablePullRequestAutoMerge"]["pullRequest"];
+        if !pull.is_object() {
+            return Err(Self::unexpected(what, &reply));
+        }
+        Ok(if pull["autoMergeRequest"].is_null() {
+            AutoMergeOff::Off
+        } else {
+            AutoMergeOff::Refused(
+                Refusal::Other,
+                "GitHub answered, but auto-merge is still on".to_owned(),
+            )
+        })
+    }
+}
+
+impl GitHub {
+    /// Sends a GraphQL mutation. GitHub reports errors with HTTP 200 (`{"data": {...: null},
+    /// "errors": [{"type", …}]}`): a refusal (`UNPROCESSABLE`, `FORBIDDEN`, `NOT_FOUND`) comes
+    /// back as `Ok(Err(..))` for the caller to record; GitHub's own trouble is an ambiguous
+    /// [`ForgeError::Server`] (the mutation may have been applied); a GraphQL rate limit is
+    /// waited out like a secondary limit. Returns the reply and its `data`.
+    async fn mutation(
+        &self,
+        payload: &Value,
+        what: &str,
+    ) -> Result<Result<(Reply, Value), (Refusal, String)>, ForgeError> {
         let path = graphql_path(&self.api_path);
         let mut limited = 0u32;
         loop {
-            let reply = self
-                .request(Method::POST, &path, Some(&payload), &what)
-                .await?;
+            let reply = match self.request(Method::POST, &path, Some(payload), what).await {
+                // A 403 that is not a rate limit: the credential may not do this (an optional
+                // step; the caller records it).
+                Err(ForgeError::Forbidden { message, .. }) => {
+                    return Ok(Err((Refusal::Forbidden, message)));
+                }
+                other => other?,
+            };
             if reply.status != 200 {
-                return Err(Self::unexpected(&what, &reply));
+                return Err(Self::unexpected(what, &reply));
             }
             let json = &reply.json;
-            // GraphQL reports errors with HTTP 200: {"data": {...: null}, "errors": [{"type", …}]}.
             let errors = json.get("errors").and_then(Value::as_array);
             if let Some(first) = errors.and_then(|e| e.first()) {
                 let kind = first.get("type").and_then(Value::as_str).unwrap_or("");
-                let message = first
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned();
+                let message = crate::terminal::escape(
+                    first.get("message").and_then(Value::as_str).unwrap_or(""),
+                );
                 match kind {
-                    "UNPROCESSABLE" => {
-                        return Ok(AutoMerge::Refused(Refusal::classify(&message), message));
-                    }
-                    "FORBIDDEN" => return Err(ForgeError::Forbidden { what, message }),
+                    "UNPROCESSABLE" => return Ok(Err((Refusal::classify(&message), message))),
+                    // "Resource not accessible by integration": the credential lacks a right.
+                    "FORBIDDEN" => return Ok(Err((Refusal::Forbidden, message))),
+                    "NOT_FOUND" => return Ok(Err((Refusal::Other, message))),
                     // GitHub's "Something went wrong while executing your query. This may be the
                     // result of a timeout…" carries no type; SERVICE_UNAVAILABLE and TIMEOUT say
                     // the same. The mutation may have been applied: ambiguous like a 5xx, so the
-                    // PR's auto_merge is read again before asking again.
+                    // PR is read again before asking again.
                     "" | "SERVICE_UNAVAILABLE" | "TIMEOUT" => {
                         let kind = if kind.is_empty() { "(no type)" } else { kind };
                         return Err(ForgeError::Server {
-                            what,
+                            what: what.to_owned(),
                             status: 200,
-                            detail: format!(
-                                " with GraphQL error {kind}: {}",
-                                crate::markdown::one_line(&message)
-                            ),
+                            detail: format!(" with GraphQL error {kind}: {message}"),
                         });
                     }
                     // A GraphQL rate limit: nothing was done; wait like a secondary limit.
@@ -1282,24 +1399,20 @@ impl Forge for GitHub {
                         } else {
                             ratelimit::SECONDARY_LIMIT_WAIT * 2
                         };
-                        self.wait_rate_limit(wait, &reply, &what).await?;
+                        self.wait_rate_limit(wait, &reply, what).await?;
                         continue;
                     }
                     _ => {
                         return Err(ForgeError::Unexpected {
-                            what,
+                            what: what.to_owned(),
                             status: 200,
-                            message: format!("{kind} {message}"),
+                            message: format!("{} {message}", crate::terminal::escape(kind)),
                         });
                     }
                 }
             }
-            let request =
-                &json["data"]["enablePullRequestAutoMerge"]["pullRequest"]["autoMergeRequest"];
-            return match request.get("mergeMethod").and_then(Value::as_str) {
-                Some(m) => Ok(AutoMerge::Enabled(m.to_lowercase())),
-                None => Err(Self::unexpected(&what, &reply)),
-            };
+            let data = json.get("data").cloned().unwrap_or(Value::Null);
+            return Ok(Ok((reply, data)));
         }
     }
 }
@@ -1372,13 +1485,14 @@ mod tests {
         let reply = Reply::new(422, headers.clone(), json, false);
         assert_eq!(
             reply.message(),
-            "Validation Failed\u{FFFD}\u{FFFD}[2J: A pull request already exists for acme:enlist/x."
+            "Validation Failed\\n\\u{1b}[2J: A pull request already exists for acme:enlist/x.",
+            "control characters shown escaped, one line"
         );
         // An HTML error page: its start, on one line.
         let html = format!("<html>\n<body>{}</body>", "x".repeat(1000));
         let reply = Reply::new(502, headers.clone(), html.as_bytes(), false);
         let message = reply.message();
-        assert!(message.starts_with("<html>\u{FFFD}<body>xxx"), "{message}");
+        assert!(message.starts_with("<html>\\n<body>xxx"), "{message}");
         assert!(
             message.chars().count() <= MAX_MESSAGE_BODY_CHARS + 1,
             "{message}"

@@ -123,6 +123,8 @@ pub enum Refusal {
     Clean,
     /// "Pull request is in unstable status": a check that is not required failed or runs.
     Unstable,
+    /// The credential may not do it (GraphQL `FORBIDDEN`, or a 403 that is not a rate limit).
+    Forbidden,
     /// Anything else GitHub says ("Can't enable auto-merge for this pull request", …).
     Other,
 }
@@ -151,6 +153,7 @@ impl Refusal {
             Refusal::NoRules => "no_protection_rules",
             Refusal::Clean => "clean_status",
             Refusal::Unstable => "unstable_status",
+            Refusal::Forbidden => "forbidden",
             Refusal::Other => "refused",
         }
     }
@@ -170,6 +173,11 @@ impl Refusal {
             Refusal::Unstable => {
                 "a check that is not required failed or is still running; fix it or merge by hand"
             }
+            Refusal::Forbidden => {
+                "give the node's credential Pull requests: write on the repository (token: \
+                 fine-grained permission; App: its permissions, then accept them on the \
+                 installation)"
+            }
             Refusal::Other => "see GitHub's message; the pull request waits for a review",
         }
     }
@@ -180,6 +188,15 @@ impl Refusal {
 pub enum AutoMerge {
     /// On, with this merge method (lowercase).
     Enabled(String),
+    /// Refused (see [`Refusal`]), with GitHub's message.
+    Refused(Refusal, String),
+}
+
+/// GitHub's answer to turning auto-merge off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AutoMergeOff {
+    /// Off.
+    Off,
     /// Refused (see [`Refusal`]), with GitHub's message.
     Refused(Refusal, String),
 }
@@ -196,8 +213,8 @@ pub enum Created<T> {
 /// Outcome of a contents write that GitHub may reject because the file changed under us.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FileWrite {
-    /// Committed.
-    Written,
+    /// Committed; the commit's sha when GitHub said it (40 hex digits).
+    Written(Option<String>),
     /// 409 `does not match` / 422 `"sha" wasn't supplied`: the file's sha was not what we sent.
     /// Re-read the file and try again.
     Stale,
@@ -418,4 +435,6 @@ pub trait Forge {
         pr_node_id: &str,
         method: crate::config::MergeMethod,
     ) -> Result<AutoMerge, ForgeError>;
+    /// GraphQL `disablePullRequestAutoMerge` for the PR with GraphQL id `pr_node_id`.
+    async fn disable_auto_merge(&self, pr_node_id: &str) -> Result<AutoMergeOff, ForgeError>;
 }

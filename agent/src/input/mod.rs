@@ -5,8 +5,9 @@
 //! the inventory, the demand file and the inventory map come from people; the config and the
 //! marker from the machine. Each is **size-capped before it is parsed** — [`read_capped`] reads
 //! at most cap + 1 bytes, so an oversize file (or `/dev/zero`) is never read whole — and every
-//! YAML input goes through [`yaml::from_str`], which bounds nesting and aliases before the parser
-//! sees the text. The caps:
+//! YAML input goes through [`yaml::from_str`] (node.yaml through [`yaml::from_str_within`] with
+//! [`yaml::Budget::NODE_YAML`]), which bounds nesting, aliases and the nodes parsing builds before
+//! the parser sees the text. The caps:
 //!
 //! | input | cap | why |
 //! |---|---|---|
@@ -19,6 +20,7 @@
 //! | marker (JSON) | [`MAX_MARKER_BYTES`] 64 KiB | enlist writes ~1 KiB |
 //! | fleet file (`export --check`) | [`MAX_FLEET_FILE_BYTES`] 256 MiB | enlist writes ~1.5 KiB per node |
 //! | YAML nesting / aliases | [`yaml::MAX_DEPTH`] 64 / [`yaml::MAX_ALIASES`] 100 | enlist's deepest input nests 3 levels and uses no alias |
+//! | YAML nodes, aliases expanded | [`yaml::MAX_NODE_YAML_NODES`] 10,000 (node.yaml, no anchor or alias at all) / [`yaml::MAX_NODES`] 50,000 | enlist writes ~150; a thousand workloads are 11,000 |
 
 pub mod yaml;
 

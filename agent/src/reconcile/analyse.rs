@@ -39,14 +39,15 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::document::NodeDocument;
+use crate::hostkey;
 
 use super::demand::{self, Amounts, CatalogEntry, Demand};
 use super::inventory::{self, Inventory, InventoryRow, Status};
 use super::matching::{MatchedBy, Matcher, NodeKeys};
 use super::names::{canonical_make, canonical_model, same_make, same_model};
 use super::report::{
-    Duplicate, FleetRow, Invalid, Mismatch, MismatchField, MissingRegistration, PhantomNode, Prose,
-    Report, Shared, SharedKind,
+    Duplicate, DuplicateKind, FleetRow, Invalid, Mismatch, MismatchField, MissingRegistration,
+    PhantomNode, Prose, Report, Shared, SharedKind,
 };
 use super::scan::{KeyLines, ScannedNode};
 
@@ -81,6 +82,7 @@ pub struct Lines {
     serial: u32,
     node_id: u32,
     fingerprint: u32,
+    host_keys: u32,
     macs: Box<[u32]>,
 }
 
@@ -92,6 +94,7 @@ impl Lines {
             serial: compact(lines.serial),
             node_id: compact(lines.node_id),
             fingerprint: compact(lines.fingerprint),
+            host_keys: compact(lines.ssh_host_keys),
             macs: facts
                 .map(|f| f.keys.macs.iter().map(|m| compact(lines.mac(m))).collect())
                 .unwrap_or_default(),
@@ -115,6 +118,11 @@ impl Lines {
     /// `identity.fingerprint:`.
     pub fn fingerprint(&self) -> Option<u64> {
         Lines::get(self.fingerprint)
+    }
+
+    /// `sshHostKeys:`.
+    pub fn host_keys(&self) -> Option<u64> {
+        Lines::get(self.host_keys)
     }
 
     /// The line of `mac`, one of `keys.macs`.
@@ -147,6 +155,9 @@ pub struct NodeFacts {
     pub storage_bytes: u64,
     /// What the node is matched by.
     pub keys: NodeKeys,
+    /// SHA-256 fingerprints of `sshHostKeys` (32 bytes each, not the keys: a few hundred bytes
+    /// less per node at fleet scale).
+    pub host_keys: Box<[[u8; 32]]>,
 }
 
 impl NodeFacts {
@@ -166,6 +177,11 @@ impl NodeFacts {
                 .iter()
                 .fold(0u64, |sum, d| sum.saturating_add(d.size_bytes)),
             keys: NodeKeys::of(doc),
+            host_keys: doc
+                .ssh_host_keys
+                .iter()
+                .map(hostkey::HostKey::fingerprint_bytes)
+                .collect(),
         }
     }
 }
@@ -284,7 +300,12 @@ pub fn analyse_summaries(
         }
     }
 
-    let mismatches = mismatches(&parsed, &matches, &rows, &inventory.file);
+    let mut mismatches = mismatches(&parsed, &matches, &rows, &inventory.file);
+    // A node no usable row matches may be named by a row that could not be used: its machine
+    // is in the inventory (not a phantom), its row is the problem.
+    let claimed = claimed(&parsed, &matches, inventory);
+    mismatches.extend(claimed.iter().filter_map(|c| c.clone()));
+    mismatches.sort_by(|a, b| (&a.path, a.field).cmp(&(&b.path, b.field)));
     let degraded: HashSet<&str> = mismatches
         .iter()
         .filter(|m| matches!(m.field, MismatchField::Cores | MismatchField::Memory))
@@ -292,7 +313,7 @@ pub fn analyse_summaries(
         .collect();
     let mut report = Report {
         missing_registration: missing_registrations(&rows, &nodes_of_row, &inventory.file),
-        phantom_nodes: phantoms(&parsed, &matches),
+        phantom_nodes: phantoms(&parsed, &matches, &claimed),
         mismatches: Vec::new(),
         duplicates: duplicates(&parsed),
         invalid,
@@ -395,11 +416,61 @@ fn missing_hint(status: Status) -> &'static str {
     }
 }
 
-fn phantoms(nodes: &[Node], matches: &[Option<(usize, MatchedBy)>]) -> Vec<PhantomNode> {
+/// Per node, when no usable row matches it but an unusable one names it ([`inventory::Claim`]):
+/// the `inventory_row` mismatch that says so.
+fn claimed(
+    nodes: &[Node],
+    matches: &[Option<(usize, MatchedBy)>],
+    inventory: &Inventory,
+) -> Vec<Option<Mismatch>> {
+    if inventory.claims.is_empty() {
+        return vec![None; nodes.len()];
+    }
+    let rows: Vec<InventoryRow> = inventory.claims.iter().map(|c| c.row.clone()).collect();
+    let matcher = Matcher::new(&rows);
     nodes
         .iter()
         .zip(matches)
-        .filter(|(_, m)| m.is_none())
+        .map(|(node, m)| {
+            if m.is_some() {
+                return None;
+            }
+            let (index, _) = matcher.find(&node.facts.keys)?;
+            let claim = &inventory.claims[index];
+            let line = claim.row.line;
+            Some(Mismatch {
+                node_id: node.facts.node_id.clone(),
+                path: node.summary.path.clone(),
+                file: inventory.file.clone(),
+                line,
+                serial: node
+                    .facts
+                    .serial
+                    .clone()
+                    .or_else(|| claim.row.serial.clone()),
+                field: MismatchField::InventoryRow,
+                inventory: "invalid row".to_owned(),
+                node: "registered".to_owned(),
+                hint: Prose::new()
+                    .say(&format!("its inventory row (line {line}) is invalid: "))
+                    .then(&claim.problem)
+                    .say("; fix that row and the machine is matched as usual"),
+            })
+        })
+        .collect()
+}
+
+fn phantoms(
+    nodes: &[Node],
+    matches: &[Option<(usize, MatchedBy)>],
+    claimed: &[Option<Mismatch>],
+) -> Vec<PhantomNode> {
+    nodes
+        .iter()
+        .zip(matches)
+        .zip(claimed)
+        .filter(|((_, m), c)| m.is_none() && c.is_none())
+        .map(|((node, m), _)| (node, m))
         .map(|(node, _)| {
             let facts = node.facts;
             let serial = facts.serial.clone();
@@ -552,26 +623,33 @@ pub fn trim_number(x: f64) -> String {
 
 fn duplicates(nodes: &[Node<'_>]) -> Vec<Duplicate> {
     // Every (kind, key, node) of the fleet, borrowed from the summaries and sorted: equal keys
-    // end up side by side, in node order. One small entry per serial, fingerprint and MAC, and
-    // no hash table to grow (issue 16: bounded memory).
-    let mut keys: Vec<(SharedKind, &str, u32)> = Vec::with_capacity(nodes.len() * 4);
+    // end up side by side, in node order. One small entry per serial, fingerprint, MAC and host
+    // key, and no hash table to grow (issue 16: bounded memory).
+    let mut keys: Vec<(SharedKind, &[u8], u32)> = Vec::with_capacity(nodes.len() * 6);
     for (index, node) in nodes.iter().enumerate() {
         let index = u32::try_from(index).unwrap_or(u32::MAX);
         let facts = node.facts;
         if let (Some(key), Some(_)) = (&facts.keys.serial, &facts.serial) {
-            keys.push((SharedKind::Serial, key, index));
+            keys.push((SharedKind::Serial, key.as_bytes(), index));
         }
-        keys.push((SharedKind::Fingerprint, &facts.fingerprint, index));
+        keys.push((SharedKind::Fingerprint, facts.fingerprint.as_bytes(), index));
         for mac in &facts.keys.macs {
-            keys.push((SharedKind::Mac, mac, index));
+            keys.push((SharedKind::Mac, mac.as_bytes(), index));
+        }
+        for host_key in &facts.host_keys {
+            keys.push((SharedKind::HostKey, host_key, index));
         }
     }
     keys.sort_unstable();
     keys.dedup();
-    // As the first node with the key wrote it (serials compare case-insensitively).
-    let shown = |kind: SharedKind, key: &str, node: &Node| match (kind, &node.facts.serial) {
+    // As the first node with the key wrote it (serials compare case-insensitively); a host key
+    // by its fingerprint as `ssh-keygen -l` prints it.
+    let shown = |kind: SharedKind, key: &[u8], node: &Node| match (kind, &node.facts.serial) {
         (SharedKind::Serial, Some(serial)) => serial.trim().to_owned(),
-        _ => key.to_owned(),
+        (SharedKind::HostKey, _) => <&[u8; 32]>::try_from(key)
+            .map(hostkey::format_fingerprint)
+            .unwrap_or_default(),
+        _ => String::from_utf8_lossy(key).into_owned(),
     };
     // (kind, key) → (shown value, nodes sharing it), in (kind, key) order.
     let mut shared: Vec<(SharedKind, String, Vec<usize>)> = Vec::new();
@@ -594,17 +672,36 @@ fn duplicates(nodes: &[Node<'_>]) -> Vec<Duplicate> {
         .map(|(members, mut what)| {
             what.sort();
             let same_machine = what.iter().any(|s| s.kind == SharedKind::Fingerprint);
+            let host_key = what.iter().any(|s| s.kind == SharedKind::HostKey);
             let first = what[0].clone();
-            let hint = if same_machine {
-                "the same machine is registered more than once (a copied directory, or a \
-                 re-registration under another node id): keep the directory named after the node \
-                 id the machine derives (`enlist facts` on it shows it) and delete the others"
+            let (kind, hint) = if same_machine {
+                (
+                    DuplicateKind::Identity,
+                    "the same machine is registered more than once (a copied directory, or a \
+                     re-registration under another node id): keep the directory named after the \
+                     node id the machine derives (`enlist facts` on it shows it) and delete the \
+                     others",
+                )
+            } else if host_key {
+                (
+                    DuplicateKind::HostKey,
+                    "different machines hold the same SSH host key: one disk image, its \
+                     /etc/ssh keys included, was installed on each (a cloned image) — each can \
+                     impersonate the other and read the secrets encrypted to it; on every clone \
+                     delete /etc/ssh/ssh_host_* and restart sshd (it makes new keys; the next \
+                     enlist run proposes them as a facts update), re-encrypt the secrets, and keep \
+                     host keys out of images",
+                )
             } else {
-                "different machines claim the same serial or MAC: cloned or mis-flashed firmware \
-                 values, or a NIC moved between machines; check the machines and keep one \
-                 registration per machine"
+                (
+                    DuplicateKind::Identity,
+                    "different machines claim the same serial or MAC: cloned or mis-flashed \
+                     firmware values, or a NIC moved between machines; check the machines and \
+                     keep one registration per machine",
+                )
             };
             Duplicate {
+                kind,
                 nodes: members
                     .iter()
                     .map(|&i| nodes[i].facts.node_id.clone())
@@ -621,6 +718,7 @@ fn duplicates(nodes: &[Node<'_>]) -> Vec<Duplicate> {
                             SharedKind::Serial => lines.serial(),
                             SharedKind::Fingerprint => lines.fingerprint(),
                             SharedKind::Mac => lines.mac(&nodes[i].facts.keys, &first.value),
+                            SharedKind::HostKey => lines.host_keys(),
                         }
                     })
                     .collect(),

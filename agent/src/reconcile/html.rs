@@ -771,9 +771,21 @@ fn prose(prose: &Prose) -> String {
         match piece {
             Piece::Words(words) => out.push_str(&words_html(words)),
             Piece::Value {
-                raw, code: true, ..
+                raw,
+                code: true,
+                whole,
+                ..
             } => {
-                let _ = write!(out, "<code>{}</code>", esc(&crate::markdown::one_line(raw)));
+                let max = if whole {
+                    usize::MAX
+                } else {
+                    crate::markdown::MAX_VALUE_CHARS
+                };
+                let _ = write!(
+                    out,
+                    "<code>{}</code>",
+                    esc(&crate::markdown::one_line_max(raw, max))
+                );
             }
             Piece::Value { plain, .. } => out.push_str(&esc(plain)),
         }

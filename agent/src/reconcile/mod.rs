@@ -90,6 +90,14 @@ pub enum ReconcileError {
         /// What is wrong with the header.
         message: String,
     },
+    /// The inventory's text cannot be read as a CSV: its encoding or its delimiter.
+    #[error("{path}: cannot read the inventory: {message}")]
+    InventoryText {
+        /// The file, as shown.
+        path: String,
+        /// What is wrong (naming the encoding, the line, or the delimiters seen) and what to do.
+        message: String,
+    },
     /// The `--inventory-map` file cannot be read.
     #[error(
         "cannot read the inventory map {}: {source}; check the --inventory-map path",
@@ -142,6 +150,7 @@ impl ReconcileError {
             ReconcileError::NodesDir { .. } | ReconcileError::NodesNotDir { .. } => "nodes_dir",
             ReconcileError::Inventory { .. } => "inventory",
             ReconcileError::InventoryHeader { .. } => "inventory_header",
+            ReconcileError::InventoryText { .. } => "inventory_text",
             ReconcileError::InventoryMapRead { .. } | ReconcileError::InventoryMap { .. } => {
                 "inventory_map"
             }
@@ -180,15 +189,14 @@ pub fn reconcile(options: &Options) -> Result<Report, ReconcileError> {
             .as_ref()
             .map_or_else(|| "none".to_owned(), |p| p.display().to_string())
     );
-    // One document at a time: only its summary is kept (bounded memory at fleet scale).
+    // One document at a time per core: only its summary is kept (bounded memory at fleet scale).
     let tree = scan::Tree::find(&options.nodes)?;
     log::debug!(
         "{} node.yaml files under {}",
         tree.files(),
         options.nodes.display()
     );
-    let mut nodes: Vec<analyse::NodeSummary> =
-        tree.read().map(analyse::NodeSummary::from).collect();
+    let mut nodes: Vec<analyse::NodeSummary> = tree.read_parallel(analyse::NodeSummary::from);
     nodes.extend(
         tree.unreadable_directories()
             .iter()

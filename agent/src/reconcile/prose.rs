@@ -24,6 +24,8 @@ enum Style {
     Quoted,
     /// In backticks, like enlist's own code spans (`` `  "Planned": active` ``).
     Code,
+    /// In backticks and never cut: a line to paste ([`Prose::snippet`]).
+    Snippet,
 }
 
 /// Text for a reader: enlist's words and values from files. Derefs to its plain text.
@@ -49,8 +51,15 @@ pub enum Piece<'a> {
         plain: &'a str,
         /// Whether plain text shows it as code (in backticks).
         code: bool,
+        /// A line to paste ([`Prose::snippet`]): never cut (Markdown cuts it past
+        /// [`MAX_SNIPPET_MARKDOWN_CHARS`]).
+        whole: bool,
     },
 }
+
+/// The longest snippet the Markdown report (a PR comment: at most 65,536 characters, 50 rows a
+/// table) shows whole, in characters; the text and JSON reports always show it whole.
+pub const MAX_SNIPPET_MARKDOWN_CHARS: usize = 1000;
 
 impl Prose {
     /// Empty.
@@ -80,6 +89,14 @@ impl Prose {
     pub fn code(self, raw: &str) -> Prose {
         let plain = format!("`{}`", crate::markdown::one_line(raw));
         self.push(raw, Style::Code, &plain)
+    }
+
+    /// Appends a line to paste (a map line enlist suggests), shown as code and never cut. It
+    /// must hold only what [`crate::markdown::one_line`] keeps (escape the rest, as
+    /// [`crate::input::yaml::quoted`] does): it reaches the reader as it is.
+    pub fn snippet(self, line: &str) -> Prose {
+        let plain = format!("`{}`", crate::markdown::one_line_max(line, usize::MAX));
+        self.push(line, Style::Snippet, &plain)
     }
 
     /// Appends another prose.
@@ -119,7 +136,8 @@ impl Prose {
             out.push(Piece::Value {
                 raw,
                 plain: &self.text[*start..*end],
-                code: *style == Style::Code,
+                code: matches!(style, Style::Code | Style::Snippet),
+                whole: *style == Style::Snippet,
             });
             at = *end;
         }
@@ -187,19 +205,22 @@ mod tests {
                 Piece::Value {
                     raw: "Planned",
                     plain: "\"Planned\"",
-                    code: false
+                    code: false,
+                    whole: false
                 },
                 Piece::Words(" of "),
                 Piece::Value {
                     raw: "@acme/admins\nx",
                     plain: "@acme/admins\u{FFFD}x",
-                    code: false
+                    code: false,
+                    whole: false
                 },
                 Piece::Words("; map it with "),
                 Piece::Value {
                     raw: "  \"Planned\": active",
                     plain: "`  \"Planned\": active`",
-                    code: true
+                    code: true,
+                    whole: false
                 },
             ]
         );
@@ -214,6 +235,21 @@ mod tests {
         assert!(!p.contains(['\r', '\n', '\u{202E}', '\u{200B}']), "{p}");
         // Quoted values are escaped by `{:?}` after `one_line`: the mark is U+FFFD, visible.
         assert!(p.ends_with("\"b\u{FFFD}c\""), "{p}");
+    }
+
+    #[test]
+    fn snippets_are_never_cut() {
+        let line = format!("  \"{}\": active", "w".repeat(5000));
+        let p = Prose::from("map it: ").snippet(&line);
+        assert_eq!(p.as_str(), format!("map it: `{line}`"));
+        assert!(matches!(
+            p.pieces()[1],
+            Piece::Value {
+                whole: true,
+                code: true,
+                ..
+            }
+        ));
     }
 
     #[test]

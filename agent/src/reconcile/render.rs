@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 
 use super::demand::percent;
 use super::prose::{Piece, Prose};
-use super::report::{CapacityPlan, Report, Resource, SharedKind};
+use super::report::{CapacityPlan, DuplicateKind, Report, Resource, SharedKind};
 use crate::markdown;
 
 /// Output formats of [`render`].
@@ -159,6 +159,7 @@ pub(super) fn shared_kind(kind: SharedKind) -> &'static str {
         SharedKind::Serial => "serial",
         SharedKind::Fingerprint => "identity fingerprint",
         SharedKind::Mac => "MAC",
+        SharedKind::HostKey => "SSH host key",
     }
 }
 
@@ -538,6 +539,13 @@ pub(crate) fn md_prose(prose: &Prose, in_table: bool) -> String {
         match piece {
             Piece::Words(words) if in_table => out.push_str(&words.replace('|', "\\|")),
             Piece::Words(words) => out.push_str(words),
+            Piece::Value {
+                raw, whole: true, ..
+            } => out.push_str(&markdown::code_max(
+                raw,
+                crate::reconcile::prose::MAX_SNIPPET_MARKDOWN_CHARS,
+                in_table,
+            )),
             Piece::Value { raw, .. } if in_table => out.push_str(&markdown::table_code(raw)),
             Piece::Value { raw, .. } => out.push_str(&markdown::code(raw)),
         }
@@ -944,7 +952,10 @@ fn github(report: &Report, strict: bool) -> String {
                 "error",
                 Some(path),
                 *line,
-                "enlist: duplicate",
+                match d.kind {
+                    DuplicateKind::Identity => "enlist: duplicate",
+                    DuplicateKind::HostKey => "enlist: duplicate host key (cloned image)",
+                },
                 &format!(
                     "shares {} with {with}\nWhat to do: {}",
                     shared.join("; "),
@@ -1019,8 +1030,8 @@ mod tests {
 
     use crate::reconcile::demand::CatalogEntry;
     use crate::reconcile::report::{
-        ColumnReport, Duplicate, FleetRow, Invalid, InvalidKind, Mismatch, MismatchField,
-        MissingRegistration, PhantomNode, Recommendation, ResourceLine, Shared,
+        ColumnReport, Duplicate, DuplicateKind, FleetRow, Invalid, InvalidKind, Mismatch,
+        MismatchField, MissingRegistration, PhantomNode, Recommendation, ResourceLine, Shared,
     };
 
     /// Everything GitHub would act on in a PR comment, and a log line's workflow commands: a
@@ -1077,6 +1088,7 @@ mod tests {
                 hint: prose(),
             }],
             duplicates: vec![Duplicate {
+                kind: DuplicateKind::Identity,
                 nodes: vec![h(), h()],
                 paths: vec![h(), format!("{HOSTILE}2")],
                 shared: vec![Shared {
@@ -1330,12 +1342,13 @@ mod tests {
 
     #[test]
     fn duplicate_annotations_name_at_most_five_others() {
-        use crate::reconcile::report::{Duplicate, Shared};
+        use crate::reconcile::report::{Duplicate, DuplicateKind, Shared};
         let paths: Vec<String> = (0..40)
             .map(|i| format!("cluster-nodes/node-{i:02}/node.yaml"))
             .collect();
         let report = Report {
             duplicates: vec![Duplicate {
+                kind: DuplicateKind::Identity,
                 nodes: (0..40).map(|i| format!("node-{i:02}")).collect(),
                 paths: paths.clone(),
                 shared: vec![Shared {

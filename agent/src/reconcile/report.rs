@@ -22,7 +22,7 @@ pub struct Report {
     pub phantom_nodes: Vec<PhantomNode>,
     /// Registered and inventoried, but the facts disagree.
     pub mismatches: Vec<Mismatch>,
-    /// Nodes that share a serial, identity fingerprint or MAC.
+    /// Nodes that share a serial, identity fingerprint, MAC or SSH host key.
     pub duplicates: Vec<Duplicate>,
     /// node.yaml files and inventory rows that could not be used.
     pub invalid: Vec<Invalid>,
@@ -127,6 +127,9 @@ pub enum MismatchField {
     Memory,
     /// The inventory says `retired` but the node is registered.
     Status,
+    /// The node's inventory row is invalid (unusable): it names the machine, nothing else can
+    /// be compared.
+    InventoryRow,
 }
 
 impl MismatchField {
@@ -139,6 +142,7 @@ impl MismatchField {
             MismatchField::Cores => "cores",
             MismatchField::Memory => "memory",
             MismatchField::Status => "status",
+            MismatchField::InventoryRow => "inventory_row",
         }
     }
 }
@@ -169,9 +173,10 @@ pub struct Mismatch {
 /// What two or more nodes share.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Shared {
-    /// `serial`, `fingerprint` or `mac`.
+    /// `serial`, `fingerprint`, `mac` or `host_key`.
     pub kind: SharedKind,
-    /// The shared value.
+    /// The shared value (for a host key, its fingerprint as `ssh-keygen -l` prints it:
+    /// `SHA256:…`).
     pub value: String,
 }
 
@@ -185,11 +190,27 @@ pub enum SharedKind {
     Fingerprint,
     /// A NIC's permanent MAC.
     Mac,
+    /// An SSH host key (`sshHostKeys`), by its SHA-256 fingerprint.
+    HostKey,
+}
+
+/// What kind of duplicate: one machine registered twice, or two machines sharing a host key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum DuplicateKind {
+    /// The same machine (or cloned firmware values): a serial, identity fingerprint or MAC.
+    #[serde(rename = "duplicate_identity")]
+    Identity,
+    /// Different machines with one SSH host key: a disk image (keys included) installed on
+    /// both — a cloned image. Whoever holds one machine's key reads the other's secrets.
+    #[serde(rename = "duplicate_host_key")]
+    HostKey,
 }
 
 /// Two or more node.yaml files that are (or claim to be) the same machine.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Duplicate {
+    /// `duplicate_identity` or `duplicate_host_key`.
+    pub kind: DuplicateKind,
     /// Node ids, in path order.
     pub nodes: Vec<String>,
     /// node.yaml paths relative to `--nodes`, sorted.

@@ -20,10 +20,24 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::document::{DocumentError, NodeDocument, SCHEMA};
+
+/// What every node.yaml schema id of enlist's starts with: another version's (`…/v2`) is a newer
+/// enlist's file, any other schema another tool's.
+const SCHEMA_FAMILY: &str = "enlist.dev/node/";
 use crate::identity::normalise_mac;
+use crate::input::yaml::YamlError;
 
 use super::ReconcileError;
 use super::report::{Invalid, InvalidKind, Prose};
+
+/// The most threads [`Tree::read_parallel`] reads and checks files on: reading is one
+/// `open`/`read` and a parse per file, CPU-bound once the page cache is warm, so one thread per
+/// core; past 8 the directory walk and the analysis (single-threaded) dominate anyway.
+pub const MAX_READ_THREADS: usize = 8;
+
+/// Files a thread takes at a time in [`Tree::read_parallel`]: large enough that taking work costs
+/// nothing next to parsing it, small enough that threads finish together.
+const READ_CHUNK: usize = 256;
 
 /// Version-control metadata directories, never descended into (at any depth).
 const VCS_DIRS: [&str; 7] = [".git", ".hg", ".svn", ".bzr", ".jj", ".pijul", "_darcs"];
@@ -72,6 +86,8 @@ pub struct KeyLines {
     pub fingerprint: Option<u64>,
     /// `system.serial:`.
     pub serial: Option<u64>,
+    /// `sshHostKeys:`.
+    pub ssh_host_keys: Option<u64>,
     /// `network[].mac:` by normalised MAC.
     pub macs: Vec<(String, u64)>,
 }
@@ -96,6 +112,7 @@ impl KeyLines {
                 (false, _, "schema") => lines.schema = Some(number),
                 (false, _, "nodeId") => lines.node_id = Some(number),
                 (false, _, "factsHash") => lines.facts_hash = Some(number),
+                (false, _, "sshHostKeys") => lines.ssh_host_keys = Some(number),
                 (true, "identity", "fingerprint") => lines.fingerprint = Some(number),
                 (true, "system", "serial") => lines.serial = Some(number),
                 (true, "network", "mac") => {
@@ -223,6 +240,55 @@ impl Tree {
         self.read_files(false).map(|(node, _)| node)
     }
 
+    /// Reads and checks the files on up to [`MAX_READ_THREADS`] threads (one per core), turning
+    /// each into what the caller keeps with `keep` on the thread that read it; the results come
+    /// back in path order, whatever thread finished first. Holds every result: for small
+    /// summaries (`reconcile`'s), not whole documents.
+    pub fn read_parallel<T: Send>(&self, keep: impl Fn(ScannedNode) -> T + Sync) -> Vec<T> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(MAX_READ_THREADS);
+        let chunks: Vec<&[(PathBuf, fs::FileType)]> = self.files.chunks(READ_CHUNK).collect();
+        if threads < 2 || chunks.len() < 2 {
+            return self.read_files(false).map(|(node, _)| keep(node)).collect();
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut done: Vec<(usize, Vec<T>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(chunk) = chunks.get(index) else {
+                                break;
+                            };
+                            let kept = chunk
+                                .iter()
+                                .map(|entry| keep(self.read_one(entry, false).0))
+                                .collect();
+                            mine.push((index, kept));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                // A worker panics only if `keep` or a check panicked: re-raise it here.
+                .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        done.sort_unstable_by_key(|(index, _)| *index);
+        // Moved chunk by chunk into one vector of the final size: each chunk's memory goes back
+        // as it is moved (no doubling of a growing vector next to all the chunks).
+        let mut all = Vec::with_capacity(self.files.len());
+        for (_, kept) in done {
+            all.extend(kept);
+        }
+        all
+    }
+
     /// [`Tree::read`], with the SHA-256 of each file's bytes (`None` when it could not be
     /// read): what `enlist sync` compares to tell an unchanged file without serializing it again.
     pub fn read_with_digest(&self) -> impl Iterator<Item = (ScannedNode, Option<[u8; 32]>)> + '_ {
@@ -234,7 +300,18 @@ impl Tree {
         &self,
         digest: bool,
     ) -> impl Iterator<Item = (ScannedNode, Option<[u8; 32]>)> + '_ {
-        self.files.iter().map(move |(rel, file_type)| {
+        self.files
+            .iter()
+            .map(move |entry| self.read_one(entry, digest))
+    }
+
+    /// Reads and checks one found file (hashed when `digest`).
+    fn read_one(
+        &self,
+        (rel, file_type): &(PathBuf, fs::FileType),
+        digest: bool,
+    ) -> (ScannedNode, Option<[u8; 32]>) {
+        {
             let shown = relative(Path::new(""), rel);
             let dir_name = rel
                 .parent()
@@ -263,7 +340,7 @@ impl Tree {
                 }
                 Err((kind, message, hint)) => (failed(&shown, kind, message, hint), None),
             }
-        })
+        }
     }
 }
 
@@ -421,8 +498,15 @@ pub fn check(path: &str, dir_name: &str, text: &str) -> ScannedNode {
     }
     // Fast path: one typed parse. Only a failure pays for the second parse that tells a future
     // schema apart from a broken file.
-    let parsed = match crate::input::yaml::from_str::<NodeDocument>(text, MAX_NODE_FILE) {
+    let budget = crate::input::yaml::Budget::NODE_YAML;
+    let parsed = match crate::input::yaml::from_str_within::<NodeDocument>(text, budget) {
         Ok(doc) if doc.schema == SCHEMA => Ok(doc),
+        // Refused by the gate (too deep, too many nodes, an anchor): parsing again would only
+        // say it again.
+        Err(e) if !matches!(e, YamlError::Parse(_)) => Err(DocumentError::Parse {
+            location: path.to_owned(),
+            message: e.to_string(),
+        }),
         _ => NodeDocument::parse_unverified(text, path),
     };
     let err = match parsed {
@@ -431,6 +515,10 @@ pub fn check(path: &str, dir_name: &str, text: &str) -> ScannedNode {
         Ok(doc) if text.contains('\\') && has_nul(&doc) => return nul(path, None, lines),
         Ok(doc) => return verify(path, dir_name, doc, lines),
         Err(err) => err,
+    };
+    let err_schema = match &err {
+        DocumentError::Schema { found, .. } => Some(found.clone()),
+        _ => None,
     };
     let (kind, message, line) = match err {
         DocumentError::Parse { message, .. } => {
@@ -442,6 +530,11 @@ pub fn check(path: &str, dir_name: &str, text: &str) -> ScannedNode {
                 line,
             )
         }
+        DocumentError::NotANode { what, .. } => (
+            InvalidKind::Parse,
+            Prose::from("not a node.yaml: ").say(&what),
+            None,
+        ),
         DocumentError::Schema { found, .. } => (
             InvalidKind::Schema,
             Prose::from("schema ")
@@ -455,10 +548,15 @@ pub fn check(path: &str, dir_name: &str, text: &str) -> ScannedNode {
             lines.facts_hash,
         ),
     };
+    let newer = matches!(&err_schema, Some(found) if found.starts_with(SCHEMA_FAMILY));
     let hint = match kind {
-        InvalidKind::Schema => {
+        InvalidKind::Schema if newer => {
             "written by a newer enlist: upgrade the enlist that runs reconcile, or regenerate the \
              file"
+        }
+        InvalidKind::Schema => {
+            "not a node.yaml enlist wrote (its schema is another's): move the file out of \
+             cluster-nodes/, or regenerate it with `enlist facts --format yaml` on the node"
         }
         _ => {
             "regenerate it with `enlist facts --format yaml` on the node (or let `enlist \
@@ -601,6 +699,28 @@ mod tests {
         assert!(node.doc.is_none());
         assert_eq!(node.problems[0].kind, InvalidKind::Parse);
         assert_eq!(node.problems[0].file, "cluster-nodes/x/node.yaml");
+    }
+
+    #[test]
+    fn parallel_reading_keeps_path_order_and_findings() {
+        // More files than one chunk: several threads read them (on a machine with several
+        // cores); the results must be what reading one by one gives, in the same order.
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..(3 * READ_CHUNK + 7) {
+            let node = dir.path().join(format!("cluster-nodes/node-{i:04}"));
+            std::fs::create_dir_all(&node).unwrap();
+            let text = match i % 3 {
+                0 => String::new(),
+                1 => format!("schema: [x{i}\n"),
+                _ => format!("schema: enlist.dev/node/v9\nnodeId: node-{i:04}\n"),
+            };
+            std::fs::write(node.join("node.yaml"), text).unwrap();
+        }
+        let tree = Tree::find(dir.path()).unwrap();
+        let one_by_one: Vec<ScannedNode> = tree.read().collect();
+        let parallel = tree.read_parallel(|node| node);
+        assert_eq!(parallel.len(), 3 * READ_CHUNK + 7);
+        assert_eq!(parallel, one_by_one);
     }
 
     #[test]

@@ -8,14 +8,21 @@
 //! - **Transient** (69, 75: GitHub unreachable or rate-limited). A node whose uplink is down for a
 //!   week would otherwise call (or try to call) GitHub every hour, and a fleet rate-limited by
 //!   GitHub would keep hitting the limit. Past the first [`FREE_ATTEMPTS`], an unattended run goes
-//!   ahead only [`gap`] after the last failure: 1 h, 2 h, 4 h … up to [`MAX_GAP`]; earlier it
-//!   exits 0 at once, without a request.
-//! - **Final** (every other code but 73, SPEC §2: 64, 65, 70, 71, 76, 77, 78 — an unexpected 422 on
-//!   opening the PR, a ruleset's 403 on creating the branch, the App not installed). A retry
-//!   repeats the same request and fails the same way, so an unattended run of the same boot with
-//!   the same configuration and facts (the hash in [`inputs_hash`]) exits 0 at once, without a
-//!   request, saying why and what to do. A changed config file, token, App key or hardware
-//!   changes the hash: the next run tries.
+//!   ahead only [`gap`] after the last failure: 1 h, 2 h, 4 h … up to [`MAX_GAP`], each plus up to
+//!   a quarter more at random ([`GAP_JITTER_DIVISOR`]) so a fleet that failed together retries
+//!   apart; earlier it exits 0 at once, without a request.
+//! - **On GitHub's side** (77: the credential rejected or lacking a right; 78: the repository,
+//!   its base branch or the App's installation not found). The fix is made on GitHub — a new
+//!   token, a granted permission, the App installed — and the node cannot see it happen, so an
+//!   unattended run tries again after [`REMOTE_GAP`] plus up to [`REMOTE_GAP_JITTER`] (about a
+//!   day, spread so a fleet held together does not come back together), or at once when the
+//!   configuration or facts change. 500 nodes need no reboot after the owner fixes it.
+//! - **Final** (every other code but 73, SPEC §2: 64, 65, 70, 71, 76, 78 for a bad config — an
+//!   unexpected 422 on opening the PR, invalid upstream data). A retry repeats the same request
+//!   and fails the same way, so an unattended run of the same boot with the same configuration
+//!   and facts (the hash in [`inputs_hash`]) exits 0 at once, without a request, saying why and
+//!   what to do. A changed config file, token, App key or hardware changes the hash: the next
+//!   run tries.
 //!
 //! Each attempt that does go ahead keeps the per-run budgets (SPEC §4), and the unit's own
 //! restart policy is untouched: its two quick restarts stay within the free attempts. A new boot
@@ -47,6 +54,17 @@ pub const FIRST_GAP: Duration = Duration::from_secs(3600);
 /// A recorded next attempt further ahead than this (the clock was stepped back after the
 /// failure was recorded) is not believed.
 pub const MAX_GAP: Duration = Duration::from_secs(24 * 3600);
+
+/// Each transient gap is lengthened by a random part of up to 1/4 of it: nodes that failed in the
+/// same minute (an uplink outage, a shared rate limit) come back spread over a quarter of the gap.
+pub const GAP_JITTER_DIVISOR: u32 = 4;
+
+/// The wait after a failure that a fix on GitHub's side clears (77; 78 for a repository, base
+/// branch or App installation not found): 22 h, plus up to [`REMOTE_GAP_JITTER`] — about a day.
+pub const REMOTE_GAP: Duration = Duration::from_secs(22 * 3600);
+
+/// The random part added to [`REMOTE_GAP`]: up to 4 h.
+pub const REMOTE_GAP_JITTER: Duration = Duration::from_secs(4 * 3600);
 
 /// The failed attempts of one boot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +101,26 @@ pub enum Hold {
         /// [`inputs_hash`] of the failed run.
         inputs: String,
     },
+    /// A failure that a fix on GitHub's side clears: no unattended run before `next_attempt_at`
+    /// while the inputs stay the same.
+    #[serde(rename = "on_github")]
+    OnGitHub {
+        /// [`inputs_hash`] of the failed run.
+        inputs: String,
+        /// No unattended run before this (RFC 3339).
+        next_attempt_at: String,
+    },
+}
+
+/// What kind of failure a run ended with, for [`record_failure`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Exit 69/75: GitHub unreachable or rate-limited.
+    Transient,
+    /// A fix on GitHub's side clears it (77; 78 for what GitHub does not show the credential).
+    OnGitHub,
+    /// A retry repeats it until the inputs change.
+    Final,
 }
 
 /// Why an unattended run does not go ahead now.
@@ -92,6 +130,8 @@ pub enum Held {
     Until(SystemTime),
     /// A final failure with these very inputs in this boot.
     Final,
+    /// A failure on GitHub's side with these inputs: not before then.
+    OnGitHub(SystemTime),
 }
 
 /// Whether exit `code` is transient (the unit restarts it, [`gap`] spaces the timer's runs).
@@ -99,7 +139,7 @@ pub fn is_transient(code: u8) -> bool {
     matches!(code, exit::UNAVAILABLE | exit::TEMPFAIL)
 }
 
-/// How long to wait after `failures` transient failures in a row.
+/// How long to wait after `failures` transient failures in a row (before jitter).
 pub fn gap(failures: u32) -> Duration {
     if failures < FREE_ATTEMPTS {
         return Duration::ZERO;
@@ -143,39 +183,73 @@ pub fn held(attempts: &Attempts, boot_id: &str, inputs: &str, now: SystemTime) -
     }
     match &attempts.hold {
         Hold::Final { inputs: failed } => (failed == inputs).then_some(Held::Final),
+        Hold::OnGitHub {
+            inputs: failed,
+            next_attempt_at,
+        } => {
+            if failed != inputs {
+                return None;
+            }
+            let next = believed(next_attempt_at, REMOTE_GAP + REMOTE_GAP_JITTER, now)?;
+            (now < next).then_some(Held::OnGitHub(next))
+        }
         Hold::Transient {
             next_attempt_at, ..
         } => {
-            let next =
-                SystemTime::from(chrono::DateTime::parse_from_rfc3339(next_attempt_at).ok()?);
-            if next > now + MAX_GAP {
-                // Recorded under a clock that ran ahead (NTP stepped it back since): believing
-                // it would hold every unattended run for the rest of the boot.
-                log::warn!(
-                    "attempts.json says the next attempt is at {next_attempt_at}, more than {} h \
-                     from now ({}): the clock was changed since; not waiting for it",
-                    MAX_GAP.as_secs() / 3600,
-                    marker::timestamp(now)
-                );
-                return None;
-            }
+            let next = believed(next_attempt_at, MAX_GAP + MAX_GAP / GAP_JITTER_DIVISOR, now)?;
             (now < next).then_some(Held::Until(next))
         }
     }
 }
 
-/// Records a failed run (exit `code`, message `error`) with `inputs` ([`inputs_hash`]) and
-/// returns the new record: one more transient failure (counted per boot), or a final one.
+/// A recorded next attempt, unless it is further ahead than `longest` from `now`: then it was
+/// recorded under a clock that ran ahead (NTP stepped it back since), and believing it would
+/// hold every unattended run for the rest of the boot.
+fn believed(next_attempt_at: &str, longest: Duration, now: SystemTime) -> Option<SystemTime> {
+    let next = SystemTime::from(chrono::DateTime::parse_from_rfc3339(next_attempt_at).ok()?);
+    if next > now + longest {
+        log::warn!(
+            "attempts.json says the next attempt is at {next_attempt_at}, more than {} h from now \
+             ({}): the clock was changed since; not waiting for it",
+            longest.as_secs() / 3600,
+            marker::timestamp(now)
+        );
+        return None;
+    }
+    Some(next)
+}
+
+/// A failed run, as [`record_failure`] records it.
+#[derive(Clone, Copy, Debug)]
+pub struct Failure<'a> {
+    /// Its exit code.
+    pub code: u8,
+    /// Its message.
+    pub error: &'a str,
+    /// What kind of failure it is.
+    pub kind: FailureKind,
+    /// A random fraction in `0..=1` for the gap's jitter (seeded in tests).
+    pub jitter: f64,
+}
+
+/// Records a failed run with `inputs` ([`inputs_hash`]) and returns the new record: one more
+/// transient failure (counted per boot), one on GitHub's side, or a final one.
 pub fn record_failure(
     state_dir: &Path,
     previous: Option<&Attempts>,
     boot_id: &str,
-    failure: (u8, &str),
+    failure: Failure<'_>,
     inputs: &str,
     now: SystemTime,
 ) -> Result<Attempts, MarkerError> {
-    let (code, error) = failure;
-    let hold = if is_transient(code) {
+    let Failure {
+        code,
+        error,
+        kind,
+        jitter,
+    } = failure;
+    let jitter = jitter.clamp(0.0, 1.0);
+    let hold = if kind == FailureKind::Transient {
         let failures = match previous {
             Some(Attempts {
                 boot_id: b,
@@ -185,9 +259,18 @@ pub fn record_failure(
             _ => 0,
         }
         .saturating_add(1);
+        let gap = gap(failures);
+        let spread = (gap / GAP_JITTER_DIVISOR).mul_f64(jitter);
         Hold::Transient {
             failures,
-            next_attempt_at: marker::timestamp(now + gap(failures)),
+            next_attempt_at: marker::timestamp(now + gap + spread),
+        }
+    } else if kind == FailureKind::OnGitHub {
+        Hold::OnGitHub {
+            inputs: inputs.to_owned(),
+            next_attempt_at: marker::timestamp(
+                now + REMOTE_GAP + REMOTE_GAP_JITTER.mul_f64(jitter),
+            ),
         }
     } else {
         Hold::Final {
@@ -223,6 +306,15 @@ pub fn advice(attempts: &Attempts, state_dir: &Path) -> String {
              `enlist register` in a terminal tries now)",
             attempts.last_exit, attempts.last_failure_at
         ),
+        Hold::OnGitHub {
+            next_attempt_at, ..
+        } => format!(
+            "the last attempt this boot exited {} at {}: {}; the fix is on GitHub's side (the \
+             message says what), so enlist.timer tries again after {next_attempt_at} (about a \
+             day later) without a reboot; once it is fixed, `enlist register` in a terminal \
+             tries now",
+            attempts.last_exit, attempts.last_failure_at, attempts.last_error
+        ),
         Hold::Final { .. } => format!(
             "the last attempt this boot exited {} at {} with an error a retry would repeat: {}; \
              unattended runs do not try again in this boot with the same configuration and facts. \
@@ -242,6 +334,15 @@ mod tests {
 
     const INPUTS: &str = "sha256:aa";
 
+    fn transient(code: u8) -> Failure<'static> {
+        Failure {
+            code,
+            error: "x",
+            kind: FailureKind::Transient,
+            jitter: 0.0,
+        }
+    }
+
     #[test]
     fn gaps_start_after_the_free_attempts_double_and_stop_at_a_day() {
         let hours: Vec<u64> = (1..=10).map(|f| gap(f).as_secs() / 3600).collect();
@@ -255,7 +356,14 @@ mod tests {
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_262_400);
         let mut last = None;
         for n in 1..=3 {
-            let a = record_failure(dir.path(), last.as_ref(), "boot-a", (69, "x"), INPUTS, t0);
+            let a = record_failure(
+                dir.path(),
+                last.as_ref(),
+                "boot-a",
+                transient(69),
+                INPUTS,
+                t0,
+            );
             last = Some(a.unwrap());
             assert!(
                 matches!(last.as_ref().unwrap().hold, Hold::Transient { failures, .. } if failures == n)
@@ -275,7 +383,7 @@ mod tests {
             "a reboot starts afresh"
         );
         // A failure in a new boot counts from one again.
-        let b = record_failure(dir.path(), Some(&a), "boot-b", (75, "y"), INPUTS, t0).unwrap();
+        let b = record_failure(dir.path(), Some(&a), "boot-b", transient(75), INPUTS, t0).unwrap();
         assert_eq!(b.last_exit, 75);
         assert!(matches!(b.hold, Hold::Transient { failures: 1, .. }));
         clear(dir.path());
@@ -290,7 +398,12 @@ mod tests {
             dir.path(),
             None,
             "boot-a",
-            (77, "GitHub refused\n"),
+            Failure {
+                code: 65,
+                error: "GitHub refused\n",
+                kind: FailureKind::Final,
+                jitter: 0.0,
+            },
             INPUTS,
             t0,
         )
@@ -310,7 +423,7 @@ mod tests {
         assert_eq!(held(&a, "boot-a", "sha256:bb", t0), None);
         assert_eq!(held(&a, "boot-b", INPUTS, t0), None);
         // A transient failure after it counts from one.
-        let b = record_failure(dir.path(), Some(&a), "boot-a", (69, "x"), INPUTS, t0).unwrap();
+        let b = record_failure(dir.path(), Some(&a), "boot-a", transient(69), INPUTS, t0).unwrap();
         assert!(matches!(b.hold, Hold::Transient { failures: 1, .. }));
         // Every code but 69/73/75 is final; the inputs hash depends on both halves.
         for code in [64, 65, 70, 71, 76, 77, 78] {
@@ -348,6 +461,75 @@ mod tests {
         assert_eq!(
             held(&within, "boot-a", INPUTS, now),
             Some(Held::Until(now + MAX_GAP))
+        );
+    }
+
+    #[test]
+    fn a_failure_on_githubs_side_is_tried_again_about_a_day_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_262_400);
+        let failure = Failure {
+            code: 77,
+            error: "GitHub refused creating branch enlist/node-1 (403 Resource not accessible)",
+            kind: FailureKind::OnGitHub,
+            jitter: 0.5,
+        };
+        let a = record_failure(dir.path(), None, "boot-a", failure, INPUTS, t0).unwrap();
+        let next = t0 + REMOTE_GAP + REMOTE_GAP_JITTER / 2;
+        assert_eq!(
+            a.hold,
+            Hold::OnGitHub {
+                inputs: INPUTS.into(),
+                next_attempt_at: marker::timestamp(next)
+            }
+        );
+        assert_eq!(read(dir.path()).unwrap(), Some(a.clone()));
+        // Held in this boot until then, without a reboot after it: the timer's run tries.
+        let hour = Duration::from_secs(3600);
+        assert_eq!(
+            held(&a, "boot-a", INPUTS, t0 + hour),
+            Some(Held::OnGitHub(next))
+        );
+        assert_eq!(held(&a, "boot-a", INPUTS, next), None);
+        // Another configuration (a new token) or another boot: at once.
+        assert_eq!(held(&a, "boot-a", "sha256:bb", t0), None);
+        assert_eq!(held(&a, "boot-b", INPUTS, t0), None);
+        assert!(advice(&a, dir.path()).contains("GitHub's side"));
+        // Jitter 0 and 1 span 22 h to 26 h: a fleet held together comes back apart.
+        for (jitter, hours) in [(0.0, 22), (1.0, 26)] {
+            let a = record_failure(
+                dir.path(),
+                None,
+                "boot-a",
+                Failure { jitter, ..failure },
+                INPUTS,
+                t0,
+            )
+            .unwrap();
+            let until = t0 + hour * hours;
+            assert_eq!(held(&a, "boot-a", INPUTS, t0), Some(Held::OnGitHub(until)));
+        }
+    }
+
+    #[test]
+    fn transient_gaps_are_lengthened_by_up_to_a_quarter_at_random() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_262_400);
+        let mut last = None;
+        for _ in 0..3 {
+            let failure = Failure {
+                jitter: 1.0,
+                ..transient(75)
+            };
+            last = Some(
+                record_failure(dir.path(), last.as_ref(), "boot-a", failure, INPUTS, t0).unwrap(),
+            );
+        }
+        let a = last.unwrap();
+        // The third failure: 1 h + 15 min at the most jitter.
+        assert_eq!(
+            held(&a, "boot-a", INPUTS, t0),
+            Some(Held::Until(t0 + Duration::from_secs(75 * 60)))
         );
     }
 }

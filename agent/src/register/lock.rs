@@ -1,6 +1,8 @@
 //! One registration at a time per machine: an exclusive `flock` on `state_dir/lock`, held for the
 //! whole run. The kernel releases it when the process dies (even by SIGKILL), so a crash never
-//! leaves a stale lock; a second run blocks until the first is done and then sees its marker.
+//! leaves a stale lock; a second run waits until the first is done and then sees its marker. The
+//! wait is part of the run: it polls ([`StateLock::try_acquire`]) within `run_timeout_secs` and
+//! stops on SIGTERM like every other wait.
 //!
 //! The state directory is checked before anything is read from it or written to it: it must
 //! belong to the running user and be writable by nobody else. A directory others can write lets
@@ -39,6 +41,17 @@ pub enum LockError {
         /// The I/O error.
         source: io::Error,
     },
+    /// Another run held the lock for as long as this run may last.
+    #[error(
+        "{path}: another enlist run held the lock for {waited_secs} s, this run's whole \
+         run_timeout_secs; the unit tries again later (`systemctl status enlist` shows the other run)"
+    )]
+    Busy {
+        /// The lock file.
+        path: PathBuf,
+        /// How long this run waited.
+        waited_secs: u64,
+    },
     /// Someone else could change what is in it.
     #[error("{path}: unsafe state directory: {reason}; {fix}")]
     Unsafe {
@@ -53,9 +66,9 @@ pub enum LockError {
 
 impl StateLock {
     /// Creates the state directory if needed (mode 0700), checks that it is private to the
-    /// running user ([`check_private`]) and takes the lock, waiting for a concurrent run to
-    /// finish.
-    pub fn acquire(state_dir: &Path) -> Result<StateLock, LockError> {
+    /// running user ([`check_private`]) and takes the lock if it is free: `Ok(None)` while a
+    /// concurrent run holds it. Never blocks.
+    pub fn try_acquire(state_dir: &Path) -> Result<Option<StateLock>, LockError> {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -81,27 +94,14 @@ impl StateLock {
                 source,
             })?;
         match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                log::info!(
-                    "another enlist run holds {}; waiting for it",
-                    path.display()
-                );
-                file.lock().map_err(|source| LockError::Io {
-                    path: path.clone(),
-                    action: "lock",
-                    source,
-                })?;
-            }
-            Err(std::fs::TryLockError::Error(source)) => {
-                return Err(LockError::Io {
-                    path,
-                    action: "lock",
-                    source,
-                });
-            }
+            Ok(()) => Ok(Some(StateLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(source)) => Err(LockError::Io {
+                path,
+                action: "lock",
+                source,
+            }),
         }
-        Ok(StateLock { _file: file })
     }
 }
 
@@ -175,29 +175,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn second_lock_waits_for_the_first() {
+    fn second_lock_is_busy_until_the_first_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let first = StateLock::acquire(dir.path()).unwrap();
-        let path = dir.path().to_owned();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let waiter = std::thread::spawn(move || {
-            let _second = StateLock::acquire(&path).unwrap();
-            tx.send(()).unwrap();
-        });
-        assert!(
-            rx.recv_timeout(std::time::Duration::from_millis(200))
-                .is_err()
-        );
+        let first = StateLock::try_acquire(dir.path()).unwrap().unwrap();
+        assert!(StateLock::try_acquire(dir.path()).unwrap().is_none());
         drop(first);
-        rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
-        waiter.join().unwrap();
+        assert!(StateLock::try_acquire(dir.path()).unwrap().is_some());
     }
 
     #[test]
     fn created_directory_is_private() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("a/b");
-        let _lock = StateLock::acquire(&state).unwrap();
+        let _lock = StateLock::try_acquire(&state).unwrap();
         let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
     }
@@ -207,7 +197,7 @@ mod tests {
         for mode in [0o777, 0o770, 0o1777, 0o722] {
             let dir = tempfile::tempdir().unwrap();
             std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
-            let err = StateLock::acquire(dir.path()).unwrap_err();
+            let err = StateLock::try_acquire(dir.path()).unwrap_err();
             assert!(matches!(err, LockError::Unsafe { .. }), "{mode:o}: {err}");
             assert!(err.to_string().contains("chmod go-w"), "{err}");
             assert!(
@@ -225,7 +215,7 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::chown(dir.path(), Some(65534), None).unwrap();
-        let err = StateLock::acquire(dir.path()).unwrap_err();
+        let err = StateLock::try_acquire(dir.path()).unwrap_err();
         assert!(err.to_string().contains("owned by uid 65534"), "{err}");
         // A symlink to a private directory is fine when it is ours (root's here)...
         let private = tempfile::tempdir().unwrap();
@@ -250,7 +240,7 @@ mod tests {
         let victim = dir.path().join("victim");
         std::fs::write(&victim, "precious\n").unwrap();
         std::os::unix::fs::symlink(&victim, state.join(LOCK_FILE)).unwrap();
-        let err = StateLock::acquire(&state).unwrap_err();
+        let err = StateLock::try_acquire(&state).unwrap_err();
         assert!(err.to_string().contains("symlink"), "{err}");
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
     }

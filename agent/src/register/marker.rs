@@ -14,6 +14,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::lock::NOFOLLOW;
+use crate::input::MAX_MARKER_BYTES;
+
+/// `O_NONBLOCK`: opening a FIFO planted where a state file belongs returns at once.
+const NONBLOCK: i32 = rustix::fs::OFlags::NONBLOCK.bits() as i32;
 use crate::forge::Check;
 use crate::identity::NodeId;
 
@@ -78,6 +82,32 @@ pub struct Marker {
     /// The checks of the PR's head commit at the last pending run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<Checks>,
+    /// The commit this node last wrote on its branch (the PR's head right after it): a head that
+    /// differs later means someone else pushed to the branch (SPEC §4, "Foreign commits").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_sha: Option<String>,
+    /// The branch's head when the node found commits it did not write: auto-merge was turned off
+    /// and the PR commented on, once; the PR is a person's from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreign_head: Option<String>,
+    /// Optional steps GitHub refused after the PR existed (labels): warnings, never failures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
+    /// The boot this marker was written in: a refused optional step is tried again at most once
+    /// per boot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
+}
+
+/// An optional step (after the PR exists) that GitHub refused: shown by `enlist status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    /// The step: `labels`.
+    pub step: String,
+    /// GitHub's answer (sanitised).
+    pub message: String,
+    /// What to change, and who.
+    pub advice: String,
 }
 
 /// Auto-merge of the registration PR.
@@ -102,6 +132,15 @@ pub enum AutoMergeRecord {
     Off,
     /// A facts update (a hardware event) waits for a person (`auto_merge_updates: false`).
     NotForUpdates,
+    /// A facts update whose SSH host keys changed waits for a person, even with
+    /// `auto_merge_updates: true`: the node's secrets must be re-encrypted to its new key.
+    HostKeyChanged,
+    /// The branch has commits this node did not write: enlist turned auto-merge off (or never
+    /// turned it on) and leaves the PR to a person.
+    ForeignCommits {
+        /// Whether auto-merge is off (`false`: it was on and GitHub refused to turn it off).
+        off: bool,
+    },
 }
 
 /// The checks of a commit, summarised.
@@ -310,20 +349,56 @@ pub(super) fn write_json<T: Serialize>(
     result
 }
 
-/// Reads `state_dir/file_name` without following a symlink: `Ok(None)` when absent.
+/// Reads `state_dir/file_name` through the input caps: without following a symlink, without
+/// blocking on a FIFO (opened `O_NONBLOCK`, then refused: only a regular file is read), and at
+/// most [`MAX_MARKER_BYTES`]. `Ok(None)` when absent. A file over the cap is read as empty after
+/// a warning, which callers treat like any invalid file: ignored (enlist writes ~1 KiB; the next
+/// record replaces it). Anything that is not a regular file is an error naming it (exit 73).
 pub(super) fn read_file(state_dir: &Path, file_name: &str) -> Result<Option<Vec<u8>>, MarkerError> {
     let path = state_dir.join(file_name);
-    let read = OpenOptions::new()
+    let opened = OpenOptions::new()
         .read(true)
-        .custom_flags(NOFOLLOW)
-        .open(&path)
-        .and_then(|mut file| {
-            let mut bytes = Vec::new();
-            io::Read::read_to_end(&mut file, &mut bytes).map(|_| bytes)
+        .custom_flags(NOFOLLOW | NONBLOCK)
+        .open(&path);
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(MarkerError {
+                path,
+                action: "read the file",
+                source,
+            });
+        }
+    };
+    let is_file = file
+        .metadata()
+        .map(|m| m.is_file())
+        .map_err(|source| MarkerError {
+            path: path.clone(),
+            action: "read the file",
+            source,
+        })?;
+    if !is_file {
+        return Err(MarkerError {
+            path,
+            action: "read the file",
+            source: io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file (a FIFO, device or directory); enlist writes only regular \
+                 files there: remove it",
+            ),
         });
-    match read {
+    }
+    match crate::input::read_capped_file(file, MAX_MARKER_BYTES, "state file") {
         Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::FileTooLarge => {
+            log::warn!(
+                "{}: {e} (enlist writes about 1 KiB); ignoring it: the next record replaces it",
+                path.display()
+            );
+            Ok(Some(Vec::new()))
+        }
         Err(source) => Err(MarkerError {
             path,
             action: "read the file",
@@ -413,6 +488,10 @@ mod tests {
             agent_version: "0.1.0".into(),
             auto_merge: None,
             checks: None,
+            written_sha: None,
+            foreign_head: None,
+            warnings: Vec::new(),
+            boot_id: None,
         }
     }
 
@@ -527,6 +606,29 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("forged.json"), marker_path(dir.path()))
             .unwrap();
         assert!(read(dir.path()).is_err());
+    }
+
+    #[test]
+    fn an_oversize_marker_is_ignored_and_a_fifo_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let started = std::time::Instant::now();
+        // 64 MiB (sparse): never read whole, ignored like garbage.
+        File::create(marker_path(dir.path()))
+            .unwrap()
+            .set_len(64 * 1024 * 1024)
+            .unwrap();
+        assert_eq!(read(dir.path()).unwrap(), None);
+        fs::remove_file(marker_path(dir.path())).unwrap();
+        // A FIFO with no writer: opening it must not block, and it is not a state file.
+        let made = std::process::Command::new("mkfifo")
+            .arg(marker_path(dir.path()))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let err = read(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert!(err.to_string().contains(MARKER_FILE), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

@@ -14,9 +14,18 @@
 //! 4. otherwise create (or adopt) the branch, make its file right, open (or adopt) the PR;
 //! 5. across the finish line: turn on GitHub auto-merge for it (never for a facts update unless
 //!    configured), so GitHub merges once the base branch's rules — the reconcile check — hold;
-//! 6. a pending marker's later runs read the PR and its head commit's checks, and record a change.
+//! 6. a pending marker's later runs read the PR and its head commit's checks, and record a change;
+//!    a head the node did not write (foreign commits) turns auto-merge off, once, with one comment;
+//!    a PR closed unmerged is a rejection only when the base branch does not hold these facts.
+//!
+//! Once the PR exists the marker is written `pending` ([`Action::RecordPending`]) before any
+//! optional step (labels, auto-merge): a refusal of one is a warning in the marker, never a
+//! failure, and a pending run tries it again at most once per boot.
 
 use super::marker::{AutoMergeRecord, CheckSource, Checks, ChecksState, Marker, MarkerState};
+
+/// The `step` of a refused-labels [`super::marker::Warning`].
+pub const LABELS_STEP: &str = "labels";
 use crate::config::MergeMethod;
 use crate::identity::NodeId;
 
@@ -39,6 +48,8 @@ pub struct Local {
     pub auto_merge: Option<MergeMethod>,
     /// Auto-merge for facts-update PRs too.
     pub auto_merge_updates: bool,
+    /// This boot's id: a refused optional step is retried at most once per boot.
+    pub boot_id: String,
 }
 
 /// One node id and where it lives.
@@ -46,10 +57,29 @@ pub struct Local {
 pub struct Candidate {
     /// The id.
     pub node_id: NodeId,
-    /// node.yaml path in the repository.
+    /// node.yaml path in the repository: the one the marker recorded for this node id when
+    /// there is one (the node finds its registration by identity: a renamed host updates its
+    /// file, never registers a second one), else the one the template gives.
     pub path: String,
     /// Fixed branch.
     pub branch: String,
+    /// The path the template gives today, when the marker recorded another one: used only when
+    /// the recorded file is gone from the base branch (a person moved or removed it).
+    pub template_path: Option<String>,
+}
+
+impl Candidate {
+    /// This candidate as the run uses it: at the template's path once the recorded one is gone.
+    pub fn current(&self, o: &Observed) -> Candidate {
+        match &self.template_path {
+            Some(path) if o.recorded_path_gone => Candidate {
+                path: path.clone(),
+                template_path: None,
+                ..self.clone()
+            },
+            _ => self.clone(),
+        }
+    }
 }
 
 /// The upstream node.yaml on the base branch.
@@ -165,6 +195,23 @@ pub struct Observed {
     pub auto_merge_unknown: bool,
     /// The pending PR's head commit checks (check runs, else the combined status).
     pub checks: Option<Checks>,
+    /// The registered node.yaml's SSH host keys differ from this machine's (issue 27): the
+    /// update is never auto-merged, whatever `auto_merge_updates` says.
+    pub host_keys_changed: bool,
+    /// The marker was written `pending` this run, before the optional steps.
+    pub pending_recorded: bool,
+    /// GitHub refused the labels (its message, sanitised): not asked again this run.
+    pub labels_refused: Option<String>,
+    /// The commit this run wrote on the branch (the PR's head right after).
+    pub written_sha: Option<String>,
+    /// Auto-merge was turned off this run because of foreign commits (`false`: GitHub refused).
+    pub auto_merge_disabled: Option<bool>,
+    /// Whether a comment on the PR already notes the foreign commits (read with the comments).
+    pub foreign_noted: Option<bool>,
+    /// The foreign-commits comment was posted this run.
+    pub foreign_commented: bool,
+    /// The marker's recorded path is gone from the base branch: the template's path is used.
+    pub recorded_path_gone: bool,
 }
 
 /// Why a comment is posted on an open PR.
@@ -174,6 +221,8 @@ pub enum CommentReason {
     SeenAgain,
     /// The facts changed; the branch got a new commit.
     FactsChanged,
+    /// Someone else pushed to the node's branch: auto-merge is off, a person decides.
+    ForeignCommits,
 }
 
 /// How a successful run ended.
@@ -209,6 +258,9 @@ pub enum Outcome {
     /// An attempt of this boot with the same configuration and facts failed in a way a retry
     /// repeats (exit 65, 76, 77, 78, …): this unattended run does not try again (no request).
     HeldAfterFailure,
+    /// The pending PR's branch has commits this node did not write: auto-merge turned off, the
+    /// PR commented on once; a person merges or closes it.
+    ForeignCommits,
 }
 
 impl Outcome {
@@ -237,6 +289,10 @@ impl Outcome {
             Outcome::HeldAfterFailure => {
                 "an earlier attempt this boot failed in a way a retry repeats: not trying again \
                  with the same configuration and facts (no request)"
+            }
+            Outcome::ForeignCommits => {
+                "pull request open, but its branch has commits this node did not write: \
+                 auto-merge off, a person decides"
             }
         }
     }
@@ -389,6 +445,14 @@ pub enum Action {
         /// Why.
         reason: CommentReason,
     },
+    /// Turn GitHub auto-merge off (GraphQL `disablePullRequestAutoMerge`): the branch has
+    /// commits this node did not write.
+    DisableAutoMerge {
+        /// PR number.
+        number: u64,
+        /// The PR's GraphQL node id.
+        pr_node_id: String,
+    },
     /// Turn on GitHub auto-merge (GraphQL `enablePullRequestAutoMerge`).
     EnableAutoMerge {
         /// PR number.
@@ -398,6 +462,13 @@ pub enum Action {
         /// How GitHub merges.
         method: MergeMethod,
     },
+    /// The PR exists: write the marker `pending` now, before any optional step, and go on.
+    RecordPending {
+        /// The PR (number, url).
+        pr: (u64, String),
+    },
+    /// The file the marker recorded is gone from the base branch: use the template's path.
+    UseTemplatePath,
     /// Write the marker and finish.
     Record {
         /// Marker state.
@@ -426,6 +497,7 @@ impl Action {
                 | Action::AddLabels { .. }
                 | Action::Comment { .. }
                 | Action::EnableAutoMerge { .. }
+                | Action::DisableAutoMerge { .. }
         )
     }
 }
@@ -437,14 +509,19 @@ pub fn is_update(o: &Observed) -> bool {
 }
 
 /// Turning on auto-merge for `pr`, if configured, not yet on, and not a facts update (unless
-/// `auto_merge_updates`). After an ambiguous failure the PR is read first: the mutation may have
-/// landed.
+/// `auto_merge_updates`, and never when the host keys changed: who can read the node's secrets
+/// is for a person to decide). After an ambiguous failure the PR is read first: the mutation may
+/// have landed.
 fn auto_merge_action(local: &Local, o: &Observed, pr: &PrView) -> Option<Action> {
     let method = local.auto_merge?;
-    if o.auto_merge.is_some() || pr.auto_merge.is_some() || pr.node_id.is_empty() {
+    if o.auto_merge.is_some()
+        || pr.auto_merge.is_some()
+        || pr.node_id.is_empty()
+        || foreign_head(o, pr)
+    {
         return None;
     }
-    if is_update(o) && !local.auto_merge_updates {
+    if is_update(o) && (o.host_keys_changed || !local.auto_merge_updates) {
         return None;
     }
     if o.auto_merge_unknown {
@@ -484,6 +561,8 @@ fn pending_checks_action(marker: &Marker, o: &Observed, pr: &PrView) -> Action {
         ChecksState::Failed if before != Some(ChecksState::Failed) => Outcome::ChecksFailed,
         ChecksState::Passed if before != Some(ChecksState::Passed) => Outcome::ChecksPassed,
         _ if marker.checks.as_ref() != Some(checks) || auto_merge_news => Outcome::ChecksUpdated,
+        // A refused optional step was tried again: the marker records this boot (and the answer).
+        _ if retried(o) => Outcome::StillPending,
         _ => return Action::Finish(Outcome::StillPending),
     };
     Action::Record {
@@ -493,9 +572,96 @@ fn pending_checks_action(marker: &Marker, o: &Observed, pr: &PrView) -> Action {
     }
 }
 
-/// Whether our PR lacks a configured label (a fresh PR, one adopted after a 422 or a crash).
+/// Whether our PR lacks a configured label (a fresh PR, one adopted after a 422 or a crash) and
+/// GitHub has not refused them this run.
 fn missing_labels(local: &Local, o: &Observed, pr: &PrView) -> bool {
-    !o.labels_added && local.labels.iter().any(|l| !pr.labels.contains(l))
+    !o.labels_added
+        && o.labels_refused.is_none()
+        && local.labels.iter().any(|l| !pr.labels.contains(l))
+}
+
+/// The optional steps for `pr` (labels, auto-merge), once the marker says `pending`.
+fn optional_action(local: &Local, o: &Observed, pr: &PrView) -> Option<Action> {
+    let next = if missing_labels(local, o, pr) {
+        Action::AddLabels { number: pr.number }
+    } else {
+        auto_merge_action(local, o, pr)?
+    };
+    if !o.pending_recorded {
+        return Some(Action::RecordPending {
+            pr: (pr.number, pr.url.clone()),
+        });
+    }
+    Some(next)
+}
+
+/// Whether `pr`'s head is not the commit this node last wrote on its branch (someone else pushed
+/// to it), or the marker already says so for this PR. Unknown (an older marker, a PR the node
+/// adopted without writing) counts as not foreign. The PR's head is as read before any write of
+/// this run, so the node's own new commit never hides a foreign one.
+pub fn foreign_head(o: &Observed, pr: &PrView) -> bool {
+    let Some(m) = o.marker.as_ref().filter(|m| m.pr_number == Some(pr.number)) else {
+        return false;
+    };
+    m.foreign_head.is_some()
+        || m.written_sha
+            .as_deref()
+            .is_some_and(|w| !pr.head_sha.is_empty() && w != pr.head_sha)
+}
+
+/// Foreign commits on `pr`'s branch, found now: turn auto-merge off (when on), then comment once
+/// (a comment that already notes them counts: exactly one across runs). Never a write to the
+/// branch. `None` when there is nothing (more) to do.
+fn foreign_action(o: &Observed, pr: &PrView) -> Option<Action> {
+    let recorded = o
+        .marker
+        .as_ref()
+        .is_some_and(|m| m.pr_number == Some(pr.number) && m.foreign_head.is_some());
+    if recorded || !foreign_head(o, pr) {
+        return None;
+    }
+    if pr.auto_merge.is_some() && o.auto_merge_disabled.is_none() && !pr.node_id.is_empty() {
+        return Some(Action::DisableAutoMerge {
+            number: pr.number,
+            pr_node_id: pr.node_id.clone(),
+        });
+    }
+    if o.foreign_commented {
+        return None;
+    }
+    match o.foreign_noted {
+        None => Some(Action::ListComments { number: pr.number }),
+        Some(false) => Some(Action::Comment {
+            number: pr.number,
+            reason: CommentReason::ForeignCommits,
+        }),
+        Some(true) => None,
+    }
+}
+
+/// A pending run finishes the optional steps of its PR: one that never got an answer (the run
+/// that opened the PR was stopped or failed after the marker said pending: a rate limit, a
+/// SIGTERM) is done now; one GitHub refused is tried again at most once per boot (the marker then
+/// records this boot). A PR whose labels are on and whose auto-merge is answered costs nothing.
+fn complete_optional(local: &Local, o: &Observed, marker: &Marker, pr: &PrView) -> Option<Action> {
+    if foreign_head(o, pr) {
+        return None;
+    }
+    let new_boot = marker.boot_id.as_deref() != Some(local.boot_id.as_str());
+    let labels_refused = marker.warnings.iter().any(|w| w.step == LABELS_STEP);
+    if (new_boot || !labels_refused) && missing_labels(local, o, pr) {
+        return Some(Action::AddLabels { number: pr.number });
+    }
+    match marker.auto_merge {
+        None => auto_merge_action(local, o, pr),
+        Some(AutoMergeRecord::Refused { .. }) if new_boot => auto_merge_action(local, o, pr),
+        _ => None,
+    }
+}
+
+/// Whether this run did an optional step on a pending PR (the marker must then record it).
+fn retried(o: &Observed) -> bool {
+    o.labels_added || o.labels_refused.is_some() || o.auto_merge.is_some()
 }
 
 fn pr_ref(pr: &PrView) -> Option<(u64, String)> {
@@ -517,15 +683,26 @@ pub fn next_action(local: &Local, o: &Observed) -> Action {
     let Some(base_sha) = &o.base_sha else {
         return Action::ReadBaseRef { branch: base };
     };
-    let Some(candidate) = local.candidates.get(o.id_index) else {
+    let Some(candidate) = local.candidates.get(o.id_index).map(|c| c.current(o)) else {
         return Action::Fail(PlanError::NoCandidate);
     };
+    let candidate = &candidate;
     let Some(upstream) = &o.upstream else {
         return Action::ReadUpstream {
             path: candidate.path.clone(),
             base,
         };
     };
+    // Registered at the recorded path, which is gone now (a person moved or removed the file):
+    // look where the template puts it.
+    if *upstream == Upstream::Absent
+        && candidate.template_path.is_some()
+        && o.marker
+            .as_ref()
+            .is_some_and(|m| m.state == MarkerState::Registered)
+    {
+        return Action::UseTemplatePath;
+    }
     match upstream {
         Upstream::Invalid(message) => {
             return Action::Fail(PlanError::InvalidUpstream {
@@ -612,8 +789,7 @@ pub fn next_action(local: &Local, o: &Observed) -> Action {
             branch: candidate.branch.clone(),
             base,
         },
-        Some(pr) if missing_labels(local, o, pr) => Action::AddLabels { number: pr.number },
-        Some(pr) => auto_merge_action(local, o, pr).unwrap_or_else(|| Action::Record {
+        Some(pr) => optional_action(local, o, pr).unwrap_or_else(|| Action::Record {
             state: MarkerState::Pending,
             pr: pr_ref(pr),
             outcome: Outcome::PrOpened,
@@ -662,18 +838,47 @@ fn marker_action(local: &Local, o: &Observed) -> Option<Action> {
                     pr: pr_ref(pr),
                     outcome: Outcome::Merged,
                 },
-                Some(pr) if !pr.open => Action::Record {
-                    state: MarkerState::Rejected,
-                    pr: pr_ref(pr),
-                    outcome: Outcome::Rejected,
+                // Closed unmerged: the file may have reached the base branch another way (a batch
+                // PR, a cherry-pick). Read it first (the full check below); these facts there are
+                // a registration, anything else a rejection.
+                Some(pr) if !pr.open => match &o.upstream {
+                    None
+                    | Some(Upstream::Ours {
+                        same_facts: true, ..
+                    }) => return None,
+                    Some(_) => Action::Record {
+                        state: MarkerState::Rejected,
+                        pr: pr_ref(pr),
+                        outcome: Outcome::Rejected,
+                    },
                 },
-                Some(pr) => pending_checks_action(marker, o, pr),
+                Some(pr) => {
+                    if let Some(action) = foreign_action(o, pr) {
+                        return Some(action);
+                    }
+                    let newly_foreign = foreign_head(o, pr) && marker.foreign_head.is_none();
+                    if newly_foreign {
+                        return Some(Action::Record {
+                            state: MarkerState::Pending,
+                            pr: pr_ref(pr),
+                            outcome: Outcome::ForeignCommits,
+                        });
+                    }
+                    if let Some(action) = complete_optional(local, o, marker, pr) {
+                        return Some(action);
+                    }
+                    pending_checks_action(marker, o, pr)
+                }
             })
         }
     }
 }
 
 fn open_pr_action(local: &Local, o: &Observed, candidate: &Candidate, open: &PrView) -> Action {
+    // Someone else pushed to the branch: auto-merge off and one comment before anything else.
+    if let Some(action) = foreign_action(o, open) {
+        return action;
+    }
     let Some(file) = &o.branch_file else {
         return Action::ReadBranchFile {
             path: candidate.path.clone(),
@@ -695,12 +900,7 @@ fn open_pr_action(local: &Local, o: &Observed, candidate: &Candidate, open: &PrV
             number: open.number,
         };
     }
-    if missing_labels(local, o, open) {
-        return Action::AddLabels {
-            number: open.number,
-        };
-    }
-    if let Some(action) = auto_merge_action(local, o, open) {
+    if let Some(action) = optional_action(local, o, open) {
         return action;
     }
     if !o.pr_created_this_run && !open.mentions_boot && !o.commented {
@@ -751,6 +951,7 @@ mod tests {
 
     const HASH: &str = "sha256:aaaa";
     const OTHER_HASH: &str = "sha256:bbbb";
+    const BOOT: &str = "boot-2";
 
     fn local() -> Local {
         let ids = [
@@ -769,12 +970,14 @@ mod tests {
                     node_id: NodeId::parse(id).unwrap(),
                     path: format!("cluster-nodes/{id}/node.yaml"),
                     branch: format!("enlist/{id}"),
+                    template_path: None,
                 })
                 .collect(),
             base_branch: None,
             labels: vec![],
             auto_merge: None,
             auto_merge_updates: false,
+            boot_id: BOOT.into(),
         }
     }
 
@@ -793,6 +996,10 @@ mod tests {
             agent_version: "0.1.0".into(),
             auto_merge: None,
             checks: None,
+            written_sha: Some("head7".into()),
+            foreign_head: None,
+            warnings: vec![],
+            boot_id: Some("boot-1".into()),
         }
     }
 
@@ -869,6 +1076,11 @@ mod tests {
             }
         ));
         o.marker_pr = Some(pr(7, false, false, HASH));
+        // Closed unmerged: upstream first (a_closed_pr_whose_facts_are_upstream_is_a_registration).
+        assert_eq!(next_action(&local(), &o), Action::ReadRepo);
+        o.default_branch = Some("main".into());
+        o.base_sha = Some("base0".into());
+        o.upstream = Some(Upstream::Absent);
         assert!(matches!(
             next_action(&local(), &o),
             Action::Record {
@@ -1001,6 +1213,9 @@ mod tests {
         o.file_written = true;
         o.opened_pr = Some(pr(4, true, false, HASH));
         o.pr_created_this_run = true;
+        // The marker says pending first: a refusal after this is never a failure.
+        assert!(matches!(next_action(&l, &o), Action::RecordPending { .. }));
+        o.pending_recorded = true;
         assert_eq!(
             next_action(&l, &o),
             Action::EnableAutoMerge {
@@ -1040,6 +1255,7 @@ mod tests {
         o.file_written = true;
         o.opened_pr = Some(pr(4, true, false, HASH));
         o.pr_created_this_run = true;
+        o.pending_recorded = true;
         o.auto_merge_unknown = true;
         assert_eq!(next_action(&l, &o), Action::ReadPr { number: 4 });
         o.auto_merge_unknown = false;
@@ -1060,6 +1276,7 @@ mod tests {
             foreign: false,
         }));
         o.comments_mention_boot = Some(true);
+        o.pending_recorded = true;
         assert!(matches!(
             next_action(&l, &o),
             Action::EnableAutoMerge { number: 5, .. }
@@ -1097,8 +1314,51 @@ mod tests {
             auto_merge_updates: true,
             ..with_auto_merge()
         };
+        o.pending_recorded = true;
         assert!(matches!(
             next_action(&l, &o),
+            Action::EnableAutoMerge { number: 6, .. }
+        ));
+    }
+
+    /// Issue 27: an update whose SSH host keys changed waits for a person even with
+    /// `auto_merge_updates: true` (the node's secrets must be re-encrypted to its new key).
+    #[test]
+    fn a_host_key_change_is_never_auto_merged() {
+        let mut o = after_base(Upstream::Ours {
+            sha: "f1".into(),
+            same_facts: false,
+            same_content: false,
+        });
+        o.prs = Some(vec![]);
+        o.branch = BranchView::FromBase;
+        o.file_written = true;
+        o.opened_pr = Some(pr(6, true, false, HASH));
+        o.pr_created_this_run = true;
+        o.host_keys_changed = true;
+        let l = Local {
+            auto_merge_updates: true,
+            ..with_auto_merge()
+        };
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::Record {
+                outcome: Outcome::PrOpened,
+                ..
+            }
+        ));
+        // A first registration carries keys for the first time: nothing to compare, auto-merge
+        // as usual (the flag is only ever set for an update).
+        let mut first = o.clone();
+        first.upstream = Some(Upstream::Absent);
+        // (The marker says pending before any optional step.)
+        assert!(matches!(
+            next_action(&l, &first),
+            Action::RecordPending { .. }
+        ));
+        first.pending_recorded = true;
+        assert!(matches!(
+            next_action(&l, &first),
             Action::EnableAutoMerge { number: 6, .. }
         ));
     }
@@ -1476,6 +1736,8 @@ mod tests {
             same_content: true,
             foreign: false,
         }));
+        assert!(matches!(next_action(&l, &o), Action::RecordPending { .. }));
+        o.pending_recorded = true;
         assert_eq!(next_action(&l, &o), Action::AddLabels { number: 9 });
         o.labels_added = true;
         assert!(matches!(
@@ -1497,6 +1759,7 @@ mod tests {
         o.file_written = true;
         o.opened_pr = Some(pr(4, true, false, HASH));
         o.pr_created_this_run = true;
+        o.pending_recorded = true;
         assert_eq!(next_action(&l, &o), Action::AddLabels { number: 4 });
         o.labels_added = true;
         assert!(matches!(next_action(&l, &o), Action::Record { .. }));
@@ -1514,6 +1777,338 @@ mod tests {
             next_action(&l, &o),
             Action::ReadBaseRef {
                 branch: "staging".into()
+            }
+        );
+    }
+
+    /// A fresh registration whose PR #4 was just opened, with labels and auto-merge configured.
+    fn just_opened() -> (Local, Observed) {
+        let l = Local {
+            labels: vec!["enlist".into()],
+            ..with_auto_merge()
+        };
+        let mut o = after_base(Upstream::Absent);
+        o.prs = Some(vec![]);
+        o.branch = BranchView::FromBase;
+        o.file_written = true;
+        o.opened_pr = Some(pr(4, true, false, HASH));
+        o.pr_created_this_run = true;
+        (l, o)
+    }
+
+    #[test]
+    fn the_marker_says_pending_before_any_optional_step() {
+        let (l, mut o) = just_opened();
+        assert_eq!(
+            next_action(&l, &o),
+            Action::RecordPending {
+                pr: (4, "https://github.com/acme/fleet/pull/4".into())
+            }
+        );
+        o.pending_recorded = true;
+        assert_eq!(next_action(&l, &o), Action::AddLabels { number: 4 });
+        // Without optional steps there is nothing to protect: one marker write, at the end.
+        let (_, mut plain) = just_opened();
+        plain.pending_recorded = false;
+        assert!(matches!(
+            next_action(&local(), &plain),
+            Action::Record {
+                outcome: Outcome::PrOpened,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn refused_labels_are_a_warning_and_auto_merge_still_follows() {
+        let (l, mut o) = just_opened();
+        o.pending_recorded = true;
+        o.labels_refused = Some("Resource not accessible by integration".into());
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::EnableAutoMerge { number: 4, .. }
+        ));
+        // A refused auto-merge (FORBIDDEN included) is an answer too: recorded, exit 0.
+        o.auto_merge = Some(AutoMergeRecord::Refused {
+            reason: "forbidden".into(),
+            message: "Resource not accessible by integration".into(),
+            advice: "a".into(),
+        });
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::Record {
+                state: MarkerState::Pending,
+                outcome: Outcome::PrOpened,
+                ..
+            }
+        ));
+    }
+
+    /// A pending marker (written in boot-1) whose labels and auto-merge were refused.
+    fn pending_refused() -> (Local, Observed) {
+        let l = Local {
+            labels: vec!["enlist".into()],
+            ..with_auto_merge()
+        };
+        let mut m = marker(MarkerState::Pending, HASH);
+        m.warnings = vec![super::super::marker::Warning {
+            step: LABELS_STEP.into(),
+            message: "m".into(),
+            advice: "a".into(),
+        }];
+        m.auto_merge = Some(AutoMergeRecord::Refused {
+            reason: "not_allowed".into(),
+            message: "m".into(),
+            advice: "a".into(),
+        });
+        let mut o = Observed {
+            marker: Some(m),
+            marker_pr: Some(pr(7, true, false, HASH)),
+            checks: Some(Checks::new(CheckSource::Statuses, vec![])),
+            ..Observed::default()
+        };
+        o.marker.as_mut().unwrap().checks = o.checks.clone();
+        (l, o)
+    }
+
+    #[test]
+    fn refused_optional_steps_are_retried_at_most_once_per_boot() {
+        let (l, mut o) = pending_refused();
+        // A new boot: labels again, then auto-merge again, then the marker records this boot.
+        assert_eq!(next_action(&l, &o), Action::AddLabels { number: 7 });
+        o.labels_added = true;
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::EnableAutoMerge { number: 7, .. }
+        ));
+        o.auto_merge = Some(AutoMergeRecord::Enabled {
+            method: "squash".into(),
+        });
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::Record {
+                state: MarkerState::Pending,
+                ..
+            }
+        ));
+        // The same boot as the marker's: no write at all.
+        let (l, mut o) = pending_refused();
+        o.marker.as_mut().unwrap().boot_id = Some(BOOT.into());
+        assert_eq!(next_action(&l, &o), Action::Finish(Outcome::StillPending));
+    }
+
+    #[test]
+    fn a_pending_pr_whose_optional_steps_never_got_an_answer_gets_them_now() {
+        // The run that opened the PR said pending, then was rate-limited past its budget (75)
+        // before turning auto-merge on: the restart finishes the job, in the same boot.
+        let l = with_auto_merge();
+        let mut o = pending_open();
+        o.marker.as_mut().unwrap().boot_id = Some(BOOT.into());
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::EnableAutoMerge { number: 7, .. }
+        ));
+        o.auto_merge = Some(AutoMergeRecord::Enabled {
+            method: "squash".into(),
+        });
+        assert_eq!(
+            next_action(&l, &o),
+            Action::ReadCheckRuns {
+                sha: "head7".into()
+            }
+        );
+        // Answered (on, off by configuration, a facts update): nothing to do, no write.
+        for answered in [
+            AutoMergeRecord::Enabled {
+                method: "squash".into(),
+            },
+            AutoMergeRecord::Off,
+            AutoMergeRecord::NotForUpdates,
+        ] {
+            let mut o = pending_open();
+            o.marker.as_mut().unwrap().auto_merge = Some(answered);
+            assert_eq!(
+                next_action(&l, &o),
+                Action::ReadCheckRuns {
+                    sha: "head7".into()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn foreign_commits_turn_auto_merge_off_and_comment_once() {
+        let l = with_auto_merge();
+        let mut o = pending_open();
+        {
+            let pr = o.marker_pr.as_mut().unwrap();
+            pr.head_sha = "someone-else".into();
+            pr.auto_merge = Some("squash".into());
+        }
+        assert_eq!(
+            next_action(&l, &o),
+            Action::DisableAutoMerge {
+                number: 7,
+                pr_node_id: "PR_kwDOfake7".into()
+            }
+        );
+        o.auto_merge_disabled = Some(true);
+        assert_eq!(next_action(&l, &o), Action::ListComments { number: 7 });
+        o.foreign_noted = Some(false);
+        assert_eq!(
+            next_action(&l, &o),
+            Action::Comment {
+                number: 7,
+                reason: CommentReason::ForeignCommits
+            }
+        );
+        o.foreign_commented = true;
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::Record {
+                state: MarkerState::Pending,
+                outcome: Outcome::ForeignCommits,
+                ..
+            }
+        ));
+        // A comment already there (a crash after it): not a second one.
+        o.foreign_commented = false;
+        o.foreign_noted = Some(true);
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::Record {
+                outcome: Outcome::ForeignCommits,
+                ..
+            }
+        ));
+        // Recorded: later boots read as usual (≤ 3 reads), write nothing, never turn it back on.
+        o.marker.as_mut().unwrap().foreign_head = Some("someone-else".into());
+        o.marker_pr.as_mut().unwrap().auto_merge = None;
+        assert_eq!(
+            next_action(&l, &o),
+            Action::ReadCheckRuns {
+                sha: "someone-else".into()
+            }
+        );
+        // Nothing foreign (the head is what the node wrote): the usual reads, no write.
+        let mut o = pending_open();
+        o.marker.as_mut().unwrap().auto_merge = Some(AutoMergeRecord::Enabled {
+            method: "squash".into(),
+        });
+        assert_eq!(
+            next_action(&l, &o),
+            Action::ReadCheckRuns {
+                sha: "head7".into()
+            }
+        );
+    }
+
+    #[test]
+    fn an_open_pr_with_foreign_commits_never_gets_auto_merge_back() {
+        let l = with_auto_merge();
+        // The facts changed while the PR was open, and someone pushed to the branch meanwhile.
+        let mut o = after_base(Upstream::Absent);
+        o.marker = Some(marker(MarkerState::Pending, OTHER_HASH));
+        let mut open = pr(7, true, false, OTHER_HASH);
+        open.head_sha = "someone-else".into();
+        o.prs = Some(vec![open]);
+        assert_eq!(next_action(&l, &o), Action::ListComments { number: 7 });
+        o.foreign_noted = Some(true);
+        o.comments_mention_boot = Some(true);
+        assert!(matches!(next_action(&l, &o), Action::ReadBranchFile { .. }));
+        o.branch_file = Some(Some(FileView {
+            sha: "b1".into(),
+            same_content: true,
+            foreign: false,
+        }));
+        o.pr_updated = true;
+        // Not EnableAutoMerge: the PR is a person's now.
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::Record {
+                state: MarkerState::Pending,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_closed_pr_whose_facts_are_upstream_is_a_registration() {
+        let mut o = pending_open();
+        o.marker_pr = Some(pr(7, false, false, HASH));
+        // Upstream first (the full check's reads), not "rejected" at once.
+        assert_eq!(next_action(&local(), &o), Action::ReadRepo);
+        o.default_branch = Some("main".into());
+        o.base_sha = Some("base0".into());
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::ReadUpstream { .. }
+        ));
+        o.upstream = Some(Upstream::Ours {
+            sha: "f1".into(),
+            same_facts: true,
+            same_content: true,
+        });
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::Record {
+                state: MarkerState::Registered,
+                outcome: Outcome::UpstreamMatches,
+                ..
+            }
+        ));
+        o.upstream = Some(Upstream::Absent);
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::Record {
+                state: MarkerState::Rejected,
+                outcome: Outcome::Rejected,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_registration_moved_by_a_person_is_looked_for_at_the_template_path() {
+        let mut l = local();
+        l.candidates[0].path = "cluster-nodes/old-name/node.yaml".into();
+        l.candidates[0].template_path = Some("cluster-nodes/new-name/node.yaml".into());
+        let mut o = after_base(Upstream::Absent);
+        o.marker = Some(marker(MarkerState::Registered, OTHER_HASH));
+        o.upstream = None;
+        assert_eq!(
+            next_action(&l, &o),
+            Action::ReadUpstream {
+                path: "cluster-nodes/old-name/node.yaml".into(),
+                base: "main".into()
+            }
+        );
+        o.upstream = Some(Upstream::Absent);
+        assert_eq!(next_action(&l, &o), Action::UseTemplatePath);
+        o.recorded_path_gone = true;
+        o.upstream = None;
+        assert_eq!(
+            next_action(&l, &o),
+            Action::ReadUpstream {
+                path: "cluster-nodes/new-name/node.yaml".into(),
+                base: "main".into()
+            }
+        );
+        // Found at the recorded path (a rename): a drift update of that file.
+        let mut o = after_base(Upstream::Ours {
+            sha: "f1".into(),
+            same_facts: false,
+            same_content: false,
+        });
+        o.marker = Some(marker(MarkerState::Registered, OTHER_HASH));
+        o.prs = Some(vec![]);
+        o.branch = BranchView::FromBase;
+        assert_eq!(
+            next_action(&l, &o),
+            Action::WriteFile {
+                path: "cluster-nodes/old-name/node.yaml".into(),
+                branch: "enlist/node-abc123".into(),
+                sha: Some("f1".into())
             }
         );
     }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::document::NodeDocument;
 use crate::facts::Observations;
-use crate::markdown::{code, one_line, table_code, title_value};
+use crate::markdown::{code, table_code, title_value};
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 const GB: f64 = 1_000_000_000.0;
@@ -189,6 +189,56 @@ pub fn describe_changes(previous: Previous<'_>, doc: &NodeDocument) -> String {
     out
 }
 
+/// When the SSH host keys differ (issue 27), what a reviewer must read first: the secrets
+/// encrypted to the node's old key must be re-encrypted to the new one, and a changed key is
+/// also what a machine taken over or cloned would show. Old → new fingerprint per key type
+/// (`ssh-keygen -l`'s `SHA256:…`); `None` when the keys are the same.
+pub fn host_key_notice(old: &NodeDocument, new: &NodeDocument) -> Option<String> {
+    if old.ssh_host_keys == new.ssh_host_keys {
+        return None;
+    }
+    let mut kinds: Vec<&str> = old
+        .ssh_host_keys
+        .iter()
+        .chain(&new.ssh_host_keys)
+        .map(|k| k.kind())
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let fingerprints = |doc: &NodeDocument, kind: &str| -> String {
+        let shown: Vec<String> = doc
+            .ssh_host_keys
+            .iter()
+            .filter(|k| k.kind() == kind)
+            .map(|k| code(&k.fingerprint()))
+            .collect();
+        if shown.is_empty() {
+            "none".to_owned()
+        } else {
+            shown.join(", ")
+        }
+    };
+    let mut out = String::from(
+        "**Host key changed: secrets must be re-encrypted for this node**; old → new \
+         fingerprint:\n\n",
+    );
+    for kind in kinds {
+        let (before, after) = (fingerprints(old, kind), fingerprints(new, kind));
+        if before != after {
+            out.push_str(&format!("- {}: {before} → {after}\n", code(kind)));
+        }
+    }
+    out.push_str(
+        "\nSecrets encrypted to the old key (sops-nix, agenix) are unreadable for the node until \
+         they are re-encrypted to the new one (`enlist export --format age-recipients` or \
+         `--format nix` gives it once this is merged), and whoever holds the old key can still \
+         read them. A new key is what a reinstall shows, and also what a machine cloned or taken \
+         over would show: make sure it is this machine before merging. enlist never turns on \
+         auto-merge for this pull request.\n\n",
+    );
+    Some(out)
+}
+
 /// PR body: what changed (an update), a facts table for the reviewer, the volatile
 /// observations, the trailer.
 pub fn body(
@@ -199,6 +249,9 @@ pub fn body(
     previous: Option<Previous<'_>>,
 ) -> String {
     let mut out = String::new();
+    if let Some(Previous::Document(old)) = previous {
+        out.push_str(&host_key_notice(old, doc).unwrap_or_default());
+    }
     if let Some(previous) = previous {
         out.push_str(&format!(
             "**This machine's facts changed** since {} was proposed or registered (old → new):\n\n",
@@ -304,6 +357,16 @@ pub fn body(
         })
         .collect();
     out.push_str(&format!("| gpus | {} |\n", or_none(&gpus.join("<br>"))));
+    // Fingerprints as `ssh-keygen -l` prints them: what a reviewer compares with the console.
+    let host_keys: Vec<String> = doc
+        .ssh_host_keys
+        .iter()
+        .map(|k| format!("{} {}", table_code(k.kind()), table_code(&k.fingerprint())))
+        .collect();
+    out.push_str(&format!(
+        "| ssh host keys | {} |\n",
+        or_none(&host_keys.join("<br>"))
+    ));
     out.push_str(&format!(
         "| factsHash | {} |\n\n",
         table_code(&doc.facts_hash)
@@ -336,8 +399,12 @@ pub fn body(
 pub fn comment(doc: &NodeDocument, boot_id: &str, previous: Option<Previous<'_>>) -> String {
     let text = match previous {
         Some(previous) => format!(
-            "enlist: the facts of {} changed; the branch now holds the new node.yaml ({}). \
+            "{}enlist: the facts of {} changed; the branch now holds the new node.yaml ({}). \
              What changed (old → new):\n\n{}",
+            match previous {
+                Previous::Document(old) => host_key_notice(old, doc).unwrap_or_default(),
+                Previous::Hash(_) => String::new(),
+            },
             code(doc.node_id.as_str()),
             code(&doc.facts_hash),
             describe_changes(previous, doc)
@@ -360,10 +427,44 @@ fn or_none(text: &str) -> String {
     }
 }
 
-/// A value from the machine or from GitHub, for the terminal or the journal: one line, no
-/// control characters (no escape sequences reach the operator's terminal).
+/// A value from the machine or from GitHub, for the terminal or the journal: one line, control
+/// characters shown escaped ([`crate::terminal::escape`], the one sanitiser for such text).
 pub fn plain(value: &str) -> String {
-    one_line(value)
+    crate::terminal::escape(value)
+}
+
+/// Marks enlist's foreign-commits comment: a run that finds it does not comment again (exactly
+/// one such comment across runs, even after a crash between commenting and the marker).
+pub const FOREIGN_TAG: &str = "<!-- enlist:foreign-commits -->";
+
+/// The comment on a PR whose branch has commits this node did not write (SPEC §4, "Foreign
+/// commits"). The shas come from GitHub and are checked to be 40 hex digits before they get
+/// here; they are shown as code all the same.
+///
+/// `turned_off`: auto-merge was on and enlist turned it off (`Some(true)`), GitHub refused to
+/// (`Some(false)`), or it was not on (`None`).
+pub fn foreign_comment(
+    branch: &str,
+    head: &str,
+    written: &str,
+    turned_off: Option<bool>,
+) -> String {
+    format!(
+        "{FOREIGN_TAG}\nenlist: the branch {} has commits this node did not write (its head is \
+         {}; the node last wrote {}). {} The node will not touch this branch again: review the \
+         change and merge or close this pull request yourself.\n",
+        code(branch),
+        code(crate::forge::short_sha(head)),
+        code(crate::forge::short_sha(written)),
+        match turned_off {
+            Some(true) => "enlist turned auto-merge off.",
+            Some(false) => {
+                "enlist could not turn auto-merge off (GitHub refused): turn it off on this pull \
+                 request now."
+            }
+            None => "Auto-merge was not on; enlist will not turn it on.",
+        }
+    )
 }
 
 #[cfg(test)]
@@ -414,6 +515,7 @@ mod tests {
                 driver: Some("![img](https://evil.example/x.png)".into()),
             }],
             gpus: vec![],
+            ssh_host_keys: vec![],
         };
         NodeDocument::new(&facts, facts.identity.node_id(6), Some("alice".into()))
     }
@@ -454,8 +556,8 @@ mod tests {
             None,
         );
         let rows: Vec<&str> = text.lines().filter(|l| l.starts_with('|')).collect();
-        // Header, separator and the eight facts: no value ended a row or added one.
-        assert_eq!(rows.len(), 10, "{text}");
+        // Header, separator and the nine facts: no value ended a row or added one.
+        assert_eq!(rows.len(), 11, "{text}");
         for row in &rows[2..] {
             assert!(row.ends_with(" |"), "{row}");
         }
@@ -467,6 +569,79 @@ mod tests {
             "one inside a code span, the trailer"
         );
         assert!(text.ends_with(&format!("{}\n", trailer(&d, "b-1"))));
+    }
+
+    /// Issue 27: an update whose host keys changed says so before anything else, old → new
+    /// fingerprint per key type; unchanged keys add nothing.
+    #[test]
+    fn a_host_key_change_comes_first_with_old_and_new_fingerprints() {
+        use crate::hostkey::HostKey;
+        // ssh-to-age's example keys (github.com/Mic92/ssh-to-age, test-assets/keyscan.txt).
+        let eve = HostKey::parse(
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF/KPU3Z5LSjbBI6hrq25wCcseq2UpqSzUFZRr+ux6LM",
+        )
+        .unwrap();
+        let eva = HostKey::parse(
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIL2vjdqpppuCn7yPdF2muINriAG7zBWrsELKpPWkhn5",
+        )
+        .unwrap();
+        let mut old = doc("r640-a1", "Dell Inc.", 384);
+        old.ssh_host_keys = vec![eve.clone()];
+        let mut new = old.clone();
+        new.ssh_host_keys = vec![eva.clone()];
+        let b = body(
+            &new,
+            &Observations::default(),
+            "p.yaml",
+            "b",
+            Some(Previous::Document(&old)),
+        );
+        assert!(
+            b.starts_with(
+                "**Host key changed: secrets must be re-encrypted for this node**; old → new \
+                 fingerprint:\n\n"
+            ),
+            "{b}"
+        );
+        let line = format!(
+            "- `ssh-ed25519`: `{}` → `{}`\n",
+            eve.fingerprint(),
+            eva.fingerprint()
+        );
+        assert!(b.contains(&line), "{b}");
+        assert!(b.contains("never turns on auto-merge"), "{b}");
+        // The facts table shows the new key's fingerprint.
+        assert!(
+            b.contains(&format!(
+                "| ssh host keys | `ssh-ed25519` `{}` |",
+                eva.fingerprint()
+            )),
+            "{b}"
+        );
+        // Then the facts as for any update.
+        assert!(b.find("**This machine's facts changed**") > b.find("Host key changed"));
+        // Keys that appear for the first time: none → new.
+        let mut bare = old.clone();
+        bare.ssh_host_keys.clear();
+        let first = host_key_notice(&bare, &new).unwrap();
+        assert!(
+            first.contains(&format!("- `ssh-ed25519`: none → `{}`", eva.fingerprint())),
+            "{first}"
+        );
+        // A comment on an open PR says it first too; unchanged keys say nothing.
+        let c = comment(&new, "b", Some(Previous::Document(&old)));
+        assert!(c.starts_with("**Host key changed"), "{c}");
+        assert_eq!(host_key_notice(&old, &old), None);
+        let mut memory = old.clone();
+        memory.memory.total_bytes /= 2;
+        let b = body(
+            &memory,
+            &Observations::default(),
+            "p.yaml",
+            "b",
+            Some(Previous::Document(&old)),
+        );
+        assert!(b.starts_with("**This machine's facts changed**"), "{b}");
     }
 
     #[test]

@@ -142,7 +142,8 @@ impl Preview {
                 Outcome::StillPending
                 | Outcome::ChecksFailed
                 | Outcome::ChecksPassed
-                | Outcome::ChecksUpdated,
+                | Outcome::ChecksUpdated
+                | Outcome::ForeignCommits,
             ) => (Holds::PrOpen, FirstBoot::ReadPr, marker_pr),
             Some(Outcome::Merged) => (Holds::Registered, FirstBoot::ReadPr, marker_pr),
             Some(Outcome::Rejected) if marker_pr.is_some() => {

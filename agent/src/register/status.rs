@@ -104,10 +104,21 @@ pub fn human(
         out.push_str(&format!("  {label:<13} {value}\n"));
     };
     if let Some(url) = &m.pr_url {
-        row("pull request", url);
+        row("pull request", &plain(url));
     }
     if m.state == MarkerState::Pending {
         row("auto-merge", &auto_merge_line(m.auto_merge.as_ref()));
+        for warning in &m.warnings {
+            row(
+                "warning",
+                &format!(
+                    "{} refused: GitHub said \"{}\"; {}",
+                    plain(&warning.step),
+                    plain(&warning.message),
+                    plain(&warning.advice)
+                ),
+            );
+        }
         match &m.checks {
             None => row("checks", "not read yet"),
             Some(c) if c.state == ChecksState::Unreadable => row(
@@ -173,14 +184,30 @@ fn auto_merge_line(record: Option<&AutoMergeRecord>) -> String {
         Some(AutoMergeRecord::Refused {
             message, advice, ..
         }) => format!(
-            "off: GitHub refused ({:?}); the repository owner should {}",
+            "off: GitHub refused (\"{}\"); the repository owner should {} (enlist asks again \
+             once in each later boot)",
             plain(message),
             plain(advice)
         ),
         Some(AutoMergeRecord::Off) => "off (auto_merge: off): a person merges".to_owned(),
+        Some(AutoMergeRecord::ForeignCommits { off: true }) => {
+            "off: the branch has commits this node did not write; a person reviews, then merges \
+             or closes the pull request"
+                .to_owned()
+        }
+        Some(AutoMergeRecord::ForeignCommits { off: false }) => {
+            "ON, but the branch has commits this node did not write and GitHub refused to turn \
+             auto-merge off: turn it off on the pull request now, then review the change"
+                .to_owned()
+        }
         Some(AutoMergeRecord::NotForUpdates) => {
             "off for facts updates (auto_merge_updates: false): a person reviews the hardware \
              change"
+                .to_owned()
+        }
+        Some(AutoMergeRecord::HostKeyChanged) => {
+            "off: the SSH host key changed; a person re-encrypts the node's secrets to its new \
+             key and merges (never automatic, even with auto_merge_updates: true)"
                 .to_owned()
         }
     }
@@ -191,6 +218,18 @@ fn pending_next(m: &Marker) -> String {
     const RECHECK: &str = "the enlist timer checks again within the hour (run `enlist register` \
                            to check now)";
     let auto = matches!(m.auto_merge, Some(AutoMergeRecord::Enabled { .. }));
+    if let Some(AutoMergeRecord::ForeignCommits { off }) = &m.auto_merge {
+        return format!(
+            "auto-merge off: the branch has commits this node did not write. {}Review those \
+             commits, then merge or close the pull request yourself; the node never touches the \
+             branch again and keeps reading the PR ({RECHECK})",
+            if *off {
+                ""
+            } else {
+                "GitHub refused to turn it off for enlist: turn it off on the pull request first. "
+            }
+        );
+    }
     match m.checks.as_ref().map(|c| (c.state, c)) {
         Some((ChecksState::Failed, c)) => {
             let failed: Vec<String> = c
@@ -274,12 +313,53 @@ mod tests {
             agent_version: "0.1.0".into(),
             auto_merge: None,
             checks: None,
+            written_sha: None,
+            foreign_head: None,
+            warnings: Vec::new(),
+            boot_id: None,
         }
     }
 
     /// 2026-11-24T10:02:11Z.
     fn now() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_514_531)
+    }
+
+    #[test]
+    fn foreign_commits_and_refused_labels_are_shown_with_what_to_do() {
+        let mut m = marker(MarkerState::Pending);
+        m.auto_merge = Some(AutoMergeRecord::ForeignCommits { off: true });
+        m.warnings = vec![marker::Warning {
+            step: "labels".into(),
+            message: "Resource not accessible\u{1b}[2J".into(),
+            advice: "create the labels".into(),
+        }];
+        m.pr_url = Some("https://github.com/acme/fleet/pull/1\u{1b}]8;;x".into());
+        let text = human(Path::new("/var/lib/enlist"), Some(&m), None, now());
+        assert!(
+            text.contains(
+                "auto-merge    off: the branch has commits this node did not write; a person \
+                 reviews, then merges or closes the pull request"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "warning       labels refused: GitHub said \"Resource not accessible\\u{1b}[2J\"; \
+                 create the labels"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "next          auto-merge off: the branch has commits this node did not write"
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains('\u{1b}'),
+            "no escape sequence reaches the terminal: {text}"
+        );
     }
 
     #[test]

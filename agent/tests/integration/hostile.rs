@@ -56,6 +56,7 @@ fn valid_node() -> NodeDocument {
             driver: None,
         }],
         gpus: vec![],
+        ssh_host_keys: vec![],
     };
     let id = facts.identity.node_id(6);
     NodeDocument::new(&facts, id, None)
@@ -257,7 +258,137 @@ fn an_alias_bomb_is_an_invalid_finding() {
         text.push_str(&format!("x{i}: &x{i} [{}]\n", refs.join(", ")));
     }
     let file = checkout.node("node-laughs", text.as_bytes());
-    assert_invalid_node(&checkout, &file, "more than 100 aliases");
+    assert_invalid_node(
+        &checkout,
+        &file,
+        "an anchor or alias (`&name`, `*name`) at line 2",
+    );
+}
+
+/// `a: &a [x ×n]`, `b: &b [*a ×50]`, `c: [*b ×49]`: 99 aliases (under the alias cap), 2,500 × n
+/// nodes once expanded. At n = 10,000 (30 KB) serde_yaml built 25 million values: 2.5 GB, 8–23 s.
+pub fn amplification(n: usize) -> String {
+    format!(
+        "a: &a [{}]\nb: &b [{}]\nc: [{}]\n",
+        vec!["x"; n].join(", "),
+        vec!["*a"; 50].join(", "),
+        vec!["*b"; 49].join(", ")
+    )
+}
+
+/// 1 MiB of tiny flow nodes: `x: [a: b,a: b,…]`, 840,000 events (231 MB in serde_yaml).
+pub fn flow_pairs() -> String {
+    let mut text = String::from("x: [a: b");
+    while text.len() < 1024 * 1024 - 6 {
+        text.push_str(",a: b");
+    }
+    text.push_str("]\n");
+    text
+}
+
+#[test]
+fn alias_amplification_is_an_invalid_finding_naming_the_anchor() {
+    // Issue 25: the node.yaml has no use for anchors: the first one is refused.
+    for (n, size) in [(10_000, 30_000), (30_000, 90_000), (100_000, 300_000)] {
+        let text = amplification(n);
+        assert!(
+            text.len().abs_diff(size) < size / 10,
+            "{n}: {} bytes",
+            text.len()
+        );
+        let checkout = Checkout::new();
+        let file = checkout.node(&format!("node-amp-{n}"), text.as_bytes());
+        assert_invalid_node(
+            &checkout,
+            &file,
+            "an anchor or alias (`&name`, `*name`) at line 1 column 4",
+        );
+    }
+}
+
+#[test]
+fn a_mib_of_flow_pairs_is_an_invalid_finding_by_its_node_count() {
+    let checkout = Checkout::new();
+    let text = flow_pairs();
+    assert!(text.len() <= 1024 * 1024);
+    let file = checkout.node("node-pairs", text.as_bytes());
+    assert_invalid_node(&checkout, &file, "more than 10000 nodes");
+}
+
+#[test]
+fn twenty_mib_sized_hostile_files_are_twenty_findings_in_one_run() {
+    let checkout = Checkout::new();
+    let shapes = [amplification(100_000), flow_pairs()];
+    for i in 0..20 {
+        checkout.node(&format!("node-big-{i:02}"), shapes[i % 2].as_bytes());
+    }
+    let inventory = checkout.inventory();
+    let (out, took) = checkout.run("reconcile", &["--inventory", &inventory]);
+    assert!(took < BOUND, "reconcile took {took:?}");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let invalid = report["invalid"].as_array().unwrap();
+    assert_eq!(invalid.len(), 20);
+    for (i, finding) in invalid.iter().enumerate() {
+        assert_eq!(
+            finding["file"],
+            format!("cluster-nodes/node-big-{i:02}/node.yaml")
+        );
+    }
+    assert_eq!(report["phantom_nodes"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn empty_comment_only_and_non_mapping_node_yaml_say_what_the_file_is() {
+    for (dir, text, needle) in [
+        (
+            "node-empty",
+            "",
+            "not a node.yaml: the file is empty (or holds only comments)",
+        ),
+        (
+            "node-comments",
+            "# nothing here\n\n# at all\n",
+            "the file is empty (or holds only comments)",
+        ),
+        (
+            "node-list",
+            "- schema\n- nodeId\n",
+            "not a node.yaml: the file is a list",
+        ),
+        (
+            "node-scalar",
+            "hello\n",
+            "not a node.yaml: the file is a single value",
+        ),
+        (
+            "node-noschema",
+            "nodeId: x\n",
+            "not a node.yaml: the file has no `schema` key",
+        ),
+    ] {
+        let checkout = Checkout::new();
+        let file = checkout.node(dir, text.as_bytes());
+        assert_invalid_node(&checkout, &file, needle);
+        let inventory = checkout.inventory();
+        let (out, _) = checkout.run("reconcile", &["--inventory", &inventory]);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let hint = report["invalid"][0]["hint"].as_str().unwrap();
+        assert!(!hint.contains("newer enlist"), "{dir}: {hint}");
+    }
+    // Another version of enlist's schema is a newer enlist's; another tool's schema is not.
+    for (text, newer) in [
+        ("schema: enlist.dev/node/v2\n", true),
+        ("schema: acme/v1\n", false),
+    ] {
+        let checkout = Checkout::new();
+        checkout.node("node-schema", text.as_bytes());
+        let inventory = checkout.inventory();
+        let (out, _) = checkout.run("reconcile", &["--inventory", &inventory]);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let hint = report["invalid"][0]["hint"].as_str().unwrap();
+        assert_eq!(hint.contains("newer enlist"), newer, "{text}: {hint}");
+    }
 }
 
 #[test]
@@ -430,7 +561,17 @@ fn oversize_or_endless_inventories_and_demand_files_are_usage_errors() {
     let mut huge = b"workloads: []\n# ".to_vec();
     huge.resize(2 * 1024 * 1024, b'x');
     for (name, bytes, needle) in [
-        ("laughs.yaml", laughs.into_bytes(), "more than 100 aliases"),
+        ("laughs.yaml", laughs.into_bytes(), "more than 50000 nodes"),
+        (
+            "amplified.yaml",
+            amplification(10_000).into_bytes(),
+            "more than 50000 nodes (each alias counted as the nodes it repeats) at line 2",
+        ),
+        (
+            "pairs.yaml",
+            flow_pairs().into_bytes(),
+            "more than 50000 nodes",
+        ),
         ("nested.yaml", nested.into_bytes(), "nested more than 64"),
         ("huge.yaml", huge, "larger than 1 MiB"),
         (
@@ -537,4 +678,56 @@ fn an_inventory_of_100000_rows_of_a_netbox_export_is_read_whole() {
         &inventory.invalid[..1]
     );
     assert_eq!(inventory.rows[99_999].serial.as_deref(), Some("SN00099999"));
+}
+
+/// Issue 25: the gate refuses no valid document of the official YAML test suite (opt-in:
+/// `ENLIST_YAML_TEST_SUITE=DIR`, a checkout of `yaml/yaml-test-suite`'s `data` branch). Every
+/// case without an `error` file passes the gate for hand-written files; for node.yaml, only
+/// cases with an anchor or alias are refused, and for that reason.
+#[test]
+fn the_yaml_test_suite_s_valid_cases_pass_the_gate() {
+    use enlist::input::yaml::{self, Budget, YamlError};
+    let Ok(dir) = std::env::var("ENLIST_YAML_TEST_SUITE") else {
+        eprintln!("skipped: set ENLIST_YAML_TEST_SUITE to a checkout of its data branch");
+        return;
+    };
+    let mut cases = Vec::new();
+    let mut stack = vec![PathBuf::from(dir)];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            // `name/` and `tags/` link to the cases again: not followed.
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == "in.yaml") {
+                cases.push(dir.clone());
+            }
+        }
+    }
+    assert!(
+        cases.len() > 300,
+        "{} cases: not the test suite?",
+        cases.len()
+    );
+    let (mut valid, mut anchored) = (0, 0);
+    for case in &cases {
+        if case.join("error").exists() {
+            continue;
+        }
+        let Ok(text) = fs::read_to_string(case.join("in.yaml")) else {
+            continue;
+        };
+        valid += 1;
+        if let Err(e) = yaml::check(&text, enlist::input::MAX_DEMAND_BYTES) {
+            panic!("{}: refused a valid case: {e}", case.display());
+        }
+        match yaml::check_within(&text, Budget::NODE_YAML) {
+            Ok(()) => {}
+            Err(YamlError::Anchor { .. }) => anchored += 1,
+            Err(e) => panic!("{}: refused as a node.yaml: {e}", case.display()),
+        }
+    }
+    eprintln!("{valid} valid cases pass; {anchored} with anchors or aliases refused as node.yaml");
+    assert!(valid > 250);
 }

@@ -59,6 +59,7 @@ fn document(index: usize) -> NodeDocument {
             driver: None,
         }],
         gpus: vec![],
+        ssh_host_keys: vec![],
     };
     let id = facts.identity.node_id(6);
     NodeDocument::new(&facts, id, Some("ops".into()))
@@ -539,4 +540,339 @@ fn a_missing_or_malformed_map_is_a_usage_error_naming_the_file_and_key() {
         assert!(out.stdout.is_empty(), "{command} {map}: no report");
     }
     assert!(!Path::new(&missing_map).exists());
+}
+
+// Issue 25: inventories as spreadsheets write them.
+
+/// The Snipe-IT fixture's text, re-encoded by `transform`, reconciled as `name`.
+fn snipe_it_as(checkout: &Checkout, name: &str, bytes: &[u8]) -> Output {
+    fs::write(checkout.dir.path().join(name), bytes).unwrap();
+    checkout.run("reconcile", name, None, &["--format", "json"])
+}
+
+fn snipe_it() -> String {
+    fs::read_to_string(fixture("snipe-it.csv")).unwrap()
+}
+
+/// `csv` with the commas outside quotes replaced by `delimiter`.
+fn resplit(csv: &str, delimiter: char) -> String {
+    let mut out = String::new();
+    let mut quoted = false;
+    for c in csv.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            ',' if !quoted => out.push(delimiter),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The Snipe-IT export's report, whatever the file's encoding, delimiter or line ends.
+fn assert_snipe_it_report(out: &Output, what: &str) {
+    assert_eq!(code(out), 0, "{what}: {}", stderr(out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_clean_match(&report, what);
+    assert_eq!(report["inventory"], 12, "{what}");
+    assert_eq!(missing(&report).len(), 4, "{what}: {:?}", missing(&report));
+    assert_eq!(
+        report["columns"]["fields"]["cost"],
+        json!(["Purchase Cost"])
+    );
+}
+
+#[test]
+fn cr_only_crlf_and_lf_line_ends_give_the_same_lines() {
+    // Old Mac and Excel exports end lines with CR alone; every finding said line 1.
+    let checkout = Checkout::new(&[]);
+    let text = "serial,status,notes\n5H8VXC3,,\"two\nlines\"\n9ZT4HK3,gone,\nBX7R2J3,,\n";
+    for (name, eol) in [("lf.csv", "\n"), ("crlf.csv", "\r\n"), ("cr.csv", "\r")] {
+        checkout.write(name, &text.replace('\n', eol));
+        let report = checkout.reconcile(name, None);
+        let invalid = report["invalid"].as_array().unwrap();
+        assert_eq!(invalid.len(), 1, "{name}: {invalid:?}");
+        // The quoted cell spans lines 2–3: the unknown word is on line 4.
+        assert_eq!(invalid[0]["line"], 4, "{name}: {invalid:?}");
+        assert!(invalid[0]["message"].as_str().unwrap().contains("\"gone\""));
+        // Its machine is not a phantom: its row names it.
+        assert_eq!(
+            report["phantom_nodes"].as_array().unwrap().len(),
+            2,
+            "{name}"
+        );
+    }
+    let out = snipe_it_as(
+        &checkout,
+        "snipe-cr.csv",
+        snipe_it().replace('\n', "\r").as_bytes(),
+    );
+    assert_snipe_it_report(&out, "CR-only Snipe-IT export");
+}
+
+#[test]
+fn semicolon_and_tab_separated_exports_are_read() {
+    // European Excel writes `;` (the comma is the decimal separator there); "Unicode text" tabs.
+    let checkout = Checkout::new(&[]);
+    let semicolon = resplit(&snipe_it(), ';');
+    assert!(semicolon.contains("\"7,800.00\";PO-2021-044"));
+    let out = snipe_it_as(&checkout, "snipe-semicolon.csv", semicolon.as_bytes());
+    assert_snipe_it_report(&out, "semicolon-separated");
+    let tabs = resplit(&snipe_it(), '\t');
+    let out = snipe_it_as(&checkout, "snipe-tabs.csv", tabs.as_bytes());
+    assert_snipe_it_report(&out, "tab-separated");
+}
+
+#[test]
+fn a_header_with_several_delimiters_is_read_by_the_one_that_works_or_refused() {
+    let checkout = Checkout::new(&[]);
+    // `Cost; USD` holds a `;`, but only `,` gives a serial column.
+    checkout.write("mixed.csv", "serial,Cost; USD\n5H8VXC3,100\n");
+    let report = checkout.reconcile("mixed.csv", None);
+    assert_eq!(report["invalid"], json!([]));
+    assert_eq!(report["inventory"], 1);
+    // Neither split gives a serial or mac column: an error naming what was seen.
+    checkout.write("unclear.csv", "S/N;Name,Type;Place\nA1;x,y;z\n");
+    let out = checkout.run("reconcile", "unclear.csv", None, &[]);
+    assert_eq!(code(&out), 64, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("unclear.csv"), "{err}");
+    assert!(
+        err.contains("the header (line 1) holds 2 × `;` and 1 × `,` outside quotes"),
+        "{err}"
+    );
+    // One delimiter, no serial column: the error says how the header was split.
+    checkout.write("nameless.csv", "S/N;Name\nA1;x\n");
+    let out = checkout.run("reconcile", "nameless.csv", None, &[]);
+    assert_eq!(code(&out), 64);
+    assert!(
+        stderr(&out).contains("split at `;`, has: S/N, Name."),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn utf16_with_a_byte_order_mark_is_read_and_without_one_refused() {
+    // Excel's "Unicode text": UTF-16LE with a mark, tab-separated, CRLF.
+    let checkout = Checkout::new(&[]);
+    let text = resplit(&snipe_it(), '\t').replace('\n', "\r\n");
+    let mut le = vec![0xFF, 0xFE];
+    let mut be = vec![0xFE, 0xFF];
+    for unit in text.encode_utf16() {
+        le.extend(unit.to_le_bytes());
+        be.extend(unit.to_be_bytes());
+    }
+    assert_snipe_it_report(&snipe_it_as(&checkout, "utf16le.txt", &le), "UTF-16LE");
+    assert_snipe_it_report(&snipe_it_as(&checkout, "utf16be.txt", &be), "UTF-16BE");
+    let out = snipe_it_as(&checkout, "nomark.txt", &le[2..]);
+    assert_eq!(code(&out), 64, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "nomark.txt: cannot read the inventory: it looks like UTF-16 without a byte order mark"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn windows_1252_rows_name_the_encoding_until_the_map_names_it() {
+    let checkout = Checkout::new(&[]);
+    let mut bytes =
+        b"serial,location\n5H8VXC3,Salle \xe0 Lyon\n9ZT4HK3,Hall A\nBX7R2J3,M\xfcnchen\n".to_vec();
+    bytes.extend_from_slice(b"S452173X1A28154,x\nCZ2048L7,y\n");
+    fs::write(checkout.dir.path().join("latin.csv"), &bytes).unwrap();
+    let report = checkout.reconcile("latin.csv", None);
+    let invalid = report["invalid"].as_array().unwrap();
+    let lines: Vec<i64> = invalid
+        .iter()
+        .map(|i| i["line"].as_i64().unwrap())
+        .collect();
+    assert_eq!(lines, [2, 4], "{invalid:?}");
+    let message = invalid[0]["message"].as_str().unwrap();
+    assert!(message.contains("is not UTF-8: byte 0xE0"), "{message}");
+    assert!(message.contains("Windows-1252"), "{message}");
+    assert!(message.contains("`encoding: windows-1252`"), "{message}");
+    // The rows still name their machines: no phantom, the row is the problem.
+    assert_eq!(report["phantom_nodes"], json!([]));
+    let claimed: Vec<&Value> = report["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["field"] == "inventory_row")
+        .collect();
+    assert_eq!(claimed.len(), 2, "{claimed:?}");
+    // Named in the map, the file is read.
+    checkout.write("latin-map.yaml", "encoding: windows-1252\n");
+    let report = checkout.reconcile("latin.csv", Some("latin-map.yaml"));
+    assert_clean_match(&report, "latin.csv with its encoding named");
+    assert_eq!(report["mismatches"], json!([]));
+    // An encoding enlist does not know is a usage error naming the key.
+    checkout.write("klingon.yaml", "encoding: klingon\n");
+    let out = checkout.run("reconcile", "latin.csv", Some("klingon.yaml"), &[]);
+    assert_eq!(code(&out), 64);
+    assert!(
+        stderr(&out).contains("encoding: \"klingon\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn snipe_it_cells_with_html_markup_are_read_as_their_text() {
+    // Snipe-IT's web export writes what its table shows: links, icons, status labels.
+    let checkout = Checkout::new(&[]);
+    let link = |path: &str, text: &str| {
+        format!("\"<a href=\"\"https://snipe.example/{path}\"\"> {text}</a>\"")
+    };
+    let status = |label: &str, meta: &str| {
+        format!(
+            "\"<a href=\"\"https://snipe.example/statuslabels/1\"\" data-toggle=\"\"tooltip\"\"> \
+             <i class=\"\"fa fa-circle text-blue\"\"></i> {label} <label class=\"\"label \
+             label-default\"\">{meta}</label> </a>\""
+        )
+    };
+    let mut csv = String::from("Asset Tag,Asset Name,Serial,Model,Manufacturer,Status,Location\n");
+    for (tag, serial, model, make, label, meta) in [
+        (
+            "AT-1",
+            "5H8VXC3",
+            "PowerEdge R640",
+            "Dell",
+            "Ready to Deploy",
+            "Deployed",
+        ),
+        (
+            "AT-2",
+            "9ZT4HK3",
+            "PowerEdge R650",
+            "Smith &amp; Sons",
+            "Healthy",
+            "Deployed",
+        ),
+        ("AT-3", "BX7R2J3", "PowerEdge R650", "Dell", "Pending", ""),
+    ] {
+        csv.push_str(&format!(
+            "{},{},{serial},{},{},{},{}\n",
+            link("hardware/1", tag),
+            link("hardware/1", &format!("host-{tag}")),
+            link("models/1", model),
+            link("manufacturers/1", make),
+            status(label, meta),
+            link("locations/1", "AMS1 <b>Hall A</b>"),
+        ));
+    }
+    checkout.write("snipe-web.csv", &csv);
+    let report = checkout.reconcile("snipe-web.csv", None);
+    assert_eq!(report["invalid"], json!([]), "{report}");
+    assert_eq!(report["phantom_nodes"].as_array().unwrap().len(), 2);
+    // Read as text, entities decoded: the make is `Smith & Sons`, which is not Dell Inc.
+    let mismatches = report["mismatches"].as_array().unwrap();
+    assert_eq!(mismatches.len(), 1, "{mismatches:?}");
+    assert_eq!(mismatches[0]["inventory"], "Smith & Sons");
+    // `Healthy <label>Deployed</label>`: the meta status of a checked-out asset decides.
+    assert_eq!(missing(&report), [] as [(String, String); 0]);
+}
+
+#[test]
+fn an_unusable_row_claims_its_machine_instead_of_making_it_a_phantom() {
+    let checkout = Checkout::new(&[]);
+    checkout.write(
+        "inventory.csv",
+        "serial,mac,status,cores\n5H8VXC3,,in service,\n,b0:26:28:00:10:01,,forty\n9XK2WD3,,bogus,\n",
+    );
+    let report = checkout.reconcile("inventory.csv", None);
+    // Three invalid rows; two of them are registered machines, the third is not.
+    assert_eq!(report["invalid"].as_array().unwrap().len(), 3);
+    let mut phantoms: Vec<&str> = report["phantom_nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["serial"].as_str().unwrap())
+        .collect();
+    phantoms.sort();
+    // Only the machines no row names at all.
+    assert_eq!(phantoms, ["BX7R2J3", "CZ2048L7", "S452173X1A28154"]);
+    let claimed: Vec<(&str, i64, &str)> = report["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["field"].as_str().unwrap(),
+                m["line"].as_i64().unwrap(),
+                m["hint"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(claimed.len(), 2, "{claimed:?}");
+    assert!(
+        claimed
+            .iter()
+            .all(|(field, _, _)| *field == "inventory_row")
+    );
+    let hints: Vec<&str> = claimed.iter().map(|c| c.2).collect();
+    assert!(
+        hints
+            .iter()
+            .any(|h| h.starts_with("its inventory row (line 2) is invalid: status \"in service\"")),
+        "{hints:?}"
+    );
+    assert!(
+        hints
+            .iter()
+            .any(|h| h.starts_with("its inventory row (line 3) is invalid: cores \"forty\"")),
+        "{hints:?}"
+    );
+    // The text report says it in the mismatch section.
+    let out = checkout.run("reconcile", "inventory.csv", None, &[]);
+    assert!(
+        stdout(&out).contains("inventory_row: inventory invalid row, node registered"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// The map line the hint suggests (the code span after "`statuses:` and ").
+fn suggested_line(hint: &str) -> &str {
+    let rest = hint
+        .split_once("`statuses:` and `")
+        .unwrap_or_else(|| panic!("no suggestion in {hint:?}"))
+        .1;
+    &rest[..rest.rfind("` (or spare").unwrap()]
+}
+
+#[test]
+fn the_suggested_map_line_pastes_whole_however_long_or_odd_the_word() {
+    let checkout = Checkout::new(&[]);
+    let long = format!(
+        "in service since 2019: rack \"B\" # hall {}",
+        "x".repeat(400)
+    );
+    for word in [
+        long.as_str(),
+        "yes",
+        "- [spare] &a *b",
+        "a\\b 'c'",
+        "über\u{200B}",
+    ] {
+        let csv = format!("serial,status\n5H8VXC3,\"{}\"\n", word.replace('"', "\"\""));
+        checkout.write("inventory.csv", &csv);
+        let report = checkout.reconcile("inventory.csv", None);
+        let invalid = report["invalid"].as_array().unwrap();
+        assert_eq!(invalid.len(), 1, "{word}: {invalid:?}");
+        let line = suggested_line(invalid[0]["hint"].as_str().unwrap()).to_owned();
+        assert!(!line.contains('…'), "{line}");
+        checkout.write("map.yaml", &format!("statuses:\n{line}\n"));
+        let report = checkout.reconcile("inventory.csv", Some("map.yaml"));
+        assert_eq!(report["invalid"], json!([]), "{word}: {line}");
+        assert_eq!(report["mismatches"], json!([]), "{word}");
+        // The text format shows the same line whole.
+        checkout.write("map.yaml", "columns: {serial: serial}\n");
+        let out = checkout.run("reconcile", "inventory.csv", Some("map.yaml"), &[]);
+        assert!(stdout(&out).contains(&line), "{word}: {}", stdout(&out));
+    }
 }

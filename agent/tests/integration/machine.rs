@@ -4,6 +4,7 @@
 
 use enlist::document::NodeDocument;
 use enlist::facts::{Cpu, Disk, Facts, Memory, Nic, System};
+use enlist::hostkey::HostKey;
 use enlist::identity::{Candidates, Identity};
 
 /// Bytes in a GiB.
@@ -28,6 +29,8 @@ pub struct Machine {
     pub memory_gib: u64,
     pub disks: Vec<(&'static str, &'static str, u64, &'static str)>,
     pub nics: Vec<(&'static str, String, &'static str)>,
+    /// SSH host public keys (`type base64 [comment]`).
+    pub host_keys: Vec<String>,
 }
 
 impl Machine {
@@ -77,7 +80,18 @@ impl Machine {
                 })
                 .collect(),
             gpus: vec![],
+            ssh_host_keys: self
+                .host_keys
+                .iter()
+                .map(|k| HostKey::parse(k).unwrap())
+                .collect(),
         }
+    }
+
+    /// The same machine with these SSH host keys.
+    pub fn with_host_keys(mut self, keys: &[&str]) -> Machine {
+        self.host_keys = keys.iter().map(|k| (*k).to_owned()).collect();
+        self
     }
 
     pub fn document(&self, operator: Option<&str>) -> NodeDocument {

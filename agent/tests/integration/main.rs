@@ -8,6 +8,7 @@
 mod cli;
 mod facts;
 mod hostile;
+mod hostkeys;
 mod inventories;
 mod machine;
 mod reconcile;

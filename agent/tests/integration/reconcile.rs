@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use enlist::document::NodeDocument;
+use enlist::hostkey::HostKey;
 use enlist::reconcile::report::{InvalidKind, MismatchField, Resource, SharedKind};
 use enlist::reconcile::{self, Format, Options, Report, analyse, inventory, scan};
 
 use crate::machine::{Machine, NVME_1_92TB};
-use crate::support::{enlist, golden, stderr, stdout};
+use crate::support::{enlist, fixture, golden, stderr, stdout};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -45,6 +46,7 @@ fn machine(n: u32) -> Machine {
                 "bnxt_en",
             ),
         ],
+        host_keys: vec![],
     }
 }
 
@@ -761,6 +763,122 @@ fn shared_mac_between_different_machines_is_a_duplicate() {
             .hint
             .contains("claim the same serial or MAC")
     );
+}
+
+/// Issue 27: two machines booted from one disk image share its SSH host key — a
+/// `duplicate_host_key` error naming both nodes and the key's fingerprint, in every format.
+#[test]
+fn issue_27_two_machines_with_one_host_key_are_a_cloned_image() {
+    let root = fixture("dell-r640");
+    let pub_key = fs::read_to_string(root.join("etc/ssh/ssh_host_ed25519_key.pub")).unwrap();
+    let fingerprint = HostKey::parse(&pub_key).unwrap().fingerprint();
+    // `ssh-keygen -l -f` printed it when the fixture was made.
+    assert_eq!(
+        fingerprint,
+        "SHA256:CqLq4+oKKWCUkXpwLiEqu7sMZ9zFK+OWShONoAIjXcw"
+    );
+    let repo = Repo::new();
+    let a = machine(1).with_host_keys(&[pub_key.trim()]);
+    let b = machine(2).with_host_keys(&[pub_key.trim()]);
+    let (a, b) = (a.document(None), b.document(None));
+    let (path_a, path_b) = (repo.add(&a), repo.add(&b));
+    // A third machine with its own key is no part of it.
+    let own =
+        fs::read_to_string(fixture("vm-no-dmi").join("etc/ssh/ssh_host_ed25519_key.pub")).unwrap();
+    repo.add(&machine(3).with_host_keys(&[own.trim()]).document(None));
+    let inventory = repo.inventory("serial\nSN00001X\nSN00002X\nSN00003X\n");
+    let report = reconcile::reconcile(&Options {
+        nodes: repo.path().to_path_buf(),
+        inventory: inventory.clone(),
+        demand: None,
+        inventory_map: None,
+    })
+    .unwrap();
+    assert_eq!(report.duplicates.len(), 1, "{:?}", report.duplicates);
+    let dup = &report.duplicates[0];
+    // Both nodes, in path order.
+    let mut both = [a.node_id.as_str(), b.node_id.as_str()];
+    both.sort();
+    assert_eq!(dup.nodes, both);
+    assert_eq!(dup.shared.len(), 1);
+    assert_eq!(dup.shared[0].kind, SharedKind::HostKey);
+    assert_eq!(dup.shared[0].value, fingerprint);
+    assert!(dup.hint.contains("cloned image"), "{}", dup.hint);
+
+    let args = |format: &'static str| {
+        vec![
+            "reconcile".to_owned(),
+            "--nodes".to_owned(),
+            repo.path().display().to_string(),
+            "--inventory".to_owned(),
+            inventory.display().to_string(),
+            "--format".to_owned(),
+            format.to_owned(),
+        ]
+    };
+    let out_of = |format: &'static str| {
+        let args = args(format);
+        let out = enlist(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+        assert_eq!(
+            code(&out),
+            1,
+            "{format}: a duplicate fails CI: {}",
+            stderr(&out)
+        );
+        stdout(&out)
+    };
+    let json: serde_json::Value = serde_json::from_str(&out_of("json")).unwrap();
+    let entry = &json["duplicates"][0];
+    assert_eq!(entry["kind"], "duplicate_host_key");
+    assert_eq!(entry["nodes"], serde_json::json!(both));
+    assert_eq!(
+        entry["shared"],
+        serde_json::json!([{"kind": "host_key", "value": fingerprint}])
+    );
+    for format in ["text", "markdown", "html"] {
+        let text = out_of(format);
+        assert!(text.contains("SSH host key"), "{format}: {text}");
+        assert!(text.contains(&fingerprint), "{format}");
+        assert!(
+            text.contains(path_a.as_str()) || text.contains(a.node_id.as_str()),
+            "{format}"
+        );
+        assert!(
+            text.contains(path_b.as_str()) || text.contains(b.node_id.as_str()),
+            "{format}"
+        );
+    }
+    let github = out_of("github");
+    for path in [&path_a, &path_b] {
+        let line = github
+            .lines()
+            .find(|l| l.starts_with(&format!("::error file={path},")))
+            .unwrap_or_else(|| panic!("{path}: {github}"));
+        // At the `sshHostKeys:` line of each file.
+        let text = fs::read_to_string(repo.path().join(path)).unwrap();
+        let key_line = text.lines().position(|l| l == "sshHostKeys:").unwrap() + 1;
+        assert!(line.contains(&format!(",line={key_line},")), "{line}");
+        assert!(line.contains("duplicate host key"), "{line}");
+        assert!(line.contains(&fingerprint), "{line}");
+    }
+}
+
+/// A copied directory shares the host key too, but it is one machine twice: a
+/// `duplicate_identity`, not a cloned image.
+#[test]
+fn issue_27_a_copied_directory_with_host_keys_stays_a_duplicate_identity() {
+    let pub_key =
+        fs::read_to_string(fixture("dell-r640").join("etc/ssh/ssh_host_ed25519_key.pub")).unwrap();
+    let repo = Repo::new();
+    let doc = machine(1).with_host_keys(&[pub_key.trim()]).document(None);
+    repo.add(&doc);
+    repo.add(&doc.with_node_id(enlist::identity::NodeId::parse("node-zzzzzz").unwrap()));
+    let report = repo.reconcile("serial\nSN00001X\n");
+    assert_eq!(report.duplicates.len(), 1);
+    let dup = &report.duplicates[0];
+    assert_eq!(dup.kind, enlist::reconcile::report::DuplicateKind::Identity);
+    assert!(dup.shared.iter().any(|s| s.kind == SharedKind::HostKey));
+    assert!(dup.hint.contains("registered more than once"));
 }
 
 #[test]

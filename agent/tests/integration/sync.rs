@@ -203,6 +203,7 @@ pub(crate) fn machine(n: u32) -> Facts {
             })
             .collect(),
         gpus: vec![],
+        ssh_host_keys: vec![],
     }
 }
 

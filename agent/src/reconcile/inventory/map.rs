@@ -12,6 +12,8 @@
 //!   "on the shelf": spare
 //!   RMA: broken
 //!   "sold": retired
+//! # The file's encoding, when it is not UTF-8 or UTF-16 with a byte order mark.
+//! encoding: windows-1252
 //! ```
 //!
 //! A mapped column is the only one that feeds its field; a mapped word beats the default
@@ -38,6 +40,8 @@ pub struct InventoryMap {
     columns: BTreeMap<Field, String>,
     /// Normalised word → status.
     statuses: BTreeMap<String, Status>,
+    /// `encoding:` — the inventory's encoding when it is not UTF-8 (e.g. `windows-1252`).
+    encoding: Option<&'static encoding_rs::Encoding>,
 }
 
 /// The file's shape.
@@ -48,6 +52,8 @@ struct MapFile {
     columns: ColumnsFile,
     #[serde(default)]
     statuses: BTreeMap<String, Status>,
+    #[serde(default)]
+    encoding: Option<String>,
 }
 
 /// `columns:`; one key per [`Field`].
@@ -106,7 +112,7 @@ impl InventoryMap {
         };
         if text.trim().is_empty() {
             return Err(invalid(
-                "the file is empty; it needs `columns:` or `statuses:`".into(),
+                "the file is empty; it needs `columns:`, `statuses:` or `encoding:`".into(),
             ));
         }
         let parsed: MapFile = input::yaml::from_str(text, input::MAX_CONFIG_BYTES)
@@ -144,16 +150,31 @@ impl InventoryMap {
                 )));
             }
         }
+        let encoding = match &parsed.encoding {
+            None => None,
+            Some(label) => Some(super::text::encoding(label).ok_or_else(|| {
+                invalid(format!(
+                    "encoding: {label:?} is not an encoding enlist knows; name it as the WHATWG \
+                     Encoding Standard does: windows-1252, iso-8859-15, utf-16le, shift_jis, …"
+                ))
+            })?),
+        };
         Ok(InventoryMap {
             file: file.to_owned(),
             columns,
             statuses,
+            encoding,
         })
     }
 
     /// The header the map names for `field`.
     pub fn column(&self, field: Field) -> Option<&str> {
         self.columns.get(&field).map(String::as_str)
+    }
+
+    /// The inventory's encoding, when the map names one.
+    pub fn encoding(&self) -> Option<&'static encoding_rs::Encoding> {
+        self.encoding
     }
 
     /// The status the map gives a [normalised](normalise) word.
@@ -177,6 +198,9 @@ mod tests {
         assert_eq!(map.column(Field::Model), None);
         assert_eq!(map.status("inservice"), Some(Status::Active));
         assert_eq!(map.status("rma"), Some(Status::Broken));
+        assert_eq!(map.encoding(), None);
+        let map = InventoryMap::parse("encoding: Latin1\n", "map.yaml").unwrap();
+        assert_eq!(map.encoding(), Some(encoding_rs::WINDOWS_1252));
     }
 
     #[test]
@@ -189,6 +213,7 @@ mod tests {
             ("columns:\n  serial: \"--\"\n", "columns.serial"),
             ("columns: [serial]\n", "columns"),
             ("", "empty"),
+            ("encoding: klingon\n", "encoding: \"klingon\""),
             (
                 "columns: {serial: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[x]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}\n",
                 "nested more than 64",

@@ -7,10 +7,14 @@
 //! - **Cells as people type them** — [`cells`]: `$8,200.00`, `0.5 TB`, `3.84 TB`, `1 TiB`, and
 //!   NetBox's and Snipe-IT's status words (`Planned`, `Ready to Deploy`, `Decommissioning`, …).
 //!
-//! Spreadsheet habits are accepted: a UTF-8 byte-order mark, CRLF line ends, quoted fields
-//! (with commas, quotes and newlines inside), blank lines, rows that are all empty cells (skipped,
-//! not counted), rows shorter than the header (missing cells are empty). `status` defaults to
-//! `active`. A `mac` cell may hold several MACs separated by spaces, `;`, `|` or `,`.
+//! - **The file as spreadsheets write it** — [`text`]: UTF-8 with or without a byte order mark,
+//!   UTF-16 with one, another encoding when the map names it; `,`, `;` or tab as the delimiter
+//!   (sniffed from the header); LF, CRLF or CR line ends; HTML markup in cells read as its text.
+//!
+//! Spreadsheet habits are accepted: quoted fields (with delimiters, quotes and newlines inside),
+//! blank lines, rows that are all empty cells (skipped, not counted), rows shorter than the header
+//! (missing cells are empty). `status` defaults to `active`. A `mac` cell may hold several MACs
+//! separated by spaces, `;`, `|` or `,`.
 //!
 //! A bad row is one `invalid` entry with its line number, naming the column and the value; the
 //! other rows are still read: an unknown status word (the entry shows the two map lines that
@@ -18,12 +22,16 @@
 //! trailing cells, as `A1,Dell,` under `serial,make`, are fine), a cell holding a NUL byte (no
 //! database column takes it), a row past the CSV caps ([`crate::input::MAX_CSV_COLUMNS`],
 //! [`crate::input::MAX_CSV_FIELD_BYTES`]), a row repeating an earlier row's serial or MAC
-//! ([`dedupe`]). Only a file that cannot be an inventory at all (no serial and no mac column, a
-//! header past the caps, a column the map names but the header lacks) is an error.
+//! ([`dedupe`]). A row that cannot be used still names its machine: its serial and MACs are kept
+//! as a [`Claim`], so reconcile never calls that machine a phantom. Only a file that cannot be an
+//! inventory at all (no serial and no mac column, a header past the caps, a column the map names
+//! but the header lacks, an ambiguous delimiter, text that is not what its encoding says) is an
+//! error.
 
 pub mod cells;
 pub mod header;
 pub mod map;
+pub mod text;
 
 use std::path::Path;
 
@@ -107,6 +115,17 @@ pub fn serial_key(raw: &str) -> String {
     raw.trim().to_lowercase()
 }
 
+/// An inventory row that could not be used but names a machine (its serial or MACs could be
+/// read): reconcile matches nodes against it so the machine is not reported as a phantom, and
+/// says the row is the problem.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Claim {
+    /// The row's serial and MACs, and its line (every other field empty).
+    pub row: InventoryRow,
+    /// Why the row cannot be used (the message of its `invalid` entry).
+    pub problem: Prose,
+}
+
 /// A parsed inventory.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Inventory {
@@ -116,6 +135,8 @@ pub struct Inventory {
     pub rows: Vec<InventoryRow>,
     /// Rows that could not be used, duplicates included, by line.
     pub invalid: Vec<Invalid>,
+    /// Rows that could not be used but name a machine (not repeats of an earlier row), by line.
+    pub claims: Vec<Claim>,
     /// Data rows read (usable or not).
     pub data_rows: usize,
     /// Which column fed each field, which were ignored.
@@ -140,24 +161,27 @@ pub fn read(
 }
 
 /// Parses the inventory and drops repeated machines ([`dedupe`]); `file` names it in findings and
-/// errors.
+/// errors. The bytes are decoded and the delimiter sniffed first ([`text`]).
 pub fn parse(
     bytes: &[u8],
     file: &str,
     map: Option<&InventoryMap>,
 ) -> Result<Inventory, ReconcileError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let unreadable = |message: String| ReconcileError::InventoryText {
+        path: file.to_owned(),
+        message,
+    };
+    let decoded = text::decode(bytes, map.and_then(InventoryMap::encoding)).map_err(unreadable)?;
+    let bytes: &[u8] = &decoded.bytes;
+    let delimiter = delimiter(bytes, file, map)?;
     let mut inventory = Inventory {
         file: file.to_owned(),
         ..Inventory::default()
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
+    let mut reader = reader(bytes, delimiter);
     let mut header: Option<Header> = None;
     let mut record = csv::ByteRecord::new();
-    let mut lines = LineCounter::default();
+    let mut lines = text::LineCounter::default();
     loop {
         let start = reader.position().byte();
         match reader.read_byte_record(&mut record) {
@@ -178,7 +202,7 @@ pub fn parse(
             }
         }
         // csv's own line numbers count from where the reader stood (before blank lines, and
-        // CRLF confuses them); count newlines up to the record's first byte instead.
+        // CRLF confuses them); count line ends up to the record's first byte instead.
         let start = record.position().map_or(start, csv::Position::byte);
         let line = lines.line_at(bytes, start);
         if record
@@ -188,15 +212,21 @@ pub fn parse(
             continue;
         }
         let Some(header) = &header else {
-            let read = read_header(&record, file, map)?;
+            let read = read_header(&record, file, map, delimiter)?;
             inventory.columns = read.columns.report.clone();
             header = Some(read);
             continue;
         };
         inventory.data_rows += 1;
-        match read_row(&record, header, map, line) {
+        match read_row(&record, header, map, line, &decoded) {
             Ok(row) => inventory.rows.push(row),
             Err(problem) => {
+                if let Some(row) = claim(&record, header, line) {
+                    inventory.claims.push(Claim {
+                        row,
+                        problem: problem.message.clone(),
+                    });
+                }
                 inventory
                     .invalid
                     .push(row_problem(file, line, problem.message, problem.hint))
@@ -209,31 +239,98 @@ pub fn parse(
     Ok(inventory)
 }
 
-/// Line numbers from byte offsets, counting incrementally (offsets only grow).
-#[derive(Default)]
-struct LineCounter {
-    offset: usize,
-    newlines: u64,
+/// A CSV reader of `bytes` split at `delimiter`: LF, CRLF and CR end a record.
+fn reader(bytes: &[u8], delimiter: u8) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(bytes)
 }
 
-impl LineCounter {
-    /// The 1-based line of the first content byte at or after `offset` (blank lines skipped).
-    fn line_at(&mut self, bytes: &[u8], offset: u64) -> u64 {
-        let mut target = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(bytes.len());
-        while target < bytes.len() && matches!(bytes[target], b'\r' | b'\n') {
-            target += 1;
-        }
-        if target >= self.offset {
-            self.newlines += bytes[self.offset..target]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count() as u64;
-            self.offset = target;
-        }
-        self.newlines + 1
+/// The delimiter of the header line ([`text::sniff`]); when several occur, the one whose
+/// header has a serial or mac column, else an error naming what was seen.
+fn delimiter(bytes: &[u8], file: &str, map: Option<&InventoryMap>) -> Result<u8, ReconcileError> {
+    let (sniffed, line) = text::sniff(bytes);
+    let seen = match sniffed {
+        text::Sniffed::One(delimiter) => return Ok(delimiter),
+        text::Sniffed::Several(seen) => seen,
+    };
+    let usable: Vec<u8> = seen
+        .iter()
+        .map(|(d, _)| *d)
+        .filter(|d| {
+            let mut record = csv::ByteRecord::new();
+            let header_read = reader(bytes, *d).read_byte_record(&mut record);
+            header_read.is_ok_and(|read| read)
+                && read_header(&record, file, map, *d)
+                    .is_ok_and(|h| h.columns.has(Field::Serial) || h.columns.has(Field::Mac))
+        })
+        .collect();
+    match usable.as_slice() {
+        [one] => Ok(*one),
+        _ => Err(ReconcileError::InventoryText {
+            path: file.to_owned(),
+            message: format!(
+                "the header (line {line}) holds {} outside quotes, and {}: enlist cannot tell \
+                 which one separates the columns. Save the file with one delimiter (`,`, `;` or \
+                 tab), quoting header names that contain another",
+                text::shown_counts(&seen),
+                if usable.is_empty() {
+                    "split at none of them does it have a serial or mac column"
+                } else {
+                    "split at more than one of them it has a serial or mac column"
+                }
+            ),
+        }),
     }
+}
+
+/// What an unusable row still says about its machine: the serial and MACs that can be read
+/// (UTF-8, not placeholders, within the cell cap); `None` when neither can.
+fn claim(record: &csv::ByteRecord, header: &Header, line: u64) -> Option<InventoryRow> {
+    let cell = |field: Field| -> Option<String> {
+        header.columns.of(field).iter().find_map(|i| {
+            let raw = record.get(*i)?;
+            if raw.len() > input::MAX_CSV_FIELD_BYTES {
+                return None;
+            }
+            let text = std::str::from_utf8(raw).ok()?;
+            let text = match text::markup_text(text) {
+                Some(pieces) => pieces.join(" "),
+                None => text.trim().to_owned(),
+            };
+            (!text.is_empty()).then_some(text)
+        })
+    };
+    let serial = cell(Field::Serial).filter(|s| !is_placeholder(s));
+    let mut macs: Vec<String> = cell(Field::Mac)
+        .map(|cell| {
+            cell.split(|c: char| c.is_whitespace() || matches!(c, ';' | '|' | ','))
+                .filter_map(normalise_mac)
+                .collect()
+        })
+        .unwrap_or_default();
+    macs.sort();
+    macs.dedup();
+    if serial.is_none() && macs.is_empty() {
+        return None;
+    }
+    Some(InventoryRow {
+        line,
+        serial,
+        macs,
+        asset_tag: None,
+        hostname: None,
+        make: None,
+        model: None,
+        cores: None,
+        memory_gb: None,
+        storage_gb: None,
+        status: Status::Active,
+        location: None,
+        cost: None,
+    })
 }
 
 /// Why a row cannot be used, and what to do when it is not the generic "fix this row".
@@ -297,6 +394,7 @@ fn read_header(
     record: &csv::ByteRecord,
     file: &str,
     map: Option<&InventoryMap>,
+    delimiter: u8,
 ) -> Result<Header, ReconcileError> {
     let unusable = |message: String| ReconcileError::InventoryHeader {
         path: file.to_owned(),
@@ -318,9 +416,10 @@ fn read_header(
     })?;
     if !columns.has(Field::Serial) && !columns.has(Field::Mac) {
         return Err(unusable(format!(
-            "no serial column (serial, serial number, service tag) and no mac column; the header \
-             has: {}. If one of these is the serial, name it in an --inventory-map file \
-             (`columns: {{serial: \"S/N\"}}`)",
+            "no serial column (serial, serial number, service tag) and no mac column; the header, \
+             split at {}, has: {}. If one of these is the serial, name it in an --inventory-map \
+             file (`columns: {{serial: \"S/N\"}}`)",
+            text::shown_delimiter(delimiter),
             listed(&names)
         )));
     }
@@ -332,6 +431,7 @@ fn read_row(
     header: &Header,
     map: Option<&InventoryMap>,
     line: u64,
+    decoded: &text::Decoded<'_>,
 ) -> Result<InventoryRow, RowProblem> {
     if let Some(problem) = oversize(record) {
         return Err(Prose::from("the row ").say(&problem).into());
@@ -354,20 +454,37 @@ fn read_row(
     if beyond {
         return Err(Prose::new()
             .say(&format!(
-                "{} cells but the header has {width}: quote values that contain a comma",
+                "{} cells but the header has {width}: quote values that contain the delimiter",
                 record.len(),
             ))
             .into());
     }
-    let mut cells: Vec<&str> = Vec::with_capacity(width);
+    let mut cells: Vec<std::borrow::Cow<'_, str>> = Vec::with_capacity(width);
+    // Per cell, its text pieces when it held HTML markup (a status word may be one of them).
+    let mut pieces: Vec<Option<Vec<String>>> = Vec::with_capacity(width);
     for (index, field) in record.iter().take(width).enumerate() {
         let text = std::str::from_utf8(field).map_err(|_| {
+            let what = if decoded.declared {
+                // Decoded text is UTF-8: only an undeclared file gets here.
+                String::new()
+            } else {
+                text::undeclared_hint(field)
+            };
             Prose::new()
                 .say(&format!("cell {} (", index + 1))
                 .quoted(&header::shown_name(&header.names[index]))
-                .say(") is not UTF-8: save the inventory as UTF-8 CSV")
+                .say(&format!(") is not UTF-8: {what}"))
         })?;
-        cells.push(text.trim());
+        match text::markup_text(text) {
+            Some(parts) => {
+                cells.push(std::borrow::Cow::Owned(parts.join(" ")));
+                pieces.push(Some(parts));
+            }
+            None => {
+                cells.push(std::borrow::Cow::Borrowed(text.trim()));
+                pieces.push(None);
+            }
+        }
     }
     // The first non-empty cell among the columns feeding `field`, best first, with its column.
     let get = |field: Field| -> Option<(&str, &str)> {
@@ -375,7 +492,7 @@ fn read_row(
             cells
                 .get(*i)
                 .filter(|v| !v.is_empty())
-                .map(|v| (*v, header.names[*i].as_str()))
+                .map(|v| (v.as_ref(), header.names[*i].as_str()))
         })
     };
     let text = |field: Field| get(field).map(|(v, _)| v.to_owned());
@@ -409,9 +526,23 @@ fn read_row(
     }
     let status = match get(Field::Status) {
         None => Status::Active,
-        Some((raw, column)) => {
-            cells::status(raw, map).ok_or_else(|| unknown_status(raw, column, map))?
-        }
+        Some((raw, column)) => cells::status(raw, map)
+            .or_else(|| {
+                // A Snipe-IT cell with markup: `Ready to Deploy <label>Deployed</label>` names
+                // the label and, last, the meta status of a checked-out asset.
+                let index = header
+                    .columns
+                    .of(Field::Status)
+                    .iter()
+                    .find(|i| cells.get(**i).is_some_and(|c| c.as_ref() == raw))?;
+                pieces
+                    .get(*index)?
+                    .as_ref()?
+                    .iter()
+                    .rev()
+                    .find_map(|piece| cells::status(piece, map))
+            })
+            .ok_or_else(|| unknown_status(raw, column, map))?,
     };
     let cores = match get(Field::Cores) {
         None => None,
@@ -484,16 +615,16 @@ fn bad_amount(field: Field, raw: &str, column: &str, bad: Bad, expected: &str) -
     .into()
 }
 
-/// An unknown status word: the message names it, the hint shows the two map lines for it.
+/// An unknown status word: the message names it, the hint shows the two map lines for it — the
+/// word whole, quoted for YAML, so the line pastes as it is however long or odd the word.
 fn unknown_status(raw: &str, column: &str, map: Option<&InventoryMap>) -> RowProblem {
-    let word = header::shown_name(raw);
     let file = map.map_or_else(
         || Prose::from("an --inventory-map file"),
         |m| Prose::from("the --inventory-map file ").value(&m.file),
     );
     RowProblem {
         message: Prose::from("status ")
-            .quoted(&word)
+            .quoted(&header::shown_name(raw))
             .say(" (column ")
             .quoted(&header::shown_name(column))
             .say(
@@ -504,7 +635,7 @@ fn unknown_status(raw: &str, column: &str, map: Option<&InventoryMap>) -> RowPro
             Prose::from("map it in ")
                 .then(&file)
                 .say(" with the two lines `statuses:` and ")
-                .code(&format!("  {word:?}: active"))
+                .snippet(&format!("  {}: active", input::yaml::quoted(raw)))
                 .say(
                     " (or spare, broken, retired: whichever it means); the other rows were still \
                      checked",
