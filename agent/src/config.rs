@@ -160,77 +160,88 @@ settings! {
     /// Write nothing: print the node id, the node.yaml and the plan.
     #[arg(long, num_args = 0, default_missing_value = "true")]
     dry_run: bool = code(false),
-    /// GitOps repository.
+    /// The GitOps repository, `OWNER/NAME` (required).
     #[arg(long, value_name = "OWNER/NAME")]
     repo: String,
-    /// GitHub API URL (GitHub Enterprise: https://HOST/api/v3).
+    /// GitHub API URL (GitHub Enterprise: https://HOST/api/v3). Never with `user:password@` (exit
+    /// 78; the URL is not echoed); `http://` only to this machine unless `allow_insecure_http`.
     #[arg(long, value_name = "URL")]
     api_url: String = code(DEFAULT_API_URL),
-    /// File holding the GitHub token (never pass the token itself).
+    /// File holding the GitHub token (never pass the token itself); a file group or others may
+    /// read gets a warning.
     #[arg(long, value_name = "PATH")]
     token_file: PathBuf = "`$CREDENTIALS_DIRECTORY/github-token`, else `$GITHUB_TOKEN`",
-    /// Authenticate as this GitHub App (its App id or client id) instead of with a token.
+    /// Authenticate as this GitHub App (its App id or client id) instead of with a token: then no
+    /// token is read.
     #[arg(long, value_name = "ID")]
     github_app_id: AppId,
-    /// The GitHub App's private key, PEM (default: $CREDENTIALS_DIRECTORY/github-app-key).
+    /// The GitHub App's private key: PEM, PKCS#1 as GitHub issues it, or PKCS#8; at most 64 KiB
+    /// (`MAX_APP_KEY_BYTES`).
     #[arg(long, value_name = "PATH")]
     github_app_key_file: PathBuf = code("$CREDENTIALS_DIRECTORY/github-app-key"),
-    /// The App's installation on the repository's owner (else looked up on each run).
+    /// The App's installation on the repository's owner (saves one request per run).
     #[arg(skip)]
     github_app_installation_id: u64 = "looked up on each run",
-    /// State directory (marker and lock).
+    /// State directory (marker, lock, attempts): must belong to the running user and be writable
+    /// by nobody else, else exit 73 before any request.
     #[arg(long, value_name = "DIR")]
     state_dir: PathBuf = format!("`$STATE_DIRECTORY`, else `{DEFAULT_STATE_DIR}`"),
-    /// Operator name.
+    /// Operator recorded in node.yaml, and `{operator}` in `path_template`.
     #[arg(long, value_name = "NAME")]
     operator: String,
-    /// Fixed node id.
+    /// A fixed node id (2–63 of `a-z0-9-`), used as is and never extended on a collision.
     #[arg(long, value_name = "ID")]
     node_id: String = "derived from the hardware",
-    /// Where node.yaml goes ({operator}, {node_id}, {hostname}).
+    /// Where node.yaml goes in the repository: placeholders `{operator}`, `{node_id}`, `{hostname}`
+    /// (only a valid RFC 1123 host name, else exit 78); must stay inside the repository.
     #[arg(long, value_name = "T")]
     path_template: String = code(DEFAULT_PATH_TEMPLATE),
-    /// Base branch of the pull request.
+    /// The pull request's base branch.
     #[arg(long = "base", value_name = "BRANCH")]
     base_branch: String = "the repository's default branch",
-    /// Read file-based facts under DIR instead of / (fixtures).
+    /// Read file-based facts under DIR instead of / (tests, fixtures; the installer uses
+    /// `--target`).
     #[arg(long, value_name = "DIR")]
     root: PathBuf = code("/"),
-    /// Allow registering from a live installer.
+    /// Allow registering from a live installer (refused otherwise: a failed install must never
+    /// leave a PR).
     #[arg(long, num_args = 0, default_missing_value = "true")]
     allow_live: bool = code(false),
-    /// GitHub auto-merge for the registration PR once the base branch's rules hold (default
-    /// squash).
+    /// GitHub auto-merge for the registration PR, merged once the base branch's rules hold:
+    /// `squash`, `merge`, `rebase`, or `off`.
     #[arg(long, value_name = "squash|merge|rebase|off")]
     auto_merge: String = code(MergeMethod::Squash.as_str()),
-    /// Also turn on auto-merge for PRs that update a registered node's facts.
+    /// Also auto-merge PRs that update a registered node's facts (a hardware event: by default a
+    /// person merges; a changed SSH host key never auto-merges).
     #[arg(skip)]
     auto_merge_updates: bool = code(false),
-    /// Prefix of the per-node branch.
+    /// Prefix of the per-node branch: the branch is `<prefix><node_id>`.
     #[arg(skip)]
     branch_prefix: String = code(DEFAULT_BRANCH_PREFIX),
-    /// Labels for the PR.
+    /// Labels for the PR (one more write; comma-separated in the environment).
     #[arg(skip)]
     labels: Vec<String>,
-    /// Seconds to wait for GitHub to be reachable.
+    /// Seconds to wait for GitHub to be reachable, then exit 69.
     #[arg(skip)]
     readiness_timeout_secs: Seconds = code(DEFAULT_READINESS_TIMEOUT_SECS),
-    /// Seconds one run may wait on rate limits.
+    /// Seconds one run may spend waiting on rate limits in all, then exit 75.
     #[arg(skip)]
     rate_limit_wait_secs: Seconds = code(DEFAULT_RATE_LIMIT_WAIT_SECS),
-    /// Per-request timeout in seconds.
+    /// Per request, in seconds: connecting, and each read of the answer (a stalled connection).
     #[arg(skip)]
     request_timeout_secs: Seconds = code(DEFAULT_REQUEST_TIMEOUT_SECS),
-    /// Random delay (0..=N s) before the first request, to spread a mass bring-up.
+    /// Random delay (0..=N s) before the first request, to spread a mass bring-up (not on a
+    /// marker hit).
     #[arg(skip)]
     start_jitter_secs: Seconds = format!(
         "`{UNATTENDED_START_JITTER_SECS}` when systemd started the run (the unit, the timer), else `0`"
     ),
     /// Allow a plain `http://` api_url to a host that is not this machine (the token travels
-    /// unencrypted).
+    /// unencrypted); without it: exit 78 before any request.
     #[arg(skip)]
     allow_insecure_http: bool = code(false),
-    /// One deadline over the whole run, in seconds.
+    /// One deadline over the whole run, in seconds: readiness, every request, every rate-limit
+    /// wait; then exit 69 if GitHub never answered, else 75. The unit's start timeout sits above.
     #[arg(skip)]
     run_timeout_secs: Seconds = code(DEFAULT_RUN_TIMEOUT_SECS),
 }

@@ -89,7 +89,7 @@ fn reference_sections() -> Roff {
     roff.text([roman(
         "enlist-facts(1), enlist-register(1), enlist-status(1), enlist-reconcile(1), \
          enlist-gate(1), enlist-doctor(1), enlist-sync(1), enlist-export(1), systemctl(1), \
-         journalctl(1); the README of \
+         journalctl(1); the book (docs/, or README.md as its front page) of \
          https://github.com/enlist-dev/enlist",
     )]);
     roff

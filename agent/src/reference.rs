@@ -140,7 +140,7 @@ fn exit_codes() -> String {
         "enlist exits with a [sysexits](https://man.freebsd.org/cgi/man.cgi?sysexits) code. The \
          systemd unit keys its restart policy on them: it restarts only on the transient ones; \
          every other code is final until the timer's next run (a hold GitHub's side can clear) \
-         or the next boot. What to do for each: [Troubleshooting](../operate/troubleshooting.md).",
+         or the next boot. What to do for each: [Troubleshooting](../operate.md#troubleshooting).",
     );
     out.push_str("| code | meaning | unit restarts |\n|---|---|---|\n");
     for (code, meaning) in EXIT_CODES {

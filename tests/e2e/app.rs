@@ -175,7 +175,7 @@ async fn app_id_on_the_command_line() {
             auto_merge,
         ]);
         assert_eq!(run.code, Some(0), "{}", run.stderr);
-        // README's table: 11 requests, 4 writes + mint + revoke; without auto-merge one less.
+        // The request table (docs/src/first-boot.md): 11 requests, 4 writes + mint + revoke; without auto-merge one less.
         let mut expected = app_fresh(true);
         if auto_merge == "off" {
             expected.retain(|l| l != crate::AUTO_MERGE);

@@ -283,9 +283,10 @@ fn command_lines(text: &str) -> (Vec<String>, Vec<String>) {
             Event::Text(t) if in_block.is_some() => block_text.push_str(&t),
             Event::End(TagEnd::CodeBlock) => {
                 let lang = in_block.take().unwrap_or_default();
+                // `text` blocks are pictures and synopses, not command lines.
                 if matches!(
                     lang.as_str(),
-                    "" | "sh" | "bash" | "console" | "shell" | "yaml" | "text"
+                    "" | "sh" | "bash" | "console" | "shell" | "yaml"
                 ) {
                     let joined = block_text.replace("\\\n", " ");
                     blocks.extend(joined.lines().filter_map(enlist_part));
@@ -328,6 +329,8 @@ fn every_enlist_command_line_parses() {
                         ErrorKind::MissingRequiredArgument
                             | ErrorKind::MissingSubcommand
                             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                            | ErrorKind::DisplayHelp
+                            | ErrorKind::DisplayVersion
                     ) => {}
                 Err(e) => rejected.push(format!("{}: `{span}`: {}", shown(&doc), first_line(&e))),
             }

@@ -1,26 +1,49 @@
-//! Files outside the `enlist` crate that must agree with it: the README's SQL that the agent's
+//! Files outside the `enlist` crate that must agree with it: the book's SQL that the agent's
 //! sync tests run (from their own copy, as the crate tests without the repository around it),
 //! and the NixOS module's list of config keys, generated from the binary.
 
 use crate::support::{enlist, golden_file, repo, stderr, stdout};
 
-/// The README's PostgreSQL two-role block is the one `two_roles_owner_migrates_and_a_dml_only_role_syncs`
-/// runs (`agent/tests/fixtures/postgres-two-roles.sql`): what the README tells operators to run
-/// is what was tested.
-#[test]
-fn readme_two_roles_block_is_the_tested_one() {
-    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
-    let block = readme
+/// The SQL block of the book's registry chapter that `starts` a line of, or `None`.
+fn database_chapter_block(starts: &str) -> Option<String> {
+    let chapter =
+        std::fs::read_to_string(repo().join("docs/src/database.md")).expect("database.md");
+    chapter
         .split("```sql\n")
-        .find(|b| b.contains("CREATE ROLE enlist_owner"))
+        .find(|b| b.contains(starts))
         .and_then(|b| b.split("```").next())
-        .expect("the README's PostgreSQL two-role block");
+        .map(str::to_owned)
+}
+
+/// The book's PostgreSQL two-role block is the one `two_roles_owner_migrates_and_a_dml_only_role_syncs`
+/// runs (`agent/tests/fixtures/postgres-two-roles.sql`): what the docs tell operators to run is
+/// what was tested.
+#[test]
+fn two_roles_block_is_the_tested_one() {
+    let block = database_chapter_block("CREATE ROLE enlist_owner")
+        .expect("the registry chapter's PostgreSQL two-role block");
     let tested = repo().join("agent/tests/fixtures/postgres-two-roles.sql");
     let tested = std::fs::read_to_string(&tested).expect("the tested statements");
     assert_eq!(
         block, tested,
-        "the README's PostgreSQL two-role block differs from \
+        "docs/src/database.md's PostgreSQL two-role block differs from \
          agent/tests/fixtures/postgres-two-roles.sql, which the sync tests run: change both"
+    );
+}
+
+/// The book's registry queries (the block that starts with `-- missing nodes`) are the ones
+/// `current_nodes_is_what_the_latest_finished_run_saw` runs
+/// (`agent/tests/fixtures/registry-queries.sql`).
+#[test]
+fn registry_queries_block_is_the_tested_one() {
+    let block =
+        database_chapter_block("-- missing nodes").expect("the registry chapter's query block");
+    let tested = repo().join("agent/tests/fixtures/registry-queries.sql");
+    let tested = std::fs::read_to_string(&tested).expect("the tested queries");
+    assert_eq!(
+        block, tested,
+        "docs/src/database.md's query block differs from \
+         agent/tests/fixtures/registry-queries.sql, which the sync tests run: change both"
     );
 }
 

@@ -164,7 +164,7 @@ async fn pr_closed_unmerged_is_a_rejection_never_reopened() {
     node.reboot();
     github.state().requests.clear();
     assert_eq!(node.run(&[]).code, Some(0));
-    // README's table: the pending marker's PR, closed, then the base branch's file (it may have
+    // The request table (docs/src/first-boot.md): the pending marker's PR, closed, then the base branch's file (it may have
     // got there another way): four reads, once, no write.
     assert_eq!(
         github.state().lines(),
@@ -187,7 +187,7 @@ async fn pr_closed_unmerged_is_a_rejection_never_reopened() {
     let run = node.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let s = github.state();
-    // README's table: 4 requests, 0 writes.
+    // The request table (docs/src/first-boot.md): 4 requests, 0 writes.
     assert_eq!(s.requests.len(), 4, "{:?}", s.lines());
     assert!(s.writes().is_empty(), "{:?}", s.lines());
     assert_eq!(s.pulls.len(), 1);
@@ -206,7 +206,7 @@ async fn leftover_branch_from_a_crash_is_completed() {
     let run = node.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let s = github.state();
-    // README's table: 9 requests, 4 writes (one answered 422).
+    // The request table (docs/src/first-boot.md): 9 requests, 4 writes (one answered 422).
     let file = format!("/repos/acme/fleet/contents/cluster-nodes/{DELL}/node.yaml");
     assert_eq!(
         s.lines(),
@@ -363,7 +363,7 @@ async fn already_upstream_is_registered_without_a_pr() {
     let run = node.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let s = github.state();
-    // README's table: 3 requests, 0 writes.
+    // The request table (docs/src/first-boot.md): 3 requests, 0 writes.
     assert_eq!(s.requests.len(), 3);
     assert!(s.writes().is_empty());
     drop(s);
@@ -381,7 +381,7 @@ async fn changed_facts_update_the_open_pr_never_a_second_one() {
     let run = node.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let s = github.state();
-    // README's table: 9 requests, 3 writes.
+    // The request table (docs/src/first-boot.md): 9 requests, 3 writes.
     let file = format!("/repos/acme/fleet/contents/cluster-nodes/{DELL}/node.yaml");
     assert_eq!(
         s.lines(),
@@ -437,7 +437,7 @@ async fn changed_facts_after_merge_open_an_update_pr() {
     let run = node.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let s = github.state();
-    // README's table: 8 requests, 4 writes (the branch exists: 422, adopted, then reset to the
+    // The request table (docs/src/first-boot.md): 8 requests, 4 writes (the branch exists: 422, adopted, then reset to the
     // base); no auto-merge for an update.
     let file = format!("/repos/acme/fleet/contents/cluster-nodes/{DELL}/node.yaml");
     assert_eq!(

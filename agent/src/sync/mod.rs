@@ -329,7 +329,7 @@ pub enum SyncError {
         "the registry schema at {shown} is at version {found} (0: not created yet) and this \
          enlist needs version {latest}, but user {user:?} may not create or change it \
          ({message}); run `enlist sync --migrate` once as the role that owns enlist's tables \
-         (README: \"two roles\"), or let this user create in the schema (GRANT CREATE ON SCHEMA \
+         (docs/src/database.md: \"two roles\"), or let this user create in the schema (GRANT CREATE ON SCHEMA \
          public TO {user})"
     )]
     SchemaNotCurrent {

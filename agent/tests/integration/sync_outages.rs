@@ -434,15 +434,15 @@ fn a_missing_grant_fails_the_first_run_before_anything_is_recorded() {
     db.exec("REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM enlist_ci29");
 }
 
-/// The README's query block that starts with `-- missing nodes`, one statement per `--` line.
-fn readme_queries() -> Vec<(String, String)> {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let block = readme
-        .split("```sql\n")
-        .find(|b| b.starts_with("-- missing nodes"))
-        .and_then(|b| b.split("```").next())
-        .expect("the README's query block");
+/// The registry chapter's queries (`docs/src/database.md`, the block that starts with `--
+/// missing nodes`; `tests/e2e/repository.rs` keeps this copy equal to it), one statement per
+/// `--` line.
+fn documented_queries() -> Vec<(String, String)> {
+    let block = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/registry-queries.sql"
+    ))
+    .unwrap();
     let mut queries: Vec<(String, String)> = Vec::new();
     for line in block.lines() {
         if let Some(title) = line.strip_prefix("-- ") {
@@ -499,9 +499,9 @@ fn current_nodes_is_what_the_latest_finished_run_saw() {
     want.sort();
     assert_eq!(current(), want, "after run 3");
 
-    // The README's queries run, and count what current_nodes holds.
+    // The documented queries run, and count what current_nodes holds.
     db.exec("DROP TRIGGER slow ON nodes");
-    for (title, sql) in readme_queries() {
+    for (title, sql) in documented_queries() {
         let rows = db.rows(sql.trim().trim_end_matches(';'));
         if title.starts_with("capacity") {
             // Every current node but the added one (no inventory row) is an active machine.
