@@ -193,7 +193,8 @@ settings! {
     #[arg(long, value_name = "ID")]
     node_id: String = "derived from the hardware",
     /// Where node.yaml goes in the repository: placeholders `{operator}`, `{node_id}`, `{hostname}`
-    /// (only a valid RFC 1123 host name, else exit 78); must stay inside the repository.
+    /// (only a valid RFC 1123 host name, else exit 78); must stay inside the repository. The
+    /// gate's `--path-template` must say the same.
     #[arg(long, value_name = "T")]
     path_template: String = code(DEFAULT_PATH_TEMPLATE),
     /// The pull request's base branch.
@@ -204,7 +205,7 @@ settings! {
     #[arg(long, value_name = "DIR")]
     root: PathBuf = code("/"),
     /// Allow registering from a live installer (refused otherwise: a failed install must never
-    /// leave a PR).
+    /// leave a PR). An installed system with `/` on tmpfs (impermanence) looks live: set it there.
     #[arg(long, num_args = 0, default_missing_value = "true")]
     allow_live: bool = code(false),
     /// GitHub auto-merge for the registration PR, merged once the base branch's rules hold:
@@ -215,7 +216,8 @@ settings! {
     /// person merges; a changed SSH host key never auto-merges).
     #[arg(skip)]
     auto_merge_updates: bool = code(false),
-    /// Prefix of the per-node branch: the branch is `<prefix><node_id>`.
+    /// Prefix of the per-node branch: the branch is `<prefix><node_id>`. The gate's
+    /// `--branch-prefix` must say the same.
     #[arg(skip)]
     branch_prefix: String = code(DEFAULT_BRANCH_PREFIX),
     /// Labels for the PR (one more write; comma-separated in the environment).

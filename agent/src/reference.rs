@@ -79,7 +79,7 @@ pub const EXIT_CODES: &[(u8, &str)] = &[
     (
         exit::USAGE,
         "usage error (a wrong flag, path or input file; for sync also a missing or invalid \
-         database URL, or a malformed ENLIST_SYNC_LEASE_* value)",
+         database URL, or a malformed ENLIST_SYNC_* value)",
     ),
     (
         exit::DATAERR,
@@ -206,6 +206,28 @@ pub fn environment_variables() -> Vec<(&'static str, String)> {
                 "sync: how long to wait for another sync of the same selection before exiting \
                  75 (default {})",
                 lease.wait.as_secs()
+            ),
+        ),
+        (
+            "ENLIST_SYNC_SOURCE",
+            "sync: the name of the repository the checkout came from, for the selection, when \
+             --source is not given (default: the checkout's origin remote)"
+                .to_owned(),
+        ),
+        (
+            "ENLIST_SYNC_CHUNK_ROWS",
+            format!(
+                "sync: rows written per transaction (default {}, at most {})",
+                crate::sync::DEFAULT_CHUNK_ROWS,
+                crate::sync::MAX_CHUNK_ROWS
+            ),
+        ),
+        (
+            "ENLIST_SYNC_RETRY_SECS",
+            format!(
+                "sync: how long one transaction is retried after a serialization failure, a \
+                 deadlock or a lost connection before the run gives up with 75 (default {})",
+                crate::sync::retry::DEFAULT_BUDGET.as_secs()
             ),
         ),
         (
