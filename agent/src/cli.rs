@@ -307,8 +307,8 @@ pub struct GateArgs {
     /// The nodes' branch prefix (default enlist/).
     #[arg(long, value_name = "P")]
     pub branch_prefix: Option<String>,
-    /// Also pass a machine's update of its own node.yaml when its identity and SSH host keys are
-    /// unchanged.
+    /// Also pass a machine's update of its own node.yaml when its identity, SSH host keys,
+    /// hostname and operator are unchanged.
     #[arg(long)]
     pub allow_updates: bool,
     /// Hardware inventory CSV: a registration's machine (serial or a MAC) must be in it.

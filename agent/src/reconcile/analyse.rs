@@ -16,8 +16,9 @@
 //! Decisions where SPEC §5 is silent (also in the README):
 //! - **Registered but retired**: a `status` mismatch (the node directory should go).
 //! - **Mismatches**: compared only when both sides state the fact. Memory: the CSV's `memory_gb`
-//!   is GB as sold, which for RAM means GiB; the node's `memory.totalBytes` is `MemTotal` rounded
-//!   up to a GiB, a few % under the installed size. Both are compared in GiB and more than 10 %
+//!   is GB as sold, which for RAM means GiB; the node's `memory.totalBytes` is the memory the
+//!   kernel sees (online memory blocks, else `MemTotal`) rounded up to a GiB, which can be a little
+//!   under the installed size. Both are compared in GiB and more than 10 %
 //!   apart (relative to the inventory figure) is a mismatch. Make/model: see [`super::names`].
 //!   Matched by MAC with a different serial on both sides: a `serial` mismatch.
 //! - **Nodes that parse but fail verification** (hash mismatch, `nodeId` ≠ directory) still take
@@ -590,9 +591,10 @@ fn mismatches(
                     format!("{} GB", trim_number(sold)),
                     format!("{} GiB", trim_number(gib)),
                     Prose::from(
-                        "more than 10 % apart (RAM sold as GB is GiB; the node reports MemTotal, \
-                         a few % under the installed size): a DIMM may have failed or be \
-                         missing; check the machine, or correct the inventory row",
+                        "more than 10 % apart (RAM sold as GB is GiB; the node reports the \
+                         memory its kernel sees, at most a little under the installed size): a \
+                         DIMM may have failed or be missing; check the machine, or correct the \
+                         inventory row",
                     ),
                 );
             }

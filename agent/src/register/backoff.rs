@@ -1,7 +1,7 @@
 //! What unattended runs remember of the failed attempts of this boot, so that `enlist.timer`
 //! neither hammers GitHub nor repeats a failure that a retry cannot fix.
 //!
-//! The unit restarts a run that ended with a transient exit (69, 75) twice, 5 minutes apart, and
+//! The unit restarts a run that ended with a transient exit (69, 73, 75) twice, 5 minutes apart, and
 //! `enlist.timer` starts it again about hourly. Two kinds of failure are recorded in
 //! `state_dir/attempts.json`:
 //!
