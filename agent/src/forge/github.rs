@@ -977,11 +977,14 @@ impl Forge for GitHub {
         let path = self.repo_path(&format!("/git/ref/heads/{}", path_value(branch)));
         let reply = self.request(Method::GET, &path, None, &what).await?;
         match reply.status {
+            // A commit id: it goes into the branch enlist creates and into messages on the
+            // terminal; anything else is not GitHub's answer.
             200 => reply
                 .json
                 .get("object")
                 .and_then(|o| o.get("sha"))
                 .and_then(Value::as_str)
+                .filter(|sha| is_commit_sha(sha))
                 .map(|s| Some(s.to_owned()))
                 .ok_or_else(|| Self::unexpected(&what, &reply)),
             404 => Ok(None),

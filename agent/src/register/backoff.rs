@@ -12,13 +12,14 @@
 //!   a quarter more at random ([`GAP_JITTER_DIVISOR`]) so a fleet that failed together retries
 //!   apart; earlier it exits 0 at once, without a request.
 //! - **On GitHub's side** (77: the credential rejected or lacking a right; 78: the repository,
-//!   its base branch or the App's installation not found). The fix is made on GitHub — a new
-//!   token, a granted permission, the App installed — and the node cannot see it happen, so an
+//!   its base branch or the App's installation not found; 65: this node's node.yaml on the base
+//!   branch is invalid). The fix is made on GitHub — a new token, a granted permission, the App
+//!   installed, the file fixed or removed — and the node cannot see it happen, so an
 //!   unattended run tries again after [`REMOTE_GAP`] plus up to [`REMOTE_GAP_JITTER`] (about a
 //!   day, spread so a fleet held together does not come back together), or at once when the
 //!   configuration or facts change. 500 nodes need no reboot after the owner fixes it.
-//! - **Final** (every other code but 73, SPEC §2: 64, 65, 70, 71, 76, 78 for a bad config — an
-//!   unexpected 422 on opening the PR, invalid upstream data). A retry repeats the same request
+//! - **Final** (every other code but 73, SPEC §2: 64, 65 for a node id collision, 70, 71, 76, 78
+//!   for a bad config — an unexpected 422 on opening the PR). A retry repeats the same request
 //!   and fails the same way, so an unattended run of the same boot with the same configuration
 //!   and facts (the hash in [`inputs_hash`]) exits 0 at once, without a request, saying why and
 //!   what to do. A changed config file, token, App key or hardware changes the hash: the next
@@ -117,7 +118,8 @@ pub enum Hold {
 pub enum FailureKind {
     /// Exit 69/75: GitHub unreachable or rate-limited.
     Transient,
-    /// A fix on GitHub's side clears it (77; 78 for what GitHub does not show the credential).
+    /// A fix on GitHub's side clears it (77; 78 for what GitHub does not show the credential; 65
+    /// for this node's invalid upstream node.yaml).
     OnGitHub,
     /// A retry repeats it until the inputs change.
     Final,

@@ -205,6 +205,12 @@ fn auto_merge_line(record: Option<&AutoMergeRecord>) -> String {
              change"
                 .to_owned()
         }
+        Some(AutoMergeRecord::TurnedOff) => {
+            "off: enlist turned it on, then it was turned off on GitHub (by a person, or by GitHub \
+             after a push by someone without write access); enlist leaves it off: a person merges, \
+             or turns auto-merge on again"
+                .to_owned()
+        }
         Some(AutoMergeRecord::HostKeyChanged) => {
             "off: the SSH host key changed; a person re-encrypts the node's secrets to its new \
              key and merges (never automatic, even with auto_merge_updates: true)"
@@ -316,6 +322,7 @@ mod tests {
             written_sha: None,
             foreign_head: None,
             warnings: Vec::new(),
+            added_labels: vec![],
             boot_id: None,
         }
     }

@@ -1,0 +1,284 @@
+//! A hostile review of the registration path after issue 26: each test pins a defect found in
+//! review (what a person did to the PR, a marker from an older enlist, a leftover branch, an
+//! answer no GitHub gives, a repository fix the node cannot see) — through the real binary (or
+//! the library with a virtual clock) against the fake.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use enlist::clock::Clock;
+use enlist::register::planner::Outcome;
+use enlist_e2e::clock::VirtualClock;
+use enlist_e2e::fake::{FakeGitHub, Fault, FaultKind, REQUIRED_CHECK};
+use enlist_e2e::node::Node;
+use serde_json::{Value, json};
+
+use crate::{fake, pending, without_shas};
+
+const DELL: &str = "node-faf6ca";
+
+fn writes(github: &FakeGitHub) -> Vec<String> {
+    github.state().writes().iter().map(|r| r.line()).collect()
+}
+
+/// The paths PR `number`'s branch changes against the base branch.
+fn changed_paths(github: &FakeGitHub, number: u64) -> Vec<String> {
+    let s = github.state();
+    let pull = s.pull(number).expect("pull request");
+    let base = s.tree(&pull.base).cloned().unwrap_or_default();
+    let head = s.tree(&pull.head).cloned().unwrap_or_default();
+    let changed: BTreeSet<String> = head
+        .keys()
+        .chain(base.keys())
+        .filter(|k| base.get(*k) != head.get(*k))
+        .cloned()
+        .collect();
+    changed.into_iter().collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_merge_a_person_turned_off_stays_off_and_status_says_so() {
+    let github = fake().await;
+    let node = Node::new("dell-r640", &github);
+    assert_eq!(node.run(&[]).code, Some(0));
+    assert_eq!(
+        github.state().pulls[0].auto_merge.as_deref(),
+        Some("squash")
+    );
+    // A person turns auto-merge off on the PR (to look at it first).
+    github.state().pulls[0].auto_merge = None;
+    github.state().requests.clear();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(without_shas(&github.state().lines()), pending(1));
+    assert_eq!(
+        node.marker().unwrap()["auto_merge"],
+        json!({"state": "turned_off"})
+    );
+    let status = node.status(&[]);
+    assert!(
+        status.stdout.contains("turned off on GitHub"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        !status.stdout.contains("GitHub merges"),
+        "status must not promise a merge: {}",
+        status.stdout
+    );
+    // The facts change while the PR is open: the branch gets the new file, auto-merge stays off.
+    node.set_hostname("r640-b");
+    github.state().requests.clear();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let w = writes(&github);
+    assert!(w.iter().any(|l| l.starts_with("PUT ")), "{w:?}");
+    assert!(!w.iter().any(|l| l == "POST /graphql"), "{w:?}");
+    assert_eq!(github.state().pulls[0].auto_merge, None);
+    assert_eq!(
+        node.marker().unwrap()["auto_merge"],
+        json!({"state": "turned_off"})
+    );
+    github.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn labels_a_person_removed_are_not_added_back_on_every_run() {
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    node.set("labels", "[enlist]");
+    assert_eq!(node.run(&[]).code, Some(0));
+    assert_eq!(github.state().pulls[0].labels, ["enlist"]);
+    // A person (or a triage bot) removes the label.
+    github.state().pulls[0].labels.clear();
+    for reboot in [false, false, true, false] {
+        if reboot {
+            node.reboot();
+        }
+        github.state().requests.clear();
+        let run = node.run(&[]);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        assert!(writes(&github).is_empty(), "{:?}", github.state().lines());
+    }
+    assert!(github.state().pulls[0].labels.is_empty());
+    github.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pending_update_recorded_by_an_enlist_before_auto_merge_is_never_auto_merged() {
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    assert_eq!(node.run(&[]).code, Some(0));
+    github.state().set_check(1, REQUIRED_CHECK, Some("success"));
+    assert!(github.state().pulls[0].merged);
+    assert_eq!(node.run(&[]).code, Some(0));
+    assert_eq!(node.marker().unwrap()["state"], "registered");
+    // A hardware event: an update PR, left for a person.
+    node.set_hostname("r640-b");
+    node.reboot();
+    assert_eq!(node.run(&[]).code, Some(0));
+    assert_eq!(github.state().pulls.len(), 2);
+    assert_eq!(github.state().pulls[1].auto_merge, None);
+    // The same marker as an enlist from before auto-merge wrote it (no auto_merge, boot_id,
+    // written_sha, checks), then enlist is upgraded and the node reboots.
+    let mut marker = node.marker().unwrap();
+    let fields = marker.as_object_mut().unwrap();
+    for key in ["auto_merge", "boot_id", "written_sha", "checks", "warnings"] {
+        fields.remove(key);
+    }
+    std::fs::write(
+        node.state.join("registered.json"),
+        serde_json::to_vec_pretty(&marker).unwrap(),
+    )
+    .unwrap();
+    node.reboot();
+    github.state().requests.clear();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(writes(&github).is_empty(), "{:?}", github.state().lines());
+    assert_eq!(github.state().pulls[1].auto_merge, None);
+    assert_eq!(
+        node.marker().unwrap()["auto_merge"],
+        json!({"state": "not_for_updates"})
+    );
+    // Recorded: the next run is a pending boot's reads.
+    github.state().requests.clear();
+    assert_eq!(node.run(&[]).code, Some(0));
+    assert_eq!(without_shas(&github.state().lines()), pending(2));
+    github.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pending_registration_recorded_by_an_enlist_before_auto_merge_gets_it() {
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    node.set("auto_merge", "off");
+    assert_eq!(node.run(&[]).code, Some(0));
+    node.unset("auto_merge");
+    let mut marker = node.marker().unwrap();
+    let fields = marker.as_object_mut().unwrap();
+    for key in ["auto_merge", "boot_id", "written_sha", "checks", "warnings"] {
+        fields.remove(key);
+    }
+    std::fs::write(
+        node.state.join("registered.json"),
+        serde_json::to_vec_pretty(&marker).unwrap(),
+    )
+    .unwrap();
+    node.reboot();
+    github.state().requests.clear();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    // Once: the repository and the upstream file say it is a registration (two reads more
+    // than a pending boot), then the mutation.
+    assert_eq!(
+        without_shas(&github.state().lines()),
+        [
+            "GET /repos/acme/fleet/pulls/1",
+            "GET /repos/acme/fleet",
+            &format!("GET /repos/acme/fleet/contents/cluster-nodes/{DELL}/node.yaml"),
+            "POST /graphql",
+            "GET /repos/acme/fleet/commits/{sha}/check-runs",
+            "GET /repos/acme/fleet/commits/{sha}/status",
+        ]
+    );
+    assert_eq!(
+        github.state().pulls[0].auto_merge.as_deref(),
+        Some("squash")
+    );
+    github.state().requests.clear();
+    assert_eq!(node.run(&[]).code, Some(0));
+    assert_eq!(without_shas(&github.state().lines()), pending(1));
+    github.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_pr_after_a_closed_one_changes_only_the_nodes_file() {
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    node.set("auto_merge", "off");
+    node.set("path_template", "cluster-nodes/{hostname}/{node_id}.yaml");
+    assert_eq!(node.run(&[]).code, Some(0));
+    github.state().close(1);
+    assert_eq!(node.run(&[]).code, Some(0));
+    assert_eq!(node.marker().unwrap()["state"], "rejected");
+    // Renamed: new facts at a new path; the rejected PR's branch still holds the old file.
+    node.set_hostname("r640-b");
+    node.reboot();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(github.state().pulls.len(), 2);
+    assert_eq!(
+        changed_paths(&github, 2),
+        [format!("cluster-nodes/r640-b/{DELL}.yaml")]
+    );
+    github.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_base_head_that_is_not_a_commit_id_never_reaches_the_terminal() {
+    let github = fake().await;
+    let hostile = "\u{1b}[2J\u{1b}]8;;https://evil.example\u{7}";
+    github.state().faults.push(Fault {
+        method: "GET".into(),
+        path_contains: "/git/ref/heads/main".into(),
+        times: 10,
+        kind: FaultKind::Status {
+            status: 200,
+            body: json!({"ref": "refs/heads/main", "node_id": "REF_x", "url": "https://api.github.com/repos/acme/fleet/git/refs/heads/main", "object": {"sha": hostile, "type": "commit", "url": "https://api.github.com/repos/acme/fleet/git/commits/x"}}),
+            headers: Vec::new(),
+        },
+    });
+    let node = Node::new("dell-r640", &github);
+    let run = node.run(&["--dry-run"]);
+    for c in ['\u{1b}', '\u{7}'] {
+        assert!(
+            !run.stdout.contains(c) && !run.stderr.contains(c),
+            "{c:?} reached the terminal: {}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    assert_eq!(run.code, Some(76), "{}\n{}", run.stdout, run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invalid_upstream_file_fixed_in_the_repository_is_retried_about_a_day_later() {
+    let github = fake().await;
+    let node = Node::new("dell-r640", &github);
+    let path = format!("cluster-nodes/{DELL}/node.yaml");
+    github
+        .state()
+        .put_file("main", &path, "schema: [not a node.yaml\n");
+    let clock = Arc::new(VirtualClock::new());
+    let code = |r: &Result<enlist::register::Report, enlist::register::RegisterError>| match r {
+        Ok(_) => 0,
+        Err(e) => enlist::exit::of_register(e),
+    };
+    assert_eq!(code(&node.run_lib(clock.clone()).await), 65);
+    let attempts: Value =
+        serde_json::from_slice(&std::fs::read(node.state.join("attempts.json")).unwrap()).unwrap();
+    assert_eq!(attempts["kind"], "on_github", "{attempts}");
+    // The timer's runs that day: held, no request.
+    let hour = Duration::from_secs(3600);
+    for _ in 0..21 {
+        clock.sleep(hour).await;
+        let before = github.state().requests.len();
+        let result = node.run_lib(clock.clone()).await;
+        assert!(
+            matches!(&result, Ok(r) if r.outcome == Some(Outcome::HeldAfterFailure)),
+            "{result:?}"
+        );
+        assert_eq!(github.state().requests.len(), before);
+    }
+    // A person fixes the file in the repository; about a day later the node sees it, same boot.
+    github.state().put_file("main", &path, &node.facts_yaml());
+    clock.sleep(hour * 5).await;
+    let result = node.run_lib(clock.clone()).await;
+    assert!(
+        matches!(&result, Ok(r) if r.outcome == Some(Outcome::UpstreamMatches)),
+        "{result:?}"
+    );
+    assert_eq!(node.marker().unwrap()["state"], "registered");
+}
