@@ -166,12 +166,41 @@ pub fn read(state_dir: &Path) -> Result<Option<Attempts>, MarkerError> {
     };
     match serde_json::from_slice(&bytes) {
         Ok(attempts) => Ok(Some(attempts)),
+        Err(_) if let Ok(old) = serde_json::from_slice::<FirstAttempts>(&bytes) => {
+            Ok(Some(old.into()))
+        }
         Err(e) => {
             log::warn!(
                 "{}: not valid ({e}); ignoring it",
                 state_dir.join(ATTEMPTS_FILE).display()
             );
             Ok(None)
+        }
+    }
+}
+
+/// `attempts.json` as the first enlist with a timer wrote it (transient failures only, no
+/// `kind`): an upgrade without a reboot (`nixos-rebuild switch`) keeps the boot's hold.
+#[derive(Deserialize)]
+struct FirstAttempts {
+    boot_id: String,
+    failures: u32,
+    last_exit: u8,
+    last_failure_at: String,
+    next_attempt_at: String,
+}
+
+impl From<FirstAttempts> for Attempts {
+    fn from(old: FirstAttempts) -> Attempts {
+        Attempts {
+            boot_id: old.boot_id,
+            last_exit: old.last_exit,
+            last_failure_at: old.last_failure_at,
+            last_error: String::new(),
+            hold: Hold::Transient {
+                failures: old.failures,
+                next_attempt_at: old.next_attempt_at,
+            },
         }
     }
 }
@@ -343,6 +372,32 @@ mod tests {
             kind: FailureKind::Transient,
             jitter: 0.0,
         }
+    }
+
+    /// Review of issue 26: `attempts.json` as the first enlist with a timer (issue 19) wrote it,
+    /// before `kind`: an upgrade without a reboot (`nixos-rebuild switch`) keeps its hold.
+    #[test]
+    fn an_attempts_file_from_before_kinds_is_read_as_a_transient_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(ATTEMPTS_FILE),
+            r#"{"boot_id": "boot-a", "failures": 5, "last_exit": 69, "last_failure_at": "2026-11-21T10:00:00Z", "next_attempt_at": "2026-11-21T14:00:00Z"}"#,
+        )
+        .unwrap();
+        let attempts = read(dir.path()).unwrap().expect("read, not ignored");
+        assert_eq!(
+            attempts.hold,
+            Hold::Transient {
+                failures: 5,
+                next_attempt_at: "2026-11-21T14:00:00Z".into()
+            }
+        );
+        assert_eq!(attempts.last_exit, 69);
+        let at = |s: &str| SystemTime::from(chrono::DateTime::parse_from_rfc3339(s).unwrap());
+        assert_eq!(
+            held(&attempts, "boot-a", INPUTS, at("2026-11-21T11:00:00Z")),
+            Some(Held::Until(at("2026-11-21T14:00:00Z")))
+        );
     }
 
     #[test]
