@@ -282,3 +282,89 @@ async fn an_invalid_upstream_file_fixed_in_the_repository_is_retried_about_a_day
     );
     assert_eq!(node.marker().unwrap()["state"], "registered");
 }
+
+/// SIGTERM at every await point of a fresh registration in App mode (each request's answer
+/// held back, the signal sent while the node waits for it): exit 75 within seconds, the
+/// installation token revoked, the attempt recorded, and the next run converges to one PR.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_while_any_request_is_in_flight_stops_revokes_and_converges() {
+    // The requests of a fresh App-mode registration: lookup, mint, the seven, the mutation.
+    let steps = {
+        let github = fake().await;
+        github.with_app();
+        let mut node = Node::new("dell-r640", &github);
+        node.use_app("app-key.pkcs1.pem");
+        assert_eq!(node.run(&[]).code, Some(0));
+        let lines = github.state().lines();
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("DELETE /installation/token")
+        );
+        lines.len() - 1
+    };
+    assert_eq!(steps, 10);
+    for k in 1..=steps {
+        let github = fake().await;
+        github.with_app();
+        github.state().hang_at = Some((k, Duration::from_secs(60)));
+        let mut node = Node::new("dell-r640", &github);
+        node.use_app("app-key.pkcs1.pem");
+        node.set("request_timeout_secs", "120");
+        let child = node.spawn(&[]);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while github.state().requests.len() < k {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "k={k}: request never sent"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let signalled = std::time::Instant::now();
+        let kill = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(kill.success());
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .unwrap()
+            .expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(75), "k={k}: {stderr}");
+        assert!(
+            signalled.elapsed() < Duration::from_secs(10),
+            "k={k}: stopped in {:?}",
+            signalled.elapsed()
+        );
+        enlist_e2e::node::assert_no_token(&stderr);
+        {
+            let s = github.state();
+            // Once the node holds the token (the mint's answer arrived), it dies with the run.
+            // Stopped while the mint is in flight, the node never saw the token: nothing to
+            // revoke (GitHub expires it within the hour).
+            if k >= 3 {
+                assert_eq!(
+                    s.lines().last().map(String::as_str),
+                    Some("DELETE /installation/token"),
+                    "k={k}: {:?}",
+                    s.lines()
+                );
+            }
+        }
+        let attempts: Value =
+            serde_json::from_slice(&std::fs::read(node.state.join("attempts.json")).unwrap())
+                .unwrap();
+        assert_eq!(attempts["last_exit"], 75, "k={k}");
+        github.state().hang_at = None;
+        // The unit's restart (same boot, a person would run it the same way).
+        let run = node.run(&[]);
+        assert_eq!(run.code, Some(0), "k={k}: {}", run.stderr);
+        let s = github.state();
+        assert_eq!(s.pulls.len(), 1, "k={k}: {:?}", s.lines());
+        assert_eq!(s.pulls[0].auto_merge.as_deref(), Some("squash"), "k={k}");
+        drop(s);
+        assert_eq!(node.marker().unwrap()["state"], "pending", "k={k}");
+        assert!(!node.state.join("attempts.json").exists(), "k={k}");
+        github.assert_contract();
+    }
+}
