@@ -368,3 +368,45 @@ async fn sigterm_while_any_request_is_in_flight_stops_revokes_and_converges() {
         github.assert_contract();
     }
 }
+
+/// A refused optional step is tried again once in a later boot — once, even when a read after
+/// it fails (GitHub's check runs answering 502 all day): the unit's restarts and the timer's
+/// runs do not repeat the write.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_step_is_retried_once_per_boot_even_when_a_later_read_fails() {
+    let github = fake().await;
+    github.state().allow_auto_merge = false;
+    let mut node = Node::new("dell-r640", &github);
+    assert_eq!(node.run(&[]).code, Some(0));
+    assert_eq!(
+        node.marker().unwrap()["auto_merge"]["reason"],
+        "not_allowed"
+    );
+    node.reboot();
+    github.state().faults.push(Fault {
+        method: "GET".into(),
+        path_contains: "/check-runs".into(),
+        times: 10_000,
+        kind: FaultKind::Status {
+            status: 502,
+            body: json!({"message": "Server Error"}),
+            headers: Vec::new(),
+        },
+    });
+    github.state().requests.clear();
+    let clock = Arc::new(VirtualClock::new());
+    for _ in 0..4 {
+        let result = node.run_lib_attended(clock.clone()).await;
+        let code = match &result {
+            Ok(_) => 0,
+            Err(e) => enlist::exit::of_register(e),
+        };
+        assert_eq!(code, 75, "{result:?}");
+        clock.sleep(Duration::from_secs(3600)).await;
+    }
+    assert_eq!(writes(&github), ["POST /graphql"]);
+    // Recorded with this boot: `enlist status` shows GitHub's answer.
+    let marker = node.marker().unwrap();
+    assert_eq!(marker["auto_merge"]["reason"], "not_allowed");
+    assert_eq!(marker["boot_id"], "b0071002-0000-4000-8000-000000000000");
+}

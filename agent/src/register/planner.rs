@@ -929,6 +929,13 @@ fn marker_action(local: &Local, o: &Observed) -> Option<Action> {
                     if let Some(action) = complete_optional(local, o, marker, pr) {
                         return Some(action);
                     }
+                    // What the optional steps brought is on disk before anything else is asked:
+                    // a run that fails reading the checks does not repeat them (once per boot).
+                    if retried(o) && !o.pending_recorded {
+                        return Some(Action::RecordPending {
+                            pr: (pr.number, pr.url.clone()),
+                        });
+                    }
                     pending_checks_action(marker, o, pr)
                 }
             })
@@ -1947,6 +1954,14 @@ mod tests {
         o.auto_merge = Some(AutoMergeRecord::Enabled {
             method: "squash".into(),
         });
+        // On disk before anything else is asked (a_retried_optional_step_is_recorded_…).
+        assert_eq!(
+            next_action(&l, &o),
+            Action::RecordPending {
+                pr: (7, "https://github.com/acme/fleet/pull/7".into())
+            }
+        );
+        o.pending_recorded = true;
         assert!(matches!(
             next_action(&l, &o),
             Action::Record {
@@ -1974,6 +1989,13 @@ mod tests {
         o.auto_merge = Some(AutoMergeRecord::Enabled {
             method: "squash".into(),
         });
+        assert_eq!(
+            next_action(&l, &o),
+            Action::RecordPending {
+                pr: (7, "https://github.com/acme/fleet/pull/7".into())
+            }
+        );
+        o.pending_recorded = true;
         assert_eq!(
             next_action(&l, &o),
             Action::ReadCheckRuns {
@@ -2341,6 +2363,13 @@ mod tests {
         });
         assert_eq!(
             next_action(&l, &o),
+            Action::RecordPending {
+                pr: (7, "https://github.com/acme/fleet/pull/7".into())
+            }
+        );
+        o.pending_recorded = true;
+        assert_eq!(
+            next_action(&l, &o),
             Action::ReadCheckRuns {
                 sha: "head7".into()
             }
@@ -2356,6 +2385,7 @@ mod tests {
         // A registration PR: turned on.
         o.upstream = Some(Upstream::Absent);
         o.checks = None;
+        o.pending_recorded = false;
         assert!(matches!(
             next_action(&l, &o),
             Action::EnableAutoMerge { number: 7, .. }
@@ -2399,5 +2429,38 @@ mod tests {
             next_action(&local(), &o),
             Action::WriteFile { sha: None, .. }
         ));
+    }
+
+    /// Review of issue 26: a retried optional step is recorded (this boot, GitHub's answer)
+    /// before the checks are read, so a run that fails reading them does not repeat the write:
+    /// at most once per boot, whatever happens after it.
+    #[test]
+    fn a_retried_optional_step_is_recorded_before_the_checks_are_read() {
+        let (l, mut o) = pending_refused();
+        o.checks = None;
+        assert_eq!(next_action(&l, &o), Action::AddLabels { number: 7 });
+        o.labels_refused = Some("m".into());
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::EnableAutoMerge { number: 7, .. }
+        ));
+        o.auto_merge = Some(AutoMergeRecord::Refused {
+            reason: "not_allowed".into(),
+            message: "m".into(),
+            advice: "a".into(),
+        });
+        assert_eq!(
+            next_action(&l, &o),
+            Action::RecordPending {
+                pr: (7, "https://github.com/acme/fleet/pull/7".into())
+            }
+        );
+        o.pending_recorded = true;
+        assert_eq!(
+            next_action(&l, &o),
+            Action::ReadCheckRuns {
+                sha: "head7".into()
+            }
+        );
     }
 }
