@@ -410,3 +410,51 @@ async fn a_refused_step_is_retried_once_per_boot_even_when_a_later_read_fails() 
     assert_eq!(marker["auto_merge"]["reason"], "not_allowed");
     assert_eq!(marker["boot_id"], "b0071002-0000-4000-8000-000000000000");
 }
+
+/// Foreign commits, then this machine's facts change while the PR is still open: the node adds a
+/// commit with its new node.yaml on top (never a force-push, reset or rewrite: the foreign commit
+/// stays), keeps auto-merge off — and what it told the reviewers (the PR comment, `enlist
+/// status`) says exactly that, not that it never touches the branch again.
+#[tokio::test(flavor = "multi_thread")]
+async fn foreign_commits_then_new_facts_a_commit_on_top_and_what_the_node_said_holds() {
+    let github = fake().await;
+    let node = Node::new("dell-r640", &github);
+    assert_eq!(node.run(&[]).code, Some(0));
+    let foreign = github
+        .state()
+        .push_foreign_commit(1, "flake.nix", "{ outputs = _: { }; }\n");
+    assert_eq!(node.run(&[]).code, Some(0));
+    node.set_hostname("r640-b");
+    github.state().requests.clear();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let s = github.state();
+    assert!(!writes_of(&s).iter().any(|l| l == "POST /graphql"));
+    assert_eq!(s.pulls[0].auto_merge, None);
+    let head = s.head_sha(1).unwrap();
+    assert_ne!(head, foreign, "the node's commit is on top");
+    assert!(
+        s.tree(&head).unwrap().contains_key("flake.nix"),
+        "never rewritten"
+    );
+    let noted = &s.comments[0].body;
+    assert!(noted.contains("commits this node did not write"), "{noted}");
+    assert!(!noted.contains("will not touch this branch"), "{noted}");
+    drop(s);
+    let status = node.status(&[]);
+    assert!(
+        !status.stdout.contains("never touches the branch"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains("auto-merge off"),
+        "{}",
+        status.stdout
+    );
+    github.assert_contract();
+}
+
+fn writes_of(s: &enlist_e2e::fake::State) -> Vec<String> {
+    s.writes().iter().map(|r| r.line()).collect()
+}

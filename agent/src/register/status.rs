@@ -227,8 +227,10 @@ fn pending_next(m: &Marker) -> String {
     if let Some(AutoMergeRecord::ForeignCommits { off }) = &m.auto_merge {
         return format!(
             "auto-merge off: the branch has commits this node did not write. {}Review those \
-             commits, then merge or close the pull request yourself; the node never touches the \
-             branch again and keeps reading the PR ({RECHECK})",
+             commits, then merge or close the pull request yourself; the node never turns \
+             auto-merge on for it and never force-pushes, resets or rewrites the branch (if its \
+             facts change it adds a commit with the new node.yaml and comments), and keeps \
+             reading the PR ({RECHECK})",
             if *off {
                 ""
             } else {
