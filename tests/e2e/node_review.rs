@@ -458,3 +458,47 @@ async fn foreign_commits_then_new_facts_a_commit_on_top_and_what_the_node_said_h
 fn writes_of(s: &enlist_e2e::fake::State) -> Vec<String> {
     s.writes().iter().map(|r| r.line()).collect()
 }
+
+/// A node renamed twice (`{hostname}` in the template): while its first update PR is open, and
+/// again after that one merged. One file, at the path it was first registered at, updated each
+/// time; never a second registration.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_renamed_twice_keeps_one_file_at_its_first_path() {
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    node.set("path_template", "cluster-nodes/{hostname}/{node_id}.yaml");
+    assert_eq!(node.run(&[]).code, Some(0));
+    github.state().set_check(1, REQUIRED_CHECK, Some("success"));
+    assert_eq!(node.run(&[]).code, Some(0));
+    let first = node.marker().unwrap()["path"].as_str().unwrap().to_owned();
+    for (n, (hostname, pulls)) in [("r640-b", 2), ("r640-c", 2), ("r640-d", 3)]
+        .into_iter()
+        .enumerate()
+    {
+        node.set_hostname(hostname);
+        node.reboot();
+        let run = node.run(&[]);
+        assert_eq!(run.code, Some(0), "{hostname}: {}", run.stderr);
+        assert_eq!(github.state().pulls.len(), pulls, "{hostname}");
+        assert_eq!(
+            changed_paths(&github, pulls as u64),
+            [first.clone()],
+            "{hostname}"
+        );
+        let s = github.state();
+        let head = s.tree(&s.pulls[pulls - 1].head).unwrap().clone();
+        assert!(head[&first].contains(&format!("hostname: {hostname}")));
+        drop(s);
+        assert_eq!(node.marker().unwrap()["path"], first.as_str());
+        if n == 1 {
+            // A person merges the update.
+            github.state().merge(2);
+            assert_eq!(node.run(&[]).code, Some(0));
+            assert_eq!(node.marker().unwrap()["state"], "registered");
+        }
+    }
+    let main = github.state().tree("main").unwrap().clone();
+    let registrations: Vec<&String> = main.keys().filter(|k| k.contains(DELL)).collect();
+    assert_eq!(registrations, [&first]);
+    github.assert_contract();
+}
