@@ -502,3 +502,52 @@ async fn a_node_renamed_twice_keeps_one_file_at_its_first_path() {
     assert_eq!(registrations, [&first]);
     github.assert_contract();
 }
+
+/// The facts change while the PR is open and GitHub applies the node's commit but answers 502:
+/// the commit is the node's own, so the next run must not take it for someone else's (no
+/// auto-merge off, no "commits this node did not write" comment).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_nodes_own_commit_after_an_ambiguous_answer_is_not_foreign() {
+    let github = fake().await;
+    let node = Node::new("dell-r640", &github);
+    // The first commit too: its sha is known (read from the branch), so commits pushed later by
+    // someone else are seen.
+    github.state().faults.push(Fault {
+        method: "PUT".into(),
+        path_contains: "/contents/".into(),
+        times: 1,
+        kind: FaultKind::ApplyThenStatus(502),
+    });
+    assert_eq!(node.run(&[]).code, Some(0));
+    let head = github.state().head_sha(1).unwrap();
+    assert_eq!(node.marker().unwrap()["written_sha"], head.as_str());
+    node.set_hostname("r640-b");
+    github.state().faults.push(Fault {
+        method: "PUT".into(),
+        path_contains: "/contents/".into(),
+        times: 1,
+        kind: FaultKind::ApplyThenStatus(502),
+    });
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    github.state().requests.clear();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let s = github.state();
+    assert_eq!(
+        s.pulls[0].auto_merge.as_deref(),
+        Some("squash"),
+        "{:?}",
+        s.lines()
+    );
+    assert!(
+        s.comments.iter().all(|c| !c.body.contains("did not write")),
+        "{:?}",
+        s.comments
+    );
+    let head = s.head_sha(1).unwrap();
+    drop(s);
+    let marker = node.marker().unwrap();
+    assert!(marker.get("foreign_head").is_none(), "{marker}");
+    assert_eq!(marker["written_sha"], head.as_str());
+}

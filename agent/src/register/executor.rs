@@ -531,6 +531,18 @@ impl Run<'_> {
                 ));
                 self.observed.branch_file = Some(view);
             }
+            Action::ReadBranchHead { branch } => {
+                let head = self.gate(forge).call(|| forge.branch_sha(branch)).await?;
+                self.observed.write_unconfirmed = false;
+                if let Some(sha) = head {
+                    self.note(format!(
+                        "{branch} at {}: the commit whose answer was lost",
+                        short_sha(&sha)
+                    ));
+                    self.observed.written_sha = Some(sha);
+                    self.remember_written_sha()?;
+                }
+            }
             Action::ReadPr { number } => {
                 let pr = self.gate(forge).call(|| forge.pull(*number)).await?;
                 self.observed.auto_merge_unknown = false;
@@ -1115,6 +1127,7 @@ impl Run<'_> {
             Action::WriteFile { .. } => {
                 o.branch = BranchView::Exists;
                 o.branch_file = None;
+                o.write_unconfirmed = true;
             }
             // It may have been created: list again before another POST, and do not comment on
             // our own new PR.

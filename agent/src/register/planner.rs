@@ -212,6 +212,9 @@ pub struct Observed {
     pub foreign_commented: bool,
     /// The marker's recorded path is gone from the base branch: the template's path is used.
     pub recorded_path_gone: bool,
+    /// A commit of this run got no answer (5xx, timeout): once the branch shows the node's file,
+    /// the branch head is read for its sha (it is the node's own commit).
+    pub write_unconfirmed: bool,
 }
 
 /// Why a comment is posted on an open PR.
@@ -385,6 +388,11 @@ pub enum Action {
     ReadPr {
         /// PR number.
         number: u64,
+    },
+    /// Read the head of the node's branch: the commit a write without an answer made.
+    ReadBranchHead {
+        /// Branch.
+        branch: String,
     },
     /// Read the check runs of the pending PR's head commit.
     ReadCheckRuns {
@@ -846,6 +854,9 @@ pub fn next_action(local: &Local, o: &Observed) -> Action {
             sha: file.map(|f| f.sha),
         };
     }
+    if let Some(read) = unconfirmed_write(o, candidate) {
+        return read;
+    }
     match &o.opened_pr {
         None => Action::OpenPr {
             branch: candidate.branch.clone(),
@@ -857,6 +868,15 @@ pub fn next_action(local: &Local, o: &Observed) -> Action {
             outcome: Outcome::PrOpened,
         }),
     }
+}
+
+/// A commit of this run got no answer but the branch now holds the node's file: it landed, and
+/// the branch head is that commit. Without its sha the next run would take the node's own commit
+/// for someone else's (foreign commits: auto-merge off, a person called in).
+fn unconfirmed_write(o: &Observed, candidate: &Candidate) -> Option<Action> {
+    (o.write_unconfirmed && o.written_sha.is_none()).then(|| Action::ReadBranchHead {
+        branch: candidate.branch.clone(),
+    })
 }
 
 /// The current id belongs to another machine (its upstream file, or the file on the branch of
@@ -963,6 +983,9 @@ fn open_pr_action(local: &Local, o: &Observed, candidate: &Candidate, open: &PrV
             branch: candidate.branch.clone(),
             sha: file.as_ref().map(|f| f.sha.clone()),
         };
+    }
+    if let Some(read) = unconfirmed_write(o, candidate) {
+        return read;
     }
     if !o.pr_updated && open.facts_hash.as_deref() != Some(&local.facts_hash) {
         return Action::UpdatePr {
@@ -2462,5 +2485,48 @@ mod tests {
                 sha: "head7".into()
             }
         );
+    }
+
+    /// Review of issue 26: a commit whose answer was lost (5xx, timeout) but which landed is the
+    /// node's own: its sha is read from the branch (one read), so the next run does not take it
+    /// for someone else's.
+    #[test]
+    fn a_commit_whose_answer_was_lost_is_known_by_the_branch_head() {
+        // The facts changed while PR #7 is open; the commit's answer was a 502.
+        let mut o = after_base(Upstream::Absent);
+        o.marker = Some(marker(MarkerState::Pending, OTHER_HASH));
+        o.prs = Some(vec![pr(7, true, false, OTHER_HASH)]);
+        o.branch_file = Some(Some(FileView {
+            sha: "b2".into(),
+            same_content: true,
+            foreign: false,
+        }));
+        o.write_unconfirmed = true;
+        assert_eq!(
+            next_action(&local(), &o),
+            Action::ReadBranchHead {
+                branch: "enlist/node-abc123".into()
+            }
+        );
+        o.written_sha = Some("head8".into());
+        assert_eq!(next_action(&local(), &o), Action::UpdatePr { number: 7 });
+        // A fresh registration the same way: known before the PR opens.
+        let mut o = after_base(Upstream::Absent);
+        o.prs = Some(vec![]);
+        o.branch = BranchView::Exists;
+        o.branch_file = Some(Some(FileView {
+            sha: "b1".into(),
+            same_content: true,
+            foreign: false,
+        }));
+        o.write_unconfirmed = true;
+        assert_eq!(
+            next_action(&local(), &o),
+            Action::ReadBranchHead {
+                branch: "enlist/node-abc123".into()
+            }
+        );
+        o.write_unconfirmed = false;
+        assert!(matches!(next_action(&local(), &o), Action::OpenPr { .. }));
     }
 }
