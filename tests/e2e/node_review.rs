@@ -482,7 +482,7 @@ async fn a_node_renamed_twice_keeps_one_file_at_its_first_path() {
         assert_eq!(github.state().pulls.len(), pulls, "{hostname}");
         assert_eq!(
             changed_paths(&github, pulls as u64),
-            [first.clone()],
+            std::slice::from_ref(&first),
             "{hostname}"
         );
         let s = github.state();
