@@ -24,6 +24,7 @@ mod hardening;
 mod hostkeys;
 mod matrix;
 mod nixos_module;
+mod node_review;
 mod preview;
 mod repository;
 mod scenarios;

@@ -694,9 +694,11 @@ impl GitHub {
                     "minted an installation token for {} (installation {installation_id}, \
                      expires {}, {})",
                     self.repo,
-                    json.get("expires_at")
-                        .and_then(Value::as_str)
-                        .unwrap_or("?"),
+                    crate::terminal::escape(
+                        json.get("expires_at")
+                            .and_then(Value::as_str)
+                            .unwrap_or("?")
+                    ),
                     app::permissions_text(&permissions)
                 );
                 *self
@@ -932,11 +934,13 @@ fn parse_pull(value: &Value) -> Option<PullRequest> {
             .unwrap_or("")
             .to_owned(),
         head_sha: head_sha.to_owned(),
+        // Recorded in the marker and shown (the plan, `-v`, `enlist status`): inert too.
         auto_merge: value.get("auto_merge").filter(|a| !a.is_null()).map(|a| {
-            a.get("merge_method")
-                .and_then(Value::as_str)
-                .unwrap_or("on")
-                .to_owned()
+            crate::terminal::escape(
+                a.get("merge_method")
+                    .and_then(Value::as_str)
+                    .unwrap_or("on"),
+            )
         }),
     })
 }
@@ -977,11 +981,14 @@ impl Forge for GitHub {
         let path = self.repo_path(&format!("/git/ref/heads/{}", path_value(branch)));
         let reply = self.request(Method::GET, &path, None, &what).await?;
         match reply.status {
+            // A commit id: it goes into the branch enlist creates and into messages on the
+            // terminal; anything else is not GitHub's answer.
             200 => reply
                 .json
                 .get("object")
                 .and_then(|o| o.get("sha"))
                 .and_then(Value::as_str)
+                .filter(|sha| is_commit_sha(sha))
                 .map(|s| Some(s.to_owned()))
                 .ok_or_else(|| Self::unexpected(&what, &reply)),
             404 => Ok(None),
@@ -1312,7 +1319,9 @@ impl Forge for GitHub {
         };
         let request = &data["enablePullRequestAutoMerge"]["pullRequest"]["autoMergeRequest"];
         match request.get("mergeMethod").and_then(Value::as_str) {
-            Some(m) => Ok(AutoMerge::Enabled(m.to_lowercase())),
+            Some(m) => Ok(AutoMerge::Enabled(crate::terminal::escape(
+                &m.to_lowercase(),
+            ))),
             None => Err(Self::unexpected(what, &reply)),
         }
     }
@@ -1523,6 +1532,20 @@ mod tests {
         assert_eq!(short_sha(good), "0123456789ab");
         assert_eq!(short_sha(&hostile), hostile);
         assert_eq!(short_sha("abc"), "abc");
+    }
+
+    /// Review of issue 26: what GitHub says about a PR's auto-merge is shown (dry-run plan,
+    /// `-v`, `enlist status`): inert like its `html_url`.
+    #[test]
+    fn a_pull_requests_auto_merge_method_is_inert() {
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let pr = json!({"number": 1, "state": "open", "head": {"ref": "enlist/x", "sha": sha},
+            "auto_merge": {"merge_method": "squash\u{1b}]8;;https://evil.example\u{7}"}});
+        let parsed = parse_pull(&pr).unwrap();
+        assert_eq!(
+            parsed.auto_merge.as_deref(),
+            Some("squash\\u{1b}]8;;https://evil.example\\u{7}")
+        );
     }
 
     #[test]

@@ -12,13 +12,14 @@
 //!   a quarter more at random ([`GAP_JITTER_DIVISOR`]) so a fleet that failed together retries
 //!   apart; earlier it exits 0 at once, without a request.
 //! - **On GitHub's side** (77: the credential rejected or lacking a right; 78: the repository,
-//!   its base branch or the App's installation not found). The fix is made on GitHub — a new
-//!   token, a granted permission, the App installed — and the node cannot see it happen, so an
+//!   its base branch or the App's installation not found; 65: this node's node.yaml on the base
+//!   branch is invalid). The fix is made on GitHub — a new token, a granted permission, the App
+//!   installed, the file fixed or removed — and the node cannot see it happen, so an
 //!   unattended run tries again after [`REMOTE_GAP`] plus up to [`REMOTE_GAP_JITTER`] (about a
 //!   day, spread so a fleet held together does not come back together), or at once when the
 //!   configuration or facts change. 500 nodes need no reboot after the owner fixes it.
-//! - **Final** (every other code but 73, SPEC §2: 64, 65, 70, 71, 76, 78 for a bad config — an
-//!   unexpected 422 on opening the PR, invalid upstream data). A retry repeats the same request
+//! - **Final** (every other code but 73, SPEC §2: 64, 65 for a node id collision, 70, 71, 76, 78
+//!   for a bad config — an unexpected 422 on opening the PR). A retry repeats the same request
 //!   and fails the same way, so an unattended run of the same boot with the same configuration
 //!   and facts (the hash in [`inputs_hash`]) exits 0 at once, without a request, saying why and
 //!   what to do. A changed config file, token, App key or hardware changes the hash: the next
@@ -117,7 +118,8 @@ pub enum Hold {
 pub enum FailureKind {
     /// Exit 69/75: GitHub unreachable or rate-limited.
     Transient,
-    /// A fix on GitHub's side clears it (77; 78 for what GitHub does not show the credential).
+    /// A fix on GitHub's side clears it (77; 78 for what GitHub does not show the credential; 65
+    /// for this node's invalid upstream node.yaml).
     OnGitHub,
     /// A retry repeats it until the inputs change.
     Final,
@@ -164,12 +166,41 @@ pub fn read(state_dir: &Path) -> Result<Option<Attempts>, MarkerError> {
     };
     match serde_json::from_slice(&bytes) {
         Ok(attempts) => Ok(Some(attempts)),
+        Err(_) if let Ok(old) = serde_json::from_slice::<FirstAttempts>(&bytes) => {
+            Ok(Some(old.into()))
+        }
         Err(e) => {
             log::warn!(
                 "{}: not valid ({e}); ignoring it",
                 state_dir.join(ATTEMPTS_FILE).display()
             );
             Ok(None)
+        }
+    }
+}
+
+/// `attempts.json` as the first enlist with a timer wrote it (transient failures only, no
+/// `kind`): an upgrade without a reboot (`nixos-rebuild switch`) keeps the boot's hold.
+#[derive(Deserialize)]
+struct FirstAttempts {
+    boot_id: String,
+    failures: u32,
+    last_exit: u8,
+    last_failure_at: String,
+    next_attempt_at: String,
+}
+
+impl From<FirstAttempts> for Attempts {
+    fn from(old: FirstAttempts) -> Attempts {
+        Attempts {
+            boot_id: old.boot_id,
+            last_exit: old.last_exit,
+            last_failure_at: old.last_failure_at,
+            last_error: String::new(),
+            hold: Hold::Transient {
+                failures: old.failures,
+                next_attempt_at: old.next_attempt_at,
+            },
         }
     }
 }
@@ -341,6 +372,32 @@ mod tests {
             kind: FailureKind::Transient,
             jitter: 0.0,
         }
+    }
+
+    /// Review of issue 26: `attempts.json` as the first enlist with a timer (issue 19) wrote it,
+    /// before `kind`: an upgrade without a reboot (`nixos-rebuild switch`) keeps its hold.
+    #[test]
+    fn an_attempts_file_from_before_kinds_is_read_as_a_transient_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(ATTEMPTS_FILE),
+            r#"{"boot_id": "boot-a", "failures": 5, "last_exit": 69, "last_failure_at": "2026-11-21T10:00:00Z", "next_attempt_at": "2026-11-21T14:00:00Z"}"#,
+        )
+        .unwrap();
+        let attempts = read(dir.path()).unwrap().expect("read, not ignored");
+        assert_eq!(
+            attempts.hold,
+            Hold::Transient {
+                failures: 5,
+                next_attempt_at: "2026-11-21T14:00:00Z".into()
+            }
+        );
+        assert_eq!(attempts.last_exit, 69);
+        let at = |s: &str| SystemTime::from(chrono::DateTime::parse_from_rfc3339(s).unwrap());
+        assert_eq!(
+            held(&attempts, "boot-a", INPUTS, at("2026-11-21T11:00:00Z")),
+            Some(Held::Until(at("2026-11-21T14:00:00Z")))
+        );
     }
 
     #[test]

@@ -379,7 +379,21 @@ impl Run<'_> {
                 let number = *number;
                 logging::status(&format!("checking pull request #{number}"));
                 match self.gate(forge).call(|| forge.pull(number)).await {
-                    Ok(pr) => self.observed.marker_pr = Some(view(&pr, &boot_id)),
+                    Ok(pr) => {
+                        let pr = view(&pr, &boot_id);
+                        let was_on = self.observed.marker.as_ref().is_some_and(|m| {
+                            matches!(m.auto_merge, Some(AutoMergeRecord::Enabled { .. }))
+                        });
+                        if was_on && planner::turned_off_on_github(&self.observed, &pr) {
+                            log::warn!(
+                                "auto-merge of #{number} was turned off on GitHub after enlist \
+                                 turned it on (by a person, or by GitHub after a push by someone \
+                                 without write access); enlist leaves it off: a person merges, or \
+                                 turns auto-merge on again"
+                            );
+                        }
+                        self.observed.marker_pr = Some(pr);
+                    }
                     Err(RegisterError::Forge(ForgeError::NotFound { .. })) => {
                         log::warn!(
                             "the marker's pull request #{number} no longer exists; checking from scratch"
@@ -516,6 +530,18 @@ impl Run<'_> {
                     }
                 ));
                 self.observed.branch_file = Some(view);
+            }
+            Action::ReadBranchHead { branch } => {
+                let head = self.gate(forge).call(|| forge.branch_sha(branch)).await?;
+                self.observed.write_unconfirmed = false;
+                if let Some(sha) = head {
+                    self.note(format!(
+                        "{branch} at {}: the commit whose answer was lost",
+                        short_sha(&sha)
+                    ));
+                    self.observed.written_sha = Some(sha);
+                    self.remember_written_sha()?;
+                }
             }
             Action::ReadPr { number } => {
                 let pr = self.gate(forge).call(|| forge.pull(*number)).await?;
@@ -1101,6 +1127,7 @@ impl Run<'_> {
             Action::WriteFile { .. } => {
                 o.branch = BranchView::Exists;
                 o.branch_file = None;
+                o.write_unconfirmed = true;
             }
             // It may have been created: list again before another POST, and do not comment on
             // our own new PR.
@@ -1224,6 +1251,11 @@ impl Run<'_> {
                 None if self.observed.labels_added => Vec::new(),
                 None => same_pr.map(|m| m.warnings.clone()).unwrap_or_default(),
             },
+            added_labels: if self.observed.labels_added {
+                self.cfg.labels.clone()
+            } else {
+                same_pr.map(|m| m.added_labels.clone()).unwrap_or_default()
+            },
             boot_id: Some(self.local.boot_id.clone()),
         }
     }
@@ -1254,6 +1286,9 @@ impl Run<'_> {
         }
         if let Some(method) = seen.and_then(|p| p.auto_merge.clone()) {
             return Some(AutoMergeRecord::Enabled { method });
+        }
+        if seen.is_some_and(|pr| planner::turned_off_on_github(o, pr)) {
+            return Some(AutoMergeRecord::TurnedOff);
         }
         let old = o
             .marker

@@ -93,6 +93,10 @@ pub struct Marker {
     /// Optional steps GitHub refused after the PR existed (labels): warnings, never failures.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Warning>,
+    /// The configured labels GitHub accepted on this PR (enlist added them): a label missing from
+    /// the PR later was removed by a person or a bot, and stays removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added_labels: Vec<String>,
     /// The boot this marker was written in: a refused optional step is tried again at most once
     /// per boot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -141,6 +145,9 @@ pub enum AutoMergeRecord {
         /// Whether auto-merge is off (`false`: it was on and GitHub refused to turn it off).
         off: bool,
     },
+    /// Enlist turned it on and the PR shows it off since: turned off on GitHub (by a person, or
+    /// by GitHub after a push by someone without write access). Enlist leaves it off.
+    TurnedOff,
 }
 
 /// The checks of a commit, summarised.
@@ -491,6 +498,7 @@ mod tests {
             written_sha: None,
             foreign_head: None,
             warnings: Vec::new(),
+            added_labels: vec![],
             boot_id: None,
         }
     }

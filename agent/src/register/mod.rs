@@ -197,12 +197,15 @@ pub enum RegisterError {
 impl RegisterError {
     /// Whether a fix on GitHub's side clears this failure, which the node cannot see happen: a
     /// credential GitHub rejects or that lacks a right (77), a repository, base branch or App
-    /// installation GitHub does not show it (78). Unattended runs try again about a day later
-    /// ([`backoff`]) instead of waiting for a reboot.
+    /// installation GitHub does not show it (78), this node's upstream node.yaml invalid (65: a
+    /// person fixes or removes it in the repository). Unattended runs try again about a day
+    /// later ([`backoff`]) instead of waiting for a reboot.
     pub fn fixed_on_github(&self) -> bool {
         use crate::forge::AppError;
         match self {
-            RegisterError::RepoNotFound { .. } | RegisterError::BaseBranchMissing { .. } => true,
+            RegisterError::RepoNotFound { .. }
+            | RegisterError::BaseBranchMissing { .. }
+            | RegisterError::Plan(PlanError::InvalidUpstream { .. }) => true,
             RegisterError::Forge(f) => matches!(
                 f,
                 ForgeError::Unauthorized { .. }

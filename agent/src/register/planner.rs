@@ -212,6 +212,9 @@ pub struct Observed {
     pub foreign_commented: bool,
     /// The marker's recorded path is gone from the base branch: the template's path is used.
     pub recorded_path_gone: bool,
+    /// A commit of this run got no answer (5xx, timeout): once the branch shows the node's file,
+    /// the branch head is read for its sha (it is the node's own commit).
+    pub write_unconfirmed: bool,
 }
 
 /// Why a comment is posted on an open PR.
@@ -386,6 +389,11 @@ pub enum Action {
         /// PR number.
         number: u64,
     },
+    /// Read the head of the node's branch: the commit a write without an answer made.
+    ReadBranchHead {
+        /// Branch.
+        branch: String,
+    },
     /// Read the check runs of the pending PR's head commit.
     ReadCheckRuns {
         /// Commit.
@@ -518,6 +526,7 @@ fn auto_merge_action(local: &Local, o: &Observed, pr: &PrView) -> Option<Action>
         || pr.auto_merge.is_some()
         || pr.node_id.is_empty()
         || foreign_head(o, pr)
+        || turned_off_on_github(o, pr)
     {
         return None;
     }
@@ -532,6 +541,24 @@ fn auto_merge_action(local: &Local, o: &Observed, pr: &PrView) -> Option<Action>
         pr_node_id: pr.node_id.clone(),
         method,
     })
+}
+
+/// Whether auto-merge of `pr` was turned off on GitHub after enlist turned it on: the marker says
+/// it is on (or already says it was turned off) for this PR, and the PR shows it off. A person
+/// did that (to look first), or GitHub did after a push by someone without write access: either
+/// way enlist leaves it off, records it, and `enlist status` stops promising a merge.
+pub fn turned_off_on_github(o: &Observed, pr: &PrView) -> bool {
+    pr.auto_merge.is_none()
+        && o.auto_merge.is_none()
+        && o.marker
+            .as_ref()
+            .filter(|m| m.pr_number == Some(pr.number))
+            .is_some_and(|m| {
+                matches!(
+                    m.auto_merge,
+                    Some(AutoMergeRecord::Enabled { .. } | AutoMergeRecord::TurnedOff)
+                )
+            })
 }
 
 /// A pending PR that is still open: read its head commit's checks (the combined status only when
@@ -551,12 +578,16 @@ fn pending_checks_action(marker: &Marker, o: &Observed, pr: &PrView) -> Action {
         };
     }
     let before = marker.checks.as_ref().map(|c| c.state);
-    let auto_merge_news = pr.auto_merge.as_ref().is_some_and(|method| {
-        marker.auto_merge.as_ref()
-            != Some(&AutoMergeRecord::Enabled {
-                method: method.clone(),
-            })
-    });
+    // Turned on by someone else (the repository's workflow), or off since enlist turned it on.
+    let auto_merge_news = match &pr.auto_merge {
+        Some(method) => {
+            marker.auto_merge.as_ref()
+                != Some(&AutoMergeRecord::Enabled {
+                    method: method.clone(),
+                })
+        }
+        None => matches!(marker.auto_merge, Some(AutoMergeRecord::Enabled { .. })),
+    };
     let outcome = match checks.state {
         ChecksState::Failed if before != Some(ChecksState::Failed) => Outcome::ChecksFailed,
         ChecksState::Passed if before != Some(ChecksState::Passed) => Outcome::ChecksPassed,
@@ -573,11 +604,25 @@ fn pending_checks_action(marker: &Marker, o: &Observed, pr: &PrView) -> Action {
 }
 
 /// Whether our PR lacks a configured label (a fresh PR, one adopted after a 422 or a crash) and
-/// GitHub has not refused them this run.
+/// GitHub has not refused them this run. A label the marker says enlist added to this PR and the
+/// PR lacks now was removed by a person or a bot: that stands (adding it back would be a write on
+/// every run). GitHub's label names are case-insensitive (`Enlist` is the label `enlist`).
 fn missing_labels(local: &Local, o: &Observed, pr: &PrView) -> bool {
+    let added: &[String] = o
+        .marker
+        .as_ref()
+        .filter(|m| m.pr_number == Some(pr.number))
+        .map_or(&[], |m| m.added_labels.as_slice());
+    let has = |list: &[String], label: &str| {
+        list.iter()
+            .any(|l| l.to_lowercase() == label.to_lowercase())
+    };
     !o.labels_added
         && o.labels_refused.is_none()
-        && local.labels.iter().any(|l| !pr.labels.contains(l))
+        && local
+            .labels
+            .iter()
+            .any(|l| !has(&pr.labels, l) && !has(added, l))
 }
 
 /// The optional steps for `pr` (labels, auto-merge), once the marker says `pending`.
@@ -653,15 +698,38 @@ fn complete_optional(local: &Local, o: &Observed, marker: &Marker, pr: &PrView) 
         return Some(Action::AddLabels { number: pr.number });
     }
     match marker.auto_merge {
-        None => auto_merge_action(local, o, pr),
+        None => {
+            let action = auto_merge_action(local, o, pr)?;
+            if marker.boot_id.is_some() {
+                // Written by this enlist: a facts update records why it has no auto-merge
+                // (`not_for_updates`, `host_key_changed`) before any optional step.
+                return Some(action);
+            }
+            // Written by an enlist from before auto-merge: the PR may be a facts update (a
+            // hardware event for a person, maybe a new host key). The upstream file says which.
+            match &o.upstream {
+                None => Some(match (&local.base_branch, &o.default_branch) {
+                    (Some(base), _) | (None, Some(base)) => Action::ReadUpstream {
+                        path: marker.path.clone(),
+                        base: base.clone(),
+                    },
+                    (None, None) => Action::ReadRepo,
+                }),
+                // No file: a registration (a facts update gave `None` above).
+                Some(Upstream::Absent) => Some(action),
+                // Another machine's or an invalid file where this one's belongs: a person looks.
+                Some(_) => None,
+            }
+        }
         Some(AutoMergeRecord::Refused { .. }) if new_boot => auto_merge_action(local, o, pr),
         _ => None,
     }
 }
 
-/// Whether this run did an optional step on a pending PR (the marker must then record it).
+/// Whether this run did an optional step on a pending PR, or read the upstream file to decide one
+/// (an older marker): the marker must then record it.
 fn retried(o: &Observed) -> bool {
-    o.labels_added || o.labels_refused.is_some() || o.auto_merge.is_some()
+    o.labels_added || o.labels_refused.is_some() || o.auto_merge.is_some() || o.upstream.is_some()
 }
 
 fn pr_ref(pr: &PrView) -> Option<(u64, String)> {
@@ -748,9 +816,11 @@ pub fn next_action(local: &Local, o: &Observed) -> Action {
                 from_sha: base_sha.clone(),
             };
         }
-        BranchView::Exists if !o.branch_reset && prs.iter().any(|p| p.merged) => {
-            // The branch still holds a merged registration's history; start it afresh so the
-            // new PR's diff is exactly the new file.
+        BranchView::Exists if !o.branch_reset && !prs.is_empty() => {
+            // Every PR listed here is closed (an open one was handled above): the branch still
+            // holds a finished PR's commits — a merged registration, or a closed one's file at
+            // another path (a rename, a template change) and whatever else was pushed to it.
+            // Start it afresh so the new PR's diff is exactly the node's file.
             return Action::ResetBranch {
                 branch: candidate.branch.clone(),
                 to_sha: base_sha.clone(),
@@ -784,6 +854,9 @@ pub fn next_action(local: &Local, o: &Observed) -> Action {
             sha: file.map(|f| f.sha),
         };
     }
+    if let Some(read) = unconfirmed_write(o, candidate) {
+        return read;
+    }
     match &o.opened_pr {
         None => Action::OpenPr {
             branch: candidate.branch.clone(),
@@ -795,6 +868,15 @@ pub fn next_action(local: &Local, o: &Observed) -> Action {
             outcome: Outcome::PrOpened,
         }),
     }
+}
+
+/// A commit of this run got no answer but the branch now holds the node's file: it landed, and
+/// the branch head is that commit. Without its sha the next run would take the node's own commit
+/// for someone else's (foreign commits: auto-merge off, a person called in).
+fn unconfirmed_write(o: &Observed, candidate: &Candidate) -> Option<Action> {
+    (o.write_unconfirmed && o.written_sha.is_none()).then(|| Action::ReadBranchHead {
+        branch: candidate.branch.clone(),
+    })
 }
 
 /// The current id belongs to another machine (its upstream file, or the file on the branch of
@@ -867,6 +949,13 @@ fn marker_action(local: &Local, o: &Observed) -> Option<Action> {
                     if let Some(action) = complete_optional(local, o, marker, pr) {
                         return Some(action);
                     }
+                    // What the optional steps brought is on disk before anything else is asked:
+                    // a run that fails reading the checks does not repeat them (once per boot).
+                    if retried(o) && !o.pending_recorded {
+                        return Some(Action::RecordPending {
+                            pr: (pr.number, pr.url.clone()),
+                        });
+                    }
                     pending_checks_action(marker, o, pr)
                 }
             })
@@ -894,6 +983,9 @@ fn open_pr_action(local: &Local, o: &Observed, candidate: &Candidate, open: &PrV
             branch: candidate.branch.clone(),
             sha: file.as_ref().map(|f| f.sha.clone()),
         };
+    }
+    if let Some(read) = unconfirmed_write(o, candidate) {
+        return read;
     }
     if !o.pr_updated && open.facts_hash.as_deref() != Some(&local.facts_hash) {
         return Action::UpdatePr {
@@ -999,6 +1091,7 @@ mod tests {
             written_sha: Some("head7".into()),
             foreign_head: None,
             warnings: vec![],
+            added_labels: vec![],
             boot_id: Some("boot-1".into()),
         }
     }
@@ -1884,6 +1977,14 @@ mod tests {
         o.auto_merge = Some(AutoMergeRecord::Enabled {
             method: "squash".into(),
         });
+        // On disk before anything else is asked (a_retried_optional_step_is_recorded_…).
+        assert_eq!(
+            next_action(&l, &o),
+            Action::RecordPending {
+                pr: (7, "https://github.com/acme/fleet/pull/7".into())
+            }
+        );
+        o.pending_recorded = true;
         assert!(matches!(
             next_action(&l, &o),
             Action::Record {
@@ -1911,6 +2012,13 @@ mod tests {
         o.auto_merge = Some(AutoMergeRecord::Enabled {
             method: "squash".into(),
         });
+        assert_eq!(
+            next_action(&l, &o),
+            Action::RecordPending {
+                pr: (7, "https://github.com/acme/fleet/pull/7".into())
+            }
+        );
+        o.pending_recorded = true;
         assert_eq!(
             next_action(&l, &o),
             Action::ReadCheckRuns {
@@ -2111,5 +2219,314 @@ mod tests {
                 sha: Some("f1".into())
             }
         );
+    }
+
+    /// Review of issue 26: a pending PR whose auto-merge was turned off on GitHub after enlist
+    /// turned it on (a person, or GitHub itself after a push by someone without write access).
+    #[test]
+    fn auto_merge_turned_off_on_github_is_recorded_and_never_turned_back_on() {
+        let l = with_auto_merge();
+        let none = Checks::new(CheckSource::Statuses, vec![]);
+        let mut o = pending_open();
+        {
+            let m = o.marker.as_mut().unwrap();
+            m.auto_merge = Some(AutoMergeRecord::Enabled {
+                method: "squash".into(),
+            });
+            m.checks = Some(none.clone());
+        }
+        o.checks = Some(none);
+        // The PR shows it off: news for the marker (and `enlist status`), and no write.
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::Record {
+                state: MarkerState::Pending,
+                outcome: Outcome::ChecksUpdated,
+                ..
+            }
+        ));
+        // Recorded: later runs (this boot or another) read, and never turn it back on.
+        o.marker.as_mut().unwrap().auto_merge = Some(AutoMergeRecord::TurnedOff);
+        assert_eq!(next_action(&l, &o), Action::Finish(Outcome::StillPending));
+        o.checks = None;
+        assert_eq!(
+            next_action(&l, &o),
+            Action::ReadCheckRuns {
+                sha: "head7".into()
+            }
+        );
+        // Turned on again by a person: recorded as on.
+        let mut o2 = o.clone();
+        o2.checks = o2.marker.as_ref().unwrap().checks.clone();
+        o2.marker_pr.as_mut().unwrap().auto_merge = Some("merge".into());
+        assert!(matches!(
+            next_action(&l, &o2),
+            Action::Record {
+                outcome: Outcome::ChecksUpdated,
+                ..
+            }
+        ));
+        // The facts changed while the PR is open (the full path): the branch gets the new file,
+        // auto-merge stays as the person left it.
+        for record in [
+            AutoMergeRecord::Enabled {
+                method: "squash".into(),
+            },
+            AutoMergeRecord::TurnedOff,
+        ] {
+            let mut o = after_base(Upstream::Absent);
+            let mut m = marker(MarkerState::Pending, OTHER_HASH);
+            m.auto_merge = Some(record);
+            o.marker = Some(m);
+            o.prs = Some(vec![pr(7, true, false, OTHER_HASH)]);
+            o.branch_file = Some(Some(FileView {
+                sha: "b1".into(),
+                same_content: true,
+                foreign: false,
+            }));
+            o.file_written = true;
+            o.pr_updated = true;
+            o.commented = true;
+            o.pending_recorded = true;
+            assert!(matches!(
+                next_action(&l, &o),
+                Action::Record {
+                    state: MarkerState::Pending,
+                    outcome: Outcome::PrUpdated,
+                    ..
+                }
+            ));
+        }
+    }
+
+    /// Review of issue 26: labels enlist added and a person (or a bot) removed later are not
+    /// added back on every run; GitHub's label names are case-insensitive.
+    #[test]
+    fn labels_once_added_are_not_added_back_on_every_run() {
+        let l = Local {
+            labels: vec!["enlist".into()],
+            ..local()
+        };
+        let mut o = pending_open();
+        {
+            let m = o.marker.as_mut().unwrap();
+            m.boot_id = Some(BOOT.into());
+            m.added_labels = vec!["enlist".into()];
+        }
+        // Removed from the PR after enlist added them: the same boot reads only.
+        assert_eq!(
+            next_action(&l, &o),
+            Action::ReadCheckRuns {
+                sha: "head7".into()
+            }
+        );
+        // A later boot neither: a person's change to the PR stands.
+        o.marker.as_mut().unwrap().boot_id = Some("boot-1".into());
+        assert_eq!(
+            next_action(&l, &o),
+            Action::ReadCheckRuns {
+                sha: "head7".into()
+            }
+        );
+        // On the PR under another case ("Enlist" is GitHub's "enlist"): nothing missing.
+        o.marker.as_mut().unwrap().added_labels = vec![];
+        o.marker.as_mut().unwrap().boot_id = Some(BOOT.into());
+        o.marker_pr.as_mut().unwrap().labels = vec!["Enlist".into()];
+        assert_eq!(
+            next_action(&l, &o),
+            Action::ReadCheckRuns {
+                sha: "head7".into()
+            }
+        );
+        // Never answered (the run that opened the PR stopped after saying pending): added now,
+        // in the same boot.
+        o.marker_pr.as_mut().unwrap().labels = vec![];
+        assert_eq!(next_action(&l, &o), Action::AddLabels { number: 7 });
+        // A label added to the configuration later is added once.
+        o.marker.as_mut().unwrap().added_labels = vec!["enlist".into()];
+        let l = Local {
+            labels: vec!["enlist".into(), "rack-7".into()],
+            ..local()
+        };
+        o.marker_pr.as_mut().unwrap().labels = vec!["enlist".into()];
+        assert_eq!(next_action(&l, &o), Action::AddLabels { number: 7 });
+    }
+
+    /// Review of issue 26: a pending marker written before enlist recorded auto-merge (no
+    /// `auto_merge`, no `boot_id`) cannot tell a registration PR from a facts update; the
+    /// upstream file says which before auto-merge is turned on.
+    #[test]
+    fn a_marker_from_before_auto_merge_reads_upstream_before_turning_it_on() {
+        let l = with_auto_merge();
+        let none = Checks::new(CheckSource::Statuses, vec![]);
+        let legacy = || {
+            let mut o = pending_open();
+            let m = o.marker.as_mut().unwrap();
+            m.boot_id = None;
+            m.written_sha = None;
+            m.auto_merge = None;
+            o
+        };
+        let mut o = legacy();
+        assert_eq!(next_action(&l, &o), Action::ReadRepo);
+        o.default_branch = Some("main".into());
+        assert_eq!(
+            next_action(&l, &o),
+            Action::ReadUpstream {
+                path: "cluster-nodes/node-abc123/node.yaml".into(),
+                base: "main".into()
+            }
+        );
+        // A facts update (the node is registered with other facts): no auto-merge; the marker
+        // records why, so the next run does not read upstream again.
+        o.upstream = Some(Upstream::Ours {
+            sha: "f1".into(),
+            same_facts: false,
+            same_content: false,
+        });
+        assert_eq!(
+            next_action(&l, &o),
+            Action::RecordPending {
+                pr: (7, "https://github.com/acme/fleet/pull/7".into())
+            }
+        );
+        o.pending_recorded = true;
+        assert_eq!(
+            next_action(&l, &o),
+            Action::ReadCheckRuns {
+                sha: "head7".into()
+            }
+        );
+        o.checks = Some(none.clone());
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::Record {
+                state: MarkerState::Pending,
+                ..
+            }
+        ));
+        // A registration PR: turned on.
+        o.upstream = Some(Upstream::Absent);
+        o.checks = None;
+        o.pending_recorded = false;
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::EnableAutoMerge { number: 7, .. }
+        ));
+        // A configured base branch needs no repository read.
+        let l = Local {
+            base_branch: Some("prod".into()),
+            ..with_auto_merge()
+        };
+        assert_eq!(
+            next_action(&l, &legacy()),
+            Action::ReadUpstream {
+                path: "cluster-nodes/node-abc123/node.yaml".into(),
+                base: "prod".into()
+            }
+        );
+        // `auto_merge: off`: nothing to decide, no read.
+        assert_eq!(
+            next_action(&local(), &legacy()),
+            Action::ReadCheckRuns {
+                sha: "head7".into()
+            }
+        );
+    }
+
+    /// Review of issue 26: the branch of a PR closed without merge (other facts) still holds
+    /// that PR's commits — another path after a rename or a template change, or someone else's
+    /// commit: a new PR starts it afresh from the base head, like after a merge.
+    #[test]
+    fn row5_branch_of_a_closed_pr_is_reset_before_reuse() {
+        let mut o = after_base(Upstream::Absent);
+        o.prs = Some(vec![pr(3, false, false, OTHER_HASH)]);
+        o.branch = BranchView::Exists;
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::ResetBranch { .. }
+        ));
+        o.branch_reset = true;
+        o.branch = BranchView::FromBase;
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::WriteFile { sha: None, .. }
+        ));
+    }
+
+    /// Review of issue 26: a retried optional step is recorded (this boot, GitHub's answer)
+    /// before the checks are read, so a run that fails reading them does not repeat the write:
+    /// at most once per boot, whatever happens after it.
+    #[test]
+    fn a_retried_optional_step_is_recorded_before_the_checks_are_read() {
+        let (l, mut o) = pending_refused();
+        o.checks = None;
+        assert_eq!(next_action(&l, &o), Action::AddLabels { number: 7 });
+        o.labels_refused = Some("m".into());
+        assert!(matches!(
+            next_action(&l, &o),
+            Action::EnableAutoMerge { number: 7, .. }
+        ));
+        o.auto_merge = Some(AutoMergeRecord::Refused {
+            reason: "not_allowed".into(),
+            message: "m".into(),
+            advice: "a".into(),
+        });
+        assert_eq!(
+            next_action(&l, &o),
+            Action::RecordPending {
+                pr: (7, "https://github.com/acme/fleet/pull/7".into())
+            }
+        );
+        o.pending_recorded = true;
+        assert_eq!(
+            next_action(&l, &o),
+            Action::ReadCheckRuns {
+                sha: "head7".into()
+            }
+        );
+    }
+
+    /// Review of issue 26: a commit whose answer was lost (5xx, timeout) but which landed is the
+    /// node's own: its sha is read from the branch (one read), so the next run does not take it
+    /// for someone else's.
+    #[test]
+    fn a_commit_whose_answer_was_lost_is_known_by_the_branch_head() {
+        // The facts changed while PR #7 is open; the commit's answer was a 502.
+        let mut o = after_base(Upstream::Absent);
+        o.marker = Some(marker(MarkerState::Pending, OTHER_HASH));
+        o.prs = Some(vec![pr(7, true, false, OTHER_HASH)]);
+        o.branch_file = Some(Some(FileView {
+            sha: "b2".into(),
+            same_content: true,
+            foreign: false,
+        }));
+        o.write_unconfirmed = true;
+        assert_eq!(
+            next_action(&local(), &o),
+            Action::ReadBranchHead {
+                branch: "enlist/node-abc123".into()
+            }
+        );
+        o.written_sha = Some("head8".into());
+        assert_eq!(next_action(&local(), &o), Action::UpdatePr { number: 7 });
+        // A fresh registration the same way: known before the PR opens.
+        let mut o = after_base(Upstream::Absent);
+        o.prs = Some(vec![]);
+        o.branch = BranchView::Exists;
+        o.branch_file = Some(Some(FileView {
+            sha: "b1".into(),
+            same_content: true,
+            foreign: false,
+        }));
+        o.write_unconfirmed = true;
+        assert_eq!(
+            next_action(&local(), &o),
+            Action::ReadBranchHead {
+                branch: "enlist/node-abc123".into()
+            }
+        );
+        o.write_unconfirmed = false;
+        assert!(matches!(next_action(&local(), &o), Action::OpenPr { .. }));
     }
 }

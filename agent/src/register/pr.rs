@@ -451,8 +451,10 @@ pub fn foreign_comment(
 ) -> String {
     format!(
         "{FOREIGN_TAG}\nenlist: the branch {} has commits this node did not write (its head is \
-         {}; the node last wrote {}). {} The node will not touch this branch again: review the \
-         change and merge or close this pull request yourself.\n",
+         {}; the node last wrote {}). {} The node will never turn auto-merge on for this pull \
+         request, and never force-pushes, resets or rewrites this branch (if its facts change, it \
+         adds a commit with the new node.yaml and says so here): review the change and merge or \
+         close this pull request yourself.\n",
         code(branch),
         code(crate::forge::short_sha(head)),
         code(crate::forge::short_sha(written)),

@@ -205,6 +205,12 @@ fn auto_merge_line(record: Option<&AutoMergeRecord>) -> String {
              change"
                 .to_owned()
         }
+        Some(AutoMergeRecord::TurnedOff) => {
+            "off: enlist turned it on, then it was turned off on GitHub (by a person, or by GitHub \
+             after a push by someone without write access); enlist leaves it off: a person merges, \
+             or turns auto-merge on again"
+                .to_owned()
+        }
         Some(AutoMergeRecord::HostKeyChanged) => {
             "off: the SSH host key changed; a person re-encrypts the node's secrets to its new \
              key and merges (never automatic, even with auto_merge_updates: true)"
@@ -221,8 +227,10 @@ fn pending_next(m: &Marker) -> String {
     if let Some(AutoMergeRecord::ForeignCommits { off }) = &m.auto_merge {
         return format!(
             "auto-merge off: the branch has commits this node did not write. {}Review those \
-             commits, then merge or close the pull request yourself; the node never touches the \
-             branch again and keeps reading the PR ({RECHECK})",
+             commits, then merge or close the pull request yourself; the node never turns \
+             auto-merge on for it and never force-pushes, resets or rewrites the branch (if its \
+             facts change it adds a commit with the new node.yaml and comments), and keeps \
+             reading the PR ({RECHECK})",
             if *off {
                 ""
             } else {
@@ -316,6 +324,7 @@ mod tests {
             written_sha: None,
             foreign_head: None,
             warnings: Vec::new(),
+            added_labels: vec![],
             boot_id: None,
         }
     }
