@@ -10,9 +10,16 @@
 //!
 //! A node that exits 75 (rate limited past its per-run budget or deadline) is restarted after the
 //! unit's RestartSec (5 min, virtual), as systemd would; restarts are reported.
+//!
+//! Where the time beyond the floor went: the write slots left unused (completion − floor, in
+//! seconds of the window's capacity), split into the minutes in which some node sat out
+//! RestartSec and the rest, with a per-minute timeline of writes accepted and runs in progress.
+//! The clock's fidelity: how late the runtime woke a 10 ms timer (×SCALE in virtual time), the
+//! process's CPU time and the load average — a loaded machine stretches virtual time.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use enlist::exit;
@@ -38,8 +45,9 @@ async fn main() {
         .collect();
     let nodes: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(200);
     let scale: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(60.0);
-    let off = simulate(nodes, scale, "off", 3.0).await;
-    let on = simulate(nodes, scale, "squash", 4.0).await;
+    let unit = std::env::args().any(|a| a == "--as-unit");
+    let off = simulate(nodes, scale, "off", 3.0, unit).await;
+    let on = simulate(nodes, scale, "squash", 4.0, unit).await;
     let throughput = |o: &Outcome| nodes as f64 / o.completion.as_secs_f64() * 3600.0;
     println!("auto-merge on the nodes vs off (same run)");
     println!(
@@ -61,7 +69,13 @@ async fn main() {
     }
 }
 
-async fn simulate(nodes: usize, scale: f64, auto_merge: &str, writes_per_node: f64) -> Outcome {
+async fn simulate(
+    nodes: usize,
+    scale: f64,
+    auto_merge: &str,
+    writes_per_node: f64,
+    unit: bool,
+) -> Outcome {
     let limit = WriteLimit::github(scale);
     let window_virtual = limit.window.mul_f64(scale);
     let max_writes = limit.max_writes;
@@ -91,6 +105,9 @@ async fn simulate(nodes: usize, scale: f64, auto_merge: &str, writes_per_node: f
         .collect();
 
     eprintln!("registering {nodes} nodes at once (time × {scale})…");
+    let load_before = load_average();
+    let probe = LagProbe::start();
+    let cpu_before = process_cpu();
     let started = Instant::now();
     let tasks: Vec<_> = fleet
         .iter()
@@ -99,10 +116,18 @@ async fn simulate(nodes: usize, scale: f64, auto_merge: &str, writes_per_node: f
             let clock = clock.clone();
             tokio::spawn(async move {
                 let mut restarts = 0u32;
+                // (start, end) of each run, real time since `started`.
+                let mut runs = Vec::new();
                 loop {
-                    let result = node.run_lib(clock.clone()).await;
+                    let run_started = started.elapsed();
+                    let result = if unit {
+                        node.run_lib_as_unit(clock.clone()).await
+                    } else {
+                        node.run_lib(clock.clone()).await
+                    };
+                    runs.push((run_started, started.elapsed()));
                     match result {
-                        Ok(report) => return (Ok(report.outcome), restarts, started.elapsed()),
+                        Ok(report) => return (Ok(report.outcome), restarts, runs),
                         Err(e)
                             if matches!(
                                 exit::of_register(&e),
@@ -112,7 +137,7 @@ async fn simulate(nodes: usize, scale: f64, auto_merge: &str, writes_per_node: f
                             restarts += 1;
                             enlist::clock::Clock::sleep(clock.as_ref(), RESTART_SEC).await;
                         }
-                        Err(e) => return (Err(e.to_string()), restarts, started.elapsed()),
+                        Err(e) => return (Err(e.to_string()), restarts, runs),
                     }
                 }
             })
@@ -122,15 +147,19 @@ async fn simulate(nodes: usize, scale: f64, auto_merge: &str, writes_per_node: f
     let mut restarts = 0;
     let mut last = Duration::ZERO;
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut all_runs = Vec::new();
     for task in tasks {
-        let (result, node_restarts, finished) = task.await.expect("task");
+        let (result, node_restarts, runs) = task.await.expect("task");
         restarts += node_restarts;
-        last = last.max(finished);
+        last = last.max(runs.last().map_or(Duration::ZERO, |r| r.1));
+        all_runs.push(runs);
         match result {
             Ok(outcome) => *outcomes.entry(format!("{outcome:?}")).or_default() += 1,
             Err(e) => failed.push(e),
         }
     }
+    let cpu = process_cpu().saturating_sub(cpu_before);
+    let lag = probe.stop().await;
     let completion = last.mul_f64(scale);
     let s = github.state();
     let heads: std::collections::BTreeSet<&str> = s.pulls.iter().map(|p| p.head.as_str()).collect();
@@ -170,6 +199,27 @@ async fn simulate(nodes: usize, scale: f64, auto_merge: &str, writes_per_node: f
         window_virtual.as_secs_f64()
     );
     println!("  ratio floor/completion {ratio:.2} (target ≥ 0.80)");
+    let timeline = Timeline::new(
+        &s.accepted_writes,
+        &all_runs,
+        started,
+        last,
+        scale,
+        max_writes as f64 / window_virtual.as_secs_f64(),
+    );
+    timeline.print(completion - floor);
+    println!(
+        "  clock fidelity        timer lag p50 {:.1} ms, p99 {:.1} ms, max {:.0} ms real (= {:.1} / {:.1} / {:.0} s virtual); CPU {:.1} s in {:.1} s real; load {load_before} → {}",
+        lag.p50.as_secs_f64() * 1e3,
+        lag.p99.as_secs_f64() * 1e3,
+        lag.max.as_secs_f64() * 1e3,
+        lag.p50.as_secs_f64() * scale,
+        lag.p99.as_secs_f64() * scale,
+        lag.max.as_secs_f64() * scale,
+        cpu.as_secs_f64(),
+        last.as_secs_f64(),
+        load_average()
+    );
     for e in failed.iter().take(5) {
         println!("  failure: {e}");
     }
@@ -182,4 +232,165 @@ async fn simulate(nodes: usize, scale: f64, auto_merge: &str, writes_per_node: f
         floor,
         ok,
     }
+}
+
+/// Per virtual minute: writes accepted, runs in progress, nodes sitting out RestartSec.
+struct Timeline {
+    minutes: Vec<Minute>,
+    /// Write slots per virtual second.
+    capacity: f64,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Minute {
+    writes: usize,
+    /// Seconds of capacity in this minute (60, less for the last one).
+    seconds: f64,
+    /// Runs in progress at the minute's middle.
+    running: usize,
+    /// Nodes waiting RestartSec at the minute's middle.
+    restarting: usize,
+}
+
+impl Timeline {
+    fn new(
+        writes: &[Instant],
+        runs: &[Vec<(Duration, Duration)>],
+        started: Instant,
+        last: Duration,
+        scale: f64,
+        capacity: f64,
+    ) -> Timeline {
+        let virtual_secs = |real: Duration| real.as_secs_f64() * scale;
+        let total = virtual_secs(last);
+        let count = (total / 60.0).ceil().max(1.0) as usize;
+        let mut minutes = vec![Minute::default(); count];
+        for (i, minute) in minutes.iter_mut().enumerate() {
+            let from = i as f64 * 60.0;
+            minute.seconds = (total - from).min(60.0);
+            let middle = from + minute.seconds / 2.0;
+            for node in runs {
+                if node
+                    .iter()
+                    .any(|(a, b)| virtual_secs(*a) <= middle && middle < virtual_secs(*b))
+                {
+                    minute.running += 1;
+                } else if node.windows(2).any(|pair| {
+                    virtual_secs(pair[0].1) <= middle && middle < virtual_secs(pair[1].0)
+                }) {
+                    minute.restarting += 1;
+                }
+            }
+        }
+        for at in writes {
+            let t = virtual_secs(at.saturating_duration_since(started));
+            let i = ((t / 60.0) as usize).min(count - 1);
+            minutes[i].writes += 1;
+        }
+        Timeline { minutes, capacity }
+    }
+
+    /// Prints where the time beyond the floor (`beyond`) went.
+    fn print(&self, beyond: Duration) {
+        let unused = |m: &Minute| (m.seconds * self.capacity - m.writes as f64) / self.capacity;
+        let total: f64 = self.minutes.iter().map(unused).sum();
+        let restarting: f64 = self
+            .minutes
+            .iter()
+            .filter(|m| m.restarting > 0)
+            .map(unused)
+            .sum();
+        println!(
+            "  beyond the floor      {:.0} s of unused write capacity ({:.0} s of it in minutes when nodes sat out RestartSec, {:.0} s otherwise)",
+            beyond.as_secs_f64().max(total),
+            restarting,
+            total - restarting
+        );
+        let column = |f: &dyn Fn(&Minute) -> usize| {
+            self.minutes
+                .iter()
+                .map(|m| f(m).to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        println!("  writes per minute     {}", column(&|m| m.writes));
+        println!("  runs in progress      {}", column(&|m| m.running));
+        println!("  sitting out restart   {}", column(&|m| m.restarting));
+    }
+}
+
+/// How late the runtime wakes a short timer while the fleet runs: virtual time is real time ×
+/// SCALE, so a run that lags by 50 ms at ×20 stretches by a virtual second.
+struct LagProbe {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<Vec<Duration>>,
+}
+
+struct Lag {
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+impl LagProbe {
+    const PERIOD: Duration = Duration::from_millis(10);
+
+    fn start() -> LagProbe {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut lags = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                let before = Instant::now();
+                tokio::time::sleep(Self::PERIOD).await;
+                lags.push(before.elapsed().saturating_sub(Self::PERIOD));
+            }
+            lags
+        });
+        LagProbe { stop, task }
+    }
+
+    async fn stop(self) -> Lag {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut lags = self.task.await.expect("lag probe");
+        lags.sort();
+        let at = |q: f64| {
+            lags.get(((lags.len() as f64 - 1.0) * q) as usize)
+                .copied()
+                .unwrap_or_default()
+        };
+        Lag {
+            p50: at(0.5),
+            p99: at(0.99),
+            max: lags.last().copied().unwrap_or_default(),
+        }
+    }
+}
+
+/// User + system CPU time of this process so far (Linux `/proc/self/stat`; zero elsewhere).
+fn process_cpu() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // Fields after the command name (which may hold spaces): utime is the 14th field overall.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return Duration::ZERO;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // USER_HZ is 100 on every Linux this runs on.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// The 1-minute load average, as the kernel reports it.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
 }

@@ -267,6 +267,9 @@ pub struct State {
     pub recent_writes: Vec<Instant>,
     /// Arrival times of recent requests (for the concurrency limit).
     pub recent_arrivals: Vec<Instant>,
+    /// When the limit let each content-creating request through (the fleet simulation's
+    /// timeline of how much of the window was used).
+    pub accepted_writes: Vec<Instant>,
     /// Return every PR when a `head` filter is malformed (what GitHub does). Also, when set to
     /// `AllPulls`, return every PR for any filter (a wrong PR for another branch).
     pub head_filter: HeadFilter,
@@ -327,6 +330,7 @@ impl State {
             write_limit: None,
             recent_writes: Vec::new(),
             recent_arrivals: Vec::new(),
+            accepted_writes: Vec::new(),
             head_filter: HeadFilter::GitHub,
             rate_limited: 0,
             hang_at: None,
@@ -1025,6 +1029,7 @@ fn answer(
                 );
             }
             state.recent_writes.push(now);
+            state.accepted_writes.push(now);
         }
         let mut real = route(state, method, path, query, body, bearer);
         real.delay = Some(real.delay.unwrap_or_default().max(limit.latency));
