@@ -25,15 +25,27 @@ let
     lib.filterAttrs (_: value: value != null) cfg.settings
   );
 
-  # The unit's start timeout: the run's deadline (run_timeout_secs, which bounds readiness,
-  # requests and rate-limit waits), plus one request_timeout_secs for revoking a GitHub App token
-  # after the deadline (one request, bounded by that timeout alone), plus this half minute for
-  # facts, lock and marker. With the defaults 840 + 30 + 30 s: the 15 min of the plain unit
-  # (systemd/enlist.service documents the same relation). systemd then never kills a run before
-  # it reports.
+  # The start jitter of a run systemd started when start_jitter_secs is not set: the binary's
+  # UNATTENDED_START_JITTER_SECS (the end-to-end tests compare the two).
+  unattendedStartJitterSecs = 300;
+  startJitterSecs =
+    if cfg.settings.start_jitter_secs == null then
+      unattendedStartJitterSecs
+    else
+      cfg.settings.start_jitter_secs;
+
+  # The unit's start timeout: the start jitter, then the run's deadline (run_timeout_secs, which
+  # bounds the lock wait, readiness, requests and rate-limit waits), plus one
+  # request_timeout_secs for revoking a GitHub App token after the deadline (one request,
+  # bounded by that timeout alone), plus this half minute for facts and marker. With the
+  # defaults 300 + 840 + 30 + 30 s: the 20 min of the plain unit (systemd/enlist.service
+  # documents the same relation). systemd then never kills a run before it reports.
   startTimeoutBaseSecs = 30;
   startTimeoutSecs =
-    cfg.settings.run_timeout_secs + cfg.settings.request_timeout_secs + startTimeoutBaseSecs;
+    startJitterSecs
+    + cfg.settings.run_timeout_secs
+    + cfg.settings.request_timeout_secs
+    + startTimeoutBaseSecs;
 
   # Exit codes after which a restart cannot help (everything but 69, 73, 75); the same list as
   # systemd/enlist.service, which the module test compares.
@@ -195,10 +207,22 @@ in
             type = lib.types.ints.positive;
             default = 840;
             description = ''
-              One deadline over a whole run: the readiness wait, every request including its
-              body, and rate-limit waits (each keeps its own budget inside it). Past it enlist
-              exits 69 (GitHub never answered) or 75. The unit's start timeout is this plus
+              One deadline over a whole run: the lock wait, the readiness wait, every request
+              including its body, and rate-limit waits (each keeps its own budget inside it). It
+              starts after the start jitter. Past it enlist exits 69 (GitHub never answered) or
+              75. The unit's start timeout is the start jitter plus this plus
               `request_timeout_secs` plus ${toString startTimeoutBaseSecs} seconds.
+            '';
+          };
+
+          start_jitter_secs = lib.mkOption {
+            type = lib.types.nullOr lib.types.ints.unsigned;
+            default = null;
+            description = ''
+              Random delay (0 to this many seconds) before a run's first request, to spread a
+              rack powered on together; the run's deadline starts after it. `null`: enlist's
+              default, ${toString unattendedStartJitterSecs} s for runs systemd starts (the unit,
+              the timer) and none at a terminal. Keep it below `run_timeout_secs`.
             '';
           };
 

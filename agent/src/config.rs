@@ -46,14 +46,16 @@ pub const DEFAULT_RATE_LIMIT_WAIT_SECS: u64 = 900;
 /// Per-request timeout.
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
 /// One deadline over a whole run (readiness, every request including its body, rate-limit
-/// waits, each of which keeps its own budget inside it): 14 min, so the unit's 15 min start
-/// timeout never kills a run before it reports its exit code.
+/// waits, each of which keeps its own budget inside it): 14 min; it starts after the start
+/// jitter, and the unit's 20 min start timeout covers both, so systemd never kills a run before
+/// it reports its exit code.
 pub const DEFAULT_RUN_TIMEOUT_SECS: u64 = 840;
 /// The start jitter of a run systemd started (the unit, the timer) when `start_jitter_secs` is
 /// not configured: up to 5 min. A rack powered on together then spreads its first requests over
-/// minutes instead of hitting GitHub's 80-per-minute content-creation limit in one second, and
-/// the run keeps 9 of its 14 minutes (`run_timeout_secs`) for GitHub. A run at a terminal starts
-/// at once.
+/// minutes instead of hitting GitHub's 80-per-minute content-creation limit in one second. The
+/// run's deadline (`run_timeout_secs`) starts after it, so runs that started apart also end
+/// apart (a run that meets the rate limits exits 75 for systemd to restart: if they all ended in
+/// one minute, their restarts would land in one minute too). A run at a terminal starts at once.
 pub const UNATTENDED_START_JITTER_SECS: u64 = 300;
 /// The credential name the unit's `LoadCredential=` uses.
 pub const CREDENTIAL_NAME: &str = "github-token";
@@ -233,7 +235,7 @@ settings! {
     #[arg(skip)]
     request_timeout_secs: Seconds = code(DEFAULT_REQUEST_TIMEOUT_SECS),
     /// Random delay (0..=N s) before the first request, to spread a mass bring-up (not on a
-    /// marker hit).
+    /// marker hit). The run's deadline starts after it; keep it below run_timeout_secs.
     #[arg(skip)]
     start_jitter_secs: Seconds = format!(
         "`{UNATTENDED_START_JITTER_SECS}` when systemd started the run (the unit, the timer), else `0`"
@@ -242,8 +244,9 @@ settings! {
     /// unencrypted); without it: exit 78 before any request.
     #[arg(skip)]
     allow_insecure_http: bool = code(false),
-    /// One deadline over the whole run, in seconds: readiness, every request, every rate-limit
-    /// wait; then exit 69 if GitHub never answered, else 75. The unit's start timeout sits above.
+    /// One deadline over the whole run, in seconds: the lock wait, readiness, every request,
+    /// every rate-limit wait (not the start jitter, which comes before it); then exit 69 if GitHub
+    /// never answered, else 75. The unit's start timeout sits above both.
     #[arg(skip)]
     run_timeout_secs: Seconds = code(DEFAULT_RUN_TIMEOUT_SECS),
 }
@@ -900,8 +903,9 @@ impl RegisterConfig {
                 key: "start_jitter_secs",
                 value: start_jitter.to_string(),
                 reason: format!(
-                    "the start jitter is part of the run, whose deadline is run_timeout_secs \
-                     ({run_timeout}): keep it well below that"
+                    "the start jitter adds to how long a run may take, and the unit's start \
+                     timeout is sized for a jitter below run_timeout_secs ({run_timeout}): keep \
+                     it below that"
                 ),
             });
         }

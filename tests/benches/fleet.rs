@@ -6,10 +6,13 @@
 //! PRs opened, duplicates, failures, completion time, the rate-limit floor (writes·N / 80 per
 //! window), their ratio, and the throughput auto-merge costs against the baseline.
 //!
-//!     cargo bench -p enlist-e2e --bench fleet [-- NODES [SCALE]]
+//!     cargo bench -p enlist-e2e --bench fleet [-- NODES [SCALE] [--at-once]]
 //!
-//! A node that exits 75 (rate limited past its per-run budget or deadline) is restarted after the
-//! unit's RestartSec (5 min, virtual), as systemd would; restarts are reported.
+//! Each node runs as systemd starts it (the unit, the timer): with the default start jitter (up
+//! to 5 min, before the run's deadline starts). `--at-once` leaves the jitter out, as a person
+//! starting every node at one terminal would. A node that exits 75 (rate limited past its per-run
+//! budget or deadline) is restarted after the unit's RestartSec (5 min, virtual), as systemd
+//! would, and the restarted run waits its start jitter again; restarts are reported.
 //!
 //! Where the time beyond the floor went: the write slots left unused (completion − floor, in
 //! seconds of the window's capacity), split into the minutes in which some node sat out
@@ -45,7 +48,7 @@ async fn main() {
         .collect();
     let nodes: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(200);
     let scale: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(60.0);
-    let unit = std::env::args().any(|a| a == "--as-unit");
+    let unit = !std::env::args().any(|a| a == "--at-once");
     let off = simulate(nodes, scale, "off", 3.0, unit).await;
     let on = simulate(nodes, scale, "squash", 4.0, unit).await;
     let throughput = |o: &Outcome| nodes as f64 / o.completion.as_secs_f64() * 3600.0;
@@ -170,7 +173,12 @@ async fn simulate(
     let ratio = floor.as_secs_f64() / completion.as_secs_f64();
 
     println!(
-        "fleet simulation: {nodes} nodes, auto_merge: {auto_merge}, GitHub secondary limits scaled ×{scale}"
+        "fleet simulation: {nodes} nodes, auto_merge: {auto_merge}, GitHub secondary limits scaled ×{scale}, {}",
+        if unit {
+            "started by systemd (start jitter)"
+        } else {
+            "started at once (--at-once)"
+        }
     );
     println!(
         "  limits                {max_writes} content-creating requests / {:.0} s, 100 concurrent",

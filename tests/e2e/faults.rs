@@ -541,6 +541,38 @@ async fn conflict_that_is_not_a_stale_sha_stops_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn start_jitter_does_not_eat_the_run_deadline() {
+    // The deadline starts after the start jitter: a run that waited most of run_timeout_secs
+    // before its first request still has all of it for GitHub (here: a rate-limit wait). With
+    // the jitter inside the deadline, runs started apart would still all end together.
+    let github = fake().await;
+    let body = json!({"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."});
+    github.state().faults.push(fault(
+        "POST",
+        "/repos/acme/fleet/pulls",
+        1,
+        status(403, body, &[("retry-after", "420")]),
+    ));
+    let mut node = Node::new("dell-r640", &github);
+    node.set("start_jitter_secs", "599");
+    node.set("run_timeout_secs", "600");
+    let (result, clock) = run(&node).await;
+    let sleeps = clock.sleeps();
+    assert_eq!(
+        sleeps.len(),
+        2,
+        "the jitter, then the rate-limit wait: {sleeps:?}"
+    );
+    assert!(
+        sleeps[0] + sleeps[1] > Duration::from_secs(600),
+        "the seeded jitter is long enough that jitter + wait exceed run_timeout_secs: {sleeps:?}"
+    );
+    assert_eq!(result.unwrap().outcome, Some(Outcome::PrOpened));
+    one_pr(&github);
+    github.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn start_jitter_does_not_eat_the_readiness_budget() {
     let github = fake().await;
     github.state().faults.push(fault(

@@ -249,16 +249,29 @@ fn module_unit_equals_the_plain_unit() {
     assert_eq!(enabled["settings"]["auto_merge_updates"], false);
     assert_eq!(enabled["settings"]["run_timeout_secs"], 840);
     assert_eq!(enabled["settings"]["request_timeout_secs"], 30);
-    // The start timeout: run_timeout_secs + request_timeout_secs (an App token's revoke after
-    // the deadline) + 30 s, as the plain unit documents (15 min with the defaults, compared
-    // below), and as it follows other values.
+    // The start timeout: the start jitter (the binary's unattended default unless set) +
+    // run_timeout_secs + request_timeout_secs (an App token's revoke after the deadline) + 30 s,
+    // as the plain unit documents (20 min with the defaults, compared below), and as it follows
+    // other values.
+    let jitter = enlist::config::UNATTENDED_START_JITTER_SECS;
     assert_eq!(
         observed["slowRequests"]["service"]["serviceConfig"]["TimeoutStartSec"],
-        "1350s"
+        format!("{}s", jitter + 1200 + 120 + 30)
+    );
+    assert_eq!(
+        service["serviceConfig"]["TimeoutStartSec"],
+        format!("{}s", jitter + 840 + 30 + 30)
+    );
+    assert!(
+        enabled["settings"]
+            .get("start_jitter_secs")
+            .is_none_or(Value::is_null)
     );
     let plain = std::fs::read_to_string(repo().join("systemd/enlist.service")).expect("unit");
     assert!(
-        plain.contains("run_timeout_secs + request_timeout_secs + 30 s  =  840 + 30 + 30 s"),
+        plain.contains(&format!(
+            "start_jitter_secs + run_timeout_secs + request_timeout_secs + 30 s  =  {jitter} + 840 + 30 + 30 s"
+        )),
         "the plain unit documents the relation"
     );
 
@@ -588,6 +601,11 @@ fn module_refuses_settings_the_binary_would_refuse_naming_the_key() {
     assert_eq!(
         observed["knownKeys"]["settings"]["branch_prefix"],
         "enlist/"
+    );
+    // A start jitter set to 0 leaves it out of the start timeout.
+    assert_eq!(
+        observed["knownKeys"]["service"]["serviceConfig"]["TimeoutStartSec"],
+        format!("{}s", 840 + 30 + 30)
     );
 
     let refused = |scenario: &str| -> String {

@@ -276,6 +276,61 @@ async fn sigterm_during_a_rate_limit_wait_in_app_mode_revokes_the_token_and_exit
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_the_start_jitter_exits_75_before_any_request() {
+    use std::io::BufRead;
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    // A jitter of up to 50 minutes (the deadline starts after it): the run is certainly still
+    // waiting when the signal comes.
+    node.set("start_jitter_secs", "3000");
+    node.set("run_timeout_secs", "3600");
+    let mut child = node.spawn(&[]);
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("start jitter") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("the run announces its start jitter");
+    let signalled = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .expect("wait");
+    let took = signalled.elapsed();
+    let stderr = reader.join().expect("reader");
+    assert_eq!(status.code(), Some(75), "{stderr}");
+    assert!(took < Duration::from_secs(5), "stopped in {took:?}");
+    assert!(stderr.contains("stopped by SIGTERM"), "{stderr}");
+    assert!(events(&stderr).contains(&"registration.failed"), "{stderr}");
+    assert!(
+        github.state().requests.is_empty(),
+        "nothing reached GitHub: {:?}",
+        github.state().lines()
+    );
+    let attempts: Value =
+        serde_json::from_slice(&std::fs::read(node.state.join("attempts.json")).unwrap()).unwrap();
+    assert_eq!(attempts["last_exit"], 75);
+    assert_eq!(attempts["kind"], "transient");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn runs_systemd_starts_wait_a_default_start_jitter_first() {
     let github = fake().await;
     let mut node = Node::new("dell-r640", &github);

@@ -57,6 +57,8 @@ pub fn lines() -> Vec<String> {
 /// not every line so far — the fleet simulation's hundreds of runs stayed linear.
 pub fn unchecked() -> Vec<String> {
     let lines = LINES.lock().unwrap_or_else(|p| p.into_inner());
-    let from = CHECKED.swap(lines.len(), Ordering::Relaxed).min(lines.len());
+    let from = CHECKED
+        .swap(lines.len(), Ordering::Relaxed)
+        .min(lines.len());
     lines[from..].to_vec()
 }

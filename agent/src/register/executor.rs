@@ -180,6 +180,19 @@ impl Run<'_> {
         if !self.cfg.dry_run {
             marker::check_writable(&self.cfg.state_dir)?;
         }
+        // The start jitter comes before the run's deadline: it spreads when runs start, and each
+        // run still has all of run_timeout_secs for GitHub. (Inside the deadline, a fleet powered
+        // on together would also *end* together — every run that met the rate limits exiting 75
+        // at the same minute, every restart then landing in the same minute too.) A signal stops
+        // the wait like any other.
+        let waited = tokio::select! {
+            waited = self.start_jitter() => waited,
+            signal = stop.wait() => {
+                log::warn!("{signal}: stopping the registration run");
+                return Err(RegisterError::Interrupted { signal });
+            }
+        };
+        self.deadline = self.deadline.saturating_add(waited);
         let forge = self.build_forge()?;
         if self.cfg.dry_run && forge.app().is_some() {
             return self.check_app_installation(&forge).await;
@@ -188,7 +201,6 @@ impl Run<'_> {
         // Everything that waits or asks GitHub stops on SIGTERM/SIGINT; a write in flight is then
         // ambiguous, which the next run re-checks like after any crash.
         let work = async {
-            self.start_jitter().await;
             if app {
                 self.authenticate(&forge).await?;
             }
@@ -223,10 +235,11 @@ impl Run<'_> {
     }
 
     /// The start jitter of a real run: `start_jitter_secs` when configured, else
-    /// [`UNATTENDED_START_JITTER_SECS`] for a run systemd started, else none.
-    async fn start_jitter(&self) {
+    /// [`UNATTENDED_START_JITTER_SECS`] for a run systemd started, else none. Returns how long
+    /// it waited.
+    async fn start_jitter(&self) -> Duration {
         if self.cfg.dry_run {
-            return;
+            return Duration::ZERO;
         }
         let max = match self.cfg.start_jitter {
             Some(configured) => configured,
@@ -236,7 +249,7 @@ impl Run<'_> {
             None => Duration::ZERO,
         };
         if max.is_zero() {
-            return;
+            return Duration::ZERO;
         }
         // A mass bring-up (a rack powered on at once) would otherwise hit GitHub's secondary
         // limits in the same second; a random start spreads the writes.
@@ -247,6 +260,7 @@ impl Run<'_> {
             max.as_secs()
         );
         self.deps.clock.sleep(wait).await;
+        wait
     }
 
     /// GitHub App mode: find the installation (unless configured) and mint this run's token. The

@@ -306,7 +306,8 @@ async fn register_inner(cfg: &RegisterConfig, deps: &Deps) -> Result<Report, Reg
     } else {
         signals::Stop::never()
     };
-    // One deadline over the rest of the run: the lock wait, readiness, every request, every wait.
+    // One deadline over the rest of the run: the lock wait, readiness, every request, every wait
+    // (the executor moves it by the start jitter it waited, which comes before GitHub).
     let deadline = deps.clock.elapsed().saturating_add(cfg.run_timeout);
     // The lock is taken before the marker is read, so a concurrent run sees the first run's
     // marker. A dry run takes no lock (it must leave no file behind) and only reads.
