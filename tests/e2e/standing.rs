@@ -40,6 +40,22 @@ fn status(code: u16, body: Value, headers: &[(&str, &str)]) -> FaultKind {
 }
 
 /// The `ENLIST_EVENT` of each event line on stderr (`… [registration.pr_opened]`).
+/// Sends SIGTERM to `child` and waits for it to end: its output (the pipes still attached) and
+/// how long it took to stop.
+async fn terminate(child: std::process::Child) -> (std::process::Output, Duration) {
+    let signalled = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .expect("wait");
+    (out, signalled.elapsed())
+}
+
 fn events(stderr: &str) -> Vec<&str> {
     stderr
         .lines()
@@ -236,17 +252,7 @@ async fn sigterm_during_a_rate_limit_wait_in_app_mode_revokes_the_token_and_exit
         assert!(limited.elapsed() < Duration::from_secs(20), "never limited");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let signalled = Instant::now();
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(kill.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .expect("wait");
-    let took = signalled.elapsed();
+    let (out, took) = terminate(child).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(75), "{stderr}");
     assert!(took < Duration::from_secs(5), "stopped in {took:?}");
@@ -303,19 +309,9 @@ async fn sigterm_during_the_start_jitter_exits_75_before_any_request() {
     });
     rx.recv_timeout(Duration::from_secs(20))
         .expect("the run announces its start jitter");
-    let signalled = Instant::now();
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(kill.success());
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .expect("wait");
-    let took = signalled.elapsed();
+    let (out, took) = terminate(child).await;
     let stderr = reader.join().expect("reader");
-    assert_eq!(status.code(), Some(75), "{stderr}");
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
     assert!(took < Duration::from_secs(5), "stopped in {took:?}");
     assert!(stderr.contains("stopped by SIGTERM"), "{stderr}");
     assert!(events(&stderr).contains(&"registration.failed"), "{stderr}");
