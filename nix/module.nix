@@ -385,6 +385,11 @@ in
         message = "services.enlist.settings.repo must look like OWNER/NAME (got `${cfg.settings.repo}`).";
       }
       {
+        # enlist refuses it at every boot with exit 78 (final until the next boot): refused here.
+        assertion = startJitterSecs < cfg.settings.run_timeout_secs;
+        message = "services.enlist.settings.start_jitter_secs (${toString startJitterSecs}) must be below services.enlist.settings.run_timeout_secs (${toString cfg.settings.run_timeout_secs}): it only spreads when a fleet's runs start.";
+      }
+      {
         # The sandbox (ProtectSystem=strict) only lets the unit write its StateDirectory=.
         assertion = !(cfg.settings ? state_dir) || cfg.settings.state_dir == "/var/lib/enlist";
         message = "services.enlist.settings.state_dir cannot be changed: the unit may only write /var/lib/enlist (StateDirectory=).";

@@ -50,6 +50,10 @@ pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
 /// jitter, and the unit's 20 min start timeout covers both, so systemd never kills a run before
 /// it reports its exit code.
 pub const DEFAULT_RUN_TIMEOUT_SECS: u64 = 840;
+/// What the unit's start timeout counts beyond the start jitter, the run's deadline and one
+/// request timeout (an App token revoked after the deadline): facts and marker. The NixOS module's
+/// `startTimeoutBaseSecs` and the plain unit's arithmetic use the same 30 s.
+pub const UNIT_START_MARGIN_SECS: u64 = 30;
 /// The start jitter of a run systemd started (the unit, the timer) when `start_jitter_secs` is
 /// not configured: up to 5 min. A rack powered on together then spreads its first requests over
 /// minutes instead of hitting GitHub's 80-per-minute content-creation limit in one second. The
@@ -903,9 +907,10 @@ impl RegisterConfig {
                 key: "start_jitter_secs",
                 value: start_jitter.to_string(),
                 reason: format!(
-                    "the start jitter adds to how long a run may take, and the unit's start \
-                     timeout is sized for a jitter below run_timeout_secs ({run_timeout}): keep \
-                     it below that"
+                    "keep the start jitter below run_timeout_secs ({run_timeout}): it only \
+                     spreads when a fleet's runs start, and a longer one delays every \
+                     registration (enlist extends the unit's start timeout by the jitter it \
+                     draws)"
                 ),
             });
         }

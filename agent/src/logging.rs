@@ -91,6 +91,14 @@ pub fn status(text: &str) {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(text)]);
 }
 
+/// Tells systemd the run may need `rest` more before it ends (`EXTEND_TIMEOUT_USEC=`): the
+/// unit's start timeout then fires no earlier than that (it is never shortened). Capped at the
+/// protocol's largest value (about 71 min); ignored outside systemd.
+pub fn extend_start_timeout(rest: std::time::Duration) {
+    let usec = u32::try_from(rest.as_micros()).unwrap_or(u32::MAX);
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::ExtendTimeoutUsec(usec)]);
+}
+
 /// How chatty the stderr logger is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verbosity {

@@ -219,6 +219,13 @@ let
     stateDirMoved = lib.recursiveUpdate base { services.enlist.settings.state_dir = "/srv/enlist"; };
     timerOff = lib.recursiveUpdate base { services.enlist.timer.enable = false; };
     timerEvery30min = lib.recursiveUpdate base { services.enlist.timer.interval = "30min"; };
+    jitter120 = lib.recursiveUpdate base { services.enlist.settings.start_jitter_secs = 120; };
+    jitterPastDeadline = lib.recursiveUpdate base {
+      services.enlist.settings = {
+        start_jitter_secs = 900;
+        run_timeout_secs = 840;
+      };
+    };
     slowRequests = lib.recursiveUpdate base {
       services.enlist.settings = {
         request_timeout_secs = 120;
@@ -283,6 +290,7 @@ let
     "timerOff"
     "timerEvery30min"
     "slowRequests"
+    "jitter120"
     "app"
     "knownKeys"
     "openssh"
@@ -304,6 +312,7 @@ let
     emptyAppId = "services.enlist.githubApp.id";
     blankAppId = "services.enlist.githubApp.id";
     typoKey = "services.enlist.settings.base_brach";
+    jitterPastDeadline = "services.enlist.settings.start_jitter_secs";
     tokenInSettings = "services.enlist.settings.token";
     appKeyInSettings = "services.enlist.settings.github_app_private_key";
     tokenFileInSettings = "services.enlist.settings.token_file";

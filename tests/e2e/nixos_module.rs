@@ -602,11 +602,16 @@ fn module_refuses_settings_the_binary_would_refuse_naming_the_key() {
         observed["knownKeys"]["settings"]["branch_prefix"],
         "enlist/"
     );
-    // A start jitter set to 0 leaves it out of the start timeout.
+    // A start jitter set to 0 leaves it out of the start timeout; a set one is counted in.
     assert_eq!(
         observed["knownKeys"]["service"]["serviceConfig"]["TimeoutStartSec"],
         format!("{}s", 840 + 30 + 30)
     );
+    assert_eq!(
+        observed["jitter120"]["service"]["serviceConfig"]["TimeoutStartSec"],
+        format!("{}s", 120 + 840 + 30 + 30)
+    );
+    assert_eq!(observed["jitter120"]["settings"]["start_jitter_secs"], 120);
 
     let refused = |scenario: &str| -> String {
         let failed = observed[scenario]["failedAssertions"]
@@ -623,6 +628,14 @@ fn module_refuses_settings_the_binary_would_refuse_naming_the_key() {
     );
     assert!(typo.contains("did you mean `base_branch`?"), "{typo}");
     assert!(typo.contains("exit 78"), "{typo}");
+    let jitter = refused("jitterPastDeadline");
+    assert!(
+        jitter.starts_with(
+            "services.enlist.settings.start_jitter_secs (900) must be below \
+             services.enlist.settings.run_timeout_secs (840)"
+        ),
+        "{jitter}"
+    );
 
     for (scenario, key, value) in [
         ("tokenInSettings", "token", "ghp_0123456789abcdefSECRET"),

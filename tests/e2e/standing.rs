@@ -327,6 +327,59 @@ async fn sigterm_during_the_start_jitter_exits_75_before_any_request() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_start_jitter_extends_the_units_start_timeout_and_says_so_in_status() {
+    // systemd's notification socket, as the unit gives it (NotifyAccess=main).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reading = done.clone();
+    // Read while the run goes: a full socket queue would block the sender.
+    let reader = std::thread::spawn(move || {
+        let mut messages = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        loop {
+            match socket.recv(&mut buf) {
+                Ok(n) => messages.push(String::from_utf8_lossy(&buf[..n]).into_owned()),
+                Err(_) if reading.load(std::sync::atomic::Ordering::SeqCst) => return messages,
+                Err(_) => {}
+            }
+        }
+    });
+    let github = fake().await;
+    let mut node = Node::new("dell-r640", &github);
+    node.set("start_jitter_secs", "1");
+    let run = node.run_with_env(&[], &[("NOTIFY_SOCKET", path.to_str().unwrap())]);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let messages = reader.join().unwrap();
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(github.state().pulls.len(), 1);
+    // The rest of the run from the jitter on: the jitter (≤ 1 s), the whole deadline (840 s, it
+    // starts after the jitter), one request timeout (the fixture's 5 s) and the unit's margin
+    // (30 s).
+    let extend: Vec<u64> = messages
+        .iter()
+        .filter_map(|m| m.strip_prefix("EXTEND_TIMEOUT_USEC="))
+        .map(|v| v.trim().parse().expect("microseconds"))
+        .collect();
+    assert_eq!(extend.len(), 1, "{messages:?}");
+    assert!(
+        (874_000_000..=876_000_000).contains(&extend[0]),
+        "{} µs: {messages:?}",
+        extend[0]
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("STATUS=waiting") && m.contains("start jitter")),
+        "{messages:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn runs_systemd_starts_wait_a_default_start_jitter_first() {
     let github = fake().await;
     let mut node = Node::new("dell-r640", &github);

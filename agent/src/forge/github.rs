@@ -343,6 +343,12 @@ impl GitHub {
         )
     }
 
+    /// Moves the run's deadline later by `by` (the start jitter, waited after the client was
+    /// built and before its first request).
+    pub fn extend_deadline(&mut self, by: Duration) {
+        self.options.deadline = self.options.deadline.saturating_add(by);
+    }
+
     /// Time left before the run's deadline.
     fn remaining(&self) -> Duration {
         self.options.deadline.saturating_sub(self.clock.elapsed())

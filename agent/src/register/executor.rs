@@ -23,6 +23,7 @@ use super::{Deps, MAX_STEPS, MAX_WRITE_ATTEMPTS, READ_RETRIES, RegisterError, Re
 use crate::clock::Clock;
 use crate::config::{
     APP_KEY_CREDENTIAL_NAME, ConfigError, RegisterConfig, UNATTENDED_START_JITTER_SECS,
+    UNIT_START_MARGIN_SECS,
 };
 use crate::document::NodeDocument;
 use crate::facts::Observations;
@@ -180,20 +181,25 @@ impl Run<'_> {
         if !self.cfg.dry_run {
             marker::check_writable(&self.cfg.state_dir)?;
         }
+        // Built before the start jitter: a missing credential or an unusable api_url is reported
+        // at once, not minutes later.
+        let mut forge = self.build_forge()?;
         // The start jitter comes before the run's deadline: it spreads when runs start, and each
         // run still has all of run_timeout_secs for GitHub. (Inside the deadline, a fleet powered
         // on together would also *end* together — every run that met the rate limits exiting 75
         // at the same minute, every restart then landing in the same minute too.) A signal stops
         // the wait like any other.
-        let waited = tokio::select! {
-            waited = self.start_jitter() => waited,
+        let before = self.deps.clock.elapsed();
+        tokio::select! {
+            () = self.start_jitter() => {}
             signal = stop.wait() => {
                 log::warn!("{signal}: stopping the registration run");
                 return Err(RegisterError::Interrupted { signal });
             }
-        };
+        }
+        let waited = self.deps.clock.elapsed().saturating_sub(before);
         self.deadline = self.deadline.saturating_add(waited);
-        let forge = self.build_forge()?;
+        forge.extend_deadline(waited);
         if self.cfg.dry_run && forge.app().is_some() {
             return self.check_app_installation(&forge).await;
         }
@@ -235,11 +241,12 @@ impl Run<'_> {
     }
 
     /// The start jitter of a real run: `start_jitter_secs` when configured, else
-    /// [`UNATTENDED_START_JITTER_SECS`] for a run systemd started, else none. Returns how long
-    /// it waited.
-    async fn start_jitter(&self) -> Duration {
+    /// [`UNATTENDED_START_JITTER_SECS`] for a run systemd started, else none. The unit's start
+    /// timeout is told first that the run may take the jitter longer (`EXTEND_TIMEOUT_USEC=`),
+    /// so a configured jitter longer than the one the timeout was sized for is never killed.
+    async fn start_jitter(&self) {
         if self.cfg.dry_run {
-            return Duration::ZERO;
+            return;
         }
         let max = match self.cfg.start_jitter {
             Some(configured) => configured,
@@ -249,18 +256,30 @@ impl Run<'_> {
             None => Duration::ZERO,
         };
         if max.is_zero() {
-            return Duration::ZERO;
+            return;
         }
         // A mass bring-up (a rack powered on at once) would otherwise hit GitHub's secondary
         // limits in the same second; a random start spreads the writes.
         let wait = self.deps.clock.jitter(max);
+        // What is left of the run from now: the jitter, the deadline (moved by the jitter), one
+        // request timeout for revoking an App token after it, and the margin the unit counts.
+        let rest = self
+            .deadline
+            .saturating_sub(self.deps.clock.elapsed())
+            .saturating_add(wait)
+            .saturating_add(self.cfg.request_timeout)
+            .saturating_add(Duration::from_secs(UNIT_START_MARGIN_SECS));
+        logging::extend_start_timeout(rest);
         log::info!(
             "waiting {:.1}s (start jitter, up to {} s) before contacting GitHub",
             wait.as_secs_f64(),
             max.as_secs()
         );
+        logging::status(&format!(
+            "waiting {} s (start jitter) before contacting GitHub",
+            wait.as_secs()
+        ));
         self.deps.clock.sleep(wait).await;
-        wait
     }
 
     /// GitHub App mode: find the installation (unless configured) and mint this run's token. The
