@@ -577,6 +577,63 @@ async fn another_nodes_pr_returned_by_a_sloppy_filter_is_ignored() {
     assert!(s.comments.is_empty());
 }
 
+/// A PR of the node's branch into another branch (opened by a person by mistake, or by a stolen
+/// node credential aiming at a branch nothing protects) is not the node's registration: the node
+/// asks GitHub for its PRs into the base branch, opens its own there, and never comments on or
+/// turns on auto-merge for the other — also when GitHub's filter misbehaves (the client checks
+/// `base.ref` itself). Before, it adopted the other PR and took its merge for a registration.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pr_of_the_nodes_branch_into_another_branch_is_never_adopted() {
+    for filter in [HeadFilter::GitHub, HeadFilter::AllPulls] {
+        let github = fake().await;
+        let node = Node::new("dell-r640", &github);
+        let branch = format!("enlist/{DELL}");
+        let other = {
+            let mut s = github.state();
+            s.create_branch("release");
+            s.create_branch(&branch);
+            s.put_file(
+                &branch,
+                &format!("cluster-nodes/{DELL}/node.yaml"),
+                &node.facts_yaml(),
+            );
+            let other = s.open_pull_into(&branch, "release", "Register it", "");
+            s.head_filter = filter;
+            other
+        };
+        let run = node.run(&[]);
+        assert_eq!(run.code, Some(0), "{filter:?}: {}", run.stderr);
+        let s = github.state();
+        let listed = s
+            .requests
+            .iter()
+            .find(|r| r.method == "GET" && r.path == "/repos/acme/fleet/pulls")
+            .expect("the node lists its PRs");
+        assert!(
+            listed
+                .query
+                .contains(&("base".to_owned(), "main".to_owned())),
+            "{:?}",
+            listed.query
+        );
+        let ours: Vec<u64> = s
+            .open_pulls()
+            .iter()
+            .filter(|p| p.head == branch && p.base == "main")
+            .map(|p| p.number)
+            .collect();
+        assert_eq!(ours.len(), 1, "{filter:?}: {:?}", s.lines());
+        assert_ne!(ours[0], other);
+        let theirs = s.pull(other).unwrap();
+        assert!(theirs.auto_merge.is_none(), "{filter:?}");
+        assert_eq!(theirs.base, "release");
+        assert!(s.comments.iter().all(|c| c.issue != other), "{filter:?}");
+        drop(s);
+        assert_eq!(node.marker().unwrap()["pr_number"], ours[0], "{filter:?}");
+        github.assert_contract();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_upstream_file_exits_65() {
     let github = fake().await;

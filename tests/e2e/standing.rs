@@ -505,6 +505,60 @@ async fn a_closed_pr_whose_file_reached_the_base_branch_is_registered() {
     assert!(writes(&github).len() == 3, "{:?}", github.state().lines());
 }
 
+/// A person merges the node's PR although someone else's commit changed its node.yaml: the node
+/// does not take the merge for its registration. It reads what reached the base branch and, the
+/// facts there not being its own, proposes its own as an update (a new PR, auto-merge off as for
+/// any update). Before, it recorded `registered` and never looked again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_merged_pr_with_foreign_commits_is_checked_against_the_base_branch() {
+    let github = fake().await;
+    let node = Node::new("dell-r640", &github);
+    assert_eq!(node.run(&[]).code, Some(0));
+    let path = format!(
+        "cluster-nodes/{}/node.yaml",
+        node.marker().unwrap()["node_id"].as_str().unwrap()
+    );
+    let own = node.facts_yaml();
+    // Someone with the fleet's credential rewrites the node's file (a valid node.yaml of this
+    // machine with another hostname), and a person merges the PR.
+    let hostname = own
+        .lines()
+        .find_map(|l| l.strip_prefix("hostname: "))
+        .expect("a hostname")
+        .to_owned();
+    node.set_hostname("not-this-machine");
+    let rewritten = node.facts_yaml();
+    node.set_hostname(&hostname);
+    assert_eq!(node.facts_yaml(), own);
+    {
+        let mut s = github.state();
+        s.push_foreign_commit(1, &path, &rewritten);
+        s.merge(1);
+        assert_eq!(s.file("main", &path).as_deref(), Some(rewritten.as_str()));
+        s.requests.clear();
+    }
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let s = github.state();
+    assert_eq!(s.pulls.len(), 2, "{:?}", s.lines());
+    let update = &s.pulls[1];
+    assert_eq!(update.state, "open");
+    assert_eq!(update.auto_merge, None, "an update is for a person");
+    assert_eq!(s.file(&update.head, &path).as_deref(), Some(own.as_str()));
+    drop(s);
+    let marker = node.marker().unwrap();
+    assert_eq!(marker["state"], "pending", "{marker}");
+    assert_eq!(marker["pr_number"], 2, "{marker}");
+
+    // Merged without foreign commits: one read, registered.
+    github.state().merge(2);
+    github.state().requests.clear();
+    assert_eq!(node.run(&[]).code, Some(0));
+    assert_eq!(github.state().lines(), ["GET /repos/acme/fleet/pulls/2"]);
+    assert_eq!(node.marker().unwrap()["state"], "registered");
+    github.assert_contract();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_foreign_commit_turns_auto_merge_off_with_one_comment_across_runs() {
     let github = fake().await;

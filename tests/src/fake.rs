@@ -398,12 +398,18 @@ impl State {
 
     /// Opens a PR directly (test arrangement).
     pub fn open_pull(&mut self, head: &str, title: &str, body: &str) -> u64 {
+        let base = self.default_branch.clone();
+        self.open_pull_into(head, &base, title, body)
+    }
+
+    /// Opens a PR from `head` into `base` directly (test arrangement).
+    pub fn open_pull_into(&mut self, head: &str, base: &str, title: &str, body: &str) -> u64 {
         let number = self.next_number;
         self.next_number += 1;
         self.pulls.push(Pull {
             number,
             head: head.to_owned(),
-            base: self.default_branch.clone(),
+            base: base.to_owned(),
             title: title.to_owned(),
             body: body.to_owned(),
             state: "open".to_owned(),
@@ -1100,7 +1106,13 @@ fn route(
             get_contents(state, &file.join("/"), &git_ref)
         }
         ("PUT", ["contents", file @ ..]) => put_contents(state, &file.join("/"), &body),
-        ("GET", ["pulls"]) => list_pulls(state, query, q("head").as_deref(), q("state").as_deref()),
+        ("GET", ["pulls"]) => list_pulls(
+            state,
+            query,
+            q("head").as_deref(),
+            q("base").as_deref(),
+            q("state").as_deref(),
+        ),
         ("POST", ["pulls"]) => create_pull(state, &body),
         ("GET", ["pulls", n]) => {
             with_pull(state, n, |s, p| Answer::json(200, pull_json(s, p, true)))
@@ -1623,6 +1635,7 @@ fn list_pulls(
     state: &State,
     query: &[(String, String)],
     head: Option<&str>,
+    base: Option<&str>,
     filter_state: Option<&str>,
 ) -> Answer {
     let wanted = filter_state.unwrap_or("open");
@@ -1647,6 +1660,7 @@ fn list_pulls(
         .rev()
         .filter(|p| wanted == "all" || p.state == wanted)
         .filter(|p| head_branch.as_ref().is_none_or(|b| &p.head == b))
+        .filter(|p| state.head_filter != HeadFilter::GitHub || base.is_none_or(|b| p.base == b))
         .map(|p| pull_json(state, p, false))
         .collect();
     state.page("/pulls", query, items)
@@ -1676,7 +1690,7 @@ fn create_pull(state: &mut State, body: &Value) -> Answer {
     if state
         .pulls
         .iter()
-        .any(|p| p.state == "open" && p.head == head)
+        .any(|p| p.state == "open" && p.head == head && p.base == base)
     {
         return validation_failed(
             "Validation Failed",

@@ -915,6 +915,7 @@ fn parse_pull(value: &Value) -> Option<PullRequest> {
         open: value.get("state")?.as_str()? == "open",
         merged: value.get("merged_at").is_some_and(|m| !m.is_null()),
         head_ref: value.get("head")?.get("ref")?.as_str()?.to_owned(),
+        base_ref: value.get("base")?.get("ref")?.as_str()?.to_owned(),
         labels: value
             .get("labels")
             .and_then(Value::as_array)
@@ -1036,12 +1037,17 @@ impl Forge for GitHub {
         }
     }
 
-    async fn pulls_for_branch(&self, branch: &str) -> Result<Vec<PullRequest>, ForgeError> {
-        let what = format!("pull requests for {branch}");
+    async fn pulls_for_branch(
+        &self,
+        branch: &str,
+        base: &str,
+    ) -> Result<Vec<PullRequest>, ForgeError> {
+        let what = format!("pull requests for {branch} into {base}");
         let head = format!("{}:{branch}", self.repo.owner);
         let url = self.repo_path(&format!(
-            "/pulls?head={}&state=all&per_page={PER_PAGE}",
-            query_value(&head)
+            "/pulls?head={}&base={}&state=all&per_page={PER_PAGE}",
+            query_value(&head),
+            query_value(base)
         ));
         let items = self.list(&url, &what).await?;
         // GitHub ignores a head filter it cannot parse and can return a PR of another branch on
@@ -1058,7 +1064,7 @@ impl Forge for GitHub {
                     item.get("number").and_then(Value::as_u64).unwrap_or(0)
                 ),
             })?;
-            if pr.head_ref == branch {
+            if pr.head_ref == branch && pr.base_ref == base {
                 pulls.push(pr);
             }
         }
@@ -1527,7 +1533,7 @@ mod tests {
 
     #[test]
     fn pull_requests_need_a_commit_sha_and_short_shas_never_split_a_character() {
-        let pr = |sha: &str| json!({"number": 1, "state": "open", "head": {"ref": "enlist/x", "sha": sha}});
+        let pr = |sha: &str| json!({"number": 1, "state": "open", "head": {"ref": "enlist/x", "sha": sha}, "base": {"ref": "main"}});
         let good = "0123456789abcdef0123456789abcdef01234567";
         assert_eq!(parse_pull(&pr(good)).unwrap().head_sha, good);
         // Byte 12 inside a two-byte character used to panic in the message.
@@ -1546,6 +1552,7 @@ mod tests {
     fn a_pull_requests_auto_merge_method_is_inert() {
         let sha = "0123456789abcdef0123456789abcdef01234567";
         let pr = json!({"number": 1, "state": "open", "head": {"ref": "enlist/x", "sha": sha},
+            "base": {"ref": "main"},
             "auto_merge": {"merge_method": "squash\u{1b}]8;;https://evil.example\u{7}"}});
         let parsed = parse_pull(&pr).unwrap();
         assert_eq!(

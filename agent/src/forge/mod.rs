@@ -60,6 +60,8 @@ pub struct PullRequest {
     pub merged: bool,
     /// `head.ref`: the branch name, checked by the caller.
     pub head_ref: String,
+    /// `base.ref`: the branch it would merge into.
+    pub base_ref: String,
     /// Body (holds the enlist trailer).
     pub body: String,
     /// Label names.
@@ -390,9 +392,15 @@ pub trait Forge {
     async fn branch_sha(&self, branch: &str) -> Result<Option<String>, ForgeError>;
     /// `GET /repos/{o}/{r}/contents/{path}?ref={ref}` → file, or `None` on 404.
     async fn file(&self, path: &str, git_ref: &str) -> Result<Option<RemoteFile>, ForgeError>;
-    /// `GET /repos/{o}/{r}/pulls?head={owner}:{branch}&state=all`, keeping only PRs whose
-    /// `head.ref` really is `branch` (GitHub ignores a malformed filter and returns everything).
-    async fn pulls_for_branch(&self, branch: &str) -> Result<Vec<PullRequest>, ForgeError>;
+    /// `GET /repos/{o}/{r}/pulls?head={owner}:{branch}&base={base}&state=all`, keeping only PRs
+    /// whose `head.ref` really is `branch` (GitHub ignores a malformed filter and returns
+    /// everything) and whose `base.ref` is `base`: a PR of the node's branch into another branch
+    /// (opened by someone else) is not the node's registration.
+    async fn pulls_for_branch(
+        &self,
+        branch: &str,
+        base: &str,
+    ) -> Result<Vec<PullRequest>, ForgeError>;
     /// `GET /repos/{o}/{r}/pulls/{n}`.
     async fn pull(&self, number: u64) -> Result<PullRequest, ForgeError>;
     /// `GET /repos/{o}/{r}/issues/{n}/comments` → bodies.

@@ -510,10 +510,10 @@ impl Run<'_> {
                 ));
                 self.observed.upstream = Some(upstream);
             }
-            Action::ListPrs { branch } => {
+            Action::ListPrs { branch, base } => {
                 let prs = self
                     .gate(forge)
-                    .call(|| forge.pulls_for_branch(branch))
+                    .call(|| forge.pulls_for_branch(branch, base))
                     .await?;
                 let views: Vec<PrView> = prs.iter().map(|p| view(p, &boot_id)).collect();
                 self.note(format!(
@@ -808,6 +808,7 @@ impl Run<'_> {
                     open: true,
                     merged: false,
                     head_ref: branch.clone(),
+                    base_ref: base.clone(),
                     body: pr::trailer(&doc, &self.boot_id),
                     labels: Vec::new(),
                     html_url: String::new(),

@@ -367,10 +367,12 @@ pub enum Action {
         /// Base branch.
         base: String,
     },
-    /// List PRs of the node's branch.
+    /// List PRs of the node's branch into the base branch.
     ListPrs {
         /// Branch.
         branch: String,
+        /// Base branch.
+        base: String,
     },
     /// Read node.yaml on the node's branch.
     ReadBranchFile {
@@ -793,6 +795,7 @@ pub fn next_action(local: &Local, o: &Observed) -> Action {
     let Some(prs) = &o.prs else {
         return Action::ListPrs {
             branch: candidate.branch.clone(),
+            base,
         };
     };
     if let Some(open) = prs.iter().filter(|p| p.open).max_by_key(|p| p.number) {
@@ -915,6 +918,10 @@ fn marker_action(local: &Local, o: &Observed) -> Option<Action> {
             let number = marker.pr_number?;
             Some(match &o.marker_pr {
                 None => Action::ReadMarkerPr { number },
+                // Merged with commits this node did not write (a person merged it anyway): what
+                // reached the base branch may not be these facts. Read it first (the full check
+                // below): these facts there are a registration, other facts an update.
+                Some(pr) if pr.merged && foreign_head(o, pr) => return None,
                 Some(pr) if pr.merged => Action::Record {
                     state: MarkerState::Registered,
                     pr: pr_ref(pr),
@@ -1506,7 +1513,8 @@ mod tests {
         assert_eq!(
             steps[3],
             Action::ListPrs {
-                branch: "enlist/node-abc123".into()
+                branch: "enlist/node-abc123".into(),
+                base: "main".into(),
             }
         );
         assert!(matches!(
