@@ -559,6 +559,69 @@ async fn a_merged_pr_with_foreign_commits_is_checked_against_the_base_branch() {
     github.assert_contract();
 }
 
+/// Someone with the fleet's credential moves the node's PR to a branch nothing protects (where
+/// auto-merge would merge it at once): the node turns auto-merge off and says so on the PR, once;
+/// when the PR is merged there, the node reads the base branch, finds no registration and records
+/// `rejected` for a person, instead of believing it is registered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pr_moved_to_another_base_branch_is_never_taken_for_a_registration() {
+    let github = fake().await;
+    let node = Node::new("dell-r640", &github);
+    assert_eq!(node.run(&[]).code, Some(0));
+    assert_eq!(node.marker().unwrap()["base"], "main");
+    {
+        let mut s = github.state();
+        s.create_branch("release");
+        s.pulls[0].base = "release".into();
+        s.requests.clear();
+    }
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    {
+        let s = github.state();
+        assert_eq!(
+            s.lines(),
+            [
+                "GET /repos/acme/fleet/pulls/1",
+                "POST /graphql",
+                "GET /repos/acme/fleet/issues/1/comments",
+                "POST /repos/acme/fleet/issues/1/comments",
+            ]
+        );
+        assert_eq!(s.pulls[0].auto_merge, None, "auto-merge is off");
+        assert!(
+            s.comments[0]
+                .body
+                .contains("moved from base branch `main` to `release`"),
+            "{}",
+            s.comments[0].body
+        );
+    }
+    let status = node.status(&[]);
+    assert!(
+        status
+            .stdout
+            .contains("someone else changed the pull request")
+            || status
+                .stderr
+                .contains("someone else changed the pull request"),
+        "{}{}",
+        status.stdout,
+        status.stderr
+    );
+    // Merged where it was moved: nothing reached main.
+    github.state().merge(1);
+    github.state().requests.clear();
+    let run = node.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let s = github.state();
+    assert!(s.writes().is_empty(), "{:?}", s.lines());
+    assert_eq!(s.lines()[0], "GET /repos/acme/fleet/pulls/1");
+    drop(s);
+    assert_eq!(node.marker().unwrap()["state"], "rejected");
+    github.assert_contract();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_foreign_commit_turns_auto_merge_off_with_one_comment_across_runs() {
     let github = fake().await;
@@ -615,7 +678,7 @@ async fn a_foreign_commit_turns_auto_merge_off_with_one_comment_across_runs() {
     assert!(
         status
             .stdout
-            .contains("auto-merge off: the branch has commits this node did not write"),
+            .contains("auto-merge off: someone else changed the pull request (commits this node did not write"),
         "{}",
         status.stdout
     );

@@ -777,7 +777,11 @@ impl Run<'_> {
             .and_then(|m| m.written_sha.as_deref())
             .unwrap_or("");
         let turned_off = self.observed.auto_merge_disabled;
-        pr::foreign_comment(&self.candidate().branch, head, written, turned_off)
+        let moved = self.seen_pr(number).and_then(|seen| {
+            let m = self.observed.marker.as_ref()?;
+            Some((m.base.as_deref()?, planner::retargeted(m, seen)?))
+        });
+        pr::foreign_comment(&self.candidate().branch, head, written, moved, turned_off)
     }
 
     /// Dry run: say what would be written and fold in the result it would have had, through the
@@ -1267,6 +1271,16 @@ impl Run<'_> {
                 .written_sha
                 .clone()
                 .or_else(|| same_pr?.written_sha.clone()),
+            // The base this PR was opened (or adopted) into: recorded once, never taken from the
+            // PR as read later (a retargeted PR must not look right).
+            base: pr_number.and_then(|_| {
+                same_pr.and_then(|m| m.base.clone()).or_else(|| {
+                    self.local
+                        .base_branch
+                        .clone()
+                        .or_else(|| self.observed.default_branch.clone())
+                })
+            }),
             foreign_head: pr_number.and_then(|n| {
                 let seen = self.seen_pr(n)?;
                 if !planner::foreign_head(&self.observed, seen) {
@@ -1407,6 +1421,7 @@ fn view(pr: &PullRequest, boot_id: &str) -> PrView {
         url: pr.html_url.clone(),
         node_id: pr.node_id.clone(),
         head_sha: pr.head_sha.clone(),
+        base_ref: pr.base_ref.clone(),
         auto_merge: pr.auto_merge.clone(),
     }
 }

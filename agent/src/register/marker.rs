@@ -86,6 +86,11 @@ pub struct Marker {
     /// differs later means someone else pushed to the branch (SPEC §4, "Foreign commits").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written_sha: Option<String>,
+    /// The base branch the PR merges into, as the node opened (or adopted) it: a PR whose base
+    /// changed later was retargeted by someone else (treated like foreign commits), and its merge
+    /// is no registration until the base branch says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
     /// The branch's head when the node found commits it did not write: auto-merge was turned off
     /// and the PR commented on, once; the PR is a person's from then on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -496,6 +501,7 @@ mod tests {
             auto_merge: None,
             checks: None,
             written_sha: None,
+            base: None,
             foreign_head: None,
             warnings: Vec::new(),
             added_labels: vec![],

@@ -135,6 +135,8 @@ pub struct PrView {
     pub node_id: String,
     /// Head commit.
     pub head_sha: String,
+    /// `base.ref`: the branch it merges into.
+    pub base_ref: String,
     /// Auto-merge's method when it is on.
     pub auto_merge: Option<String>,
 }
@@ -654,6 +656,16 @@ pub fn foreign_head(o: &Observed, pr: &PrView) -> bool {
         || m.written_sha
             .as_deref()
             .is_some_and(|w| !pr.head_sha.is_empty() && w != pr.head_sha)
+        || retargeted(m, pr).is_some()
+}
+
+/// The base branch `pr` merges into now, when it is not the one the marker recorded for it:
+/// someone else moved the PR (a branch nothing protects merges it at once). Like foreign
+/// commits, the PR is a person's from then on.
+pub fn retargeted<'a>(m: &Marker, pr: &'a PrView) -> Option<&'a str> {
+    let recorded = m.base.as_deref()?;
+    (m.pr_number == Some(pr.number) && !pr.base_ref.is_empty() && pr.base_ref != recorded)
+        .then_some(pr.base_ref.as_str())
 }
 
 /// Foreign commits on `pr`'s branch, found now: turn auto-merge off (when on), then comment once
@@ -918,10 +930,21 @@ fn marker_action(local: &Local, o: &Observed) -> Option<Action> {
             let number = marker.pr_number?;
             Some(match &o.marker_pr {
                 None => Action::ReadMarkerPr { number },
-                // Merged with commits this node did not write (a person merged it anyway): what
-                // reached the base branch may not be these facts. Read it first (the full check
-                // below): these facts there are a registration, other facts an update.
-                Some(pr) if pr.merged && foreign_head(o, pr) => return None,
+                // Merged with changes this node did not make (commits, another base branch), or
+                // by a marker from before enlist recorded the base: what reached the base branch
+                // may not be these facts. Read it first (the full check below): these facts there
+                // are a registration, other facts of this machine an update; anything else (no
+                // file, another machine's, an invalid one) is a person's doing: rejected.
+                Some(pr) if pr.merged && (foreign_head(o, pr) || marker.base.is_none()) => {
+                    match &o.upstream {
+                        None | Some(Upstream::Ours { .. }) => return None,
+                        Some(_) => Action::Record {
+                            state: MarkerState::Rejected,
+                            pr: pr_ref(pr),
+                            outcome: Outcome::Rejected,
+                        },
+                    }
+                }
                 Some(pr) if pr.merged => Action::Record {
                     state: MarkerState::Registered,
                     pr: pr_ref(pr),
@@ -1096,6 +1119,7 @@ mod tests {
             auto_merge: None,
             checks: None,
             written_sha: Some("head7".into()),
+            base: Some("main".into()),
             foreign_head: None,
             warnings: vec![],
             added_labels: vec![],
@@ -1114,6 +1138,7 @@ mod tests {
             url: format!("https://github.com/acme/fleet/pull/{number}"),
             node_id: format!("PR_kwDOfake{number}"),
             head_sha: format!("head{number}"),
+            base_ref: "main".into(),
             auto_merge: None,
         }
     }
@@ -1189,6 +1214,79 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// Someone moved the node's PR to another base branch (one nothing protects merges it at
+    /// once): open, it is treated like foreign commits (auto-merge off first); merged, it is no
+    /// registration until the base branch says so. A marker from before enlist recorded the base
+    /// checks the base branch on the merge too.
+    #[test]
+    fn a_retargeted_pr_is_a_persons_and_its_merge_is_checked_upstream() {
+        let mut moved = pr(7, true, false, HASH);
+        moved.base_ref = "release".into();
+        moved.auto_merge = Some("squash".into());
+        let mut o = Observed {
+            marker: Some(marker(MarkerState::Pending, HASH)),
+            marker_pr: Some(moved.clone()),
+            ..Observed::default()
+        };
+        assert_eq!(
+            o.marker.as_ref().unwrap().written_sha.as_deref(),
+            Some("head7")
+        );
+        assert!(foreign_head(&o, &moved));
+        assert_eq!(
+            retargeted(o.marker.as_ref().unwrap(), &moved),
+            Some("release")
+        );
+        assert!(matches!(
+            next_action(&local(), &o),
+            Action::DisableAutoMerge { number: 7, .. }
+        ));
+        moved.open = false;
+        moved.merged = true;
+        o.marker_pr = Some(moved);
+        assert_eq!(next_action(&local(), &o), Action::ReadRepo);
+        o.default_branch = Some("main".into());
+        o.base_sha = Some("base0".into());
+        for (upstream, registered) in [
+            (Upstream::Absent, false),
+            (Upstream::OtherIdentity, false),
+            (Upstream::Invalid("x".into()), false),
+            (
+                Upstream::Ours {
+                    same_facts: true,
+                    same_content: true,
+                    sha: "f".into(),
+                },
+                true,
+            ),
+        ] {
+            o.upstream = Some(upstream.clone());
+            let action = next_action(&local(), &o);
+            let state = match &action {
+                Action::Record { state, .. } => *state,
+                other => panic!("{upstream:?}: {other:?}"),
+            };
+            assert_eq!(
+                state,
+                if registered {
+                    MarkerState::Registered
+                } else {
+                    MarkerState::Rejected
+                },
+                "{upstream:?}"
+            );
+        }
+        // An older marker (no base recorded): a merge is checked upstream too.
+        let mut old = marker(MarkerState::Pending, HASH);
+        old.base = None;
+        let o = Observed {
+            marker: Some(old),
+            marker_pr: Some(pr(7, false, true, HASH)),
+            ..Observed::default()
+        };
+        assert_eq!(next_action(&local(), &o), Action::ReadRepo);
     }
 
     /// A pending marker whose PR #7 is open.

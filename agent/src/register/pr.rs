@@ -447,17 +447,30 @@ pub fn foreign_comment(
     branch: &str,
     head: &str,
     written: &str,
+    moved: Option<(&str, &str)>,
     turned_off: Option<bool>,
 ) -> String {
+    let what = match moved {
+        Some((from, to)) => format!(
+            "this pull request was moved from base branch {} to {} by someone other than this \
+             node (its head is {})",
+            code(from),
+            code(to),
+            code(crate::forge::short_sha(head)),
+        ),
+        None => format!(
+            "the branch {} has commits this node did not write (its head is {}; the node last \
+             wrote {})",
+            code(branch),
+            code(crate::forge::short_sha(head)),
+            code(crate::forge::short_sha(written)),
+        ),
+    };
     format!(
-        "{FOREIGN_TAG}\nenlist: the branch {} has commits this node did not write (its head is \
-         {}; the node last wrote {}). {} The node will never turn auto-merge on for this pull \
+        "{FOREIGN_TAG}\nenlist: {what}. {} The node will never turn auto-merge on for this pull \
          request, and never force-pushes, resets or rewrites this branch (if its facts change, it \
          adds a commit with the new node.yaml and says so here): review the change and merge or \
          close this pull request yourself.\n",
-        code(branch),
-        code(crate::forge::short_sha(head)),
-        code(crate::forge::short_sha(written)),
         match turned_off {
             Some(true) => "enlist turned auto-merge off.",
             Some(false) => {

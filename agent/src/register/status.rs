@@ -191,12 +191,12 @@ fn auto_merge_line(record: Option<&AutoMergeRecord>) -> String {
         ),
         Some(AutoMergeRecord::Off) => "off (auto_merge: off): a person merges".to_owned(),
         Some(AutoMergeRecord::ForeignCommits { off: true }) => {
-            "off: the branch has commits this node did not write; a person reviews, then merges \
+            "off: someone else changed the pull request (commits this node did not write, or its base branch); a person reviews, then merges \
              or closes the pull request"
                 .to_owned()
         }
         Some(AutoMergeRecord::ForeignCommits { off: false }) => {
-            "ON, but the branch has commits this node did not write and GitHub refused to turn \
+            "ON, but someone else changed the pull request (commits this node did not write, or its base branch) and GitHub refused to turn \
              auto-merge off: turn it off on the pull request now, then review the change"
                 .to_owned()
         }
@@ -226,7 +226,7 @@ fn pending_next(m: &Marker) -> String {
     let auto = matches!(m.auto_merge, Some(AutoMergeRecord::Enabled { .. }));
     if let Some(AutoMergeRecord::ForeignCommits { off }) = &m.auto_merge {
         return format!(
-            "auto-merge off: the branch has commits this node did not write. {}Review those \
+            "auto-merge off: someone else changed the pull request (commits this node did not write, or its base branch). {}Review those \
              commits, then merge or close the pull request yourself; the node never turns \
              auto-merge on for it and never force-pushes, resets or rewrites the branch (if its \
              facts change it adds a commit with the new node.yaml and comments), and keeps \
@@ -322,6 +322,7 @@ mod tests {
             auto_merge: None,
             checks: None,
             written_sha: None,
+            base: None,
             foreign_head: None,
             warnings: Vec::new(),
             added_labels: vec![],
@@ -347,7 +348,7 @@ mod tests {
         let text = human(Path::new("/var/lib/enlist"), Some(&m), None, now());
         assert!(
             text.contains(
-                "auto-merge    off: the branch has commits this node did not write; a person \
+                "auto-merge    off: someone else changed the pull request (commits this node did not write, or its base branch); a person \
                  reviews, then merges or closes the pull request"
             ),
             "{text}"
@@ -361,7 +362,7 @@ mod tests {
         );
         assert!(
             text.contains(
-                "next          auto-merge off: the branch has commits this node did not write"
+                "next          auto-merge off: someone else changed the pull request (commits this node did not write, or its base branch)"
             ),
             "{text}"
         );
