@@ -676,9 +676,9 @@ async fn a_foreign_commit_turns_auto_merge_off_with_one_comment_across_runs() {
     );
     let status = node.status(&[]);
     assert!(
-        status
-            .stdout
-            .contains("auto-merge off: someone else changed the pull request (commits this node did not write"),
+        status.stdout.contains(
+            "auto-merge off: someone else changed the pull request (commits this node did not write"
+        ),
         "{}",
         status.stdout
     );
