@@ -7,16 +7,9 @@ use enlist_e2e::fake::{Fault, FaultKind, REQUIRED_CHECK};
 use enlist_e2e::node::Node;
 use serde_json::{Value, json};
 
-use crate::{AUTO_MERGE, fake, fresh, pending, without_shas};
+use crate::{AUTO_MERGE, events, fake, fresh, pending, without_shas};
 
 const DELL: &str = "node-faf6ca";
-
-fn events(stderr: &str) -> Vec<&str> {
-    stderr
-        .lines()
-        .filter_map(|l| l.rsplit_once(" [")?.1.strip_suffix(']'))
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn green_check_merges_through_auto_merge_then_one_read_then_zero_requests() {

@@ -10,45 +10,18 @@ use enlist::forge::ForgeError;
 use enlist::register::planner::Outcome;
 use enlist::register::{RegisterError, Report};
 use enlist_e2e::clock::VirtualClock;
-use enlist_e2e::fake::{FakeGitHub, Fault, FaultKind};
+use enlist_e2e::fake::{FakeGitHub, FaultKind};
 use enlist_e2e::node::Node;
 use serde_json::{Value, json};
 
-use crate::{fake, fresh};
+use crate::{exit_code, fake, fault, fresh, status};
 
 const DELL: &str = "node-faf6ca";
-
-fn fault(method: &str, path: &str, times: usize, kind: FaultKind) -> Fault {
-    Fault {
-        method: method.into(),
-        path_contains: path.into(),
-        times,
-        kind,
-    }
-}
-
-fn status(code: u16, body: Value, headers: &[(&str, &str)]) -> FaultKind {
-    FaultKind::Status {
-        status: code,
-        body,
-        headers: headers
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect(),
-    }
-}
 
 async fn run(node: &Node) -> (Result<Report, RegisterError>, Arc<VirtualClock>) {
     let clock = Arc::new(VirtualClock::new());
     let result = node.run_lib(clock.clone()).await;
     (result, clock)
-}
-
-fn code(result: &Result<Report, RegisterError>) -> u8 {
-    match result {
-        Ok(_) => exit::OK,
-        Err(e) => exit::of_register(e),
-    }
 }
 
 fn one_pr(github: &FakeGitHub) {
@@ -100,7 +73,7 @@ async fn persistent_5xx_exits_75_without_writing() {
         ),
         "{result:?}"
     );
-    assert_eq!(code(&result), exit::TEMPFAIL);
+    assert_eq!(exit_code(&result), exit::TEMPFAIL);
     assert!(github.state().writes().is_empty());
     assert!(node.marker().is_none());
 }
@@ -127,7 +100,7 @@ async fn unreachable_api_exits_69_after_the_readiness_timeout() {
     // Nothing listens on port 9 (discard) on loopback here.
     let node = Node::with_api("dell-r640", "http://127.0.0.1:9");
     let (result, clock) = run(&node).await;
-    assert_eq!(code(&result), exit::UNAVAILABLE, "{result:?}");
+    assert_eq!(exit_code(&result), exit::UNAVAILABLE, "{result:?}");
     // readiness_timeout_secs is 5 in the node config: capped exponential backoff within it.
     let slept = clock.slept();
     assert!(
@@ -155,7 +128,7 @@ async fn clock_before_the_release_waits_for_time_sync_then_exits_69() {
         ),
         "{result:?}"
     );
-    assert_eq!(code(&result), exit::UNAVAILABLE);
+    assert_eq!(exit_code(&result), exit::UNAVAILABLE);
     assert!(
         github.state().requests.is_empty(),
         "no TLS attempt with a wrong clock"
@@ -380,7 +353,7 @@ async fn rate_limit_beyond_the_budget_exits_75_without_a_pr() {
         ),
         "{result:?}"
     );
-    assert_eq!(code(&result), exit::TEMPFAIL);
+    assert_eq!(exit_code(&result), exit::TEMPFAIL);
     assert!(
         clock.sleeps().is_empty(),
         "no point waiting an hour inside one run"
@@ -400,7 +373,7 @@ async fn permission_403_exits_77() {
     ));
     let node = Node::new("dell-r640", &github);
     let (result, clock) = run(&node).await;
-    assert_eq!(code(&result), exit::NOPERM, "{result:?}");
+    assert_eq!(exit_code(&result), exit::NOPERM, "{result:?}");
     assert!(clock.sleeps().is_empty());
     assert!(github.state().pulls.is_empty());
 }
@@ -416,7 +389,7 @@ async fn unexpected_422_exits_76_and_never_opens_a_second_pr() {
     ));
     let node = Node::new("dell-r640", &github);
     let (result, _) = run(&node).await;
-    assert_eq!(code(&result), exit::PROTOCOL, "{result:?}");
+    assert_eq!(exit_code(&result), exit::PROTOCOL, "{result:?}");
     assert!(
         result
             .unwrap_err()
@@ -527,7 +500,7 @@ async fn conflict_that_is_not_a_stale_sha_stops_at_once() {
     ));
     let node = Node::new("dell-r640", &github);
     let (result, _) = run(&node).await;
-    assert_eq!(code(&result), exit::PROTOCOL, "{result:?}");
+    assert_eq!(exit_code(&result), exit::PROTOCOL, "{result:?}");
     assert_eq!(
         github
             .state()

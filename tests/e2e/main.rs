@@ -32,7 +32,16 @@ mod standing;
 mod support;
 mod timer;
 
-use enlist_e2e::fake::FakeGitHub;
+use std::sync::Arc;
+use std::time::Duration;
+
+use enlist::clock::Clock;
+use enlist::register::planner::Outcome;
+use enlist::register::{RegisterError, Report};
+use enlist_e2e::clock::VirtualClock;
+use enlist_e2e::fake::{FakeGitHub, Fault, FaultKind};
+use enlist_e2e::node::Node;
+use serde_json::Value;
 
 /// The requests of a fresh registration with `auto_merge: off`, in order (SPEC §4 budget: ≤ 7,
 /// ≤ 3 writes).
@@ -94,4 +103,62 @@ pub fn without_shas(lines: &[String]) -> Vec<String> {
 /// Starts a fake and checks the contract when dropped... explicitly, at the end of each test.
 pub async fn fake() -> FakeGitHub {
     FakeGitHub::start().await
+}
+
+/// A fault on `times` requests whose path contains `path`.
+pub fn fault(method: &str, path: &str, times: usize, kind: FaultKind) -> Fault {
+    Fault {
+        method: method.into(),
+        path_contains: path.into(),
+        times,
+        kind,
+    }
+}
+
+/// An answer with this status, body and extra headers (the request has no effect).
+pub fn status(code: u16, body: Value, headers: &[(&str, &str)]) -> FaultKind {
+    FaultKind::Status {
+        status: code,
+        body,
+        headers: headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    }
+}
+
+/// The exit code a library run would end the process with.
+pub fn exit_code(result: &Result<Report, RegisterError>) -> u8 {
+    match result {
+        Ok(_) => enlist::exit::OK,
+        Err(e) => enlist::exit::of_register(e),
+    }
+}
+
+/// The `ENLIST_EVENT` of each stderr line that carries one (` [event]` at its end).
+pub fn events(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter_map(|l| l.rsplit_once(" [")?.1.strip_suffix(']'))
+        .collect()
+}
+
+/// The timer's hourly runs for `hours` after a hold GitHub must clear: each is held, and none
+/// makes a request.
+pub async fn assert_held_without_requests(
+    node: &Node,
+    clock: &Arc<VirtualClock>,
+    github: &FakeGitHub,
+    hours: u32,
+) {
+    for _ in 0..hours {
+        clock.sleep(Duration::from_secs(3600)).await;
+        let before = github.state().requests.len();
+        let result = node.run_lib(clock.clone()).await;
+        assert!(
+            matches!(&result, Ok(r) if r.outcome == Some(Outcome::HeldAfterFailure)),
+            "{result:?}"
+        );
+        assert_eq!(github.state().requests.len(), before);
+    }
 }

@@ -222,10 +222,7 @@ async fn cell(call: usize, class: Class, app: bool) -> Result<(), String> {
             Some(clock.clone() as Arc<dyn enlist::clock::Clock>);
     }
     let result = node.run_lib(clock).await;
-    let code = match &result {
-        Ok(_) => exit::OK,
-        Err(e) => exit::of_register(e),
-    };
+    let code = crate::exit_code(&result);
     let want = if app {
         expected_app(call, class)
     } else {

@@ -14,7 +14,7 @@ use enlist_e2e::fake::{FakeGitHub, Fault, FaultKind, REQUIRED_CHECK};
 use enlist_e2e::node::Node;
 use serde_json::{Value, json};
 
-use crate::{fake, pending, without_shas};
+use crate::{assert_held_without_requests, exit_code, fake, pending, without_shas};
 
 const DELL: &str = "node-faf6ca";
 
@@ -252,26 +252,12 @@ async fn an_invalid_upstream_file_fixed_in_the_repository_is_retried_about_a_day
         .state()
         .put_file("main", &path, "schema: [not a node.yaml\n");
     let clock = Arc::new(VirtualClock::new());
-    let code = |r: &Result<enlist::register::Report, enlist::register::RegisterError>| match r {
-        Ok(_) => 0,
-        Err(e) => enlist::exit::of_register(e),
-    };
-    assert_eq!(code(&node.run_lib(clock.clone()).await), 65);
-    let attempts: Value =
-        serde_json::from_slice(&std::fs::read(node.state.join("attempts.json")).unwrap()).unwrap();
+    assert_eq!(exit_code(&node.run_lib(clock.clone()).await), 65);
+    let attempts: Value = node.attempts().unwrap();
     assert_eq!(attempts["kind"], "on_github", "{attempts}");
     // The timer's runs that day: held, no request.
     let hour = Duration::from_secs(3600);
-    for _ in 0..21 {
-        clock.sleep(hour).await;
-        let before = github.state().requests.len();
-        let result = node.run_lib(clock.clone()).await;
-        assert!(
-            matches!(&result, Ok(r) if r.outcome == Some(Outcome::HeldAfterFailure)),
-            "{result:?}"
-        );
-        assert_eq!(github.state().requests.len(), before);
-    }
+    assert_held_without_requests(&node, &clock, &github, 21).await;
     // A person fixes the file in the repository; about a day later the node sees it, same boot.
     github.state().put_file("main", &path, &node.facts_yaml());
     clock.sleep(hour * 5).await;
@@ -351,9 +337,7 @@ async fn sigterm_while_any_request_is_in_flight_stops_revokes_and_converges() {
                 );
             }
         }
-        let attempts: Value =
-            serde_json::from_slice(&std::fs::read(node.state.join("attempts.json")).unwrap())
-                .unwrap();
+        let attempts: Value = node.attempts().unwrap();
         assert_eq!(attempts["last_exit"], 75, "k={k}");
         github.state().hang_at = None;
         // The unit's restart (same boot, a person would run it the same way).
@@ -397,11 +381,7 @@ async fn a_refused_step_is_retried_once_per_boot_even_when_a_later_read_fails() 
     let clock = Arc::new(VirtualClock::new());
     for _ in 0..4 {
         let result = node.run_lib_attended(clock.clone()).await;
-        let code = match &result {
-            Ok(_) => 0,
-            Err(e) => enlist::exit::of_register(e),
-        };
-        assert_eq!(code, 75, "{result:?}");
+        assert_eq!(exit_code(&result), 75, "{result:?}");
         clock.sleep(Duration::from_secs(3600)).await;
     }
     assert_eq!(writes(&github), ["POST /graphql"]);

@@ -11,33 +11,16 @@ use std::time::{Duration, Instant};
 use enlist::clock::Clock;
 use enlist::register::planner::Outcome;
 use enlist_e2e::clock::VirtualClock;
-use enlist_e2e::fake::{Fault, FaultKind, REQUIRED_CHECK};
+use enlist_e2e::fake::REQUIRED_CHECK;
 use enlist_e2e::node::Node;
 use serde_json::{Value, json};
 
-use crate::{fake, fresh, pending, without_shas};
+use crate::{
+    assert_held_without_requests, events, exit_code, fake, fault, fresh, pending, status,
+    without_shas,
+};
 
 const DELL: &str = "node-faf6ca";
-
-fn fault(method: &str, path: &str, times: usize, kind: FaultKind) -> Fault {
-    Fault {
-        method: method.into(),
-        path_contains: path.into(),
-        times,
-        kind,
-    }
-}
-
-fn status(code: u16, body: Value, headers: &[(&str, &str)]) -> FaultKind {
-    FaultKind::Status {
-        status: code,
-        body,
-        headers: headers
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    }
-}
 
 /// The `ENLIST_EVENT` of each event line on stderr (`… [registration.pr_opened]`).
 /// Sends SIGTERM to `child` and waits for it to end: its output (the pipes still attached) and
@@ -54,13 +37,6 @@ async fn terminate(child: std::process::Child) -> (std::process::Output, Duratio
         .unwrap()
         .expect("wait");
     (out, signalled.elapsed())
-}
-
-fn events(stderr: &str) -> Vec<&str> {
-    stderr
-        .lines()
-        .filter_map(|l| l.rsplit_once(" [")?.1.strip_suffix(']'))
-        .collect()
 }
 
 fn writes(github: &enlist_e2e::fake::FakeGitHub) -> Vec<String> {
@@ -273,8 +249,7 @@ async fn sigterm_during_a_rate_limit_wait_in_app_mode_revokes_the_token_and_exit
     assert!(s.writes().iter().all(|r| !r.path.contains("/repos/")));
     drop(s);
     // The attempt is recorded (transient: the unit restarts it).
-    let attempts: Value =
-        serde_json::from_slice(&std::fs::read(node.state.join("attempts.json")).unwrap()).unwrap();
+    let attempts: Value = node.attempts().unwrap();
     assert_eq!(attempts["last_exit"], 75);
     assert_eq!(attempts["kind"], "transient");
     enlist_e2e::node::assert_no_token(&stderr);
@@ -320,8 +295,7 @@ async fn sigterm_during_the_start_jitter_exits_75_before_any_request() {
         "nothing reached GitHub: {:?}",
         github.state().lines()
     );
-    let attempts: Value =
-        serde_json::from_slice(&std::fs::read(node.state.join("attempts.json")).unwrap()).unwrap();
+    let attempts: Value = node.attempts().unwrap();
     assert_eq!(attempts["last_exit"], 75);
     assert_eq!(attempts["kind"], "transient");
 }
@@ -827,26 +801,12 @@ async fn a_hold_github_must_fix_is_retried_about_a_day_later_without_a_reboot() 
     ));
     let node = Node::new("dell-r640", &github);
     let clock = Arc::new(VirtualClock::new());
-    let code = |r: &Result<enlist::register::Report, enlist::register::RegisterError>| match r {
-        Ok(_) => 0,
-        Err(e) => enlist::exit::of_register(e),
-    };
-    assert_eq!(code(&node.run_lib(clock.clone()).await), 77);
-    let attempts: Value =
-        serde_json::from_slice(&std::fs::read(node.state.join("attempts.json")).unwrap()).unwrap();
+    assert_eq!(exit_code(&node.run_lib(clock.clone()).await), 77);
+    let attempts: Value = node.attempts().unwrap();
     assert_eq!(attempts["kind"], "on_github", "{attempts}");
     // The timer's runs that day: held, no request.
     let hour = Duration::from_secs(3600);
-    for _ in 0..21 {
-        clock.sleep(hour).await;
-        let before = github.state().requests.len();
-        let result = node.run_lib(clock.clone()).await;
-        assert!(
-            matches!(&result, Ok(r) if r.outcome == Some(Outcome::HeldAfterFailure)),
-            "{result:?}"
-        );
-        assert_eq!(github.state().requests.len(), before);
-    }
+    assert_held_without_requests(&node, &clock, &github, 21).await;
     // The owner fixes the token's rights on GitHub; about a day after the failure the timer's
     // run registers, in the same boot.
     github.state().faults.clear();

@@ -13,14 +13,9 @@ use enlist_e2e::fake::{Fault, FaultKind, REQUIRED_CHECK};
 use enlist_e2e::node::Node;
 use serde_json::Value;
 
-use crate::{fake, pending, without_shas};
+use crate::{exit_code, fake, pending, without_shas};
 
 const HOUR: Duration = Duration::from_secs(3600);
-
-fn attempts(node: &Node) -> Option<Value> {
-    let text = std::fs::read_to_string(node.state.join("attempts.json")).ok()?;
-    Some(serde_json::from_str(&text).expect("attempts.json is JSON"))
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn timer_runs_see_the_merge_without_a_reboot_then_cost_nothing() {
@@ -72,15 +67,11 @@ async fn unreachable_github_spaces_unattended_attempts_out_and_a_success_forgets
     });
     let node = Node::new("dell-r640", &github);
     let clock = Arc::new(VirtualClock::new());
-    let code = |r: &Result<enlist::register::Report, enlist::register::RegisterError>| match r {
-        Ok(_) => 0,
-        Err(e) => enlist::exit::of_register(e),
-    };
     // The boot run and the unit's two restarts: each tries (and fails with 69).
     for n in 1..=3 {
         let result = node.run_lib(clock.clone()).await;
-        assert_eq!(code(&result), 69, "{result:?}");
-        assert_eq!(attempts(&node).unwrap()["failures"], n);
+        assert_eq!(exit_code(&result), 69, "{result:?}");
+        assert_eq!(node.attempts().unwrap()["failures"], n);
         clock.sleep(Duration::from_secs(300)).await;
     }
     // The timer an hour after the third failure minus a bit: held back, no request.
@@ -99,9 +90,9 @@ async fn unreachable_github_spaces_unattended_attempts_out_and_a_success_forgets
     // the gap doubles to 2 h).
     clock.sleep(HOUR + HOUR / 4).await;
     let result = node.run_lib(clock.clone()).await;
-    assert_eq!(code(&result), 69);
+    assert_eq!(exit_code(&result), 69);
     assert!(github.state().requests.len() > before);
-    let a = attempts(&node).unwrap();
+    let a = node.attempts().unwrap();
     assert_eq!(a["failures"], 4);
     clock.sleep(HOUR + Duration::from_secs(60)).await;
     let result = node.run_lib(clock.clone()).await;
@@ -125,7 +116,7 @@ async fn unreachable_github_spaces_unattended_attempts_out_and_a_success_forgets
         matches!(&result, Ok(r) if r.outcome == Some(Outcome::PrOpened)),
         "{result:?}"
     );
-    assert_eq!(attempts(&node), None);
+    assert_eq!(node.attempts(), None);
     assert_eq!(github.state().pulls.len(), 1);
 }
 
@@ -148,7 +139,7 @@ async fn a_person_at_a_terminal_or_a_reboot_is_never_held_back() {
     for _ in 0..3 {
         assert_eq!(node.run(&[]).code, Some(69));
     }
-    assert_eq!(attempts(&node).unwrap()["failures"], 3);
+    assert_eq!(node.attempts().unwrap()["failures"], 3);
     // The binary (stderr not a terminal, like the unit): held back, exit 0, no request.
     let before = github.state().requests.len();
     let run = node.run(&[]);
@@ -175,7 +166,7 @@ async fn a_person_at_a_terminal_or_a_reboot_is_never_held_back() {
     let run = node.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(github.state().pulls.len(), 1);
-    assert_eq!(attempts(&node), None);
+    assert_eq!(node.attempts(), None);
 }
 
 /// A failure a retry repeats (SPEC §2: every exit but 69/73/75 is final until the next boot): the
@@ -202,7 +193,7 @@ async fn final_failure_is_not_repeated_by_the_timer(
             .count()
     };
     assert_eq!(tried(&github), 1, "{:?}", github.state().lines());
-    let a = attempts(&node).expect("attempts.json");
+    let a = node.attempts().expect("attempts.json");
     assert_eq!(a["kind"], kind, "{a}");
     assert_eq!(a["last_exit"], exit);
     // The timer's runs in this boot: exit 0 at once, no request, the reason and the way out.
@@ -262,7 +253,7 @@ async fn final_failure_is_not_repeated_by_the_timer(
     let run = node.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(github.state().open_pulls().len(), 1);
-    assert_eq!(attempts(&node), None);
+    assert_eq!(node.attempts(), None);
     github.assert_contract();
 }
 

@@ -193,6 +193,12 @@ impl Node {
         Some(serde_json::from_str(&text).expect("marker is valid JSON"))
     }
 
+    /// `attempts.json` (the failed attempts of this boot), parsed; `None` without one.
+    pub fn attempts(&self) -> Option<Value> {
+        let text = std::fs::read_to_string(self.state.join("attempts.json")).ok()?;
+        Some(serde_json::from_str(&text).expect("attempts.json is JSON"))
+    }
+
     /// Runs `enlist register --config <config> <args>` with a clean environment. Asserts the
     /// token appears nowhere in the output.
     pub fn run(&self, args: &[&str]) -> Run {
