@@ -343,6 +343,29 @@ impl GitHub {
         )
     }
 
+    /// `GET /repos/{o}/{r}/pulls/{n}`, read with `parse` (the registration's view, or the gate's).
+    /// 404: the PR does not exist, or the token cannot see it.
+    async fn read_pull<T>(
+        &self,
+        number: u64,
+        parse: impl Fn(&Value) -> Option<T>,
+    ) -> Result<T, ForgeError> {
+        let what = format!("pull request #{number}");
+        let reply = self
+            .request(
+                Method::GET,
+                &self.repo_path(&format!("/pulls/{number}")),
+                None,
+                &what,
+            )
+            .await?;
+        match reply.status {
+            200 => parse(&reply.json).ok_or_else(|| Self::unexpected(&what, &reply)),
+            404 => Err(ForgeError::NotFound { what }),
+            _ => Err(Self::unexpected(&what, &reply)),
+        }
+    }
+
     /// Moves the run's deadline later by `by` (the start jitter, waited after the client was
     /// built and before its first request).
     pub fn extend_deadline(&mut self, by: Duration) {
@@ -1072,20 +1095,7 @@ impl Forge for GitHub {
     }
 
     async fn pull(&self, number: u64) -> Result<PullRequest, ForgeError> {
-        let what = format!("pull request #{number}");
-        let reply = self
-            .request(
-                Method::GET,
-                &self.repo_path(&format!("/pulls/{number}")),
-                None,
-                &what,
-            )
-            .await?;
-        match reply.status {
-            200 => parse_pull(&reply.json).ok_or_else(|| Self::unexpected(&what, &reply)),
-            404 => Err(ForgeError::NotFound { what }),
-            _ => Err(Self::unexpected(&what, &reply)),
-        }
+        self.read_pull(number, parse_pull).await
     }
 
     async fn comments(&self, number: u64) -> Result<Vec<String>, ForgeError> {

@@ -192,20 +192,7 @@ impl GitHub {
     /// `GET /repos/{o}/{r}/pulls/{n}` as the gate needs it. 404: the PR does not exist, or the
     /// token cannot see it.
     pub async fn gate_pull(&self, number: u64) -> Result<GatePull, ForgeError> {
-        let what = format!("pull request #{number}");
-        let reply = self
-            .request(
-                Method::GET,
-                &self.repo_path(&format!("/pulls/{number}")),
-                None,
-                &what,
-            )
-            .await?;
-        match reply.status {
-            200 => parse_gate_pull(&reply.json).ok_or_else(|| Self::unexpected(&what, &reply)),
-            404 => Err(ForgeError::NotFound { what }),
-            _ => Err(Self::unexpected(&what, &reply)),
-        }
+        self.read_pull(number, parse_gate_pull).await
     }
 
     /// `GET /repos/{o}/{r}/pulls/{n}/files`, every page (GitHub lists at most [`MAX_PR_FILES`]).
