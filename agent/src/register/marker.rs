@@ -481,33 +481,35 @@ pub fn timestamp(now: std::time::SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(now).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// A pending marker for tests (node-abc123, PR #7); other tests' fixtures start from it.
+#[cfg(test)]
+pub(crate) fn sample() -> Marker {
+    Marker {
+        version: MARKER_VERSION,
+        node_id: NodeId::parse("node-abc123").unwrap(),
+        facts_hash: "sha256:00".into(),
+        repo: "acme/fleet".into(),
+        path: "cluster-nodes/node-abc123/node.yaml".into(),
+        state: MarkerState::Pending,
+        pr_number: Some(7),
+        pr_url: Some("https://github.com/acme/fleet/pull/7".into()),
+        created_at: "2026-11-21T00:00:00Z".into(),
+        updated_at: "2026-11-21T00:00:00Z".into(),
+        agent_version: "0.1.0".into(),
+        auto_merge: None,
+        checks: None,
+        written_sha: None,
+        base: None,
+        foreign_head: None,
+        warnings: Vec::new(),
+        added_labels: vec![],
+        boot_id: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sample() -> Marker {
-        Marker {
-            version: MARKER_VERSION,
-            node_id: NodeId::parse("node-abc123").unwrap(),
-            facts_hash: "sha256:00".into(),
-            repo: "acme/fleet".into(),
-            path: "cluster-nodes/node-abc123/node.yaml".into(),
-            state: MarkerState::Pending,
-            pr_number: Some(7),
-            pr_url: Some("https://github.com/acme/fleet/pull/7".into()),
-            created_at: "2026-11-21T00:00:00Z".into(),
-            updated_at: "2026-11-21T00:00:00Z".into(),
-            agent_version: "0.1.0".into(),
-            auto_merge: None,
-            checks: None,
-            written_sha: None,
-            base: None,
-            foreign_head: None,
-            warnings: Vec::new(),
-            added_labels: vec![],
-            boot_id: None,
-        }
-    }
 
     #[test]
     fn checks_summarise_failed_over_pending_over_passed() {

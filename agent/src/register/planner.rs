@@ -1069,7 +1069,6 @@ mod tests {
 
     use super::*;
     use crate::forge::Check;
-    use crate::register::marker::MARKER_VERSION;
 
     const HASH: &str = "sha256:aaaa";
     const OTHER_HASH: &str = "sha256:bbbb";
@@ -1105,25 +1104,12 @@ mod tests {
 
     fn marker(state: MarkerState, hash: &str) -> Marker {
         Marker {
-            version: MARKER_VERSION,
-            node_id: NodeId::parse("node-abc123").unwrap(),
             facts_hash: hash.into(),
-            repo: "acme/fleet".into(),
-            path: "cluster-nodes/node-abc123/node.yaml".into(),
             state,
-            pr_number: Some(7),
-            pr_url: Some("https://github.com/acme/fleet/pull/7".into()),
-            created_at: "2026-11-21T00:00:00Z".into(),
-            updated_at: "2026-11-21T00:00:00Z".into(),
-            agent_version: "0.1.0".into(),
-            auto_merge: None,
-            checks: None,
             written_sha: Some("head7".into()),
             base: Some("main".into()),
-            foreign_head: None,
-            warnings: vec![],
-            added_labels: vec![],
             boot_id: Some("boot-1".into()),
+            ..crate::register::marker::sample()
         }
     }
 

@@ -308,25 +308,15 @@ mod tests {
 
     fn marker(state: MarkerState) -> Marker {
         Marker {
-            version: marker::MARKER_VERSION,
             node_id: NodeId::parse("node-faf6ca").unwrap(),
             facts_hash: "sha256:92034e77".into(),
-            repo: "acme/fleet".into(),
             path: "cluster-nodes/node-faf6ca/node.yaml".into(),
             state,
             pr_number: Some(1),
             pr_url: Some("https://github.com/acme/fleet/pull/1".into()),
             created_at: "2026-11-21T10:02:11Z".into(),
             updated_at: "2026-11-23T09:00:00Z".into(),
-            agent_version: "0.1.0".into(),
-            auto_merge: None,
-            checks: None,
-            written_sha: None,
-            base: None,
-            foreign_head: None,
-            warnings: Vec::new(),
-            added_labels: vec![],
-            boot_id: None,
+            ..marker::sample()
         }
     }
 
